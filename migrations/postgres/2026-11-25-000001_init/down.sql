@@ -1,0 +1,10 @@
+DROP TABLE counters;
+DROP TABLE mailbox_cursors;
+DROP TABLE outbox;
+DROP TABLE agents;
+DROP TABLE watchers;
+DROP TABLE attachments;
+DROP TABLE blobs;
+DROP TABLE messages;
+DROP TABLE tickets;
+DROP TABLE raw_mails;

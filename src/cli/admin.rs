@@ -1,0 +1,148 @@
+//! `guichet agents …`, `guichet watchers …`, `guichet outbox list`.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use serde_json::json;
+
+use super::tickets::parse_number;
+use super::Cli;
+use crate::clock::Clock;
+use crate::store::{agents as agent_store, outbox as outbox_store};
+use crate::ticket::service;
+use crate::ticket::service::rfc3339;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AgentsCommand {
+    /// Make EMAIL an agent (or rename one)
+    Add {
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the agents
+    List,
+    /// EMAIL is no longer an agent
+    Remove { email: String },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum WatchersCommand {
+    /// EMAIL receives the notifications of ticket N
+    Add { number: String, email: String },
+    /// EMAIL no longer follows ticket N
+    Remove { number: String, email: String },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum OutboxCommand {
+    /// Outgoing mail, newest first, and its state
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn check_address(email: &str) -> anyhow::Result<String> {
+    match email.parse::<lettre::Address>() {
+        Ok(a) => Ok(a.to_string().to_lowercase()),
+        Err(_) => bail!("{email:?} is not an email address"),
+    }
+}
+
+pub(super) fn agents(cli: &Cli, cmd: &AgentsCommand) -> anyhow::Result<ExitCode> {
+    let settings = super::load_settings(cli)?;
+    let mut conn = super::open_db(&settings)?;
+    match cmd {
+        AgentsCommand::Add { email, name } => {
+            let email = check_address(email)?;
+            let now = Clock::System.now_naive();
+            if agent_store::add(&mut conn, &email, name.as_deref(), now)? {
+                println!("{email} is now an agent");
+            } else {
+                println!("{email} was already an agent (name updated)");
+            }
+        }
+        AgentsCommand::List => {
+            for a in agent_store::list(&mut conn)? {
+                match a.name {
+                    Some(n) => println!("{}\t{}", a.email, n),
+                    None => println!("{}", a.email),
+                }
+            }
+        }
+        AgentsCommand::Remove { email } => {
+            if !agent_store::remove(&mut conn, email)? {
+                bail!("{email} is not an agent");
+            }
+            println!("{email} is no longer an agent");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn watchers(cli: &Cli, cmd: &WatchersCommand) -> anyhow::Result<ExitCode> {
+    let settings = super::load_settings(cli)?;
+    let tag = settings.tickets.subject_tag.clone();
+    let mut conn = super::open_db(&settings)?;
+    match cmd {
+        WatchersCommand::Add { number, email } => {
+            let n = parse_number(number)?;
+            let email = check_address(email)?;
+            if service::add_watcher(&mut conn, n, &email, &Clock::System)? {
+                println!("{email} now follows {}", n.display(&tag));
+            } else {
+                println!("{email} already follows {}", n.display(&tag));
+            }
+        }
+        WatchersCommand::Remove { number, email } => {
+            let n = parse_number(number)?;
+            if !service::remove_watcher(&mut conn, n, email)? {
+                bail!("{email} does not follow {}", n.display(&tag));
+            }
+            println!("{email} no longer follows {}", n.display(&tag));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode> {
+    let settings = super::load_settings(cli)?;
+    let mut conn = super::open_db(&settings)?;
+    let OutboxCommand::List { json } = cmd;
+    let rows = outbox_store::list(&mut conn)?;
+    if *json {
+        let all: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.id,
+                    "kind": r.kind,
+                    "to": r.recipients.split(',').collect::<Vec<_>>(),
+                    "subject": r.subject,
+                    "message_id": r.message_id,
+                    "state": r.state,
+                    "attempts": r.attempts,
+                    "next_attempt_at": rfc3339(r.next_attempt_at),
+                    "last_error": r.last_error,
+                    "created_at": rfc3339(r.created_at),
+                    "sent_at": r.sent_at.map(rfc3339),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        for r in rows {
+            let detail = match (&r.state[..], &r.last_error) {
+                ("pending", Some(e)) => format!(" (retry at {}: {e})", rfc3339(r.next_attempt_at)),
+                (_, Some(e)) => format!(" ({e})"),
+                _ => String::new(),
+            };
+            println!(
+                "{:>6}  {:<8}  {:<30}  {}{}",
+                r.id, r.state, r.recipients, r.subject, detail
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,89 @@
+//! `guichet check`: the configuration, the database, the IMAP login and the
+//! SMTP relay, each on its own line; non-zero exit if any fails.
+
+use std::process::ExitCode;
+
+use super::Cli;
+use crate::config::{self, Settings};
+use crate::store;
+
+pub(super) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let path = config::resolve_path(cli.config.as_deref());
+    let settings = match Settings::load(&path) {
+        Ok(s) => {
+            println!("config: ok ({})", path.display());
+            s
+        }
+        Err(e) => {
+            println!("config: FAILED: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut ok = true;
+    match store::connect(&settings.database_url).and_then(|mut c| store::is_migrated(&mut c)) {
+        Ok(true) => println!(
+            "database: ok ({})",
+            store::redact_url(&settings.database_url)
+        ),
+        Ok(false) => println!(
+            "database: ok ({}), schema not up to date: run `guichet migrate`",
+            store::redact_url(&settings.database_url)
+        ),
+        Err(e) => {
+            ok = false;
+            println!("database: FAILED: {e}");
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let imap = &settings.imap;
+    let imap_result = runtime.block_on(async {
+        let mut session = crate::imap::connect(imap).await?;
+        let features = crate::imap::features(&mut session).await?;
+        crate::imap::select(&mut session, &imap.mailbox).await?;
+        let waiting = crate::imap::uids_after(&mut session, 0, None).await?.len();
+        let _ = session.logout().await;
+        Ok::<_, crate::imap::ImapError>((features, waiting))
+    });
+    match imap_result {
+        Ok((f, waiting)) => println!(
+            "imap: ok ({}@{}:{}, {} message(s) in {}, IDLE {}, MOVE {})",
+            imap.username,
+            imap.host,
+            imap.port,
+            waiting,
+            imap.mailbox,
+            if f.idle { "yes" } else { "no" },
+            if f.r#move { "yes" } else { "no" }
+        ),
+        Err(e) => {
+            ok = false;
+            println!("imap: FAILED: {e}");
+        }
+    }
+    let smtp = &settings.smtp;
+    let smtp_result = runtime.block_on(async {
+        let transport = crate::outbound::dispatch::transport(smtp).map_err(|e| e.to_string())?;
+        transport.test_connection().await.map_err(|e| e.to_string())
+    });
+    match smtp_result {
+        Ok(true) => println!("smtp: ok ({}:{})", smtp.host, smtp.port),
+        Ok(false) => {
+            ok = false;
+            println!(
+                "smtp: FAILED: {}:{} did not answer NOOP",
+                smtp.host, smtp.port
+            );
+        }
+        Err(e) => {
+            ok = false;
+            println!("smtp: FAILED: {}:{}: {e}", smtp.host, smtp.port);
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,109 @@
+//! The command line (see the contract): parsing, logging set-up, dispatch
+//! to one module per subcommand.
+
+mod admin;
+mod check;
+mod ingest;
+mod run;
+mod tickets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Settings};
+use crate::store::{self, AnyConnection};
+
+/// guichet — an email-driven helpdesk: support mail in, tickets and replies out.
+#[derive(Parser, Debug)]
+#[command(name = "guichet", version, about)]
+pub struct Cli {
+    /// Configuration file [default: $GUICHET_CONFIG, then /etc/guichet/guichet.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// More logging (-v: debug, -vv: trace); RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The daemon: fetch, process, send, until SIGTERM/SIGINT
+    Run(run::RunArgs),
+    /// Create or upgrade the database schema
+    Migrate,
+    /// Check the configuration, the database, the IMAP login and the SMTP relay
+    Check,
+    /// Process RFC 5322 messages from files, or one from stdin (MTA pipe mode)
+    Ingest(ingest::IngestArgs),
+    /// Inspect tickets
+    #[command(subcommand)]
+    Tickets(tickets::TicketsCommand),
+    /// Who counts as an agent
+    #[command(subcommand)]
+    Agents(admin::AgentsCommand),
+    /// Watchers of a ticket
+    #[command(subcommand)]
+    Watchers(admin::WatchersCommand),
+    /// Outgoing mail and its state
+    #[command(subcommand)]
+    Outbox(admin::OutboxCommand),
+}
+
+pub fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // journald adds its own timestamps; elsewhere they help.
+    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if under_journald {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub(crate) fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let path = config::resolve_path(cli.config.as_deref());
+    Ok(Settings::load(&path)?)
+}
+
+/// Opens the database and applies pending migrations.
+pub(crate) fn open_db(settings: &Settings) -> anyhow::Result<AnyConnection> {
+    let mut conn = store::connect(&settings.database_url)?;
+    store::migrate(&mut conn).context("database migration")?;
+    Ok(conn)
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Run(args) => run::run(&cli, args),
+        Command::Migrate => {
+            let settings = load_settings(&cli)?;
+            let mut conn = store::connect(&settings.database_url)?;
+            let n = store::migrate(&mut conn)?;
+            println!("database up to date ({n} migration(s) applied)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => check::run(&cli),
+        Command::Ingest(args) => ingest::run(&cli, args),
+        Command::Tickets(cmd) => tickets::run(&cli, cmd),
+        Command::Agents(cmd) => admin::agents(&cli, cmd),
+        Command::Watchers(cmd) => admin::watchers(&cli, cmd),
+        Command::Outbox(cmd) => admin::outbox(&cli, cmd),
+    }
+}

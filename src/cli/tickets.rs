@@ -1,0 +1,145 @@
+//! `guichet tickets list [--status S] [--json]` and `tickets show N [--json]`.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use serde_json::json;
+
+use super::Cli;
+use crate::store::tickets;
+use crate::ticket::service::rfc3339;
+use crate::ticket::{Status, Ticket, TicketRef};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TicketsCommand {
+    /// Tickets, newest first
+    List {
+        /// Only tickets of this status (new, in_progress, waiting, solved, closed)
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ticket with its whole thread
+    Show {
+        /// Ticket number (123, 000123 or #000123)
+        number: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The contract's ticket object, without `messages`.
+pub(super) fn ticket_json(t: &Ticket, tag: &str) -> serde_json::Value {
+    json!({
+        "number": t.number.0,
+        "reference": t.number.display(tag),
+        "subject": t.subject,
+        "status": t.status,
+        "close_reason": t.close_reason,
+        "type": t.ticket_type,
+        "impact": t.impact,
+        "category": t.category,
+        "organisation": t.organisation,
+        "requester": t.requester,
+        "watchers": t.watchers,
+        "language": t.language,
+        "created_at": rfc3339(t.created_at),
+        "updated_at": rfc3339(t.updated_at),
+        "solved_at": t.solved_at.map(rfc3339),
+        "closed_at": t.closed_at.map(rfc3339),
+    })
+}
+
+pub(super) fn parse_number(s: &str) -> anyhow::Result<TicketRef> {
+    s.trim()
+        .trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(TicketRef)
+        .ok_or_else(|| anyhow!("{s:?} is not a ticket number"))
+}
+
+pub(super) fn run(cli: &Cli, cmd: &TicketsCommand) -> anyhow::Result<ExitCode> {
+    let settings = super::load_settings(cli)?;
+    let tag = settings.tickets.subject_tag.clone();
+    let mut conn = super::open_db(&settings)?;
+    match cmd {
+        TicketsCommand::List { status, json } => {
+            let status = match status {
+                Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                    anyhow!("unknown status {s:?} (new, in_progress, waiting, solved, closed)")
+                })?),
+                None => None,
+            };
+            let list = tickets::list(&mut conn, status)?;
+            if *json {
+                let all: Vec<_> = list.iter().map(|t| ticket_json(t, &tag)).collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for t in &list {
+                    println!(
+                        "{}  {:<11}  {:<30}  {}",
+                        t.number.display(&tag),
+                        t.status.as_str(),
+                        t.requester.email,
+                        t.subject
+                    );
+                }
+            }
+        }
+        TicketsCommand::Show { number, json } => {
+            let number = parse_number(number)?;
+            let Some((id, t)) = tickets::find_by_number(&mut conn, number)? else {
+                bail!("no ticket {}", number.display(&tag));
+            };
+            let thread = tickets::thread(&mut conn, id)?;
+            if *json {
+                let mut obj = ticket_json(&t, &tag);
+                obj["messages"] = serde_json::to_value(&thread)?;
+                println!("{}", serde_json::to_string_pretty(&obj)?);
+            } else {
+                println!("{} {}", t.number.display(&tag), t.subject);
+                println!(
+                    "status: {}{}",
+                    t.status,
+                    t.close_reason
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "requester: {}{}",
+                    t.requester
+                        .name
+                        .as_ref()
+                        .map(|n| format!("{n} "))
+                        .unwrap_or_default(),
+                    t.requester.email
+                );
+                println!(
+                    "type: {}  impact: {}  category: {}",
+                    t.ticket_type,
+                    t.impact
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    t.category.as_deref().unwrap_or("-")
+                );
+                if !t.watchers.is_empty() {
+                    println!("watchers: {}", t.watchers.join(", "));
+                }
+                for m in &thread {
+                    println!("\n--- {} · {} · {}", m.kind, m.from.email, m.at);
+                    println!("{}", m.body);
+                    for a in &m.attachments {
+                        println!(
+                            "  [attachment] {} ({}, {} bytes)",
+                            a.filename, a.content_type, a.size
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

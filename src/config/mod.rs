@@ -1,0 +1,412 @@
+//! Configuration: the TOML file read into validated [`Settings`]. Every
+//! problem (unknown key, bad value, missing file) is collected with its key
+//! path and reported at once, so an administrator fixes them in one go.
+
+mod reader;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reader::Reader;
+
+/// A password or other secret: never printed, not even in debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tls {
+    Implicit,
+    Starttls,
+    /// Plain text; only allowed towards the loopback interface.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterProcessing {
+    Move,
+    Flag,
+    Delete,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    Fr,
+    En,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Fr => "fr",
+            Language::En => "en",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Language> {
+        match s {
+            "fr" => Some(Language::Fr),
+            "en" => Some(Language::En),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: Secret,
+    pub mailbox: String,
+    pub after_processing: AfterProcessing,
+    pub processed_mailbox: String,
+    pub failed_mailbox: String,
+    pub poll_interval: Duration,
+    pub idle: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The desk's address, as `Name <address>`.
+    pub from: lettre::message::Mailbox,
+}
+
+impl SmtpSettings {
+    pub fn from_address(&self) -> String {
+        self.from.email.to_string().to_lowercase()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TicketSettings {
+    pub subject_tag: String,
+    pub language: Language,
+    pub auto_close_after: Duration,
+    pub agent_notify: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: String,
+    pub imap: ImapSettings,
+    pub smtp: SmtpSettings,
+    pub tickets: TicketSettings,
+}
+
+/// All the problems found in a configuration file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration {}: {}",
+            self.path.display(),
+            self.problems.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The config path from `--config`, else `GUICHET_CONFIG`, else the default.
+pub fn resolve_path(cli: Option<&Path>) -> PathBuf {
+    cli.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("GUICHET_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/etc/guichet/guichet.toml"))
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let fail = |problem: String| ConfigError {
+            path: path.to_path_buf(),
+            problems: vec![problem],
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        Settings::parse(&text).map_err(|problems| ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        })
+    }
+
+    /// Parses TOML text; on failure, every problem with its key path.
+    pub fn parse(text: &str) -> Result<Settings, Vec<String>> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| vec![format!("not valid TOML: {}", e.message())])?;
+        let mut root = Reader::new(table, "");
+
+        let mut database = root.section("database");
+        let database_url = database.string_or("url", "sqlite:///var/lib/guichet/guichet.db");
+        if crate::store::Backend::of_url(&database_url).is_none() {
+            database.problem("url", "must start with sqlite:// or postgres://");
+        }
+        database.finish();
+
+        let mut imap = root.section("imap");
+        let imap_host = imap.string("host");
+        let imap_tls = imap.tls("tls", Tls::Implicit, &imap_host);
+        let imap_port = imap.port(
+            "port",
+            match imap_tls {
+                Tls::Implicit => 993,
+                _ => 143,
+            },
+        );
+        let imap_ca = imap.existing_file("ca_file");
+        let imap_username = imap.string("username");
+        let imap_password = imap.password(true).unwrap_or_else(|| Secret::new(""));
+        let mailbox = imap.string_or("mailbox", "INBOX");
+        let after_processing = match imap.string_or("after_processing", "move").as_str() {
+            "move" => AfterProcessing::Move,
+            "flag" => AfterProcessing::Flag,
+            "delete" => AfterProcessing::Delete,
+            _ => {
+                imap.problem(
+                    "after_processing",
+                    "must be \"move\", \"flag\" or \"delete\"",
+                );
+                AfterProcessing::Move
+            }
+        };
+        let processed_mailbox = imap.string_or("processed_mailbox", "Processed");
+        let failed_mailbox = imap.string_or("failed_mailbox", "Failed");
+        if processed_mailbox == mailbox || failed_mailbox == mailbox {
+            imap.problem(
+                "processed_mailbox",
+                "processed_mailbox and failed_mailbox must differ from mailbox",
+            );
+        }
+        let poll_interval = imap.duration_or("poll_interval", Duration::from_secs(60));
+        let idle = imap.bool_or("idle", true);
+        imap.finish();
+
+        let mut smtp = root.section("smtp");
+        let smtp_host = smtp.string("host");
+        let smtp_tls = smtp.tls("tls", Tls::Starttls, &smtp_host);
+        let smtp_port = smtp.port(
+            "port",
+            match smtp_tls {
+                Tls::Implicit => 465,
+                Tls::Starttls => 587,
+                Tls::None => 25,
+            },
+        );
+        let smtp_ca = smtp.existing_file("ca_file");
+        let smtp_username = smtp.opt_string("username");
+        let smtp_password = smtp.password(false);
+        if smtp_username.is_some() != smtp_password.is_some() {
+            smtp.problem("username", "username and password go together");
+        }
+        let from_text = smtp.string("from");
+        let from = match from_text.parse::<lettre::message::Mailbox>() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                if !from_text.is_empty() {
+                    smtp.problem("from", &format!("not a valid address ({e})"));
+                }
+                None
+            }
+        };
+        smtp.finish();
+
+        let mut tickets = root.section("tickets");
+        let subject_tag = tickets.string_or("subject_tag", "SUPPORT");
+        if subject_tag.is_empty()
+            || !subject_tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            tickets.problem("subject_tag", "must be letters, digits, - or _");
+        }
+        let language = tickets.string_or("language", "fr");
+        let language = Language::parse(&language).unwrap_or_else(|| {
+            tickets.problem("language", "must be \"fr\" or \"en\"");
+            Language::Fr
+        });
+        let auto_close_after =
+            tickets.duration_or("auto_close_after", Duration::from_secs(7 * 86_400));
+        let agent_notify = tickets.address_list("agent_notify");
+        tickets.finish();
+
+        let mut problems = root.finish_all();
+        if from.is_none() && problems.is_empty() {
+            problems.push("smtp.from: missing".into());
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Settings {
+            database_url,
+            imap: ImapSettings {
+                host: imap_host,
+                port: imap_port,
+                tls: imap_tls,
+                ca_file: imap_ca,
+                username: imap_username,
+                password: imap_password,
+                mailbox,
+                after_processing,
+                processed_mailbox,
+                failed_mailbox,
+                poll_interval,
+                idle,
+            },
+            smtp: SmtpSettings {
+                host: smtp_host,
+                port: smtp_port,
+                tls: smtp_tls,
+                ca_file: smtp_ca,
+                username: smtp_username,
+                password: smtp_password,
+                from: from.expect("checked above"),
+            },
+            tickets: TicketSettings {
+                subject_tag,
+                language,
+                auto_close_after,
+                agent_notify,
+            },
+        })
+    }
+}
+
+/// Whether a host name designates this machine (plain text is allowed only
+/// there).
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[database]
+url = "sqlite:///tmp/g.db"
+
+[imap]
+host = "127.0.0.1"
+port = 1143
+tls = "none"
+username = "support@example.test"
+password = "secret"
+
+[smtp]
+host = "127.0.0.1"
+port = 2525
+tls = "none"
+from = "Support informatique <support@example.test>"
+
+[tickets]
+agent_notify = ["sau@example.test"]
+"#;
+
+    #[test]
+    fn good_config_with_defaults() {
+        let s = Settings::parse(GOOD).unwrap();
+        assert_eq!(s.imap.mailbox, "INBOX");
+        assert_eq!(s.imap.after_processing, AfterProcessing::Move);
+        assert_eq!(s.imap.poll_interval, Duration::from_secs(60));
+        assert_eq!(s.tickets.subject_tag, "SUPPORT");
+        assert_eq!(s.tickets.language, Language::Fr);
+        assert_eq!(s.tickets.auto_close_after, Duration::from_secs(7 * 86400));
+        assert_eq!(s.smtp.from_address(), "support@example.test");
+        assert_eq!(s.imap.password.expose(), "secret");
+        assert!(!format!("{:?}", s.imap).contains("secret\""));
+    }
+
+    #[test]
+    fn every_problem_reported_with_its_path() {
+        let bad = GOOD
+            .replace("port = 1143", "port = 99999\ncolour = \"blue\"")
+            .replace("tls = \"none\"\nusername", "tls = \"sometimes\"\nusername")
+            .replace(
+                "agent_notify = [\"sau@example.test\"]",
+                "agent_notify = [\"not an address\"]\nlanguage = \"de\"",
+            )
+            + "\n[extra]\nx = 1\n";
+        let problems = Settings::parse(&bad).unwrap_err();
+        let all = problems.join("\n");
+        for expected in [
+            "imap.port",
+            "imap.colour: unknown key",
+            "imap.tls",
+            "tickets.agent_notify[0]",
+            "tickets.language",
+            "extra: unknown section",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn plain_text_only_on_loopback() {
+        let bad = GOOD.replace(
+            "host = \"127.0.0.1\"\nport = 1143",
+            "host = \"imap.example.org\"\nport = 1143",
+        );
+        let problems = Settings::parse(&bad).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.starts_with("imap.tls")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn password_file_is_read_and_missing_one_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imap");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let with_file = GOOD.replace(
+            "password = \"secret\"",
+            &format!("password_file = \"{}\"", file.display()),
+        );
+        assert_eq!(
+            Settings::parse(&with_file).unwrap().imap.password.expose(),
+            "from-file"
+        );
+        let missing = GOOD.replace(
+            "password = \"secret\"",
+            "password_file = \"/nonexistent/pw\"",
+        );
+        let problems = Settings::parse(&missing).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.starts_with("imap.password_file")),
+            "{problems:?}"
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! A reader over a TOML table that records every problem with its key path
+//! instead of stopping at the first one, and reports keys nobody read.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::{is_loopback, Secret, Tls};
+
+pub(super) struct Reader {
+    table: toml::Table,
+    path: String,
+    problems: Rc<RefCell<Vec<String>>>,
+}
+
+impl Reader {
+    pub(super) fn new(table: toml::Table, path: &str) -> Reader {
+        Reader {
+            table,
+            path: path.to_string(),
+            problems: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{}", self.path, key)
+        }
+    }
+
+    pub(super) fn problem(&self, key: &str, what: &str) {
+        let path = self.key_path(key);
+        self.problems.borrow_mut().push(format!("{path}: {what}"));
+    }
+
+    /// The sub-table `key`; a missing section reads as empty, so that its
+    /// required keys are reported as missing.
+    pub(super) fn section(&mut self, key: &str) -> Reader {
+        let table = match self.table.remove(key) {
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => {
+                self.problem(key, "must be a section");
+                toml::Table::new()
+            }
+            None => toml::Table::new(),
+        };
+        Reader {
+            table,
+            path: self.key_path(key),
+            problems: Rc::clone(&self.problems),
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Option<toml::Value> {
+        self.table.remove(key)
+    }
+
+    pub(super) fn opt_string(&mut self, key: &str) -> Option<String> {
+        match self.take(key)? {
+            toml::Value::String(s) => Some(s),
+            _ => {
+                self.problem(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    pub(super) fn string(&mut self, key: &str) -> String {
+        match self.opt_string(key) {
+            Some(s) if !s.trim().is_empty() => s,
+            Some(_) => {
+                self.problem(key, "must not be empty");
+                String::new()
+            }
+            None => {
+                if !self
+                    .problems
+                    .borrow()
+                    .iter()
+                    .any(|p| p.starts_with(&self.key_path(key)))
+                {
+                    self.problem(key, "missing");
+                }
+                String::new()
+            }
+        }
+    }
+
+    pub(super) fn string_or(&mut self, key: &str, default: &str) -> String {
+        self.opt_string(key).unwrap_or_else(|| default.to_string())
+    }
+
+    pub(super) fn bool_or(&mut self, key: &str, default: bool) -> bool {
+        match self.take(key) {
+            None => default,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(_) => {
+                self.problem(key, "must be true or false");
+                default
+            }
+        }
+    }
+
+    pub(super) fn port(&mut self, key: &str, default: u16) -> u16 {
+        match self.take(key) {
+            None => default,
+            Some(toml::Value::Integer(n)) if (1..=65535).contains(&n) => n as u16,
+            Some(_) => {
+                self.problem(key, "must be a port number between 1 and 65535");
+                default
+            }
+        }
+    }
+
+    /// A duration such as "60s", "5m" or "7d".
+    pub(super) fn duration_or(&mut self, key: &str, default: Duration) -> Duration {
+        match self.take(key) {
+            None => default,
+            Some(toml::Value::String(s)) => match humantime::parse_duration(&s) {
+                Ok(d) if !d.is_zero() => d,
+                _ => {
+                    self.problem(key, "must be a duration such as \"60s\", \"5m\" or \"7d\"");
+                    default
+                }
+            },
+            Some(_) => {
+                self.problem(key, "must be a duration string such as \"60s\"");
+                default
+            }
+        }
+    }
+
+    pub(super) fn tls(&mut self, key: &str, default: Tls, host: &str) -> Tls {
+        let tls = match self.opt_string(key).as_deref() {
+            None => default,
+            Some("implicit") => Tls::Implicit,
+            Some("starttls") => Tls::Starttls,
+            Some("none") => Tls::None,
+            Some(_) => {
+                self.problem(key, "must be \"implicit\", \"starttls\" or \"none\"");
+                return default;
+            }
+        };
+        if tls == Tls::None && !host.is_empty() && !is_loopback(host) {
+            self.problem(
+                key,
+                &format!("\"none\" sends passwords in clear text; it is allowed only towards the loopback interface, not {host}"),
+            );
+        }
+        tls
+    }
+
+    pub(super) fn existing_file(&mut self, key: &str) -> Option<PathBuf> {
+        let path = PathBuf::from(self.opt_string(key)?);
+        if !path.is_file() {
+            self.problem(key, &format!("file {} does not exist", path.display()));
+        }
+        Some(path)
+    }
+
+    /// `password` inline or `password_file` (for systemd credentials), not
+    /// both. The file's trailing newline is not part of the secret.
+    pub(super) fn password(&mut self, required: bool) -> Option<Secret> {
+        let inline = self.opt_string("password");
+        let file = self.opt_string("password_file");
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                self.problem("password", "give password or password_file, not both");
+                None
+            }
+            (Some(p), None) => Some(Secret::new(p)),
+            (None, Some(f)) => match std::fs::read_to_string(&f) {
+                Ok(s) => Some(Secret::new(s.trim_end_matches(['\r', '\n']))),
+                Err(e) => {
+                    self.problem("password_file", &format!("cannot read {f}: {e}"));
+                    None
+                }
+            },
+            (None, None) => {
+                if required {
+                    self.problem("password", "missing (or password_file)");
+                }
+                None
+            }
+        }
+    }
+
+    pub(super) fn address_list(&mut self, key: &str) -> Vec<String> {
+        match self.take(key) {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str().map(str::parse::<lettre::Address>) {
+                        Some(Ok(a)) => out.push(a.to_string().to_lowercase()),
+                        _ => self.problem(&format!("{key}[{i}]"), "not an email address"),
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                self.problem(key, "must be a list of addresses");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Reports the keys of this section nobody asked for.
+    pub(super) fn finish(self) {
+        for key in self.table.keys() {
+            self.problem(key, "unknown key");
+        }
+    }
+
+    /// Reports unknown sections, and returns every problem recorded.
+    pub(super) fn finish_all(self) -> Vec<String> {
+        for key in self.table.keys() {
+            self.problem(key, "unknown section");
+        }
+        self.problems.borrow().clone()
+    }
+}

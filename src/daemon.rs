@@ -1,0 +1,457 @@
+//! The daemon: the fetcher (IMAP IDLE or polling), the outbox dispatcher,
+//! systemd notifications, and a clean stop on SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::clock::Clock;
+use crate::imap::{self, Features, ImapError, Session};
+use crate::outbound::dispatch::{self, Transport};
+use crate::store::{self, cursors, AnyConnection, StoreError};
+use crate::ticket::service::{self, Desk, Outcome, Source};
+
+/// Reconnection waits start here and double up to `MAX_BACKOFF`.
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// IDLE is renewed before servers drop it (RFC 2177: at most 29 minutes).
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one fetch cycle did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CycleReport {
+    pub fetched: usize,
+    pub created: usize,
+    pub added: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+fn db<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// Logs in and prepares the mailboxes mail is moved to.
+pub async fn open_session(desk: &Desk) -> Result<(Session, Features), ImapError> {
+    let settings = &desk.settings.imap;
+    let mut session = imap::connect(settings).await?;
+    let features = imap::features(&mut session).await?;
+    imap::ensure_mailbox(&mut session, &settings.failed_mailbox).await?;
+    if settings.after_processing == crate::config::AfterProcessing::Move {
+        imap::ensure_mailbox(&mut session, &settings.processed_mailbox).await?;
+    }
+    Ok((session, features))
+}
+
+/// Fetches and processes every waiting mail, batch by batch: each mail is
+/// stored, processed in its own transaction, then moved away; the cursor
+/// advances only once a batch has left the mailbox.
+pub async fn fetch_cycle(
+    session: &mut Session,
+    features: Features,
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    stop: &watch::Receiver<bool>,
+) -> Result<CycleReport, CycleError> {
+    let settings = &desk.settings.imap;
+    let mailbox = settings.mailbox.as_str();
+    let uidvalidity = imap::select(session, mailbox).await?;
+    let cursor = db(|| cursors::get(conn, mailbox))?;
+    let after = match cursor {
+        Some(c) if c.uidvalidity == i64::from(uidvalidity) => c.last_uid as u32,
+        Some(c) => {
+            tracing::warn!(
+                mailbox,
+                old = c.uidvalidity,
+                new = uidvalidity,
+                "UIDVALIDITY changed: rescanning the mailbox, duplicates are recognised by Message-ID and content"
+            );
+            0
+        }
+        None => 0,
+    };
+    let keyword = (settings.after_processing == crate::config::AfterProcessing::Flag)
+        .then_some(imap::PROCESSED_KEYWORD);
+    let uids = imap::uids_after(session, after, keyword).await?;
+    let mut report = CycleReport::default();
+    for batch in uids.chunks(imap::BATCH) {
+        let fetched = imap::fetch(session, batch).await?;
+        report.fetched += fetched.len();
+        let mut done = Vec::with_capacity(fetched.len());
+        let mut failed = Vec::new();
+        for (uid, raw) in fetched {
+            let source = Source {
+                name: mailbox,
+                uidvalidity: Some(uidvalidity),
+                uid: Some(uid),
+            };
+            let outcome = db(|| -> Result<Outcome, StoreError> {
+                let id = service::store_raw(conn, source, &raw, clock)?;
+                service::process(conn, desk, id, clock)
+            })?;
+            log_outcome(uid, &outcome);
+            match &outcome {
+                Outcome::Created(_) => report.created += 1,
+                Outcome::Added(..) => report.added += 1,
+                o if o.is_failed() => report.failed += 1,
+                _ => report.skipped += 1,
+            }
+            if outcome.is_failed() {
+                failed.push(uid);
+            } else {
+                done.push(uid);
+            }
+            if *stop.borrow() {
+                break;
+            }
+        }
+        imap::dispose(session, features, settings, &done, &failed).await?;
+        if let Some(last) = done.iter().chain(failed.iter()).max() {
+            let now = clock.now_naive();
+            let cursor = cursors::Cursor {
+                uidvalidity: i64::from(uidvalidity),
+                last_uid: i64::from(*last),
+            };
+            db(|| cursors::set(conn, mailbox, cursor, now))?;
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    if report.fetched == 0 && cursor.map(|c| c.uidvalidity) != Some(i64::from(uidvalidity)) {
+        let now = clock.now_naive();
+        let cursor = cursors::Cursor {
+            uidvalidity: i64::from(uidvalidity),
+            last_uid: i64::from(after),
+        };
+        db(|| cursors::set(conn, mailbox, cursor, now))?;
+    }
+    Ok(report)
+}
+
+fn log_outcome(uid: u32, outcome: &Outcome) {
+    match outcome {
+        Outcome::Created(n) => tracing::info!(uid, ticket = %n, "new ticket"),
+        Outcome::Added(n, kind) => {
+            tracing::info!(uid, ticket = %n, kind = %kind, "added to ticket")
+        }
+        Outcome::Duplicate => tracing::info!(uid, "duplicate of a mail already processed"),
+        Outcome::Ignored(why) => tracing::info!(uid, "not answered: {why}"),
+        Outcome::Failed(why) => {
+            tracing::error!(
+                uid,
+                "unreadable mail kept and moved to the failed mailbox: {why}"
+            )
+        }
+        Outcome::AlreadyDone(state) => tracing::info!(uid, state = %state, "already handled"),
+    }
+}
+
+/// Sends READY/WATCHDOG/STOPPING to systemd when run under it.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        let _ = sd_notify::notify(false, state);
+    }
+}
+
+/// `guichet run --once`: one full cycle, then return.
+pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
+    let url = desk.settings.database_url.clone();
+    let mut conn = db(|| -> Result<AnyConnection, StoreError> {
+        let mut c = store::connect(&url)?;
+        store::migrate(&mut c)?;
+        Ok(c)
+    })?;
+    let resumed = db(|| service::resume_unprocessed(&mut conn, &desk, &clock))?;
+    if !resumed.is_empty() {
+        tracing::info!(
+            count = resumed.len(),
+            "resumed mail left unprocessed by an interrupted run"
+        );
+    }
+    let (_tx, stop) = watch::channel(false);
+    let (mut session, features) = open_session(&desk).await?;
+    let report = fetch_cycle(&mut session, features, &mut conn, &desk, &clock, &stop).await?;
+    let _ = session.logout().await;
+    tracing::info!(
+        fetched = report.fetched,
+        created = report.created,
+        added = report.added,
+        failed = report.failed,
+        "fetch done"
+    );
+    let transport = dispatch::transport(&desk.settings.smtp)?;
+    let sent = dispatch::send_due(&mut conn, &transport, &clock).await?;
+    match &sent.error {
+        Some(e) => tracing::warn!(
+            sent = sent.sent,
+            "outbox not fully sent, the rest waits for the next run: {e}"
+        ),
+        None => tracing::info!(sent = sent.sent, failed = sent.failed, "outbox sent"),
+    }
+    Ok(())
+}
+
+/// `guichet run`: until SIGTERM or SIGINT.
+pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
+    let url = desk.settings.database_url.clone();
+    let migrated = db(|| -> Result<usize, StoreError> {
+        let mut c = store::connect(&url)?;
+        store::migrate(&mut c)
+    })?;
+    if migrated > 0 {
+        tracing::info!(migrations = migrated, "database schema upgraded");
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let wake_dispatcher = Arc::new(Notify::new());
+
+    let fetcher = tokio::spawn(fetcher_loop(
+        Arc::clone(&desk),
+        clock,
+        stop_rx.clone(),
+        Arc::clone(&wake_dispatcher),
+    ));
+    let dispatcher = tokio::spawn(dispatcher_loop(
+        Arc::clone(&desk),
+        clock,
+        stop_rx.clone(),
+        Arc::clone(&wake_dispatcher),
+    ));
+    let watchdog = tokio::spawn(watchdog_loop(stop_rx.clone()));
+
+    wait_for_signal().await;
+    tracing::info!("stopping: finishing the mail in hand");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = stop_tx.send(true);
+    wake_dispatcher.notify_one();
+    let drain = async {
+        let _ = fetcher.await;
+        let _ = dispatcher.await;
+    };
+    if tokio::time::timeout(Duration::from_secs(20), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopped before the work in hand finished; it resumes at next start");
+    }
+    watchdog.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+async fn watchdog_loop(mut stop: watch::Receiver<bool>) {
+    let mut usec = 0u64;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let period = Duration::from_micros(usec / 2);
+    loop {
+        notify(&[sd_notify::NotifyState::Watchdog]);
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Sleeps for `d` unless asked to stop; returns whether to stop.
+async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+async fn fetcher_loop(
+    desk: Arc<Desk>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+    wake_dispatcher: Arc<Notify>,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut ready_sent = false;
+    let mut conn: Option<AnyConnection> = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if conn.is_none() {
+            match db(|| store::connect(&desk.settings.database_url)) {
+                Ok(mut c) => {
+                    if let Ok(n) = db(|| service::resume_unprocessed(&mut c, &desk, &clock)) {
+                        if !n.is_empty() {
+                            tracing::info!(count = n.len(), "resumed mail left unprocessed");
+                        }
+                    }
+                    conn = Some(c);
+                }
+                Err(e) => {
+                    tracing::error!("{e}; retrying in {}s", backoff.as_secs());
+                    if sleep_or_stop(backoff, &mut stop).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+        }
+        let c = conn.as_mut().expect("connected above");
+        let result = fetch_session(
+            &desk,
+            &clock,
+            c,
+            &mut stop,
+            &wake_dispatcher,
+            &mut ready_sent,
+            &mut backoff,
+        )
+        .await;
+        match result {
+            Ok(()) => return,
+            Err(e) => {
+                if let CycleError::Store(_) = e {
+                    conn = None;
+                }
+                let level_error = matches!(&e, CycleError::Imap(i) if !i.is_recoverable());
+                if level_error {
+                    tracing::error!("{e}; retrying in {}s", backoff.as_secs());
+                } else {
+                    tracing::warn!("{e}; reconnecting in {}s", backoff.as_secs());
+                }
+                if sleep_or_stop(backoff, &mut stop).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// One IMAP session: fetch, then IDLE (or sleep) and fetch again, until an
+/// error (returned, to reconnect) or a stop request (Ok).
+async fn fetch_session(
+    desk: &Desk,
+    clock: &Clock,
+    conn: &mut AnyConnection,
+    stop: &mut watch::Receiver<bool>,
+    wake_dispatcher: &Notify,
+    ready_sent: &mut bool,
+    backoff: &mut Duration,
+) -> Result<(), CycleError> {
+    let (mut session, features) = open_session(desk).await?;
+    let settings = &desk.settings.imap;
+    let use_idle = settings.idle && features.idle;
+    tracing::info!(
+        host = %settings.host,
+        mailbox = %settings.mailbox,
+        idle = use_idle,
+        "connected to the mailbox"
+    );
+    loop {
+        let report = fetch_cycle(&mut session, features, conn, desk, clock, stop).await?;
+        *backoff = MIN_BACKOFF;
+        if !*ready_sent {
+            notify(&[sd_notify::NotifyState::Ready]);
+            *ready_sent = true;
+        }
+        if report.created + report.added > 0 {
+            wake_dispatcher.notify_one();
+        }
+        if *stop.borrow() {
+            let _ = session.logout().await;
+            return Ok(());
+        }
+        if use_idle {
+            let wait = settings.poll_interval.max(IDLE_RENEW);
+            let mut handle = session.idle();
+            handle.init().await.map_err(ImapError::from)?;
+            let stopped = {
+                let (idle_wait, _interrupt) = handle.wait_with_timeout(wait);
+                tokio::select! {
+                    r = idle_wait => { r.map_err(ImapError::from)?; false }
+                    _ = stop.changed() => true,
+                }
+            };
+            session = handle.done().await.map_err(ImapError::from)?;
+            if stopped {
+                let _ = session.logout().await;
+                return Ok(());
+            }
+        } else if sleep_or_stop(settings.poll_interval, stop).await {
+            let _ = session.logout().await;
+            return Ok(());
+        }
+    }
+}
+
+async fn dispatcher_loop(
+    desk: Arc<Desk>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+    wake: Arc<Notify>,
+) {
+    let transport: Transport = match dispatch::transport(&desk.settings.smtp) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}; outgoing mail stays in the outbox");
+            return;
+        }
+    };
+    let mut conn: Option<AnyConnection> = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mut next_wake = Duration::from_secs(60);
+        if conn.is_none() {
+            conn = db(|| store::connect(&desk.settings.database_url))
+                .map_err(|e| tracing::error!("outbox: {e}"))
+                .ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            match dispatch::send_due(c, &transport, &clock).await {
+                Ok(report) => {
+                    if report.sent + report.failed > 0 {
+                        tracing::info!(sent = report.sent, failed = report.failed, "outbox");
+                    }
+                    if let Ok(Some(due)) = db(|| store::outbox::next_due(c)) {
+                        let wait = (due - clock.now_naive()).to_std().unwrap_or(Duration::ZERO);
+                        next_wake = wait.clamp(Duration::from_millis(200), Duration::from_secs(60));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("outbox: {e}");
+                    conn = None;
+                }
+            }
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(next_wake) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Inbound mail: bytes to an owned [`InboundMessage`], with the sender, the
+//! threading headers, the text body (quotes stripped) and the attachments.
+//! No network and no database here: everything is testable on bytes.
+
+pub mod classify;
+pub mod quote;
+pub mod reference;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+pub use classify::Automatic;
+
+/// A person as named in a mail header.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Person {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct InboundAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+    pub sha256: String,
+}
+
+/// Everything guichet needs from one received mail, owned.
+#[derive(Clone, Debug)]
+pub struct InboundMessage {
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub from: Person,
+    pub subject: String,
+    /// The whole text of the mail (HTML-only mail converted).
+    pub text: String,
+    /// What the sender wrote, without quoted history nor signature.
+    pub body: String,
+    pub attachments: Vec<InboundAttachment>,
+    pub automatic: Option<Automatic>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("not an RFC 5322 message")]
+    NotAMessage,
+    #[error("no sender address (From)")]
+    NoSender,
+    #[error("the parser crashed on this mail: {0}")]
+    Panic(String),
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The Message-ID of raw mail, for de-duplication before a full parse.
+pub fn peek_message_id(raw: &[u8]) -> Option<String> {
+    catch_unwind(|| {
+        MessageParser::new()
+            .parse_headers(raw)
+            .and_then(|m| m.message_id().map(normalize_id))
+    })
+    .ok()
+    .flatten()
+}
+
+fn normalize_id(id: &str) -> String {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
+}
+
+/// Parses raw mail. A parser panic is caught and returned as an error, so a
+/// single poison mail never stops ingestion.
+pub fn parse(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseError> {
+    match catch_unwind(AssertUnwindSafe(|| parse_inner(raw, own_loop_id))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(ParseError::Panic(what))
+        }
+    }
+}
+
+fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseError> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::NotAMessage)?;
+    if message.headers().is_empty() {
+        return Err(ParseError::NotAMessage);
+    }
+    let from = message
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|addr| {
+            let email = addr.address()?.trim().to_lowercase();
+            if !email.contains('@') {
+                return None;
+            }
+            let name = addr
+                .name()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&email));
+            Some(Person { email, name })
+        })
+        .ok_or(ParseError::NoSender)?;
+
+    let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
+        match v {
+            mail_parser::HeaderValue::Text(t) => vec![normalize_id(t)],
+            mail_parser::HeaderValue::TextList(list) => {
+                list.iter().map(|t| normalize_id(t)).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+
+    let text = body_text(&message);
+    let body = quote::strip(&text);
+    let automatic = classify::classify(&message, &from.email, own_loop_id);
+
+    let mut attachments = Vec::new();
+    for (i, part) in message.attachments().enumerate() {
+        let content = part.contents().to_vec();
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| match &part.body {
+                PartType::Message(_) => "message/rfc822".into(),
+                PartType::Text(_) => "text/plain".into(),
+                _ => "application/octet-stream".into(),
+            })
+            .to_ascii_lowercase();
+        let filename = sanitize_filename(part.attachment_name(), i + 1, &content_type);
+        attachments.push(InboundAttachment {
+            filename,
+            sha256: sha256_hex(&content),
+            content_type,
+            content,
+        });
+    }
+
+    Ok(InboundMessage {
+        message_id: message.message_id().map(normalize_id),
+        in_reply_to: ids(message.in_reply_to()),
+        references: ids(message.references()),
+        subject: message.subject().unwrap_or("").trim().to_string(),
+        from,
+        text,
+        body,
+        attachments,
+        automatic,
+    })
+}
+
+/// The text of the first body part; HTML-only mail is converted to text.
+fn body_text(message: &mail_parser::Message<'_>) -> String {
+    let Some(part) = message.text_bodies().next() else {
+        return String::new();
+    };
+    match &part.body {
+        PartType::Text(t) => t.replace("\r\n", "\n"),
+        PartType::Html(h) => html_to_text(h),
+        _ => String::new(),
+    }
+}
+
+/// Readable text from HTML: paragraphs, lists and links kept, no wrapping.
+pub fn html_to_text(html: &str) -> String {
+    html2text::config::plain()
+        .no_table_borders()
+        .string_from_read(html.as_bytes(), 10_000)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A file name safe to show and to write: no directories, no control
+/// characters, never empty.
+pub fn sanitize_filename(name: Option<&str>, position: usize, content_type: &str) -> String {
+    let cleaned: String = name
+        .unwrap_or("")
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .trim_start_matches('.')
+        .to_string();
+    if !cleaned.is_empty() {
+        return cleaned;
+    }
+    let ext = match content_type {
+        "image/png" => ".png",
+        "image/jpeg" => ".jpg",
+        "image/gif" => ".gif",
+        "application/pdf" => ".pdf",
+        "message/rfc822" => ".eml",
+        "text/plain" => ".txt",
+        _ => ".bin",
+    };
+    format!("attachment-{position}{ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_lose_paths_and_controls() {
+        assert_eq!(
+            sanitize_filename(Some("C:\\Users\\x\\rapport.pdf"), 1, "application/pdf"),
+            "rapport.pdf"
+        );
+        assert_eq!(
+            sanitize_filename(Some("../../etc/passwd"), 1, "text/plain"),
+            "passwd"
+        );
+        assert_eq!(
+            sanitize_filename(Some("a\u{7}b\n.txt"), 1, "text/plain"),
+            "ab.txt"
+        );
+        assert_eq!(sanitize_filename(None, 2, "image/png"), "attachment-2.png");
+        assert_eq!(sanitize_filename(Some(".."), 3, "x/y"), "attachment-3.bin");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let garbage: Vec<u8> = (0..2000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        assert!(parse(&garbage, "support@example.test").is_err());
+        assert_eq!(parse(b"", "x").unwrap_err(), ParseError::NotAMessage);
+    }
+
+    #[test]
+    fn sender_and_threading() {
+        let raw = b"From: =?utf-8?q?Jos=C3=A9?= <Jose@Mairie-Exemple.fr>\r\nTo: support@example.test\r\nSubject: =?iso-8859-1?q?Probl=E8me?=\r\nMessage-ID: <a1@x>\r\nIn-Reply-To: <b2@y>\r\nReferences: <c3@z> <b2@y>\r\n\r\nBonjour\r\n";
+        let m = parse(raw, "support@example.test").unwrap();
+        assert_eq!(m.from.email, "jose@mairie-exemple.fr");
+        assert_eq!(m.from.name.as_deref(), Some("José"));
+        assert_eq!(m.subject, "Problème");
+        assert_eq!(m.message_id.as_deref(), Some("a1@x"));
+        assert_eq!(m.in_reply_to, vec!["b2@y"]);
+        assert_eq!(m.references, vec!["c3@z", "b2@y"]);
+        assert_eq!(m.body, "Bonjour");
+        assert_eq!(m.automatic, None);
+    }
+}

@@ -1,0 +1,124 @@
+//! Ticket references in subjects: `[SUPPORT #000123]`, found whatever the
+//! reply or forward prefixes and the leading zeros.
+
+use std::fmt;
+
+use regex::Regex;
+
+/// A ticket number as written in subjects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TicketRef(pub i64);
+
+impl TicketRef {
+    /// `[TAG #000123]`
+    pub fn display(self, tag: &str) -> String {
+        format!("[{tag} #{:06}]", self.0)
+    }
+}
+
+impl fmt::Display for TicketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{:06}", self.0)
+    }
+}
+
+/// Finds and removes ticket tags of one desk.
+#[derive(Clone, Debug)]
+pub struct SubjectTagger {
+    tag: String,
+    find: Regex,
+    prefixes: Regex,
+}
+
+impl SubjectTagger {
+    pub fn new(tag: &str) -> SubjectTagger {
+        let find = Regex::new(&format!(
+            r"(?i)\[\s*{}\s*#\s*0*(\d{{1,12}})\s*\]",
+            regex::escape(tag)
+        ))
+        .expect("escaped tag makes a valid regex");
+        // RE:, RE :, Réf., TR:, Fwd:, FW:, AW:, WG:, SV:, VS:, Antw:, R:, I:
+        let prefixes = Regex::new(
+            r"(?i)^\s*((re|ré|ref|réf|tr|fwd?|aw|wg|sv|vs|antw|rif|r|i)\s*(\[\d+\])?\s*:\s*)+",
+        )
+        .expect("static regex");
+        SubjectTagger {
+            tag: tag.to_string(),
+            find,
+            prefixes,
+        }
+    }
+
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// The first reference of ours in a subject.
+    pub fn find(&self, subject: &str) -> Option<TicketRef> {
+        self.find
+            .captures(subject)
+            .and_then(|c| c[1].parse().ok())
+            .filter(|n| *n > 0)
+            .map(TicketRef)
+    }
+
+    /// The subject a new ticket keeps: reply and forward prefixes and our
+    /// tags removed, so it reads as the request itself.
+    pub fn clean(&self, subject: &str) -> String {
+        let without_tags = self.find.replace_all(subject, " ");
+        let mut s = without_tags.trim().to_string();
+        loop {
+            let stripped = self.prefixes.replace(&s, "").trim().to_string();
+            if stripped == s {
+                break;
+            }
+            s = stripped;
+        }
+        let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if collapsed.is_empty() {
+            "(sans objet)".into()
+        } else {
+            collapsed
+        }
+    }
+
+    /// `[TAG #000123] subject`
+    pub fn tagged(&self, number: TicketRef, subject: &str) -> String {
+        format!("{} {}", number.display(&self.tag), subject)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_references_behind_any_prefix() {
+        let t = SubjectTagger::new("SUPPORT");
+        for s in [
+            "RE : [SUPPORT #000123] Imprimante",
+            "TR: [SUPPORT #123] Imprimante",
+            "Fwd: [support #0000123]",
+            "AW: AW: [SUPPORT # 123 ] VPN",
+            "Réponse : [SUPPORT #000123]",
+        ] {
+            assert_eq!(t.find(s), Some(TicketRef(123)), "{s}");
+        }
+        assert_eq!(t.find("[OTHER #000123] x"), None);
+        assert_eq!(t.find("[SUPPORT #000000] x"), None);
+        assert_eq!(t.find("SUPPORT 123"), None);
+    }
+
+    #[test]
+    fn cleans_subjects() {
+        let t = SubjectTagger::new("SUPPORT");
+        assert_eq!(
+            t.clean("RE: TR : [SUPPORT #000004]  Imprimante   HS"),
+            "Imprimante HS"
+        );
+        assert_eq!(t.clean("Fwd: Wi-Fi"), "Wi-Fi");
+        assert_eq!(t.clean("Relance facture"), "Relance facture");
+        assert_eq!(t.clean("  "), "(sans objet)");
+        assert_eq!(t.tagged(TicketRef(42), "VPN"), "[SUPPORT #000042] VPN");
+    }
+}

@@ -1,0 +1,11 @@
+//! guichet: an email-driven helpdesk. See `main.rs` for the architecture.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod imap;
+pub mod inbound;
+pub mod outbound;
+pub mod store;
+pub mod ticket;

@@ -1,0 +1,186 @@
+//! The outbox dispatcher: sends due rows with lettre, marks them sent, and
+//! retries transient failures with capped exponential backoff.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls as SmtpTls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use crate::clock::Clock;
+use crate::config::{SmtpSettings, Tls};
+use crate::store::{outbox, AnyConnection, StoreResult};
+
+/// The first retry waits this long; each further one twice as long.
+const FIRST_RETRY: Duration = Duration::from_secs(30);
+/// No retry waits longer than this.
+const MAX_RETRY: Duration = Duration::from_secs(3600);
+/// Rows sent per database round trip.
+const DISPATCH_BATCH: i64 = 100;
+
+/// How a failed send should be treated.
+pub trait SendErrorClass: std::fmt::Display {
+    /// The relay refused this mail for good (5xx): retrying is useless.
+    fn is_permanent(&self) -> bool;
+}
+
+impl SendErrorClass for lettre::transport::smtp::Error {
+    fn is_permanent(&self) -> bool {
+        lettre::transport::smtp::Error::is_permanent(self)
+    }
+}
+
+impl SendErrorClass for lettre::transport::stub::Error {
+    fn is_permanent(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("SMTP configuration: {0}")]
+pub struct TransportError(String);
+
+pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
+
+/// The SMTP relay client, with a connection pool.
+pub fn transport(settings: &SmtpSettings) -> Result<Transport, TransportError> {
+    let tls_params = || -> Result<TlsParameters, TransportError> {
+        let mut b = TlsParameters::builder(settings.host.clone());
+        if let Some(path) = &settings.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| TransportError(format!("cannot read {}: {e}", path.display())))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| TransportError(format!("bad certificate {}: {e}", path.display())))?;
+            b = b.add_root_certificate(cert);
+        }
+        b.build_rustls().map_err(|e| TransportError(e.to_string()))
+    };
+    let tls = match settings.tls {
+        Tls::None => SmtpTls::None,
+        Tls::Starttls => SmtpTls::Required(tls_params()?),
+        Tls::Implicit => SmtpTls::Wrapper(tls_params()?),
+    };
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
+            .port(settings.port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(60)));
+    if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose().to_string(),
+        ));
+    }
+    Ok(builder.build())
+}
+
+/// The wait before retry number `attempt` (1-based): 30 s, 1 min, 2 min, …
+/// up to an hour, with up to 10 % jitter so retries do not come in waves.
+pub fn backoff(attempt: i32) -> Duration {
+    let exp = attempt.clamp(1, 20) as u32 - 1;
+    let base = FIRST_RETRY
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(MAX_RETRY);
+    let mut byte = [0u8; 1];
+    let _ = getrandom::getrandom(&mut byte);
+    base + base.mul_f64(f64::from(byte[0]) / 2550.0)
+}
+
+/// What one pass of the dispatcher did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub sent: usize,
+    pub deferred: usize,
+    pub failed: usize,
+    /// The last transient error, when the pass stopped on one.
+    pub error: Option<String>,
+}
+
+fn envelope(row: &outbox::Outgoing) -> Result<Envelope, String> {
+    let from = row
+        .sender
+        .parse()
+        .map_err(|e| format!("sender {}: {e}", row.sender))?;
+    let to = row
+        .recipients
+        .split(',')
+        .map(|r| r.trim().parse().map_err(|e| format!("recipient {r}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Envelope::new(Some(from), to).map_err(|e| e.to_string())
+}
+
+fn db<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// Sends every due row once. A transient failure stops the pass (the relay
+/// is probably down: trying the other rows now would only hammer it).
+pub async fn send_due<T>(
+    conn: &mut AnyConnection,
+    transport: &T,
+    clock: &Clock,
+) -> StoreResult<Report>
+where
+    T: AsyncTransport + Sync,
+    T::Error: SendErrorClass,
+{
+    let mut report = Report::default();
+    loop {
+        let now = clock.now_naive();
+        let rows = db(|| outbox::claim_due(conn, now, DISPATCH_BATCH))?;
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        for row in rows {
+            let envelope = match envelope(&row) {
+                Ok(e) => e,
+                Err(why) => {
+                    db(|| outbox::mark_failed(conn, row.id, &why, None))?;
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            match transport.send_raw(&envelope, &row.raw).await {
+                Ok(_) => {
+                    let now = clock.now_naive();
+                    db(|| outbox::mark_sent(conn, row.id, now))?;
+                    report.sent += 1;
+                }
+                Err(e) if e.is_permanent() => {
+                    let why = e.to_string();
+                    tracing::error!(outbox = row.id, to = %row.recipients, "relay refused the mail for good: {why}");
+                    db(|| outbox::mark_failed(conn, row.id, &why, None))?;
+                    report.failed += 1;
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    let retry_at: NaiveDateTime = clock.now_naive()
+                        + chrono::Duration::from_std(backoff(row.attempts + 1))
+                            .unwrap_or(chrono::Duration::hours(1));
+                    tracing::warn!(outbox = row.id, to = %row.recipients, retry_at = %retry_at, "sending failed, will retry: {why}");
+                    db(|| outbox::mark_failed(conn, row.id, &why, Some(retry_at)))?;
+                    report.deferred += 1;
+                    report.error = Some(why);
+                    return Ok(report);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = backoff(1);
+        assert!(first >= FIRST_RETRY && first <= FIRST_RETRY.mul_f64(1.1));
+        let third = backoff(3);
+        assert!(third >= FIRST_RETRY * 4);
+        let late = backoff(50);
+        assert!(late >= MAX_RETRY && late <= MAX_RETRY.mul_f64(1.1));
+    }
+}

@@ -1,0 +1,9 @@
+//! Outgoing mail: templates rendered with tera, composed with lettre into
+//! the exact bytes that are stored in the outbox and sent by the dispatcher.
+
+pub mod compose;
+pub mod dispatch;
+pub mod render;
+
+pub use compose::{compose, new_message_id, Composed, Draft};
+pub use render::Renderer;

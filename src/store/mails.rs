@@ -1,0 +1,152 @@
+//! `raw_mails`: every mail as received, stored before it is processed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::raw_mails;
+use super::{AnyConnection, StoreResult};
+
+/// What became of a raw mail.
+pub mod state {
+    /// Stored, not processed yet (or processing was interrupted).
+    pub const RECEIVED: &str = "received";
+    pub const PROCESSED: &str = "processed";
+    /// The same mail was processed before (same Message-ID or same bytes).
+    pub const DUPLICATE: &str = "duplicate";
+    /// Automatic mail that matched no ticket: kept, not answered.
+    pub const IGNORED: &str = "ignored";
+    /// Could not be read; kept for `guichet failed retry`.
+    pub const FAILED: &str = "failed";
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = raw_mails)]
+pub struct RawMail {
+    pub id: i64,
+    pub source: String,
+    pub uidvalidity: Option<i64>,
+    pub uid: Option<i64>,
+    pub message_id: Option<String>,
+    pub sha256: String,
+    pub raw: Vec<u8>,
+    pub received_at: NaiveDateTime,
+    pub state: String,
+    pub error: Option<String>,
+    pub ticket_id: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = raw_mails)]
+pub struct NewRawMail<'a> {
+    pub source: &'a str,
+    pub uidvalidity: Option<i64>,
+    pub uid: Option<i64>,
+    pub message_id: Option<&'a str>,
+    pub sha256: &'a str,
+    pub raw: &'a [u8],
+    pub received_at: NaiveDateTime,
+    pub state: &'a str,
+}
+
+/// The raw mail already stored under this (source, UIDVALIDITY, UID).
+pub fn find_by_key(
+    conn: &mut AnyConnection,
+    source: &str,
+    uidvalidity: i64,
+    uid: i64,
+) -> StoreResult<Option<(i64, String)>> {
+    Ok(raw_mails::table
+        .filter(raw_mails::source.eq(source))
+        .filter(raw_mails::uidvalidity.eq(uidvalidity))
+        .filter(raw_mails::uid.eq(uid))
+        .select((raw_mails::id, raw_mails::state))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<i64> {
+    Ok(diesel::insert_into(raw_mails::table)
+        .values(mail)
+        .returning(raw_mails::id)
+        .get_result(conn)?)
+}
+
+pub fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<RawMail> {
+    Ok(raw_mails::table
+        .find(id)
+        .select(RawMail::as_select())
+        .first(conn)?)
+}
+
+/// Another mail with this Message-ID, or these bytes, already handled.
+pub fn find_processed_twin(
+    conn: &mut AnyConnection,
+    id: i64,
+    message_id: Option<&str>,
+    sha256: &str,
+) -> StoreResult<Option<i64>> {
+    let handled = [state::PROCESSED, state::IGNORED];
+    let by_id = match message_id {
+        Some(mid) => raw_mails::table
+            .filter(raw_mails::message_id.eq(mid))
+            .filter(raw_mails::id.ne(id))
+            .filter(raw_mails::state.eq_any(handled))
+            .select(raw_mails::id)
+            .first::<i64>(conn)
+            .optional()?,
+        None => None,
+    };
+    if by_id.is_some() {
+        return Ok(by_id);
+    }
+    Ok(raw_mails::table
+        .filter(raw_mails::sha256.eq(sha256))
+        .filter(raw_mails::id.ne(id))
+        .filter(raw_mails::state.eq_any(handled))
+        .select(raw_mails::id)
+        .first::<i64>(conn)
+        .optional()?)
+}
+
+pub fn set_state(
+    conn: &mut AnyConnection,
+    id: i64,
+    new_state: &str,
+    error: Option<&str>,
+    ticket_id: Option<i64>,
+) -> StoreResult<()> {
+    diesel::update(raw_mails::table.find(id))
+        .set((
+            raw_mails::state.eq(new_state),
+            raw_mails::error.eq(error),
+            raw_mails::ticket_id.eq(ticket_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Mails whose processing was interrupted (a crash between storing and
+/// processing), oldest first.
+pub fn unprocessed(conn: &mut AnyConnection) -> StoreResult<Vec<i64>> {
+    Ok(raw_mails::table
+        .filter(raw_mails::state.eq(state::RECEIVED))
+        .order(raw_mails::id.asc())
+        .select(raw_mails::id)
+        .load(conn)?)
+}
+
+/// Mails that could not be read, with why.
+pub fn failed(
+    conn: &mut AnyConnection,
+) -> StoreResult<Vec<(i64, NaiveDateTime, Option<String>, Option<String>)>> {
+    Ok(raw_mails::table
+        .filter(raw_mails::state.eq(state::FAILED))
+        .order(raw_mails::id.asc())
+        .select((
+            raw_mails::id,
+            raw_mails::received_at,
+            raw_mails::message_id,
+            raw_mails::error,
+        ))
+        .load(conn)?)
+}

@@ -1,0 +1,209 @@
+//! The database: one diesel connection type over SQLite and PostgreSQL,
+//! embedded migrations, and one file of queries per table.
+
+pub mod agents;
+pub mod cursors;
+pub mod mails;
+pub mod outbox;
+pub mod schema;
+pub mod tickets;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// SQLite waits this long for a lock held by another process before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One connection to whichever database the configuration names.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// Whether trying the same work again later may succeed (a lost
+    /// connection, a lock, a serialization failure), as opposed to a bug or
+    /// bad data.
+    pub fn is_recoverable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::SerializationFailure
+                        | DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand
+                ) || info.message().contains("locked")
+                    || info.message().contains("busy")
+            }
+            StoreError::Query(Error::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which backend a database URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else if url.starts_with("sqlite://") || url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+/// The file path in a `sqlite://PATH` or `sqlite:PATH` URL.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// Opens the database named by `url` and sets the session up for a
+/// long-running service (SQLite: WAL, busy timeout, foreign keys).
+pub fn connect(url: &str) -> StoreResult<AnyConnection> {
+    let connect_err = |source| StoreError::Connect {
+        url: redact_url(url),
+        source,
+    };
+    match Backend::of_url(url) {
+        Some(Backend::Postgres) => {
+            let conn = diesel::PgConnection::establish(url).map_err(connect_err)?;
+            Ok(AnyConnection::Postgresql(conn))
+        }
+        Some(Backend::Sqlite) => {
+            let path = sqlite_path(url);
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() && !dir.exists() {
+                    return Err(StoreError::Invalid(format!(
+                        "cannot open database {url}: directory {} does not exist",
+                        dir.display()
+                    )));
+                }
+            }
+            let mut conn = diesel::SqliteConnection::establish(path).map_err(connect_err)?;
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                SQLITE_BUSY_TIMEOUT.as_millis()
+            ))?;
+            Ok(AnyConnection::Sqlite(conn))
+        }
+        None => Err(StoreError::Invalid(format!(
+            "database URL {} is neither sqlite:// nor postgres://",
+            redact_url(url)
+        ))),
+    }
+}
+
+/// Applies every pending migration; returns how many ran.
+pub fn migrate(conn: &mut AnyConnection) -> StoreResult<usize> {
+    let done = match conn {
+        AnyConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    done.map_err(|e| StoreError::Migrate(e.to_string()))
+}
+
+/// Whether every migration has been applied.
+pub fn is_migrated(conn: &mut AnyConnection) -> StoreResult<bool> {
+    let pending = match conn {
+        AnyConnection::Postgresql(c) => c
+            .pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.is_empty()),
+        AnyConnection::Sqlite(c) => c
+            .pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.is_empty()),
+    };
+    pending.map_err(|e| StoreError::Migrate(e.to_string()))
+}
+
+impl AnyConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_printed() {
+        assert_eq!(
+            redact_url("postgres://guichet:s3cret@db/guichet"),
+            "postgres://guichet:***@db/guichet"
+        );
+        assert_eq!(
+            redact_url("sqlite:///var/lib/g.db"),
+            "sqlite:///var/lib/g.db"
+        );
+    }
+
+    #[test]
+    fn sqlite_urls() {
+        assert_eq!(sqlite_path("sqlite:///var/lib/g.db"), "/var/lib/g.db");
+        assert_eq!(sqlite_path("sqlite:g.db"), "g.db");
+        assert_eq!(Backend::of_url("postgresql://x/y"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("mysql://x"), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! `outbox`: outgoing mail, written in the transaction of the change that
+//! caused it, sent later by the dispatcher.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::outbox;
+use super::{AnyConnection, StoreResult};
+
+/// Delivery state of an outbox row.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const SENT: &str = "sent";
+    /// Refused for good by the relay (5xx); kept, never retried by itself.
+    pub const FAILED: &str = "failed";
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewOutgoing<'a> {
+    pub ticket_id: Option<i64>,
+    pub kind: &'a str,
+    pub message_id: &'a str,
+    pub sender: &'a str,
+    /// Comma-separated envelope recipients.
+    pub recipients: &'a str,
+    pub subject: &'a str,
+    pub raw: &'a [u8],
+    pub state: &'a str,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = outbox)]
+pub struct Outgoing {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    pub message_id: String,
+    pub sender: String,
+    pub recipients: String,
+    pub subject: String,
+    pub raw: Vec<u8>,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &NewOutgoing<'_>) -> StoreResult<i64> {
+    Ok(diesel::insert_into(outbox::table)
+        .values(row)
+        .returning(outbox::id)
+        .get_result(conn)?)
+}
+
+/// Pending rows due at `now`, oldest first.
+pub fn claim_due(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> StoreResult<Vec<Outgoing>> {
+    let query = outbox::table
+        .filter(outbox::state.eq(state::PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .order(outbox::id.asc())
+        .limit(limit)
+        .select(Outgoing::as_select());
+    Ok(query.load(conn)?)
+}
+
+/// When the next pending row is due, if any.
+pub fn next_due(conn: &mut AnyConnection) -> StoreResult<Option<NaiveDateTime>> {
+    Ok(outbox::table
+        .filter(outbox::state.eq(state::PENDING))
+        .select(diesel::dsl::min(outbox::next_attempt_at))
+        .first::<Option<NaiveDateTime>>(conn)?)
+}
+
+pub fn mark_sent(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> StoreResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::state.eq(state::SENT),
+            outbox::sent_at.eq(Some(now)),
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or never when `None`.
+pub fn mark_failed(
+    conn: &mut AnyConnection,
+    id: i64,
+    error: &str,
+    retry_at: Option<NaiveDateTime>,
+) -> StoreResult<()> {
+    let target = outbox::table.find(id);
+    match retry_at {
+        Some(at) => diesel::update(target)
+            .set((
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::last_error.eq(Some(error)),
+                outbox::next_attempt_at.eq(at),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::last_error.eq(Some(error)),
+                outbox::state.eq(state::FAILED),
+            ))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Every row, newest first, without the raw bytes.
+pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Outgoing>> {
+    let mut rows: Vec<Outgoing> = outbox::table
+        .order(outbox::id.desc())
+        .select(Outgoing::as_select())
+        .load(conn)?;
+    for r in &mut rows {
+        r.raw.clear();
+    }
+    Ok(rows)
+}
+
+/// The ticket of one of our Message-IDs.
+pub fn ticket_of_sent(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Option<i64>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    Ok(outbox::table
+        .filter(outbox::message_id.eq_any(ids))
+        .filter(outbox::ticket_id.is_not_null())
+        .order(outbox::id.desc())
+        .select(outbox::ticket_id)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Whether a Message-ID is one we sent (our own mail coming back).
+pub fn is_ours(conn: &mut AnyConnection, message_id: &str) -> StoreResult<bool> {
+    Ok(outbox::table
+        .filter(outbox::message_id.eq(message_id))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}

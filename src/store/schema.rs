@@ -1,0 +1,140 @@
+//! The diesel schema, written by hand for both backends (see `migrations/`).
+
+diesel::table! {
+    raw_mails (id) {
+        id -> BigInt,
+        source -> Text,
+        uidvalidity -> Nullable<BigInt>,
+        uid -> Nullable<BigInt>,
+        message_id -> Nullable<Text>,
+        sha256 -> Text,
+        raw -> Binary,
+        received_at -> Timestamp,
+        state -> Text,
+        error -> Nullable<Text>,
+        ticket_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        number -> BigInt,
+        subject -> Text,
+        status -> Text,
+        close_reason -> Nullable<Text>,
+        ticket_type -> Text,
+        impact -> Nullable<Text>,
+        category -> Nullable<Text>,
+        organisation -> Nullable<Text>,
+        requester_email -> Text,
+        requester_name -> Nullable<Text>,
+        language -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        solved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        raw_mail_id -> Nullable<BigInt>,
+        kind -> Text,
+        from_email -> Text,
+        from_name -> Nullable<Text>,
+        at -> Timestamp,
+        body -> Text,
+        message_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        size -> BigInt,
+        content -> Binary,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        position -> Integer,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+    }
+}
+
+diesel::table! {
+    watchers (ticket_id, email) {
+        ticket_id -> BigInt,
+        email -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agents (email) {
+        email -> Text,
+        name -> Nullable<Text>,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        ticket_id -> Nullable<BigInt>,
+        kind -> Text,
+        message_id -> Text,
+        sender -> Text,
+        recipients -> Text,
+        subject -> Text,
+        raw -> Binary,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mailbox_cursors (mailbox) {
+        mailbox -> Text,
+        uidvalidity -> BigInt,
+        last_uid -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(watchers -> tickets (ticket_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    raw_mails,
+    tickets,
+    messages,
+    blobs,
+    attachments,
+    watchers,
+    agents,
+    outbox,
+    mailbox_cursors,
+    counters,
+);

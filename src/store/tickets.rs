@@ -1,0 +1,366 @@
+//! `tickets`, `messages`, `attachments`, `blobs`, `watchers`, `counters`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{attachments, blobs, counters, messages, tickets, watchers};
+use super::{AnyConnection, StoreError, StoreResult};
+use crate::config::Language;
+use crate::ticket::{
+    CloseReason, Impact, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
+};
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = tickets)]
+struct TicketRow {
+    id: i64,
+    number: i64,
+    subject: String,
+    status: String,
+    close_reason: Option<String>,
+    ticket_type: String,
+    impact: Option<String>,
+    category: Option<String>,
+    organisation: Option<String>,
+    requester_email: String,
+    requester_name: Option<String>,
+    language: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    solved_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+}
+
+fn bad(what: &str, value: &str) -> StoreError {
+    StoreError::Invalid(format!("unexpected {what} {value:?} in the database"))
+}
+
+impl TicketRow {
+    fn into_domain(self, watchers: Vec<String>) -> StoreResult<(i64, Ticket)> {
+        let ticket = Ticket {
+            number: TicketRef(self.number),
+            status: Status::parse(&self.status).ok_or_else(|| bad("status", &self.status))?,
+            close_reason: match self.close_reason.as_deref() {
+                Some(r) => Some(CloseReason::parse(r).ok_or_else(|| bad("close reason", r))?),
+                None => None,
+            },
+            ticket_type: TicketType::parse(&self.ticket_type)
+                .ok_or_else(|| bad("type", &self.ticket_type))?,
+            impact: match self.impact.as_deref() {
+                Some(i) => Some(Impact::parse(i).ok_or_else(|| bad("impact", i))?),
+                None => None,
+            },
+            category: self.category,
+            organisation: self.organisation,
+            requester: Person {
+                email: self.requester_email,
+                name: self.requester_name,
+            },
+            language: Language::parse(&self.language).unwrap_or(Language::Fr),
+            subject: self.subject,
+            watchers,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            solved_at: self.solved_at,
+            closed_at: self.closed_at,
+        };
+        Ok((self.id, ticket))
+    }
+}
+
+/// The next ticket number. The counter row is updated in the caller's
+/// transaction, so PostgreSQL serialises concurrent daemons on it.
+pub fn next_number(conn: &mut AnyConnection) -> StoreResult<TicketRef> {
+    let value: i64 = diesel::update(counters::table.find("ticket_number"))
+        .set(counters::value.eq(counters::value + 1))
+        .returning(counters::value)
+        .get_result(conn)?;
+    Ok(TicketRef(value))
+}
+
+pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
+    Ok(diesel::insert_into(tickets::table)
+        .values((
+            tickets::number.eq(t.number.0),
+            tickets::subject.eq(&t.subject),
+            tickets::status.eq(t.status.as_str()),
+            tickets::close_reason.eq(t.close_reason.map(CloseReason::as_str)),
+            tickets::ticket_type.eq(t.ticket_type.as_str()),
+            tickets::impact.eq(t.impact.map(Impact::as_str)),
+            tickets::category.eq(&t.category),
+            tickets::organisation.eq(&t.organisation),
+            tickets::requester_email.eq(&t.requester.email),
+            tickets::requester_name.eq(&t.requester.name),
+            tickets::language.eq(t.language.as_str()),
+            tickets::created_at.eq(t.created_at),
+            tickets::updated_at.eq(t.updated_at),
+            tickets::solved_at.eq(t.solved_at),
+            tickets::closed_at.eq(t.closed_at),
+        ))
+        .returning(tickets::id)
+        .get_result(conn)?)
+}
+
+/// Writes back the fields the state machine may change.
+pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> {
+    diesel::update(tickets::table.find(id))
+        .set((
+            tickets::subject.eq(&t.subject),
+            tickets::status.eq(t.status.as_str()),
+            tickets::close_reason.eq(t.close_reason.map(CloseReason::as_str)),
+            tickets::ticket_type.eq(t.ticket_type.as_str()),
+            tickets::impact.eq(t.impact.map(Impact::as_str)),
+            tickets::category.eq(&t.category),
+            tickets::updated_at.eq(t.updated_at),
+            tickets::solved_at.eq(t.solved_at),
+            tickets::closed_at.eq(t.closed_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn watchers_of(conn: &mut AnyConnection, id: i64) -> StoreResult<Vec<String>> {
+    Ok(watchers::table
+        .filter(watchers::ticket_id.eq(id))
+        .order(watchers::email.asc())
+        .select(watchers::email)
+        .load(conn)?)
+}
+
+pub fn get_by_id(conn: &mut AnyConnection, id: i64) -> StoreResult<(i64, Ticket)> {
+    let row: TicketRow = tickets::table
+        .find(id)
+        .select(TicketRow::as_select())
+        .first(conn)?;
+    let w = watchers_of(conn, id)?;
+    row.into_domain(w)
+}
+
+pub fn find_by_number(
+    conn: &mut AnyConnection,
+    number: TicketRef,
+) -> StoreResult<Option<(i64, Ticket)>> {
+    let row: Option<TicketRow> = tickets::table
+        .filter(tickets::number.eq(number.0))
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()?;
+    match row {
+        Some(row) => {
+            let w = watchers_of(conn, row.id)?;
+            row.into_domain(w).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Tickets newest first, optionally of one status.
+pub fn list(conn: &mut AnyConnection, status: Option<Status>) -> StoreResult<Vec<Ticket>> {
+    let mut query = tickets::table
+        .select(TicketRow::as_select())
+        .order(tickets::number.desc())
+        .into_boxed();
+    if let Some(s) = status {
+        query = query.filter(tickets::status.eq(s.as_str()));
+    }
+    let rows: Vec<TicketRow> = query.load(conn)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let w = watchers_of(conn, row.id)?;
+        out.push(row.into_domain(w)?.1);
+    }
+    Ok(out)
+}
+
+pub fn add_watcher(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    email: &str,
+    now: NaiveDateTime,
+) -> StoreResult<bool> {
+    let email = email.to_lowercase();
+    let exists: i64 = watchers::table
+        .filter(watchers::ticket_id.eq(ticket_id))
+        .filter(watchers::email.eq(&email))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(watchers::table)
+        .values((
+            watchers::ticket_id.eq(ticket_id),
+            watchers::email.eq(&email),
+            watchers::added_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn remove_watcher(conn: &mut AnyConnection, ticket_id: i64, email: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(
+        watchers::table
+            .filter(watchers::ticket_id.eq(ticket_id))
+            .filter(watchers::email.eq(email.to_lowercase())),
+    )
+    .execute(conn)?
+        > 0)
+}
+
+/// One message of a thread, to record.
+pub struct NewMessage<'a> {
+    pub ticket_id: i64,
+    pub raw_mail_id: Option<i64>,
+    pub kind: MessageKind,
+    pub from: &'a Person,
+    pub at: NaiveDateTime,
+    pub body: &'a str,
+    pub message_id: Option<&'a str>,
+}
+
+pub struct NewAttachment<'a> {
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+    pub sha256: &'a str,
+}
+
+pub fn insert_message(
+    conn: &mut AnyConnection,
+    m: &NewMessage<'_>,
+    files: &[NewAttachment<'_>],
+) -> StoreResult<i64> {
+    let id: i64 = diesel::insert_into(messages::table)
+        .values((
+            messages::ticket_id.eq(m.ticket_id),
+            messages::raw_mail_id.eq(m.raw_mail_id),
+            messages::kind.eq(m.kind.as_str()),
+            messages::from_email.eq(&m.from.email),
+            messages::from_name.eq(&m.from.name),
+            messages::at.eq(m.at),
+            messages::body.eq(m.body),
+            messages::message_id.eq(m.message_id),
+        ))
+        .returning(messages::id)
+        .get_result(conn)?;
+    for (position, f) in files.iter().enumerate() {
+        let known: i64 = blobs::table.find(f.sha256).count().get_result(conn)?;
+        if known == 0 {
+            diesel::insert_into(blobs::table)
+                .values((
+                    blobs::sha256.eq(f.sha256),
+                    blobs::size.eq(f.content.len() as i64),
+                    blobs::content.eq(f.content),
+                ))
+                .execute(conn)?;
+        }
+        diesel::insert_into(attachments::table)
+            .values((
+                attachments::message_id.eq(id),
+                attachments::position.eq(position as i32),
+                attachments::filename.eq(f.filename),
+                attachments::content_type.eq(f.content_type),
+                attachments::size.eq(f.content.len() as i64),
+                attachments::sha256.eq(f.sha256),
+            ))
+            .execute(conn)?;
+    }
+    Ok(id)
+}
+
+/// The ticket a Message-ID belongs to, among the mails of its thread.
+pub fn ticket_of_message_ids(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<Option<i64>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    Ok(messages::table
+        .filter(messages::message_id.eq_any(ids))
+        .order(messages::id.desc())
+        .select(messages::ticket_id)
+        .first(conn)
+        .optional()?)
+}
+
+/// The Message-IDs of a ticket's thread, oldest first, for References.
+pub fn thread_message_ids(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<String>> {
+    let ids: Vec<Option<String>> = messages::table
+        .filter(messages::ticket_id.eq(ticket_id))
+        .order(messages::id.asc())
+        .select(messages::message_id)
+        .load(conn)?;
+    Ok(ids.into_iter().flatten().collect())
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AttachmentView {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MessageView {
+    pub kind: String,
+    pub from: Person,
+    pub at: String,
+    pub body: String,
+    pub message_id: Option<String>,
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// The whole thread of a ticket, oldest first.
+pub fn thread(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<MessageView>> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        NaiveDateTime,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<Row> = messages::table
+        .filter(messages::ticket_id.eq(ticket_id))
+        .order(messages::id.asc())
+        .select((
+            messages::id,
+            messages::kind,
+            messages::from_email,
+            messages::from_name,
+            messages::at,
+            messages::body,
+            messages::message_id,
+        ))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, kind, email, name, at, body, message_id) in rows {
+        let files: Vec<(String, String, i64, String)> = attachments::table
+            .filter(attachments::message_id.eq(id))
+            .order(attachments::position.asc())
+            .select((
+                attachments::filename,
+                attachments::content_type,
+                attachments::size,
+                attachments::sha256,
+            ))
+            .load(conn)?;
+        out.push(MessageView {
+            kind,
+            from: Person { email, name },
+            at: crate::ticket::service::rfc3339(at),
+            body,
+            message_id,
+            attachments: files
+                .into_iter()
+                .map(|(filename, content_type, size, sha256)| AttachmentView {
+                    filename,
+                    content_type,
+                    size,
+                    sha256,
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
