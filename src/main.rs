@@ -23,16 +23,7 @@ fn main() -> ExitCode {
     match guichet::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // One line, with the causes: what an administrator needs.
-            let mut line = e.to_string();
-            for cause in e.chain().skip(1) {
-                let c = cause.to_string();
-                if !line.contains(&c) {
-                    line.push_str(": ");
-                    line.push_str(&c);
-                }
-            }
-            eprintln!("guichet: {line}");
+            eprintln!("guichet: {}", guichet::cli::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -23,7 +23,7 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let settings = match super::load_settings(cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("guichet: {e}");
+            eprintln!("guichet: {}", super::one_line(&e));
             return Ok(ExitCode::from(EX_TEMPFAIL));
         }
     };
@@ -32,7 +32,7 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let mut conn = match super::open_db(&desk.settings) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("guichet: mail not stored: {e:#}");
+            eprintln!("guichet: mail not stored: {}", super::one_line(&e));
             return Ok(ExitCode::from(EX_TEMPFAIL));
         }
     };

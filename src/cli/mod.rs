@@ -69,12 +69,31 @@ pub fn init_logging(verbose: u8) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     if under_journald {
         builder.without_time().init();
     } else {
         builder.init();
     }
+}
+
+/// An error and its causes on one line, as administrators and MTAs want
+/// it: causes already in the message are not repeated, newlines (libpq
+/// writes some) become spaces.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if line.contains(c.trim()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&c);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 pub(crate) fn load_settings(cli: &Cli) -> anyhow::Result<Settings> {

@@ -57,7 +57,7 @@ pub fn compose(d: &Draft<'_>) -> Result<Composed, ComposeError> {
         .raw_header(header("Auto-Submitted", d.auto_submitted))
         .raw_header(header("X-Auto-Response-Suppress", "All"))
         .raw_header(header("Precedence", "bulk"))
-        .raw_header(header("X-Loop", &d.from.email.to_string()));
+        .raw_header(header("X-Loop", d.from.email.as_ref()));
     for to in d.to {
         let mbox: Mailbox = to
             .parse()

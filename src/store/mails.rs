@@ -135,10 +135,17 @@ pub fn unprocessed(conn: &mut AnyConnection) -> StoreResult<Vec<i64>> {
         .load(conn)?)
 }
 
+/// A mail that could not be read.
+#[derive(Queryable, Debug, Clone)]
+pub struct FailedMail {
+    pub id: i64,
+    pub received_at: NaiveDateTime,
+    pub message_id: Option<String>,
+    pub error: Option<String>,
+}
+
 /// Mails that could not be read, with why.
-pub fn failed(
-    conn: &mut AnyConnection,
-) -> StoreResult<Vec<(i64, NaiveDateTime, Option<String>, Option<String>)>> {
+pub fn failed(conn: &mut AnyConnection) -> StoreResult<Vec<FailedMail>> {
     Ok(raw_mails::table
         .filter(raw_mails::state.eq(state::FAILED))
         .order(raw_mails::id.asc())

@@ -7,14 +7,14 @@ use diesel::Connection;
 use serde_json::json;
 
 use super::machine::{self, Actor, Audience, Decision, Event, Notice};
-use super::{MessageKind, Person, Status, Ticket};
+use super::{MessageKind, Status, Ticket};
 use crate::clock::Clock;
 use crate::config::{Language, Settings};
 use crate::inbound::reference::SubjectTagger;
 use crate::inbound::{self, InboundMessage};
 use crate::outbound::{self, Renderer};
 use crate::store::tickets::{NewAttachment, NewMessage};
-use crate::store::{self, agents, mails, outbox, tickets, AnyConnection, StoreError, StoreResult};
+use crate::store::{agents, mails, outbox, tickets, AnyConnection, StoreError, StoreResult};
 
 /// Everything needed to turn mail into tickets, built once from settings.
 pub struct Desk {
@@ -427,10 +427,3 @@ pub fn resume_unprocessed(
     }
     Ok(out)
 }
-
-#[allow(dead_code)]
-fn _person_is_serializable(p: &Person) -> serde_json::Value {
-    json!(p)
-}
-
-pub use store::Backend;

@@ -1,0 +1,324 @@
+//! `TestApp`: a real Dovecot and a real SMTP sink (scripts/mailbed), a
+//! database (SQLite file or a fresh PostgreSQL database), a config file
+//! written inline, and the real `guichet` binary.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, RunQueryDsl};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+    pub env: HashMap<String, String>,
+    pub database_url: String,
+    pg_admin: Option<(String, String)>,
+    pub config_path: PathBuf,
+}
+
+/// A mail the SMTP sink received.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub in_reply_to: String,
+    pub auto_submitted: String,
+    pub body: String,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mailbed() -> PathBuf {
+    repo().join("scripts/mailbed")
+}
+
+/// The PostgreSQL server tests create their databases in.
+pub fn pg_admin_url() -> String {
+    std::env::var("GUICHET_TEST_PG_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn unique() -> String {
+    let mut b = [0u8; 6];
+    getrandom::getrandom(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl TestApp {
+    pub fn start(db: Db) -> TestApp {
+        TestApp::start_with(db, "")
+    }
+
+    /// Starts a bed; `extra_tickets` is appended to the [tickets] section.
+    pub fn start_with(db: Db, extra_tickets: &str) -> TestApp {
+        // Dovecot socket paths must stay short: a directory under /tmp.
+        let dir = tempfile::Builder::new()
+            .prefix("gt")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let out = Command::new(mailbed())
+            .arg("up")
+            .arg(dir.path())
+            .output()
+            .expect("scripts/mailbed runs");
+        assert!(
+            out.status.success(),
+            "mailbed up failed (run scripts/install-deps): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = parse_env(&String::from_utf8_lossy(&out.stdout));
+        let (database_url, pg_admin) = match db {
+            Db::Sqlite => (
+                format!("sqlite://{}/guichet.db", dir.path().display()),
+                None,
+            ),
+            Db::Postgres => {
+                let admin = pg_admin_url();
+                let name = format!("guichet_test_{}", unique());
+                let mut conn = diesel::PgConnection::establish(&admin)
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .unwrap();
+                let base = admin.rsplit_once('/').unwrap().0;
+                (format!("{base}/{name}"), Some((admin, name)))
+            }
+        };
+        let config_path = dir.path().join("guichet.toml");
+        let app = TestApp {
+            dir,
+            env,
+            database_url,
+            pg_admin,
+            config_path,
+        };
+        app.write_config(extra_tickets, "");
+        app
+    }
+
+    pub fn write_config(&self, extra_tickets: &str, extra_imap: &str) {
+        let config = format!(
+            r#"[database]
+url = "{db}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+tls = "none"
+username = "{user}"
+password = "{password}"
+poll_interval = "1s"
+{extra_imap}
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "Support informatique <support@example.test>"
+
+[tickets]
+agent_notify = ["sau@example.test"]
+{extra_tickets}
+"#,
+            db = self.database_url,
+            imap_port = self.env["IMAP_PORT"],
+            user = self.env["IMAP_USER"],
+            password = self.env["IMAP_PASSWORD"],
+            smtp_port = self.env["SMTP_PORT"],
+        );
+        std::fs::write(&self.config_path, config).unwrap();
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// APPENDs a mail to the INBOX.
+    pub fn append(&self, raw: &[u8]) {
+        let mut child = Command::new(mailbed())
+            .arg("append")
+            .arg(self.path())
+            .arg("-")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(raw).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "append: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn count(&self, mailbox: &str) -> usize {
+        let out = Command::new(mailbed())
+            .args(["count"])
+            .arg(self.path())
+            .arg(mailbox)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "count: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_guichet"));
+        c.arg("--config").arg(&self.config_path);
+        c.env_remove("GUICHET_CONFIG").env("RUST_LOG", "info");
+        c
+    }
+
+    pub fn guichet(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Runs the command and asserts it succeeded; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.guichet(args);
+        assert!(
+            out.status.success(),
+            "guichet {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn run_once(&self) -> String {
+        let out = self.guichet(&["run", "--once"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "run --once failed: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    pub fn ticket(&self, number: i64) -> serde_json::Value {
+        let out = self.ok(&["tickets", "show", &number.to_string(), "--json"]);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    pub fn tickets(&self) -> Vec<serde_json::Value> {
+        let out = self.ok(&["tickets", "list", "--json"]);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    /// Every mail the SMTP sink received, in order of arrival.
+    pub fn sent(&self) -> Vec<Sent> {
+        let dir = PathBuf::from(&self.env["SINK_DIR"]).join("new");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort_by_key(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            // aiosmtpd names files "<secs>.M<usecs>P<pid>Q<n>.<host>".
+            let q: u64 = name
+                .split('Q')
+                .nth(1)
+                .and_then(|s| s.split('.').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            q
+        });
+        files
+            .iter()
+            .map(|p| {
+                let raw = std::fs::read(p).unwrap();
+                let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+                let header = |name: &str| {
+                    m.headers_raw()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.trim().to_string())
+                        .unwrap_or_default()
+                };
+                Sent {
+                    to: header("X-RcptTo"),
+                    subject: m.subject().unwrap_or("").to_string(),
+                    message_id: m.message_id().unwrap_or("").to_string(),
+                    in_reply_to: header("In-Reply-To").trim_matches(['<', '>']).to_string(),
+                    auto_submitted: header("Auto-Submitted"),
+                    body: m.body_text(0).unwrap_or_default().into_owned(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn sent_to(&self, address: &str) -> Vec<Sent> {
+        self.sent()
+            .into_iter()
+            .filter(|s| s.to == address)
+            .collect()
+    }
+
+    /// Waits until `cond` holds, for at most `limit`.
+    pub fn wait_for(&self, limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        cond()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = Command::new(mailbed())
+            .arg("down")
+            .arg(self.dir.path())
+            .output();
+        if let Some((admin, name)) = &self.pg_admin {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+fn parse_env(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_string(),
+                v.trim().trim_matches('\'').to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A plain mail, LF line endings (mailbed converts to CRLF);
+/// `extra_headers` lines each end with a newline.
+pub fn mail(
+    from: &str,
+    subject: &str,
+    message_id: &str,
+    extra_headers: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "From: {from}\nTo: support@example.test\nSubject: {subject}\nMessage-ID: <{message_id}>\nDate: Mon, 23 Nov 2026 09:00:00 +0100\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n{extra_headers}\n{body}\n"
+    )
+    .into_bytes()
+}
