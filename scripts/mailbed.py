@@ -2,10 +2,15 @@
 
 Called by scripts/mailbed only (stdlib only, Python 3.9+):
   mailbed.py ports N                   print N distinct free loopback TCP ports
+  mailbed.py port-free PORT            exit 0 if a server could bind 127.0.0.1:PORT
   mailbed.py listening PID PORT...     exit 0 if each PID listens on its PORT
   mailbed.py append ENVFILE FILE|-...  IMAP APPEND each message to INBOX
   mailbed.py count ENVFILE MAILBOX     print the mailbox's message count
   mailbed.py sink SINKDIR [--list]     count (or list) the mails the sink got
+
+and, imported as the module `mailbed` by aiosmtpd, the SMTP sink's handler:
+  python3 -m aiosmtpd -n -l 127.0.0.1:PORT -c mailbed.Sink DIR/sink
+(with this directory on PYTHONPATH). Only that needs aiosmtpd.
 """
 
 import email
@@ -30,6 +35,20 @@ def free_ports(n):
     finally:
         for s in socks:
             s.close()
+
+
+def port_free(port):
+    # What the sink's server does (asyncio sets SO_REUSEADDR), so a port
+    # held only by TIME_WAIT connections of a stopped sink counts as free.
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def listening(pairs):
@@ -137,10 +156,68 @@ def sink(sink_dir, list_them):
         print(f"{rcpt}\t{subject}")
 
 
+def _sink_class():
+    from aiosmtpd.handlers import Mailbox
+
+    class Sink(Mailbox):
+        """aiosmtpd's Mailbox handler (same Maildir, same X-Peer, X-MailFrom
+        and X-RcptTo headers, since delivery is Mailbox's own code), which
+        refuses while the file smtp-reject exists next to the Maildir
+        (DIR/smtp-reject, written by `scripts/mailbed smtp-reject`). The file
+        holds "CODE STAGE": every RCPT TO (STAGE rcpt) or every DATA (STAGE
+        data) gets CODE. Read at each command, so no restart is needed."""
+
+        def __init__(self, mail_dir, message_class=None):
+            super().__init__(mail_dir, message_class)
+            parent = os.path.dirname(os.path.abspath(mail_dir))
+            self.flag_file = os.path.join(parent, "smtp-reject")
+
+        def refusal(self, stage):
+            try:
+                with open(self.flag_file) as f:
+                    words = f.read().split()
+            except FileNotFoundError:
+                return None
+            if not words:
+                return None
+            code = words[0]
+            if (words[1] if len(words) > 1 else "rcpt") != stage:
+                return None
+            kind = "temporary" if code.startswith("4") else "permanent"
+            return f"{code} {code[0]}.0.0 mailbed smtp-reject: {kind} failure"
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            refusal = self.refusal("rcpt")
+            if refusal:
+                return refusal
+            # What aiosmtpd does itself when a handler has no handle_RCPT.
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            refusal = self.refusal("data")
+            if refusal:
+                return refusal
+            return await super().handle_DATA(server, session, envelope)
+
+    return Sink
+
+
+def __getattr__(name):
+    # Module attribute on demand (PEP 562): aiosmtpd's `-c mailbed.Sink`
+    # does getattr(module, "Sink"); the other commands stay stdlib-only.
+    if name == "Sink":
+        return _sink_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd == "ports":
         print(*free_ports(int(args[0])))
+    elif cmd == "port-free":
+        sys.exit(0 if port_free(int(args[0])) else 1)
     elif cmd == "listening":
         nums = [int(a) for a in args]
         sys.exit(0 if listening(list(zip(nums[::2], nums[1::2]))) else 1)

@@ -95,10 +95,7 @@ pub async fn fetch_cycle(
                 uidvalidity: Some(uidvalidity),
                 uid: Some(uid),
             };
-            let outcome = db(|| -> Result<Outcome, StoreError> {
-                let id = service::store_raw(conn, source, &raw, clock)?;
-                service::process(conn, desk, id, clock)
-            })?;
+            let outcome = db(|| process_one(conn, desk, source, &raw, clock))?;
             log_outcome(uid, &outcome);
             match &outcome {
                 Outcome::Created(_) => report.created += 1,
@@ -139,11 +136,36 @@ pub async fn fetch_cycle(
     Ok(report)
 }
 
+/// Stores and processes one fetched mail. An error that retrying will not
+/// fix (a bug, bad data, a constraint) marks the stored mail failed instead
+/// of stopping the mailbox: one poison mail never blocks the others.
+fn process_one(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    source: Source<'_>,
+    raw: &[u8],
+    clock: &Clock,
+) -> Result<Outcome, StoreError> {
+    let id = service::store_raw(conn, source, raw, clock)?;
+    match service::process(conn, desk, id, clock) {
+        Ok(outcome) => Ok(outcome),
+        Err(e) if e.is_recoverable() => Err(e),
+        Err(e) => {
+            let why = format!("processing failed: {e}");
+            service::mark_failed(conn, id, &why)?;
+            Ok(Outcome::Failed(why))
+        }
+    }
+}
+
 fn log_outcome(uid: u32, outcome: &Outcome) {
     match outcome {
         Outcome::Created(n) => tracing::info!(uid, ticket = %n, "new ticket"),
         Outcome::Added(n, kind) => {
             tracing::info!(uid, ticket = %n, kind = %kind, "added to ticket")
+        }
+        Outcome::CommandRefused(n) => {
+            tracing::info!(uid, ticket = %n, "agent command not understood; the agent was told")
         }
         Outcome::Duplicate => tracing::info!(uid, "duplicate of a mail already processed"),
         Outcome::Ignored(why) => tracing::info!(uid, "not answered: {why}"),
@@ -190,6 +212,12 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         failed = report.failed,
         "fetch done"
     );
+    let scheduled = db(|| service::run_scheduler(&mut conn, &desk, &clock))?;
+    tracing::info!(
+        reminded = scheduled.reminded,
+        closed = scheduled.closed,
+        "scheduler done"
+    );
     let transport = dispatch::transport(&desk.settings.smtp)?;
     let sent = dispatch::send_due(&mut conn, &transport, &clock).await?;
     match &sent.error {
@@ -227,6 +255,12 @@ pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         stop_rx.clone(),
         Arc::clone(&wake_dispatcher),
     ));
+    let scheduler = tokio::spawn(scheduler_loop(
+        Arc::clone(&desk),
+        clock,
+        stop_rx.clone(),
+        Arc::clone(&wake_dispatcher),
+    ));
     let watchdog = tokio::spawn(watchdog_loop(stop_rx.clone()));
 
     wait_for_signal().await;
@@ -237,6 +271,7 @@ pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     let drain = async {
         let _ = fetcher.await;
         let _ = dispatcher.await;
+        let _ = scheduler.await;
     };
     if tokio::time::timeout(Duration::from_secs(20), drain)
         .await
@@ -377,7 +412,7 @@ async fn fetch_session(
             notify(&[sd_notify::NotifyState::Ready]);
             *ready_sent = true;
         }
-        if report.created + report.added > 0 {
+        if report.fetched > 0 {
             wake_dispatcher.notify_one();
         }
         if *stop.borrow() {
@@ -403,6 +438,38 @@ async fn fetch_session(
         } else if sleep_or_stop(settings.poll_interval, stop).await {
             let _ = session.logout().await;
             return Ok(());
+        }
+    }
+}
+
+/// How often the scheduler looks for reminders and closures to do.
+const SCHEDULER_PERIOD: Duration = Duration::from_secs(60);
+
+async fn scheduler_loop(
+    desk: Arc<Desk>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+    wake_dispatcher: Arc<Notify>,
+) {
+    let mut conn: Option<AnyConnection> = None;
+    loop {
+        if conn.is_none() {
+            conn = db(|| store::connect(&desk.settings.database_url))
+                .map_err(|e| tracing::error!("scheduler: {e}"))
+                .ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            match db(|| service::run_scheduler(c, &desk, &clock)) {
+                Ok(r) if r.reminded + r.closed > 0 => wake_dispatcher.notify_one(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("scheduler: {e}");
+                    conn = None;
+                }
+            }
+        }
+        if sleep_or_stop(SCHEDULER_PERIOD, &mut stop).await {
+            return;
         }
     }
 }

@@ -74,6 +74,10 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             Ok(Outcome::Added(n, kind)) => {
                 println!("{name}: {kind} on ticket {}", n.display(desk.tagger.tag()))
             }
+            Ok(Outcome::CommandRefused(n)) => println!(
+                "{name}: agent command not understood on {}; the agent was told",
+                n.display(desk.tagger.tag())
+            ),
             Ok(Outcome::Duplicate) => println!("{name}: duplicate, already processed"),
             Ok(Outcome::Ignored(why)) => println!("{name}: not answered: {why}"),
             Ok(Outcome::AlreadyDone(state)) => println!("{name}: already handled ({state})"),

@@ -106,7 +106,49 @@ pub struct TicketSettings {
     pub subject_tag: String,
     pub language: Language,
     pub auto_close_after: Duration,
+    /// The reminder goes this long before the automatic closure.
+    pub remind_before: Duration,
     pub agent_notify: Vec<String>,
+    /// As written in the configuration (shown in mail); matched folded.
+    pub validate_keywords: Vec<String>,
+    pub refuse_keywords: Vec<String>,
+    pub reply_to_closed: crate::ticket::machine::ReplyToClosed,
+}
+
+impl TicketSettings {
+    /// The state machine's rules.
+    pub fn policy(&self) -> crate::ticket::machine::Policy {
+        use crate::ticket::command::fold;
+        let to_chrono =
+            |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(3650));
+        crate::ticket::machine::Policy {
+            validate_keywords: self.validate_keywords.iter().map(|k| fold(k)).collect(),
+            refuse_keywords: self.refuse_keywords.iter().map(|k| fold(k)).collect(),
+            auto_close_after: to_chrono(self.auto_close_after),
+            remind_before: to_chrono(self.remind_before),
+            reply_to_closed: self.reply_to_closed,
+        }
+    }
+
+    /// The keyword shown to requesters for `language`, from the list.
+    pub fn shown_keyword(list: &[String], language: Language) -> String {
+        let preferred: &[&str] = match language {
+            Language::Fr => &["valider", "refuser"],
+            Language::En => &["accept", "refuse"],
+        };
+        list.iter()
+            .find(|k| preferred.contains(&crate::ticket::command::fold(k).as_str()))
+            .or_else(|| list.first())
+            .map(|k| k.to_uppercase())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SecuritySettings {
+    /// When set, commands and validations are honoured only if this
+    /// server's Authentication-Results says the sender authenticated.
+    pub trusted_authserv_id: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -115,6 +157,7 @@ pub struct Settings {
     pub imap: ImapSettings,
     pub smtp: SmtpSettings,
     pub tickets: TicketSettings,
+    pub security: SecuritySettings,
 }
 
 /// All the problems found in a configuration file.
@@ -254,8 +297,40 @@ impl Settings {
         });
         let auto_close_after =
             tickets.duration_or("auto_close_after", Duration::from_secs(7 * 86_400));
+        let remind_before = tickets.duration_or("remind_before", Duration::from_secs(2 * 86_400));
+        if remind_before >= auto_close_after {
+            tickets.problem("remind_before", "must be shorter than auto_close_after");
+        }
         let agent_notify = tickets.address_list("agent_notify");
+        let validate_keywords = tickets.word_list(
+            "validate_keywords",
+            &["VALIDER", "ACCEPTER", "ACCEPT", "OK"],
+        );
+        let refuse_keywords = tickets.word_list("refuse_keywords", &["REFUSER", "REFUSE"]);
+        {
+            use crate::ticket::command::fold;
+            for k in &validate_keywords {
+                if refuse_keywords.iter().any(|r| fold(r) == fold(k)) {
+                    tickets.problem(
+                        "refuse_keywords",
+                        &format!("{k:?} is also a validate keyword"),
+                    );
+                }
+            }
+        }
+        let reply_to_closed = match tickets.string_or("reply_to_closed", "new_ticket").as_str() {
+            "new_ticket" => crate::ticket::machine::ReplyToClosed::NewTicket,
+            "reopen" => crate::ticket::machine::ReplyToClosed::Reopen,
+            _ => {
+                tickets.problem("reply_to_closed", "must be \"new_ticket\" or \"reopen\"");
+                crate::ticket::machine::ReplyToClosed::NewTicket
+            }
+        };
         tickets.finish();
+
+        let mut security = root.section("security");
+        let trusted_authserv_id = security.opt_string("trusted_authserv_id");
+        security.finish();
 
         let mut problems = root.finish_all();
         if from.is_none() && problems.is_empty() {
@@ -293,7 +368,14 @@ impl Settings {
                 subject_tag,
                 language,
                 auto_close_after,
+                remind_before,
                 agent_notify,
+                validate_keywords,
+                refuse_keywords,
+                reply_to_closed,
+            },
+            security: SecuritySettings {
+                trusted_authserv_id,
             },
         })
     }

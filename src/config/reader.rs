@@ -208,6 +208,32 @@ impl Reader {
         }
     }
 
+    /// A non-empty list of single words (keywords).
+    pub(super) fn word_list(&mut self, key: &str, default: &[&str]) -> Vec<String> {
+        match self.take(key) {
+            None => default.iter().map(|s| s.to_string()).collect(),
+            Some(toml::Value::Array(items)) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str() {
+                        Some(w) if !w.is_empty() && w.chars().all(char::is_alphanumeric) => {
+                            out.push(w.to_string())
+                        }
+                        _ => self.problem(&format!("{key}[{i}]"), "must be one word"),
+                    }
+                }
+                if out.is_empty() && items.is_empty() {
+                    self.problem(key, "must not be empty");
+                }
+                out
+            }
+            Some(_) => {
+                self.problem(key, "must be a list of words");
+                Vec::new()
+            }
+        }
+    }
+
     /// Reports the keys of this section nobody asked for.
     pub(super) fn finish(self) {
         for key in self.table.keys() {

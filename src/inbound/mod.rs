@@ -2,6 +2,7 @@
 //! threading headers, the text body (quotes stripped) and the attachments.
 //! No network and no database here: everything is testable on bytes.
 
+pub mod auth;
 pub mod classify;
 pub mod quote;
 pub mod reference;
@@ -42,6 +43,8 @@ pub struct InboundMessage {
     pub body: String,
     pub attachments: Vec<InboundAttachment>,
     pub automatic: Option<Automatic>,
+    /// The raw `Authentication-Results` header values (RFC 8601).
+    pub auth_results: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -168,6 +171,11 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         body,
         attachments,
         automatic,
+        auth_results: message
+            .headers_raw()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
+            .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect(),
     })
 }
 

@@ -6,41 +6,33 @@ use tera::{Context, Tera};
 use crate::config::Language;
 
 /// The templates, compiled into the binary so an installed daemon needs no
-/// data files.
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "fr/acknowledgement.txt",
-        include_str!("../../templates/fr/acknowledgement.txt.tera"),
-    ),
-    (
-        "en/acknowledgement.txt",
-        include_str!("../../templates/en/acknowledgement.txt.tera"),
-    ),
-    (
-        "fr/agent_new_ticket.txt",
-        include_str!("../../templates/fr/agent_new_ticket.txt.tera"),
-    ),
-    (
-        "en/agent_new_ticket.txt",
-        include_str!("../../templates/en/agent_new_ticket.txt.tera"),
-    ),
-    (
-        "fr/agent_followup.txt",
-        include_str!("../../templates/fr/agent_followup.txt.tera"),
-    ),
-    (
-        "en/agent_followup.txt",
-        include_str!("../../templates/en/agent_followup.txt.tera"),
-    ),
-    (
-        "fr/agent_reply.txt",
-        include_str!("../../templates/fr/agent_reply.txt.tera"),
-    ),
-    (
-        "en/agent_reply.txt",
-        include_str!("../../templates/en/agent_reply.txt.tera"),
-    ),
-];
+/// data files. One per `ticket::machine::Template`, in each language.
+macro_rules! templates {
+    ($($name:literal),+ $(,)?) => {
+        &[$(
+            (concat!("fr/", $name, ".txt"), include_str!(concat!("../../templates/fr/", $name, ".txt.tera"))),
+            (concat!("en/", $name, ".txt"), include_str!(concat!("../../templates/en/", $name, ".txt.tera"))),
+        )+]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "acknowledgement",
+    "agent_new_ticket",
+    "agent_followup",
+    "agent_reply",
+    "agent_note",
+    "solution",
+    "validation_confirmation",
+    "validated_notice",
+    "refusal_acknowledged",
+    "agent_refusal",
+    "reminder",
+    "auto_closure",
+    "agent_closure",
+    "command_error",
+    "security_refused",
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -34,6 +34,7 @@ diesel::table! {
         updated_at -> Timestamp,
         solved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        reminded_at -> Nullable<Timestamp>,
     }
 }
 

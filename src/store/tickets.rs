@@ -29,6 +29,7 @@ struct TicketRow {
     updated_at: NaiveDateTime,
     solved_at: Option<NaiveDateTime>,
     closed_at: Option<NaiveDateTime>,
+    reminded_at: Option<NaiveDateTime>,
 }
 
 fn bad(what: &str, value: &str) -> StoreError {
@@ -63,6 +64,7 @@ impl TicketRow {
             updated_at: self.updated_at,
             solved_at: self.solved_at,
             closed_at: self.closed_at,
+            reminded_at: self.reminded_at,
         };
         Ok((self.id, ticket))
     }
@@ -96,6 +98,7 @@ pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
             tickets::updated_at.eq(t.updated_at),
             tickets::solved_at.eq(t.solved_at),
             tickets::closed_at.eq(t.closed_at),
+            tickets::reminded_at.eq(t.reminded_at),
         ))
         .returning(tickets::id)
         .get_result(conn)?)
@@ -114,6 +117,7 @@ pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> 
             tickets::updated_at.eq(t.updated_at),
             tickets::solved_at.eq(t.solved_at),
             tickets::closed_at.eq(t.closed_at),
+            tickets::reminded_at.eq(t.reminded_at),
         ))
         .execute(conn)?;
     Ok(())
@@ -363,4 +367,28 @@ pub fn thread(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<Messa
         });
     }
     Ok(out)
+}
+
+/// Ids of the tickets of one status, oldest first.
+pub fn ids_with_status(conn: &mut AnyConnection, status: Status) -> StoreResult<Vec<i64>> {
+    Ok(tickets::table
+        .filter(tickets::status.eq(status.as_str()))
+        .order(tickets::id.asc())
+        .select(tickets::id)
+        .load(conn)?)
+}
+
+/// The body of the latest message of `kind` in a thread.
+pub fn latest_of_kind(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    kind: MessageKind,
+) -> StoreResult<Option<String>> {
+    Ok(messages::table
+        .filter(messages::ticket_id.eq(ticket_id))
+        .filter(messages::kind.eq(kind.as_str()))
+        .order(messages::id.desc())
+        .select(messages::body)
+        .first(conn)
+        .optional()?)
 }

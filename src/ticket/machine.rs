@@ -1,9 +1,11 @@
 //! The ticket state machine as a pure function: (ticket, event, actor, now)
-//! to (new ticket, what to record, which mails to send).
+//! to a verdict: the ticket after the event, what to record in its thread,
+//! and which mails to send. No I/O here; `service` applies the verdict.
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 
-use super::{MessageKind, Person, Status, Ticket, TicketRef, TicketType};
+use super::command::{self, Command, CommandError};
+use super::{CloseReason, MessageKind, Person, Status, Ticket, TicketRef, TicketType};
 use crate::config::Language;
 use crate::inbound::Automatic;
 
@@ -15,15 +17,55 @@ pub enum Actor {
     Agent,
     /// Anybody else: never enters the ticket.
     Stranger,
+    /// The scheduler.
+    System,
 }
 
 /// Something that happens to an existing ticket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// A mail written by a person on the ticket.
-    Reply,
+    /// A mail written by a person; `body` is what they wrote (quotes
+    /// stripped). `authenticated` is `None` when no check is configured.
+    Mail {
+        body: String,
+        authenticated: Option<Result<(), String>>,
+    },
     /// An automatic mail (out-of-office, bounce) about the ticket.
     Automatic(Automatic),
+    /// The scheduler's clock: reminders and automatic closure.
+    Tick,
+}
+
+/// What to do with a mail on a closed ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyToClosed {
+    NewTicket,
+    Reopen,
+}
+
+/// The desk's rules, from the configuration.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Folded (lower case, no accents).
+    pub validate_keywords: Vec<String>,
+    pub refuse_keywords: Vec<String>,
+    pub auto_close_after: Duration,
+    pub remind_before: Duration,
+    pub reply_to_closed: ReplyToClosed,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            validate_keywords: ["valider", "accepter", "accept", "ok"]
+                .map(String::from)
+                .to_vec(),
+            refuse_keywords: ["refuser", "refuse"].map(String::from).to_vec(),
+            auto_close_after: Duration::days(7),
+            remind_before: Duration::days(2),
+            reply_to_closed: ReplyToClosed::NewTicket,
+        }
+    }
 }
 
 /// Who a notice goes to; the service turns these into addresses.
@@ -31,38 +73,104 @@ pub enum Event {
 pub enum Audience {
     Requester,
     Watchers,
+    /// The desk's notification addresses (never the author of the mail).
     Agents,
+    /// The author of the mail that caused the notice.
+    Sender,
 }
 
 /// Which mail to send; each is a template in `templates/{fr,en}/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Template {
-    /// To the requester: your request is recorded as [TAG #n].
     Acknowledgement,
-    /// To the agents: a new ticket.
     AgentNewTicket,
-    /// To the agents: the requester or a watcher added something.
     AgentFollowUp,
-    /// To the requester and watchers: an agent answered.
     AgentReply,
+    AgentNote,
+    Solution,
+    ValidationConfirmation,
+    ValidatedNotice,
+    RefusalAcknowledged,
+    AgentRefusal,
+    Reminder,
+    AutoClosure,
+    AgentClosure,
+    CommandError,
+    SecurityRefused,
 }
 
 impl Template {
+    pub const ALL: &'static [Template] = &[
+        Template::Acknowledgement,
+        Template::AgentNewTicket,
+        Template::AgentFollowUp,
+        Template::AgentReply,
+        Template::AgentNote,
+        Template::Solution,
+        Template::ValidationConfirmation,
+        Template::ValidatedNotice,
+        Template::RefusalAcknowledged,
+        Template::AgentRefusal,
+        Template::Reminder,
+        Template::AutoClosure,
+        Template::AgentClosure,
+        Template::CommandError,
+        Template::SecurityRefused,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Template::Acknowledgement => "acknowledgement",
             Template::AgentNewTicket => "agent_new_ticket",
             Template::AgentFollowUp => "agent_followup",
             Template::AgentReply => "agent_reply",
+            Template::AgentNote => "agent_note",
+            Template::Solution => "solution",
+            Template::ValidationConfirmation => "validation_confirmation",
+            Template::ValidatedNotice => "validated_notice",
+            Template::RefusalAcknowledged => "refusal_acknowledged",
+            Template::AgentRefusal => "agent_refusal",
+            Template::Reminder => "reminder",
+            Template::AutoClosure => "auto_closure",
+            Template::AgentClosure => "agent_closure",
+            Template::CommandError => "command_error",
+            Template::SecurityRefused => "security_refused",
         }
     }
 
-    /// RFC 3834 section 5: replies to a person's mail are "auto-replied",
-    /// everything else we send is "auto-generated".
+    /// RFC 3834 section 5: direct answers to a person's mail are
+    /// "auto-replied", everything else we send is "auto-generated".
     pub fn auto_submitted(self) -> &'static str {
         match self {
-            Template::Acknowledgement => "auto-replied",
+            Template::Acknowledgement
+            | Template::ValidationConfirmation
+            | Template::RefusalAcknowledged
+            | Template::CommandError
+            | Template::SecurityRefused => "auto-replied",
             _ => "auto-generated",
+        }
+    }
+}
+
+/// Why the agents are told of a requester's or watcher's mail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Situation {
+    FollowUp,
+    /// On a solved ticket, without validating or refusing.
+    Undecided,
+    /// On a closed ticket, which was reopened.
+    Reopened,
+    /// A command or keyword whose mail could not be authenticated.
+    Unauthenticated,
+}
+
+impl Situation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Situation::FollowUp => "followup",
+            Situation::Undecided => "undecided",
+            Situation::Reopened => "reopened",
+            Situation::Unauthenticated => "unauthenticated",
         }
     }
 }
@@ -71,15 +179,84 @@ impl Template {
 pub struct Notice {
     pub template: Template,
     pub to: Vec<Audience>,
+    pub situation: Situation,
+    pub error: Option<CommandError>,
 }
 
-/// The outcome of an event: the ticket after it, how the mail is recorded,
-/// and the mail to send.
+impl Notice {
+    fn new(template: Template, to: &[Audience]) -> Notice {
+        Notice {
+            template,
+            to: to.to_vec(),
+            situation: Situation::FollowUp,
+            error: None,
+        }
+    }
+
+    fn situation(mut self, s: Situation) -> Notice {
+        self.situation = s;
+        self
+    }
+
+    fn error(mut self, e: CommandError) -> Notice {
+        self.error = Some(e);
+        self
+    }
+}
+
+/// What goes into the thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub kind: MessageKind,
+    pub body: String,
+    /// Whether the attachments of the mail belong with this record.
+    pub with_attachments: bool,
+}
+
+impl Record {
+    fn mail(kind: MessageKind, body: impl Into<String>) -> Option<Record> {
+        Some(Record {
+            kind,
+            body: body.into(),
+            with_attachments: true,
+        })
+    }
+
+    fn system(body: impl Into<String>) -> Option<Record> {
+        Some(Record {
+            kind: MessageKind::System,
+            body: body.into(),
+            with_attachments: false,
+        })
+    }
+}
+
+/// The outcome of an event on a ticket.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     pub ticket: Ticket,
-    pub kind: MessageKind,
+    pub record: Option<Record>,
     pub notices: Vec<Notice>,
+}
+
+impl Decision {
+    /// Nothing to write and nothing to send.
+    pub fn is_noop(&self, before: &Ticket) -> bool {
+        self.record.is_none() && self.notices.is_empty() && &self.ticket == before
+    }
+}
+
+// A verdict is built once per mail and consumed at once: boxing the
+// decision would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Apply(Decision),
+    /// The mail does not enter this ticket: it opens a new one, which
+    /// `follows` the closed ticket it was written on, if any.
+    OpenNew {
+        follows: Option<TicketRef>,
+    },
 }
 
 /// A new ticket from a requester's first mail.
@@ -87,6 +264,7 @@ pub fn open(
     number: TicketRef,
     requester: Person,
     subject: String,
+    body: &str,
     language: Language,
     now: NaiveDateTime,
 ) -> Decision {
@@ -108,136 +286,439 @@ pub fn open(
             updated_at: now,
             solved_at: None,
             closed_at: None,
+            reminded_at: None,
         },
-        kind: MessageKind::Initial,
+        record: Record::mail(MessageKind::Initial, body),
         notices: vec![
-            Notice {
-                template: Template::Acknowledgement,
-                to: vec![Audience::Requester],
-            },
-            Notice {
-                template: Template::AgentNewTicket,
-                to: vec![Audience::Agents],
-            },
+            Notice::new(Template::Acknowledgement, &[Audience::Requester]),
+            Notice::new(Template::AgentNewTicket, &[Audience::Agents]),
         ],
     }
 }
 
-/// Applies an event to an open ticket. Strangers never reach this function:
-/// their mail opens a ticket of their own.
-pub fn apply(ticket: &Ticket, event: &Event, actor: Actor, now: NaiveDateTime) -> Decision {
-    let mut next = ticket.clone();
-    let mut notices = Vec::new();
-    let kind = match (event, actor) {
-        (Event::Automatic(Automatic::Bounce), _) => MessageKind::Bounce,
-        (Event::Automatic(Automatic::AutoReply), _) => MessageKind::AutoReply,
-        (Event::Reply, Actor::Agent) => {
-            if matches!(next.status, Status::New | Status::Waiting) {
-                next.status = Status::InProgress;
-            }
-            notices.push(Notice {
-                template: Template::AgentReply,
-                to: vec![Audience::Requester, Audience::Watchers],
-            });
-            MessageKind::AgentReply
+/// When a solved ticket closes by itself.
+pub fn deadline(ticket: &Ticket, policy: &Policy) -> Option<NaiveDateTime> {
+    (ticket.status == Status::Solved)
+        .then_some(ticket.solved_at?)
+        .map(|at| at + policy.auto_close_after)
+}
+
+/// A requester's decision on a proposed solution, from the first line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decided {
+    Validate,
+    /// With the explanation that follows the keyword.
+    Refuse(String),
+}
+
+/// Reads a validate or refuse keyword as the first word of the first
+/// non-empty line, whatever its case and accents.
+pub fn decision_in(body: &str, policy: &Policy) -> Option<Decided> {
+    let trimmed = body.trim_start();
+    let first_line = trimmed.lines().next()?;
+    let word_end = first_line
+        .find(|c: char| !c.is_alphanumeric())
+        .unwrap_or(first_line.len());
+    let word = command::fold(&first_line[..word_end]);
+    if word.is_empty() {
+        return None;
+    }
+    if policy.validate_keywords.contains(&word) {
+        return Some(Decided::Validate);
+    }
+    if policy.refuse_keywords.contains(&word) {
+        let explanation = trimmed[word_end..]
+            .trim_start_matches([' ', ':', ',', '.', '-', '!', '\t'])
+            .trim()
+            .to_string();
+        return Some(Decided::Refuse(explanation));
+    }
+    None
+}
+
+fn touch(t: &mut Ticket, now: NaiveDateTime) {
+    t.updated_at = now;
+}
+
+fn close(t: &mut Ticket, reason: CloseReason, now: NaiveDateTime) {
+    t.status = Status::Closed;
+    t.close_reason = Some(reason);
+    t.closed_at = Some(now);
+    touch(t, now);
+}
+
+fn reopen(t: &mut Ticket, now: NaiveDateTime) {
+    t.status = Status::InProgress;
+    t.close_reason = None;
+    t.closed_at = None;
+    t.solved_at = None;
+    t.reminded_at = None;
+    touch(t, now);
+}
+
+/// The mail is kept as a plain follow-up because what it asked for could
+/// not be authenticated; its sender and the agents are told.
+fn unauthenticated(t: Ticket, body: &str, command: &str, reason: String) -> Verdict {
+    let error = CommandError {
+        command: command.to_string(),
+        reason,
+    };
+    Verdict::Apply(Decision {
+        ticket: t,
+        record: Record::mail(MessageKind::Followup, body),
+        notices: vec![
+            Notice::new(Template::SecurityRefused, &[Audience::Sender]).error(error.clone()),
+            Notice::new(Template::AgentFollowUp, &[Audience::Agents])
+                .situation(Situation::Unauthenticated)
+                .error(error),
+        ],
+    })
+}
+
+/// Applies an event to a ticket.
+pub fn apply(
+    ticket: &Ticket,
+    event: &Event,
+    actor: Actor,
+    now: NaiveDateTime,
+    policy: &Policy,
+) -> Verdict {
+    let mut t = ticket.clone();
+    match event {
+        Event::Automatic(auto) => {
+            let kind = match auto {
+                Automatic::Bounce => MessageKind::Bounce,
+                Automatic::AutoReply => MessageKind::AutoReply,
+            };
+            Verdict::Apply(Decision {
+                ticket: t,
+                record: Record::mail(kind, ""),
+                notices: Vec::new(),
+            })
         }
-        (Event::Reply, Actor::Requester | Actor::Watcher | Actor::Stranger) => {
-            if next.status == Status::Waiting {
-                next.status = Status::InProgress;
+        Event::Tick => Verdict::Apply(tick(t, now, policy)),
+        Event::Mail {
+            body,
+            authenticated,
+        } => match actor {
+            Actor::Stranger | Actor::System => Verdict::OpenNew { follows: None },
+            Actor::Agent => agent_mail(t, body, authenticated, now),
+            Actor::Requester | Actor::Watcher => {
+                if t.status == Status::Closed {
+                    return match policy.reply_to_closed {
+                        ReplyToClosed::NewTicket => Verdict::OpenNew {
+                            follows: Some(t.number),
+                        },
+                        ReplyToClosed::Reopen => {
+                            reopen(&mut t, now);
+                            Verdict::Apply(Decision {
+                                ticket: t,
+                                record: Record::mail(MessageKind::Followup, body.as_str()),
+                                notices: vec![Notice::new(
+                                    Template::AgentFollowUp,
+                                    &[Audience::Agents],
+                                )
+                                .situation(Situation::Reopened)],
+                            })
+                        }
+                    };
+                }
+                let decided = (actor == Actor::Requester && t.status == Status::Solved)
+                    .then(|| decision_in(body, policy))
+                    .flatten();
+                if let (Some(d), Some(Err(reason))) = (&decided, authenticated) {
+                    let word = match d {
+                        Decided::Validate => "validation",
+                        Decided::Refuse(_) => "refusal",
+                    };
+                    return unauthenticated(t, body, word, reason.clone());
+                }
+                Verdict::Apply(requester_mail(t, body, decided, now))
             }
-            notices.push(Notice {
-                template: Template::AgentFollowUp,
-                to: vec![Audience::Agents],
-            });
-            MessageKind::Followup
+        },
+    }
+}
+
+fn requester_mail(
+    mut t: Ticket,
+    body: &str,
+    decided: Option<Decided>,
+    now: NaiveDateTime,
+) -> Decision {
+    match decided {
+        Some(Decided::Validate) => {
+            close(&mut t, CloseReason::Validated, now);
+            Decision {
+                ticket: t,
+                record: Record::mail(MessageKind::Validation, body),
+                notices: vec![
+                    Notice::new(Template::ValidationConfirmation, &[Audience::Requester]),
+                    Notice::new(
+                        Template::ValidatedNotice,
+                        &[Audience::Agents, Audience::Watchers],
+                    ),
+                ],
+            }
+        }
+        Some(Decided::Refuse(explanation)) => {
+            t.status = Status::InProgress;
+            t.solved_at = None;
+            t.reminded_at = None;
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::mail(MessageKind::Refusal, explanation),
+                notices: vec![
+                    Notice::new(Template::RefusalAcknowledged, &[Audience::Requester]),
+                    Notice::new(Template::AgentRefusal, &[Audience::Agents]),
+                ],
+            }
+        }
+        None => {
+            let situation = if t.status == Status::Solved {
+                Situation::Undecided
+            } else {
+                Situation::FollowUp
+            };
+            if t.status == Status::Waiting {
+                t.status = Status::InProgress;
+            }
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::mail(MessageKind::Followup, body),
+                notices: vec![
+                    Notice::new(Template::AgentFollowUp, &[Audience::Agents]).situation(situation)
+                ],
+            }
+        }
+    }
+}
+
+fn agent_mail(
+    mut t: Ticket,
+    body: &str,
+    authenticated: &Option<Result<(), String>>,
+    now: NaiveDateTime,
+) -> Verdict {
+    let parsed = command::parse(body);
+    if let Some(Err(reason)) = authenticated {
+        let what = parsed
+            .as_ref()
+            .map(|p| match &p.command {
+                Ok(_) | Err(_) => body.trim().lines().next().unwrap_or("").to_string(),
+            })
+            .unwrap_or_else(|| "agent reply".into());
+        return unauthenticated(t, body, &what, reason.clone());
+    }
+    let Some(parsed) = parsed else {
+        // A plain reply: sent on to the requester and the watchers.
+        if t.status == Status::Closed {
+            reopen(&mut t, now);
+        } else if matches!(t.status, Status::New | Status::Waiting) {
+            t.status = Status::InProgress;
+        }
+        touch(&mut t, now);
+        return Verdict::Apply(Decision {
+            ticket: t,
+            record: Record::mail(MessageKind::AgentReply, body),
+            notices: vec![Notice::new(
+                Template::AgentReply,
+                &[Audience::Requester, Audience::Watchers],
+            )],
+        });
+    };
+    let text = parsed.text;
+    let command_error = |t: Ticket, e: CommandError| {
+        Verdict::Apply(Decision {
+            ticket: t,
+            record: None,
+            notices: vec![Notice::new(Template::CommandError, &[Audience::Sender]).error(e)],
+        })
+    };
+    let needs_text = |name: &str| CommandError {
+        command: format!("#{name}"),
+        reason: format!("#{name} needs a text after it"),
+    };
+    let command = match parsed.command {
+        Ok(c) => c,
+        Err(e) => return command_error(t, e),
+    };
+    let decision = match command {
+        Command::Solution => {
+            if text.is_empty() {
+                return command_error(t, needs_text("solution"));
+            }
+            t.status = Status::Solved;
+            t.close_reason = None;
+            t.closed_at = None;
+            t.solved_at = Some(now);
+            t.reminded_at = None;
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::mail(MessageKind::Solution, text),
+                notices: vec![Notice::new(
+                    Template::Solution,
+                    &[Audience::Requester, Audience::Watchers],
+                )],
+            }
+        }
+        Command::Question => {
+            if text.is_empty() {
+                return command_error(t, needs_text("question"));
+            }
+            if t.status == Status::Closed {
+                reopen(&mut t, now);
+            }
+            t.status = Status::Waiting;
+            t.solved_at = None;
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::mail(MessageKind::AgentReply, text),
+                notices: vec![Notice::new(
+                    Template::AgentReply,
+                    &[Audience::Requester, Audience::Watchers],
+                )],
+            }
+        }
+        Command::Note => {
+            if text.is_empty() {
+                return command_error(t, needs_text("note"));
+            }
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::mail(MessageKind::Note, text),
+                notices: vec![Notice::new(Template::AgentNote, &[Audience::Agents])],
+            }
+        }
+        Command::Close => {
+            if t.status == Status::Closed {
+                return command_error(
+                    t,
+                    CommandError {
+                        command: "#close".into(),
+                        reason: "the ticket is already closed".into(),
+                    },
+                );
+            }
+            close(&mut t, CloseReason::Agent, now);
+            let record = if text.is_empty() {
+                Record::system("closed by an agent")
+            } else {
+                Record::mail(MessageKind::AgentReply, text)
+            };
+            Decision {
+                ticket: t,
+                record,
+                notices: vec![Notice::new(
+                    Template::AgentClosure,
+                    &[Audience::Requester, Audience::Watchers],
+                )],
+            }
+        }
+        Command::WatchAdd(email) => {
+            if !t.watchers.contains(&email) {
+                t.watchers.push(email.clone());
+                t.watchers.sort();
+            }
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(format!("watcher added: {email}"), &text)),
+                notices: Vec::new(),
+            }
+        }
+        Command::WatchRemove(email) => {
+            t.watchers.retain(|w| w != &email);
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(format!("watcher removed: {email}"), &text)),
+                notices: Vec::new(),
+            }
+        }
+        Command::SetType(ty) => {
+            t.ticket_type = ty;
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(format!("type: {ty}"), &text)),
+                notices: Vec::new(),
+            }
+        }
+        Command::SetImpact(impact) => {
+            t.impact = Some(impact);
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(format!("impact: {impact}"), &text)),
+                notices: Vec::new(),
+            }
+        }
+        Command::SetCategory(category) => {
+            let line = format!("category: {category}");
+            t.category = Some(category);
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(line, &text)),
+                notices: Vec::new(),
+            }
         }
     };
-    if kind != MessageKind::AutoReply && kind != MessageKind::Bounce {
-        next.updated_at = now;
+    Verdict::Apply(decision)
+}
+
+/// A system line, with the agent's text below it (kept internal).
+fn with_text(line: String, text: &str) -> String {
+    if text.is_empty() {
+        line
+    } else {
+        format!("{line}\n\n{text}")
+    }
+}
+
+fn tick(mut t: Ticket, now: NaiveDateTime, policy: &Policy) -> Decision {
+    let Some(deadline) = deadline(&t, policy) else {
+        return Decision {
+            ticket: t,
+            record: None,
+            notices: Vec::new(),
+        };
+    };
+    if now >= deadline {
+        close(&mut t, CloseReason::Auto, now);
+        return Decision {
+            ticket: t,
+            record: Record::system(
+                "closed automatically: the solution was neither validated nor refused in time",
+            ),
+            notices: vec![Notice::new(
+                Template::AutoClosure,
+                &[Audience::Requester, Audience::Watchers],
+            )],
+        };
+    }
+    let solved_at = t.solved_at.unwrap_or(now);
+    let already_reminded = t.reminded_at.is_some_and(|r| r >= solved_at);
+    if now >= deadline - policy.remind_before && !already_reminded {
+        t.reminded_at = Some(now);
+        return Decision {
+            ticket: t,
+            record: Record::system("reminder sent to the requester"),
+            notices: vec![Notice::new(Template::Reminder, &[Audience::Requester])],
+        };
     }
     Decision {
-        ticket: next,
-        kind,
-        notices,
+        ticket: t,
+        record: None,
+        notices: Vec::new(),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(s: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
-    }
-
-    fn opened() -> Ticket {
-        open(
-            TicketRef(7),
-            Person {
-                email: "jeanne@mairie-exemple.fr".into(),
-                name: Some("Jeanne".into()),
-            },
-            "Imprimante".into(),
-            Language::Fr,
-            at("2026-11-23 09:00"),
-        )
-        .ticket
-    }
-
-    #[test]
-    fn opening_acknowledges_and_tells_agents() {
-        let d = open(
-            TicketRef(1),
-            Person {
-                email: "a@univ-exemple.fr".into(),
-                name: None,
-            },
-            "VPN".into(),
-            Language::En,
-            at("2026-11-23 09:00"),
-        );
-        assert_eq!(d.ticket.status, Status::New);
-        assert_eq!(d.kind, MessageKind::Initial);
-        assert_eq!(d.ticket.organisation.as_deref(), Some("univ-exemple.fr"));
-        let templates: Vec<_> = d.notices.iter().map(|n| n.template).collect();
-        assert_eq!(
-            templates,
-            vec![Template::Acknowledgement, Template::AgentNewTicket]
-        );
-    }
-
-    #[test]
-    fn requester_followup_notifies_agents_only() {
-        let t = opened();
-        let d = apply(&t, &Event::Reply, Actor::Requester, at("2026-11-23 10:00"));
-        assert_eq!(d.kind, MessageKind::Followup);
-        assert_eq!(d.ticket.status, Status::New);
-        assert_eq!(d.notices.len(), 1);
-        assert_eq!(d.notices[0].to, vec![Audience::Agents]);
-        assert_eq!(d.ticket.updated_at, at("2026-11-23 10:00"));
-    }
-
-    #[test]
-    fn agent_reply_moves_to_in_progress() {
-        let t = opened();
-        let d = apply(&t, &Event::Reply, Actor::Agent, at("2026-11-23 10:00"));
-        assert_eq!(d.kind, MessageKind::AgentReply);
-        assert_eq!(d.ticket.status, Status::InProgress);
-        assert_eq!(
-            d.notices[0].to,
-            vec![Audience::Requester, Audience::Watchers]
-        );
-    }
-
-    #[test]
-    fn automatic_mail_changes_nothing_and_sends_nothing() {
-        let t = opened();
-        for a in [Automatic::AutoReply, Automatic::Bounce] {
-            for actor in [Actor::Requester, Actor::Agent, Actor::Watcher] {
-                let d = apply(&t, &Event::Automatic(a), actor, at("2026-11-24 10:00"));
-                assert_eq!(d.ticket, t);
-                assert!(d.notices.is_empty());
-            }
-        }
-    }
-}
+#[path = "machine_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@
 //! Nothing here knows IMAP, SMTP or diesel; `machine` decides, `service`
 //! applies the decision in one database transaction.
 
+pub mod command;
 pub mod machine;
 pub mod service;
 
@@ -111,6 +112,8 @@ pub struct Ticket {
     pub updated_at: NaiveDateTime,
     pub solved_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    /// When the requester was last reminded of a pending solution.
+    pub reminded_at: Option<NaiveDateTime>,
 }
 
 impl Ticket {

@@ -6,8 +6,8 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use diesel::Connection;
 use serde_json::json;
 
-use super::machine::{self, Actor, Audience, Decision, Event, Notice};
-use super::{MessageKind, Status, Ticket};
+use super::machine::{self, Actor, Audience, Decision, Event, Notice, Policy, Verdict};
+use super::{MessageKind, Person, Status, Ticket, TicketRef};
 use crate::clock::Clock;
 use crate::config::{Language, Settings};
 use crate::inbound::reference::SubjectTagger;
@@ -21,6 +21,7 @@ pub struct Desk {
     pub settings: Settings,
     pub tagger: SubjectTagger,
     pub renderer: Renderer,
+    pub policy: Policy,
 }
 
 impl Desk {
@@ -28,6 +29,7 @@ impl Desk {
         Ok(Desk {
             tagger: SubjectTagger::new(&settings.tickets.subject_tag),
             renderer: Renderer::new()?,
+            policy: settings.tickets.policy(),
             settings,
         })
     }
@@ -50,6 +52,8 @@ pub struct Source<'a> {
 pub enum Outcome {
     Created(super::TicketRef),
     Added(super::TicketRef, MessageKind),
+    /// An agent command that was not understood; the agent was told.
+    CommandRefused(super::TicketRef),
     Duplicate,
     Ignored(String),
     Failed(String),
@@ -113,6 +117,12 @@ pub fn process(
     conn.transaction(|conn| process_in_tx(conn, desk, raw_id, clock))
 }
 
+/// Marks a stored mail failed, in its own transaction, after processing
+/// it failed for a reason retrying will not fix.
+pub fn mark_failed(conn: &mut AnyConnection, raw_id: i64, why: &str) -> StoreResult<()> {
+    conn.transaction(|conn| mails::set_state(conn, raw_id, mails::state::FAILED, Some(why), None))
+}
+
 fn process_in_tx(
     conn: &mut AnyConnection,
     desk: &Desk,
@@ -148,69 +158,261 @@ fn process_in_tx(
 
     let now = clock.now_naive();
     let matched = match_ticket(conn, desk, &msg)?;
-    let (ticket_id, decision) = match (matched, msg.automatic) {
-        (Some((id, ticket, actor)), Some(auto)) => (
-            id,
-            machine::apply(&ticket, &Event::Automatic(auto), actor, now),
-        ),
+    let verdict = match (&matched, msg.automatic) {
+        (Some((_, ticket, actor)), auto) => {
+            let event = match auto {
+                Some(a) => Event::Automatic(a),
+                None => Event::Mail {
+                    body: msg.body.clone(),
+                    authenticated: authentication(desk, &msg),
+                },
+            };
+            machine::apply(ticket, &event, *actor, now, &desk.policy)
+        }
         (None, Some(auto)) => {
             let why = format!("automatic mail ({auto:?}) matching no ticket, not answered");
             mails::set_state(conn, raw_id, mails::state::IGNORED, Some(&why), None)?;
             return Ok(Outcome::Ignored(why));
         }
-        (Some((id, ticket, actor)), None) if ticket.is_open() && actor != Actor::Stranger => {
-            (id, machine::apply(&ticket, &Event::Reply, actor, now))
+        (None, None) => Verdict::OpenNew { follows: None },
+    };
+    let (ticket_id, number, outcome) = match (verdict, matched) {
+        (Verdict::Apply(decision), Some((id, before, _))) => {
+            let number = before.number;
+            let outcome = match &decision.record {
+                Some(r) => Outcome::Added(number, r.kind),
+                None => Outcome::CommandRefused(number),
+            };
+            persist(
+                conn,
+                desk,
+                id,
+                &before,
+                &decision,
+                Some((&msg, raw_id)),
+                clock,
+            )?;
+            (id, number, outcome)
         }
-        (_, None) => {
-            let number = tickets::next_number(conn)?;
-            let subject = desk.tagger.clean(&msg.subject);
-            let decision = machine::open(
-                number,
-                msg.from.clone(),
-                subject,
-                desk.settings.tickets.language,
-                now,
-            );
-            let id = tickets::insert(conn, &decision.ticket)?;
-            (id, decision)
+        (verdict, _) => {
+            let follows = match verdict {
+                Verdict::OpenNew { follows } => follows,
+                Verdict::Apply(_) => None,
+            };
+            let (id, number) = open_ticket(conn, desk, &msg, raw_id, follows, clock)?;
+            (id, number, Outcome::Created(number))
         }
     };
-    if decision.kind != MessageKind::Initial {
-        tickets::update(conn, ticket_id, &decision.ticket)?;
-    }
-
-    let files: Vec<NewAttachment<'_>> = msg
-        .attachments
-        .iter()
-        .map(|a| NewAttachment {
-            filename: &a.filename,
-            content_type: &a.content_type,
-            content: &a.content,
-            sha256: &a.sha256,
-        })
-        .collect();
-    tickets::insert_message(
-        conn,
-        &NewMessage {
-            ticket_id,
-            raw_mail_id: Some(raw_id),
-            kind: decision.kind,
-            from: &msg.from,
-            at: now,
-            body: &msg.body,
-            message_id: msg.message_id.as_deref(),
-        },
-        &files,
-    )?;
-    enqueue_notices(conn, desk, ticket_id, &decision, &msg, clock)?;
+    tracing::debug!(ticket = %number, "mail applied");
     mails::set_state(conn, raw_id, mails::state::PROCESSED, None, Some(ticket_id))?;
+    Ok(outcome)
+}
 
-    let number = decision.ticket.number;
-    Ok(if decision.kind == MessageKind::Initial {
-        Outcome::Created(number)
-    } else {
-        Outcome::Added(number, decision.kind)
-    })
+/// What the trusted receiving server says of the sender, when configured.
+fn authentication(desk: &Desk, msg: &InboundMessage) -> Option<Result<(), String>> {
+    let trusted = desk.settings.security.trusted_authserv_id.as_deref()?;
+    let headers: Vec<&str> = msg.auth_results.iter().map(String::as_str).collect();
+    Some(
+        match inbound::auth::judge(&headers, trusted, &msg.from.email) {
+            inbound::auth::AuthVerdict::Pass => Ok(()),
+            inbound::auth::AuthVerdict::Fail(why) => Err(why),
+        },
+    )
+}
+
+/// Opens a ticket from a mail; `follows` is the closed ticket the requester
+/// wrote on, if any.
+fn open_ticket(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    msg: &InboundMessage,
+    raw_id: i64,
+    follows: Option<TicketRef>,
+    clock: &Clock,
+) -> StoreResult<(i64, TicketRef)> {
+    let number = tickets::next_number(conn)?;
+    let subject = desk.tagger.clean(&msg.subject);
+    let decision = machine::open(
+        number,
+        msg.from.clone(),
+        subject,
+        &msg.body,
+        desk.settings.tickets.language,
+        clock.now_naive(),
+    );
+    let id = tickets::insert(conn, &decision.ticket)?;
+    let context = Extra { follows };
+    write_decision(
+        conn,
+        desk,
+        id,
+        &decision,
+        Some((msg, raw_id)),
+        &context,
+        clock,
+    )?;
+    if let Some(old) = follows {
+        let line = format!(
+            "follows {}, which was closed",
+            old.display(desk.tagger.tag())
+        );
+        let system = Person {
+            email: desk.desk_address(),
+            name: None,
+        };
+        tickets::insert_message(
+            conn,
+            &NewMessage {
+                ticket_id: id,
+                raw_mail_id: None,
+                kind: MessageKind::System,
+                from: &system,
+                at: clock.now_naive(),
+                body: &line,
+                message_id: None,
+            },
+            &[],
+        )?;
+    }
+    Ok((id, number))
+}
+
+/// Context of a notice beyond the ticket and the mail.
+#[derive(Default)]
+struct Extra {
+    follows: Option<TicketRef>,
+}
+
+/// Writes a decision on an existing ticket: the ticket's fields and
+/// watchers, the thread record, the outbox rows.
+fn persist(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    ticket_id: i64,
+    before: &Ticket,
+    decision: &Decision,
+    mail: Option<(&InboundMessage, i64)>,
+    clock: &Clock,
+) -> StoreResult<()> {
+    if &decision.ticket != before {
+        tickets::update(conn, ticket_id, &decision.ticket)?;
+        let now = clock.now_naive();
+        for w in &decision.ticket.watchers {
+            if !before.watchers.contains(w) {
+                tickets::add_watcher(conn, ticket_id, w, now)?;
+            }
+        }
+        for w in &before.watchers {
+            if !decision.ticket.watchers.contains(w) {
+                tickets::remove_watcher(conn, ticket_id, w)?;
+            }
+        }
+    }
+    write_decision(
+        conn,
+        desk,
+        ticket_id,
+        decision,
+        mail,
+        &Extra::default(),
+        clock,
+    )
+}
+
+fn write_decision(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    ticket_id: i64,
+    decision: &Decision,
+    mail: Option<(&InboundMessage, i64)>,
+    extra: &Extra,
+    clock: &Clock,
+) -> StoreResult<()> {
+    if let Some(record) = &decision.record {
+        let system = Person {
+            email: desk.desk_address(),
+            name: None,
+        };
+        let from = mail.map(|(m, _)| &m.from).unwrap_or(&system);
+        let files: Vec<NewAttachment<'_>> = match mail {
+            Some((m, _)) if record.with_attachments => m
+                .attachments
+                .iter()
+                .map(|a| NewAttachment {
+                    filename: &a.filename,
+                    content_type: &a.content_type,
+                    content: &a.content,
+                    sha256: &a.sha256,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        tickets::insert_message(
+            conn,
+            &NewMessage {
+                ticket_id,
+                raw_mail_id: mail.map(|(_, id)| id),
+                kind: record.kind,
+                from,
+                at: clock.now_naive(),
+                body: &record.body,
+                message_id: mail.and_then(|(m, _)| m.message_id.as_deref()),
+            },
+            &files,
+        )?;
+    }
+    enqueue_notices(
+        conn,
+        desk,
+        ticket_id,
+        decision,
+        mail.map(|(m, _)| m),
+        extra,
+        clock,
+    )
+}
+
+/// Runs the scheduler once as of `clock`: reminders and automatic closure
+/// of solved tickets, each ticket in its own transaction.
+pub fn run_scheduler(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+) -> StoreResult<SchedulerReport> {
+    let mut report = SchedulerReport::default();
+    let now = clock.now_naive();
+    for id in tickets::ids_with_status(conn, Status::Solved)? {
+        conn.transaction(|conn| {
+            let (id, ticket) = tickets::get_by_id(conn, id)?;
+            let Verdict::Apply(decision) =
+                machine::apply(&ticket, &Event::Tick, Actor::System, now, &desk.policy)
+            else {
+                return Ok(());
+            };
+            if decision.is_noop(&ticket) {
+                return Ok(());
+            }
+            if decision.ticket.status == Status::Closed {
+                report.closed += 1;
+                tracing::info!(ticket = %ticket.number, "closed automatically");
+            } else if decision
+                .notices
+                .iter()
+                .any(|n| n.template == machine::Template::Reminder)
+            {
+                report.reminded += 1;
+                tracing::info!(ticket = %ticket.number, "reminder sent");
+            }
+            persist(conn, desk, id, &ticket, &decision, None, clock)
+        })?;
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerReport {
+    pub reminded: usize,
+    pub closed: usize,
 }
 
 /// The ticket a mail belongs to, by threading headers first (Message-IDs we
@@ -252,19 +454,22 @@ fn actor_of(conn: &mut AnyConnection, ticket: &Ticket, email: &str) -> StoreResu
     })
 }
 
-fn recipients(desk: &Desk, ticket: &Ticket, notice: &Notice, sender: &str) -> Vec<String> {
+/// The addresses a notice goes to. The author of a mail never gets a copy
+/// of it as an agent or a watcher.
+fn recipients(desk: &Desk, ticket: &Ticket, notice: &Notice, sender: Option<&str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for audience in &notice.to {
-        let addresses: Vec<String> = match audience {
-            Audience::Requester => vec![ticket.requester.email.clone()],
-            Audience::Watchers => ticket.watchers.clone(),
-            Audience::Agents => desk.settings.tickets.agent_notify.clone(),
+        let (addresses, skip_sender): (Vec<String>, bool) = match audience {
+            Audience::Requester => (vec![ticket.requester.email.clone()], false),
+            Audience::Watchers => (ticket.watchers.clone(), true),
+            Audience::Agents => (desk.settings.tickets.agent_notify.clone(), true),
+            Audience::Sender => (sender.map(str::to_string).into_iter().collect(), false),
         };
         for a in addresses {
-            // The author of a mail does not need it back, except the
-            // requester's acknowledgement.
-            let is_ack = notice.template == machine::Template::Acknowledgement;
-            if (a != sender || is_ack) && !out.contains(&a) {
+            if skip_sender && Some(a.as_str()) == sender {
+                continue;
+            }
+            if !out.contains(&a) {
                 out.push(a);
             }
         }
@@ -295,9 +500,92 @@ fn status_text(status: Status, language: Language) -> &'static str {
     }
 }
 
-/// The data every template sees.
-fn template_context(desk: &Desk, ticket: &Ticket, msg: &InboundMessage) -> serde_json::Value {
+/// "lundi 30 novembre 2026" / "Monday 30 November 2026", in local time.
+pub fn long_date(t: NaiveDateTime, language: Language) -> String {
+    use chrono::{Datelike, Local};
+    let local = Utc.from_utc_datetime(&t).with_timezone(&Local);
+    let weekday = local.weekday().num_days_from_monday() as usize;
+    let month = local.month0() as usize;
+    match language {
+        Language::Fr => {
+            const DAYS: [&str; 7] = [
+                "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+            ];
+            const MONTHS: [&str; 12] = [
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
+            ];
+            let day = if local.day() == 1 {
+                "1er".to_string()
+            } else {
+                local.day().to_string()
+            };
+            format!(
+                "{} {} {} {}",
+                DAYS[weekday],
+                day,
+                MONTHS[month],
+                local.year()
+            )
+        }
+        Language::En => {
+            const DAYS: [&str; 7] = [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+                "Sunday",
+            ];
+            const MONTHS: [&str; 12] = [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ];
+            format!(
+                "{} {} {} {}",
+                DAYS[weekday],
+                local.day(),
+                MONTHS[month],
+                local.year()
+            )
+        }
+    }
+}
+
+/// The data every template sees (templates/README.md lists it).
+pub fn template_context(
+    desk: &Desk,
+    ticket: &Ticket,
+    notice: &Notice,
+    message: serde_json::Value,
+    solution: Option<&str>,
+    follows: Option<TicketRef>,
+) -> serde_json::Value {
     let from = &desk.settings.smtp.from;
+    let lang = ticket.language;
+    let tag = desk.tagger.tag();
+    let t = &desk.settings.tickets;
     json!({
         "desk": {
             "name": from.name.clone().unwrap_or_else(|| from.email.to_string()),
@@ -305,23 +593,45 @@ fn template_context(desk: &Desk, ticket: &Ticket, msg: &InboundMessage) -> serde
         },
         "ticket": {
             "number": ticket.number.0,
-            "reference": ticket.number.display(desk.tagger.tag()),
+            "reference": ticket.number.display(tag),
             "subject": ticket.subject,
             "status": ticket.status.as_str(),
-            "status_text": status_text(ticket.status, ticket.language),
+            "status_text": status_text(ticket.status, lang),
             "requester": ticket.requester,
             "organisation": ticket.organisation,
+            "type": ticket.ticket_type.as_str(),
+            "impact": ticket.impact.map(|i| i.as_str()),
+            "category": ticket.category,
+            "watchers": ticket.watchers,
+            "auto_close_date": machine::deadline(ticket, &desk.policy).map(|d| long_date(d, lang)),
+            "solved_date": ticket.solved_at.map(|d| long_date(d, lang)),
         },
-        "message": {
-            "from": msg.from,
-            "body": msg.body,
-            "attachments": msg.attachments.iter().map(|a| json!({
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.content.len(),
-                "size_text": size_text(a.content.len()),
-            })).collect::<Vec<_>>(),
+        "message": message,
+        "solution": solution.map(|body| json!({ "body": body })),
+        "keywords": {
+            "validate": crate::config::TicketSettings::shown_keyword(&t.validate_keywords, lang),
+            "refuse": crate::config::TicketSettings::shown_keyword(&t.refuse_keywords, lang),
         },
+        "situation": notice.situation.as_str(),
+        "follows": follows.map(|f| f.display(tag)),
+        "error": notice.error.as_ref().map(|e| json!({ "command": e.command, "reason": e.reason })),
+    })
+}
+
+fn message_context(
+    from: &Person,
+    body: &str,
+    attachments: &[inbound::InboundAttachment],
+) -> serde_json::Value {
+    json!({
+        "from": from,
+        "body": body,
+        "attachments": attachments.iter().map(|a| json!({
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.content.len(),
+            "size_text": size_text(a.content.len()),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -330,14 +640,39 @@ fn enqueue_notices(
     desk: &Desk,
     ticket_id: i64,
     decision: &Decision,
-    msg: &InboundMessage,
+    mail: Option<&InboundMessage>,
+    extra: &Extra,
     clock: &Clock,
 ) -> StoreResult<()> {
     if decision.notices.is_empty() {
         return Ok(());
     }
     let ticket = &decision.ticket;
-    let context = template_context(desk, ticket, msg);
+    let system = Person {
+        email: desk.desk_address(),
+        name: None,
+    };
+    // What the mail says: the recorded text (a solution without its
+    // command line), never an internal system line.
+    let body = match &decision.record {
+        Some(r) if r.kind == MessageKind::System => "",
+        Some(r) => r.body.as_str(),
+        None => mail.map(|m| m.body.as_str()).unwrap_or(""),
+    };
+    let message = match mail {
+        Some(m) => message_context(&m.from, body, &m.attachments),
+        None => message_context(&system, body, &[]),
+    };
+    let solution = if ticket.status == Status::Solved
+        || decision
+            .notices
+            .iter()
+            .any(|n| n.template == machine::Template::Reminder)
+    {
+        tickets::latest_of_kind(conn, ticket_id, MessageKind::Solution)?
+    } else {
+        None
+    };
     let mut thread = tickets::thread_message_ids(conn, ticket_id)?;
     // RFC 5322 section 3.6.4: the first and the latest are what matters;
     // keep References short on long threads.
@@ -346,14 +681,25 @@ fn enqueue_notices(
         thread.drain(..thread.len() - 11);
         thread.insert(0, first);
     }
+    let in_reply_to = mail
+        .and_then(|m| m.message_id.clone())
+        .or_else(|| thread.last().cloned());
     let from = &desk.settings.smtp.from;
     let sender = from.email.to_string();
     for notice in &decision.notices {
+        let context = template_context(
+            desk,
+            ticket,
+            notice,
+            message.clone(),
+            solution.as_deref(),
+            extra.follows,
+        );
         let rendered = desk
             .renderer
             .render(ticket.language, notice.template.name(), &context)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        for to in recipients(desk, ticket, notice, &msg.from.email) {
+        for to in recipients(desk, ticket, notice, mail.map(|m| m.from.email.as_str())) {
             let message_id = outbound::new_message_id(from);
             let composed = outbound::compose(&outbound::Draft {
                 from,
@@ -361,7 +707,7 @@ fn enqueue_notices(
                 subject: &rendered.subject,
                 body: &rendered.body,
                 message_id: &message_id,
-                in_reply_to: msg.message_id.as_deref(),
+                in_reply_to: in_reply_to.as_deref(),
                 references: &thread,
                 auto_submitted: notice.template.auto_submitted(),
                 date: clock.now(),

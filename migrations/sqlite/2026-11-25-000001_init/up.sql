@@ -33,7 +33,8 @@ CREATE TABLE tickets (
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
     solved_at TIMESTAMP,
-    closed_at TIMESTAMP
+    closed_at TIMESTAMP,
+    reminded_at TIMESTAMP
 );
 CREATE INDEX tickets_status ON tickets (status);
 CREATE INDEX tickets_requester ON tickets (requester_email);

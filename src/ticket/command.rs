@@ -1,0 +1,194 @@
+//! Agent commands: a first line beginning with `#` (after quotes are
+//! stripped), e.g. `#solution …`, `#note …`, `#watch add x@y`, `#close`.
+
+use super::{Impact, TicketType};
+
+/// What an agent asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Propose a solution: the requester validates or refuses it.
+    Solution,
+    /// Ask the requester something: the ticket waits for the answer.
+    Question,
+    /// An internal note, for agents only.
+    Note,
+    WatchAdd(String),
+    WatchRemove(String),
+    /// Close the ticket; the text, if any, is sent to the requester.
+    Close,
+    SetType(TicketType),
+    SetImpact(Impact),
+    SetCategory(String),
+}
+
+/// A command line that could not be understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandError {
+    /// The line as the agent wrote it.
+    pub command: String,
+    pub reason: String,
+}
+
+/// A parsed command and the text that follows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    pub command: Result<Command, CommandError>,
+    /// The rest of the first line after the command, then the next lines.
+    pub text: String,
+}
+
+/// Lower case without accents, so `#Clôturer` and `#cloturer` match.
+pub fn fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn is_address(s: &str) -> bool {
+    s.parse::<lettre::Address>().is_ok()
+}
+
+/// Parses the first non-empty line if it starts with `#`; `None` otherwise
+/// (a plain reply).
+pub fn parse(body: &str) -> Option<Parsed> {
+    let mut lines = body.lines().skip_while(|l| l.trim().is_empty());
+    let first = lines.next()?.trim();
+    let line = first.strip_prefix('#')?;
+    let rest_lines: Vec<&str> = lines.collect();
+    let mut words = line.split_whitespace();
+    let name = fold(words.next().unwrap_or(""));
+    let args: Vec<&str> = words.collect();
+    let error = |reason: &str| CommandError {
+        command: first.to_string(),
+        reason: reason.to_string(),
+    };
+    let join_text = |head: &[&str]| -> String {
+        let mut text = head.join(" ");
+        let tail = rest_lines.join("\n");
+        let tail = tail.trim_matches('\n');
+        if !tail.trim().is_empty() {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(tail);
+        }
+        text.trim().to_string()
+    };
+    let (command, text) = match name.as_str() {
+        "solution" | "resolu" | "resolution" => (Ok(Command::Solution), join_text(&args)),
+        "question" | "attente" | "ask" => (Ok(Command::Question), join_text(&args)),
+        "note" => (Ok(Command::Note), join_text(&args)),
+        "close" | "clore" | "fermer" | "cloturer" => (Ok(Command::Close), join_text(&args)),
+        "watch" | "suivi" | "watcher" => {
+            let sub = args.first().map(|s| fold(s));
+            let addr = args
+                .get(1)
+                .map(|s| s.trim_matches(['<', '>']).to_lowercase());
+            let cmd = match (sub.as_deref(), addr) {
+                (Some("add" | "ajouter"), Some(a)) if is_address(&a) => Ok(Command::WatchAdd(a)),
+                (Some("remove" | "retirer" | "del"), Some(a)) if is_address(&a) => {
+                    Ok(Command::WatchRemove(a))
+                }
+                (Some("add" | "ajouter" | "remove" | "retirer" | "del"), Some(a)) => {
+                    Err(error(&format!("{a:?} is not an email address")))
+                }
+                _ => Err(error("expected #watch add EMAIL or #watch remove EMAIL")),
+            };
+            (cmd, join_text(args.get(2..).unwrap_or(&[])))
+        }
+        "type" => {
+            let value = args.first().map(|s| fold(s));
+            let t = match value.as_deref() {
+                Some("request" | "demande") => Ok(Command::SetType(TicketType::Request)),
+                Some("incident") => Ok(Command::SetType(TicketType::Incident)),
+                Some("information") => Ok(Command::SetType(TicketType::Information)),
+                _ => Err(error("expected #type request, incident or information")),
+            };
+            (t, join_text(args.get(1..).unwrap_or(&[])))
+        }
+        "impact" => {
+            let value = args.first().map(|s| fold(s));
+            let i = match value.as_deref() {
+                Some("blocking" | "bloquant") => Ok(Command::SetImpact(Impact::Blocking)),
+                Some("important") => Ok(Command::SetImpact(Impact::Important)),
+                Some("normal") => Ok(Command::SetImpact(Impact::Normal)),
+                _ => Err(error("expected #impact blocking, important or normal")),
+            };
+            (i, join_text(args.get(1..).unwrap_or(&[])))
+        }
+        "category" | "categorie" => {
+            if args.is_empty() {
+                (Err(error("expected #category NAME")), join_text(&[]))
+            } else {
+                (Ok(Command::SetCategory(args.join(" "))), join_text(&[]))
+            }
+        }
+        "" => (Err(error("empty command")), join_text(&args)),
+        other => (
+            Err(error(&format!("unknown command #{other}"))),
+            join_text(&args),
+        ),
+    };
+    Some(Parsed { command, text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_replies_are_not_commands() {
+        assert_eq!(parse("Bonjour,\n#solution plus bas"), None);
+        assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn solution_text_on_the_line_and_below() {
+        let p = parse("\n#solution Redémarrez le copieur.\nPuis relancez l'impression.").unwrap();
+        assert_eq!(p.command, Ok(Command::Solution));
+        assert_eq!(
+            p.text,
+            "Redémarrez le copieur.\nPuis relancez l'impression."
+        );
+        let p = parse("#Solution\n\nChangez le toner.").unwrap();
+        assert_eq!(p.text, "Changez le toner.");
+    }
+
+    #[test]
+    fn watch_type_impact_category() {
+        assert_eq!(
+            parse("#watch add <Chef@Mairie-Exemple.fr>")
+                .unwrap()
+                .command,
+            Ok(Command::WatchAdd("chef@mairie-exemple.fr".into()))
+        );
+        assert_eq!(
+            parse("#watch remove a@b.example").unwrap().command,
+            Ok(Command::WatchRemove("a@b.example".into()))
+        );
+        assert!(parse("#watch add nobody").unwrap().command.is_err());
+        assert_eq!(
+            parse("#type incident").unwrap().command,
+            Ok(Command::SetType(TicketType::Incident))
+        );
+        assert_eq!(
+            parse("#impact Bloquant").unwrap().command,
+            Ok(Command::SetImpact(Impact::Blocking))
+        );
+        assert!(parse("#impact huge").unwrap().command.is_err());
+        assert_eq!(
+            parse("#catégorie Logiciel finances").unwrap().command,
+            Ok(Command::SetCategory("Logiciel finances".into()))
+        );
+    }
+
+    #[test]
+    fn unknown_commands_are_errors_with_the_line() {
+        let p = parse("#fixit now").unwrap();
+        let e = p.command.unwrap_err();
+        assert_eq!(e.command, "#fixit now");
+        assert!(e.reason.contains("unknown command #fixit"));
+    }
+}
