@@ -194,10 +194,14 @@ fn process_in_tx(
             )?;
             (id, number, outcome)
         }
-        (verdict, _) => {
-            let follows = match verdict {
-                Verdict::OpenNew { follows } => follows,
-                Verdict::Apply(_) => None,
+        (verdict, matched) => {
+            // A reply to a closed ticket keeps that ticket's subject: ours
+            // carries decorations ("Demande clôturée : …").
+            let follows = match (verdict, matched) {
+                (Verdict::OpenNew { follows: Some(old) }, Some((_, t, _))) => {
+                    Some((old, t.subject))
+                }
+                _ => None,
             };
             let (id, number) = open_ticket(conn, desk, &msg, raw_id, follows, clock)?;
             (id, number, Outcome::Created(number))
@@ -227,11 +231,14 @@ fn open_ticket(
     desk: &Desk,
     msg: &InboundMessage,
     raw_id: i64,
-    follows: Option<TicketRef>,
+    follows: Option<(TicketRef, String)>,
     clock: &Clock,
 ) -> StoreResult<(i64, TicketRef)> {
     let number = tickets::next_number(conn)?;
-    let subject = desk.tagger.clean(&msg.subject);
+    let (follows, subject) = match follows {
+        Some((old, subject)) => (Some(old), subject),
+        None => (None, desk.tagger.clean(&msg.subject)),
+    };
     let decision = machine::open(
         number,
         msg.from.clone(),

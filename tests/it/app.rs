@@ -211,6 +211,44 @@ agent_notify = ["sau@example.test"]
         stderr
     }
 
+    /// `run --once --now T`: the cycle as if it were `now` (RFC 3339).
+    pub fn run_at(&self, now: &str) -> String {
+        let out = self.guichet(&["run", "--once", "--now", now]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "run --once --now {now} failed: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    /// Appends a reply to a mail guichet sent, threaded by In-Reply-To.
+    pub fn reply(&self, to: &Sent, from: &str, body: &str, extra_headers: &str) {
+        let id = format!("{}@test.example", unique());
+        let headers = format!(
+            "In-Reply-To: <{}>\nReferences: <{}>\n{extra_headers}",
+            to.message_id, to.message_id
+        );
+        self.append(&mail(
+            from,
+            &format!("RE: {}", to.subject),
+            &id,
+            &headers,
+            body,
+        ));
+    }
+
+    /// The thread's message kinds, in order.
+    pub fn kinds(&self, number: i64) -> Vec<String> {
+        self.ticket(number)["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub fn ticket(&self, number: i64) -> serde_json::Value {
         let out = self.ok(&["tickets", "show", &number.to_string(), "--json"]);
         serde_json::from_str(&out).unwrap()

@@ -6,6 +6,7 @@
 
 mod app;
 mod core_loop;
+mod lifecycle;
 
 /// Declares a test for each database backend.
 #[macro_export]

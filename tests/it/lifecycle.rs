@@ -1,0 +1,445 @@
+//! Whole tickets run by mail: agents, watchers, solutions, validation or
+//! refusal by one word, reminders and the 7-day automatic closure.
+
+use crate::app::{mail, Db, TestApp};
+use crate::on_both_databases;
+
+const JEANNE: &str = "Jeanne Martin <jeanne.martin@mairie-exemple.fr>";
+const JEANNE_ADDR: &str = "jeanne.martin@mairie-exemple.fr";
+const MARC: &str = "Marc Agent <marc.agent@example.test>";
+const MARC_ADDR: &str = "marc.agent@example.test";
+const DESK: &str = "sau@example.test";
+
+/// A desk with one agent and one new ticket, processed at `now`.
+fn desk_with_ticket(db: Db, now: &str) -> TestApp {
+    let app = TestApp::start(db);
+    app.ok(&["agents", "add", MARC_ADDR, "--name", "Marc"]);
+    app.append(&mail(
+        JEANNE,
+        "Imprimante de l'état civil hors ligne",
+        "req1@mairie-exemple.fr",
+        "",
+        "Bonjour,\nl'imprimante apparaît hors ligne sur tous les postes.\nJeanne",
+    ));
+    app.run_at(now);
+    app
+}
+
+/// The latest mail sent to `address`.
+fn last_to(app: &TestApp, address: &str) -> crate::app::Sent {
+    app.sent_to(address)
+        .pop()
+        .unwrap_or_else(|| panic!("nothing sent to {address}: {:?}", app.sent()))
+}
+
+on_both_databases!(
+    question_answer_solution_validation,
+    refusal_new_solution_reminder_and_auto_close,
+    watcher_added_by_mail_receives_the_solution,
+    strangers_validation_changes_nothing,
+    out_of_office_on_a_solution_changes_nothing,
+    notes_and_unknown_commands_stay_with_the_agents,
+    reply_to_a_closed_ticket_opens_a_new_one,
+    validation_requires_authentication_when_configured,
+);
+
+fn question_answer_solution_validation(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    let notice = last_to(&app, DESK);
+
+    app.reply(
+        &notice,
+        MARC,
+        "#question Quel est le modèle du copieur ?\n\n-- \nMarc",
+        "",
+    );
+    app.run_at("2026-11-23T08:10:00Z");
+    assert_eq!(app.ticket(1)["status"], "waiting");
+    let question = last_to(&app, JEANNE_ADDR);
+    assert!(
+        question.body.contains("Quel est le modèle du copieur ?"),
+        "{}",
+        question.body
+    );
+    assert!(!question.body.contains("#question"));
+
+    app.reply(&question, JEANNE, "C'est un Ricoh MP 3055.\n\nLe lun. 23 nov. 2026 à 09:10, Support informatique <support@example.test> a écrit :\n> Quel est le modèle du copieur ?", "");
+    app.run_at("2026-11-23T08:20:00Z");
+    assert_eq!(app.ticket(1)["status"], "in_progress");
+    assert!(last_to(&app, DESK).body.contains("Ricoh MP 3055"));
+
+    app.reply(&last_to(&app, DESK), MARC, "#solution\nLe pilote a été réinstallé sur le serveur d'impression.\nL'imprimante est de nouveau en ligne.", "");
+    app.run_at("2026-11-23T09:00:00Z");
+    let t = app.ticket(1);
+    assert_eq!(t["status"], "solved");
+    assert_eq!(t["solved_at"], "2026-11-23T09:00:00Z");
+    let solution = last_to(&app, JEANNE_ADDR);
+    assert!(solution.subject.starts_with("[SUPPORT #000001]"));
+    assert!(
+        solution.body.contains("Le pilote a été réinstallé"),
+        "{}",
+        solution.body
+    );
+    assert!(solution.body.contains("VALIDER") && solution.body.contains("REFUSER"));
+    assert!(
+        solution.body.contains("lundi 30 novembre 2026"),
+        "{}",
+        solution.body
+    );
+
+    app.reply(&solution, JEANNE, "Valider\n\nMerci beaucoup !", "");
+    app.run_at("2026-11-23T10:00:00Z");
+    let t = app.ticket(1);
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["close_reason"], "validated");
+    assert_eq!(
+        app.kinds(1),
+        [
+            "initial",
+            "agent_reply",
+            "followup",
+            "solution",
+            "validation"
+        ]
+    );
+    let confirmation = last_to(&app, JEANNE_ADDR);
+    assert_ne!(confirmation.message_id, solution.message_id);
+    assert_eq!(confirmation.auto_submitted, "auto-replied");
+    assert!(last_to(&app, DESK).subject.contains("[SUPPORT #000001]"));
+    // The agent's own address never reached the requester.
+    assert!(app
+        .sent_to(JEANNE_ADDR)
+        .iter()
+        .all(|m| !m.body.contains(MARC_ADDR)));
+}
+
+fn refusal_new_solution_reminder_and_auto_close(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Redémarrez le copieur.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let solution = last_to(&app, JEANNE_ADDR);
+
+    app.reply(
+        &solution,
+        JEANNE,
+        "REFUSER : il est toujours hors ligne après redémarrage.",
+        "",
+    );
+    app.run_at("2026-11-23T10:00:00Z");
+    let t = app.ticket(1);
+    assert_eq!(t["status"], "in_progress");
+    let refusal = t["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(refusal["kind"], "refusal");
+    assert_eq!(
+        refusal["body"],
+        "il est toujours hors ligne après redémarrage."
+    );
+    assert!(last_to(&app, DESK).body.contains("toujours hors ligne"));
+    let sent_before = app.sent_to(JEANNE_ADDR).len();
+
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Le pilote a été remplacé.",
+        "",
+    );
+    app.run_at("2026-11-24T09:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    let second = last_to(&app, JEANNE_ADDR);
+    assert!(
+        second.body.contains("mardi 1er décembre 2026"),
+        "{}",
+        second.body
+    );
+
+    // Silence. Nothing happens before the reminder is due (2 days before).
+    app.run_at("2026-11-29T08:59:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), sent_before + 1);
+    app.run_at("2026-11-29T09:00:00Z");
+    let reminder = last_to(&app, JEANNE_ADDR);
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), sent_before + 2);
+    assert!(
+        reminder.body.contains("Le pilote a été remplacé."),
+        "{}",
+        reminder.body
+    );
+    assert!(
+        reminder.body.contains("mardi 1er décembre 2026"),
+        "{}",
+        reminder.body
+    );
+    // Only once.
+    app.run_at("2026-11-30T09:00:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), sent_before + 2);
+    assert_eq!(app.ticket(1)["status"], "solved");
+
+    app.run_at("2026-12-01T09:00:00Z");
+    let t = app.ticket(1);
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["close_reason"], "auto");
+    assert_eq!(t["closed_at"], "2026-12-01T09:00:00Z");
+    let closure = last_to(&app, JEANNE_ADDR);
+    assert_ne!(closure.message_id, reminder.message_id);
+    assert_eq!(closure.auto_submitted, "auto-generated");
+    // A later cycle closes nothing twice.
+    app.run_at("2026-12-09T09:00:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), sent_before + 3);
+}
+
+fn watcher_added_by_mail_receives_the_solution(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#watch add Chef.Service@mairie-exemple.fr",
+        "",
+    );
+    app.run_at("2026-11-23T08:30:00Z");
+    assert_eq!(
+        app.ticket(1)["watchers"],
+        serde_json::json!(["chef.service@mairie-exemple.fr"])
+    );
+    assert!(
+        app.sent_to(JEANNE_ADDR).len() == 1,
+        "a watch command sends nothing to the requester"
+    );
+
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#note Le copieur est sous contrat Ricoh.",
+        "",
+    );
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Technicien passé, tout fonctionne.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let to_watcher = app.sent_to("chef.service@mairie-exemple.fr");
+    assert_eq!(to_watcher.len(), 1, "{to_watcher:?}");
+    assert!(to_watcher[0].body.contains("Technicien passé"));
+    assert!(
+        !to_watcher[0].body.contains("sous contrat"),
+        "a note reached a watcher"
+    );
+
+    // A watcher's VALIDER is a follow-up, not a validation.
+    app.reply(
+        &to_watcher[0],
+        "Chef <chef.service@mairie-exemple.fr>",
+        "VALIDER",
+        "",
+    );
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    assert_eq!(app.kinds(1).last().unwrap(), "followup");
+
+    // Removed, the watcher no longer hears of the ticket.
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#watch remove chef.service@mairie-exemple.fr",
+        "",
+    );
+    app.run_at("2026-11-23T11:00:00Z");
+    assert_eq!(app.ticket(1)["watchers"], serde_json::json!([]));
+    app.reply(&last_to(&app, JEANNE_ADDR), JEANNE, "VALIDER", "");
+    app.run_at("2026-11-23T12:00:00Z");
+    assert_eq!(app.ticket(1)["close_reason"], "validated");
+    assert_eq!(app.sent_to("chef.service@mairie-exemple.fr").len(), 1);
+}
+
+fn strangers_validation_changes_nothing(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Redémarrez le copieur.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let solution = last_to(&app, JEANNE_ADDR);
+    // Someone got hold of the mail and answers it.
+    app.reply(&solution, "Intrus <intrus@ailleurs.example>", "VALIDER", "");
+    app.run_at("2026-11-23T10:00:00Z");
+    let t = app.ticket(1);
+    assert_eq!(t["status"], "solved");
+    assert_eq!(app.kinds(1), ["initial", "solution"]);
+    let t2 = app.ticket(2);
+    assert_eq!(t2["requester"]["email"], "intrus@ailleurs.example");
+    let to_stranger = app.sent_to("intrus@ailleurs.example");
+    assert_eq!(to_stranger.len(), 1);
+    assert!(
+        !to_stranger[0].body.contains("Redémarrez"),
+        "ticket 1 leaked"
+    );
+}
+
+fn out_of_office_on_a_solution_changes_nothing(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Redémarrez le copieur.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let solution = last_to(&app, JEANNE_ADDR);
+    let sent = app.sent().len();
+    let id = "ooo1@mairie-exemple.fr";
+    let headers = format!(
+        "In-Reply-To: <{}>\nAuto-Submitted: auto-replied\nX-Auto-Response-Suppress: All\n",
+        solution.message_id
+    );
+    app.append(&mail(
+        JEANNE,
+        &format!("Réponse automatique : {}", solution.subject),
+        id,
+        &headers,
+        "OK\nJe suis absente jusqu'au 30 novembre.",
+    ));
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    assert_eq!(app.kinds(1), ["initial", "solution", "auto_reply"]);
+    assert_eq!(
+        app.sent().len(),
+        sent,
+        "an out-of-office reply was answered"
+    );
+}
+
+fn notes_and_unknown_commands_stay_with_the_agents(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    let to_jeanne = app.sent_to(JEANNE_ADDR).len();
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#note Voir avec le prestataire, contrat 2024-17.",
+        "",
+    );
+    app.run_at("2026-11-23T08:30:00Z");
+    assert_eq!(app.kinds(1), ["initial", "note"]);
+    let note = last_to(&app, DESK);
+    assert!(note.body.contains("contrat 2024-17"));
+    assert!(
+        app.sent_to(MARC_ADDR).is_empty(),
+        "the author got his own note"
+    );
+
+    app.reply(&note, MARC, "#resolve c'est fait", "");
+    app.run_at("2026-11-23T08:40:00Z");
+    let error = last_to(&app, MARC_ADDR);
+    assert!(error.body.contains("#resolve"), "{}", error.body);
+    assert!(error.body.contains("#solution"), "{}", error.body);
+    assert_eq!(app.ticket(1)["status"], "new");
+    assert_eq!(app.kinds(1), ["initial", "note"]);
+
+    app.reply(&note, MARC, "#type incident", "");
+    app.run_at("2026-11-23T08:50:00Z");
+    app.reply(&note, MARC, "#impact bloquant", "");
+    app.run_at("2026-11-23T08:51:00Z");
+    app.reply(&note, MARC, "#category Impression", "");
+    app.run_at("2026-11-23T08:52:00Z");
+    let t = app.ticket(1);
+    assert_eq!(t["type"], "incident");
+    assert_eq!(t["impact"], "blocking");
+    assert_eq!(t["category"], "Impression");
+    assert_eq!(
+        app.sent_to(JEANNE_ADDR).len(),
+        to_jeanne,
+        "internal actions reached the requester"
+    );
+
+    // From anyone else, "#close" is just text.
+    app.reply(&app.sent_to(JEANNE_ADDR)[0], JEANNE, "#close", "");
+    app.run_at("2026-11-23T09:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "new");
+    app.reply(&note, MARC, "#close Doublon du ticket 12.", "");
+    app.run_at("2026-11-23T09:10:00Z");
+    let t = app.ticket(1);
+    assert_eq!(t["status"], "closed");
+    assert_eq!(t["close_reason"], "agent");
+    assert!(last_to(&app, JEANNE_ADDR)
+        .body
+        .contains("Doublon du ticket 12."));
+}
+
+fn reply_to_a_closed_ticket_opens_a_new_one(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(&last_to(&app, DESK), MARC, "#close", "");
+    app.run_at("2026-11-23T09:00:00Z");
+    let closure = last_to(&app, JEANNE_ADDR);
+    app.reply(&closure, JEANNE, "Le problème est revenu ce matin.", "");
+    app.run_at("2026-11-30T09:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "closed");
+    let t2 = app.ticket(2);
+    assert_eq!(t2["status"], "new");
+    assert_eq!(t2["subject"], "Imprimante de l'état civil hors ligne");
+    let kinds: Vec<&str> = t2["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["initial", "system"]);
+    assert!(t2["messages"][1]["body"]
+        .as_str()
+        .unwrap()
+        .contains("[SUPPORT #000001]"));
+    let ack = last_to(&app, JEANNE_ADDR);
+    assert!(ack.subject.starts_with("[SUPPORT #000002]"));
+    assert!(ack.body.contains("[SUPPORT #000001]"), "{}", ack.body);
+
+    // With reply_to_closed = "reopen", the same reply reopens it.
+    app.write_config("reply_to_closed = \"reopen\"\n", "");
+    app.reply(&closure, JEANNE, "Toujours en panne.", "");
+    app.run_at("2026-11-30T10:00:00Z");
+    let t1 = app.ticket(1);
+    assert_eq!(t1["status"], "in_progress");
+    assert_eq!(t1["close_reason"], serde_json::Value::Null);
+    assert_eq!(app.tickets().len(), 2);
+}
+
+fn validation_requires_authentication_when_configured(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Redémarrez le copieur.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let text = std::fs::read_to_string(&app.config_path).unwrap()
+        + "\n[security]\ntrusted_authserv_id = \"mx.example.test\"\n";
+    std::fs::write(&app.config_path, text).unwrap();
+    let solution = last_to(&app, JEANNE_ADDR);
+
+    // Forged, or from a domain that does not sign: kept, not honoured.
+    app.reply(
+        &solution,
+        JEANNE,
+        "VALIDER",
+        "Authentication-Results: evil.example; dmarc=pass header.from=mairie-exemple.fr\n",
+    );
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    assert_eq!(app.kinds(1).last().unwrap(), "followup");
+    let told = last_to(&app, JEANNE_ADDR);
+    assert!(
+        told.body
+            .contains("Authentication-Results from mx.example.test"),
+        "{}",
+        told.body
+    );
+
+    app.reply(&solution, JEANNE, "VALIDER", "Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=mairie-exemple.fr; dkim=pass header.d=mairie-exemple.fr; dmarc=pass header.from=mairie-exemple.fr\n");
+    app.run_at("2026-11-23T11:00:00Z");
+    assert_eq!(app.ticket(1)["close_reason"], "validated");
+}

@@ -1,0 +1,196 @@
+//! Every mail guichet sends, rendered from its template and composed, byte
+//! for byte against `tests/golden/{fr,en}/NAME.eml`, with a fixed clock and
+//! a fixed Message-ID. After a deliberate change, review the new output
+//! with `GUICHET_BLESS=1 cargo test --test templates` and `git diff`.
+
+use std::path::PathBuf;
+
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use guichet::config::{Language, Settings};
+use guichet::ticket::command::CommandError;
+use guichet::ticket::machine::{Audience, Notice, Situation, Template};
+use guichet::ticket::service::{self, Desk};
+use guichet::ticket::{Person, Status, Ticket, TicketRef, TicketType};
+use serde_json::json;
+
+const CONFIG: &str = r#"
+[database]
+url = "sqlite:///tmp/unused.db"
+[imap]
+host = "127.0.0.1"
+tls = "none"
+username = "support@example.test"
+password = "x"
+[smtp]
+host = "127.0.0.1"
+tls = "none"
+from = "Support informatique <support@example.test>"
+[tickets]
+agent_notify = ["sau@example.test"]
+"#;
+
+fn at(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+}
+
+fn ticket(language: Language, template: Template) -> Ticket {
+    let solved = matches!(
+        template,
+        Template::Solution | Template::Reminder | Template::AgentFollowUp
+    );
+    let closed = matches!(
+        template,
+        Template::ValidationConfirmation
+            | Template::ValidatedNotice
+            | Template::AutoClosure
+            | Template::AgentClosure
+    );
+    Ticket {
+        number: TicketRef(123),
+        subject: "Imprimante de l'état civil hors ligne".into(),
+        status: if solved {
+            Status::Solved
+        } else if closed {
+            Status::Closed
+        } else {
+            Status::InProgress
+        },
+        close_reason: None,
+        ticket_type: TicketType::Incident,
+        impact: None,
+        category: Some("Impression".into()),
+        organisation: Some("mairie-exemple.fr".into()),
+        requester: Person {
+            email: "jeanne.martin@mairie-exemple.fr".into(),
+            name: Some("Jeanne Martin".into()),
+        },
+        language,
+        watchers: vec!["chef.service@mairie-exemple.fr".into()],
+        created_at: at("2026-11-23 12:00"),
+        updated_at: at("2026-11-23 12:00"),
+        // Noon UTC: the same calendar day in every time zone from -11 to +11.
+        solved_at: (solved || closed).then(|| at("2026-11-23 12:00")),
+        closed_at: closed.then(|| at("2026-11-24 12:00")),
+        reminded_at: None,
+    }
+}
+
+fn message(template: Template) -> serde_json::Value {
+    let (from, body) = match template {
+        Template::Acknowledgement | Template::AgentNewTicket => (
+            json!({"email": "jeanne.martin@mairie-exemple.fr", "name": "Jeanne Martin"}),
+            "Bonjour,\nl'imprimante apparaît hors ligne sur tous les postes.\nJeanne",
+        ),
+        Template::AgentFollowUp => (
+            json!({"email": "jeanne.martin@mairie-exemple.fr", "name": "Jeanne Martin"}),
+            "Merci, je regarde demain matin.",
+        ),
+        Template::AgentRefusal | Template::RefusalAcknowledged => (
+            json!({"email": "jeanne.martin@mairie-exemple.fr", "name": "Jeanne Martin"}),
+            "il est toujours hors ligne après redémarrage.",
+        ),
+        Template::ValidationConfirmation | Template::ValidatedNotice => (
+            json!({"email": "jeanne.martin@mairie-exemple.fr", "name": "Jeanne Martin"}),
+            "VALIDER\nMerci !",
+        ),
+        Template::Reminder | Template::AutoClosure => {
+            (json!({"email": "support@example.test", "name": null}), "")
+        }
+        Template::SecurityRefused => (
+            json!({"email": "jeanne.martin@mairie-exemple.fr", "name": "Jeanne Martin"}),
+            "VALIDER",
+        ),
+        _ => (
+            json!({"email": "marc.agent@example.test", "name": "Marc"}),
+            "Le pilote a été réinstallé sur le serveur d'impression.",
+        ),
+    };
+    let attachments = if template == Template::Acknowledgement {
+        json!([{"filename": "écran.png", "content_type": "image/png", "size": 48213, "size_text": "48 KiB"}])
+    } else {
+        json!([])
+    };
+    json!({"from": from, "body": body, "attachments": attachments})
+}
+
+fn notice(template: Template) -> Notice {
+    let error = match template {
+        Template::CommandError => Some(CommandError {
+            command: "#resolve c'est fait".into(),
+            reason: "unknown command #resolve".into(),
+        }),
+        Template::SecurityRefused => Some(CommandError {
+            command: "validation".into(),
+            reason: "mx.example.test reported dmarc=fail".into(),
+        }),
+        _ => None,
+    };
+    Notice {
+        template,
+        to: vec![Audience::Requester],
+        situation: if template == Template::AgentFollowUp {
+            Situation::Undecided
+        } else {
+            Situation::FollowUp
+        },
+        error,
+    }
+}
+
+#[test]
+fn every_template_matches_its_golden_mail() {
+    let desk = Desk::new(Settings::parse(CONFIG).unwrap()).unwrap();
+    let bless = std::env::var_os("GUICHET_BLESS").is_some();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut problems = Vec::new();
+    let mut ran = 0;
+    for language in [Language::Fr, Language::En] {
+        for &template in Template::ALL {
+            let t = ticket(language, template);
+            let n = notice(template);
+            let solution = Some("Le pilote a été réinstallé sur le serveur d'impression.");
+            let follows = None;
+            let context =
+                service::template_context(&desk, &t, &n, message(template), solution, follows);
+            let rendered = desk
+                .renderer
+                .render(language, template.name(), &context)
+                .unwrap_or_else(|e| panic!("{}/{}: {e}", language.as_str(), template.name()));
+            let to = vec![t.requester.email.clone()];
+            let composed = guichet::outbound::compose(&guichet::outbound::Draft {
+                from: &desk.settings.smtp.from,
+                to: &to,
+                subject: &rendered.subject,
+                body: &rendered.body,
+                message_id: "00000000000000000000000000000001.guichet@example.test",
+                in_reply_to: Some("req1@mairie-exemple.fr"),
+                references: &["req1@mairie-exemple.fr".to_string()],
+                auto_submitted: template.auto_submitted(),
+                date: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+            })
+            .unwrap();
+            let path = dir
+                .join(language.as_str())
+                .join(format!("{}.eml", template.name()));
+            if bless {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &composed.raw).unwrap();
+            } else {
+                match std::fs::read(&path) {
+                    Ok(golden) if golden == composed.raw => {}
+                    Ok(_) => {
+                        problems.push(format!("{} differs from the rendered mail", path.display()))
+                    }
+                    Err(e) => problems.push(format!("{}: {e}", path.display())),
+                }
+            }
+            ran += 1;
+        }
+    }
+    assert_eq!(ran, 2 * Template::ALL.len());
+    assert!(
+        problems.is_empty(),
+        "{}\n(after a deliberate change: GUICHET_BLESS=1 cargo test --test templates, then review git diff)",
+        problems.join("\n")
+    );
+}
