@@ -24,17 +24,26 @@ const DISPATCH_BATCH: i64 = 100;
 pub trait SendErrorClass: std::fmt::Display {
     /// The relay refused this mail for good (5xx): retrying is useless.
     fn is_permanent(&self) -> bool;
+    /// The relay answered this mail with a temporary refusal (4xx): the
+    /// others may still go through.
+    fn is_transient(&self) -> bool;
 }
 
 impl SendErrorClass for lettre::transport::smtp::Error {
     fn is_permanent(&self) -> bool {
         lettre::transport::smtp::Error::is_permanent(self)
     }
+    fn is_transient(&self) -> bool {
+        lettre::transport::smtp::Error::is_transient(self)
+    }
 }
 
 impl SendErrorClass for lettre::transport::stub::Error {
     fn is_permanent(&self) -> bool {
         false
+    }
+    fn is_transient(&self) -> bool {
+        true
     }
 }
 
@@ -115,8 +124,9 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// Sends every due row once. A transient failure stops the pass (the relay
-/// is probably down: trying the other rows now would only hammer it).
+/// Sends every due row once. A 4xx for one mail defers that mail only; a
+/// relay that cannot be reached defers everything due and ends the pass,
+/// so an outage costs one connection attempt per backoff step.
 pub async fn send_due<T>(
     conn: &mut AnyConnection,
     transport: &T,
@@ -156,13 +166,22 @@ where
                 }
                 Err(e) => {
                     let why = e.to_string();
-                    let retry_at: NaiveDateTime = clock.now_naive()
+                    let now = clock.now_naive();
+                    let retry_at: NaiveDateTime = now
                         + chrono::Duration::from_std(backoff(row.attempts + 1))
                             .unwrap_or(chrono::Duration::hours(1));
-                    tracing::warn!(outbox = row.id, to = %row.recipients, retry_at = %retry_at, "sending failed, will retry: {why}");
                     db(|| outbox::mark_failed(conn, row.id, &why, Some(retry_at)))?;
                     report.deferred += 1;
-                    report.error = Some(why);
+                    report.error = Some(why.clone());
+                    if e.is_transient() {
+                        // A 4xx for this mail: the next ones may pass.
+                        tracing::warn!(outbox = row.id, to = %row.recipients, retry_at = %retry_at, "relay refused for now, will retry: {why}");
+                        continue;
+                    }
+                    // The relay cannot be reached: everything due waits.
+                    let deferred = db(|| outbox::defer_due(conn, now, retry_at))?;
+                    report.deferred += deferred;
+                    tracing::warn!(retry_at = %retry_at, waiting = deferred + 1, "relay unreachable, will retry: {why}");
                     return Ok(report);
                 }
             }

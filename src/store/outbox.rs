@@ -120,6 +120,23 @@ pub fn mark_failed(
     Ok(())
 }
 
+/// Moves every pending row due at `now` to `until`, without counting an
+/// attempt: the relay is unreachable, trying them one by one would only
+/// hammer it.
+pub fn defer_due(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> StoreResult<usize> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::state.eq(state::PENDING))
+            .filter(outbox::next_attempt_at.le(now)),
+    )
+    .set(outbox::next_attempt_at.eq(until))
+    .execute(conn)?)
+}
+
 /// Every row, newest first, without the raw bytes.
 pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Outgoing>> {
     let mut rows: Vec<Outgoing> = outbox::table

@@ -63,16 +63,27 @@ impl TestApp {
 
     /// Starts a bed; `extra_tickets` is appended to the [tickets] section.
     pub fn start_with(db: Db, extra_tickets: &str) -> TestApp {
+        TestApp::start_bed(db, extra_tickets, false)
+    }
+
+    /// A bed whose Dovecot also serves STARTTLS and implicit TLS, with a
+    /// throwaway CA (env CA_FILE, IMAPS_PORT).
+    pub fn start_tls(db: Db) -> TestApp {
+        TestApp::start_bed(db, "", true)
+    }
+
+    fn start_bed(db: Db, extra_tickets: &str, tls: bool) -> TestApp {
         // Dovecot socket paths must stay short: a directory under /tmp.
         let dir = tempfile::Builder::new()
             .prefix("gt")
             .tempdir_in("/tmp")
             .unwrap();
-        let out = Command::new(mailbed())
-            .arg("up")
-            .arg(dir.path())
-            .output()
-            .expect("scripts/mailbed runs");
+        let mut up = Command::new(mailbed());
+        up.arg("up").arg(dir.path());
+        if tls {
+            up.arg("--tls");
+        }
+        let out = up.output().expect("scripts/mailbed runs");
         assert!(
             out.status.success(),
             "mailbed up failed (run scripts/install-deps): {}",
@@ -139,6 +150,33 @@ agent_notify = ["sau@example.test"]
             smtp_port = self.env["SMTP_PORT"],
         );
         std::fs::write(&self.config_path, config).unwrap();
+    }
+
+    /// Runs `scripts/mailbed VERB DIR ARGS…` (smtp-stop, imap-drop, …).
+    pub fn mailbed(&self, verb: &str, args: &[&str]) -> String {
+        let out = Command::new(mailbed())
+            .arg(verb)
+            .arg(self.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mailbed {verb}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Replaces `from` by `to` in the config file.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.config_path).unwrap();
+        assert!(text.contains(from), "{from:?} not in the config");
+        std::fs::write(&self.config_path, text.replace(from, to)).unwrap();
+    }
+
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["outbox", "list", "--json"])).unwrap()
     }
 
     pub fn path(&self) -> &Path {

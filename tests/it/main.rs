@@ -7,6 +7,7 @@
 mod app;
 mod core_loop;
 mod lifecycle;
+mod transport;
 
 /// Declares a test for each database backend.
 #[macro_export]

@@ -1,0 +1,189 @@
+//! The mailbox and the relay as they really behave: TLS with a private CA,
+//! a relay that is down or refuses, an IMAP connection that drops, polling
+//! without IDLE. Database-independent: run on SQLite.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::app::{mail, Db, TestApp};
+
+const JEANNE: &str = "Jeanne Martin <jeanne.martin@mairie-exemple.fr>";
+const JEANNE_ADDR: &str = "jeanne.martin@mairie-exemple.fr";
+
+fn request(app: &TestApp, id: &str) {
+    app.append(&mail(
+        JEANNE,
+        "Imprimante hors ligne",
+        id,
+        "",
+        "Bonjour,\nelle est hors ligne.",
+    ));
+}
+
+#[test]
+fn imap_over_implicit_tls_and_starttls_with_a_private_ca() {
+    let app = TestApp::start_tls(Db::Sqlite);
+    let ca = app.env["CA_FILE"].clone();
+    let plain_port = format!("port = {}", app.env["IMAP_PORT"]);
+
+    // Implicit TLS, the server named by its certificate's DNS name.
+    app.edit_config(
+        &format!("host = \"127.0.0.1\"\n{plain_port}\ntls = \"none\""),
+        &format!(
+            "host = \"localhost\"\nport = {}\ntls = \"implicit\"\nca_file = \"{ca}\"",
+            app.env["IMAPS_PORT"]
+        ),
+    );
+    assert!(app.ok(&["check"]).contains("imap: ok"));
+    request(&app, "tls1@mairie-exemple.fr");
+    app.run_once();
+    assert_eq!(app.tickets().len(), 1);
+
+    // STARTTLS on the plain port, the server named by its IP address.
+    app.edit_config(
+        &format!(
+            "host = \"localhost\"\nport = {}\ntls = \"implicit\"",
+            app.env["IMAPS_PORT"]
+        ),
+        &format!("host = \"127.0.0.1\"\n{plain_port}\ntls = \"starttls\""),
+    );
+    request(&app, "tls2@mairie-exemple.fr");
+    app.run_once();
+    assert_eq!(app.tickets().len(), 2);
+
+    // Without the private CA, the certificate is refused, in one line.
+    app.edit_config(&format!("ca_file = \"{ca}\"\n"), "");
+    let out = app.guichet(&["run", "--once"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert_eq!(
+        stderr
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("guichet:"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn relay_down_then_back_delivers_everything_once() {
+    let app = TestApp::start(Db::Sqlite);
+    app.mailbed("smtp-stop", &[]);
+    request(&app, "down1@mairie-exemple.fr");
+    let log = app.run_at("2026-11-23T09:00:00Z");
+    assert!(log.contains("will retry"), "{log}");
+    // The ticket exists, the mail waits in the outbox with the reason.
+    assert_eq!(app.tickets().len(), 1);
+    let outbox = app.outbox();
+    assert_eq!(outbox.len(), 2);
+    assert!(outbox.iter().all(|r| r["state"] == "pending"));
+    assert!(outbox
+        .iter()
+        .any(|r| r["last_error"].as_str().is_some_and(|e| !e.is_empty())));
+    let listing = app.ok(&["outbox", "list"]);
+    assert!(listing.contains("retry at"), "{listing}");
+
+    // Before the retry time nothing is attempted, even with the relay back.
+    app.mailbed("smtp-start", &[]);
+    app.run_at("2026-11-23T09:00:10Z");
+    assert_eq!(app.sent().len(), 0);
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(app.sent().len(), 2);
+    app.run_at("2026-11-23T11:00:00Z");
+    assert_eq!(app.sent().len(), 2, "sent twice");
+    assert!(app.outbox().iter().all(|r| r["state"] == "sent"));
+}
+
+#[test]
+fn temporary_and_permanent_refusals() {
+    let app = TestApp::start(Db::Sqlite);
+    app.mailbed("smtp-reject", &["451"]);
+    request(&app, "rej1@mairie-exemple.fr");
+    app.run_at("2026-11-23T09:00:00Z");
+    let outbox = app.outbox();
+    assert!(outbox.iter().all(|r| r["state"] == "pending"), "{outbox:?}");
+
+    app.mailbed("smtp-reject", &["550"]);
+    app.run_at("2026-11-23T10:00:00Z");
+    let outbox = app.outbox();
+    assert!(outbox.iter().all(|r| r["state"] == "failed"), "{outbox:?}");
+    assert!(outbox
+        .iter()
+        .all(|r| r["last_error"].as_str().unwrap().contains("550")));
+    // Permanent failures are not retried by themselves.
+    app.mailbed("smtp-reject", &["off"]);
+    app.run_at("2026-11-24T10:00:00Z");
+    assert_eq!(app.sent().len(), 0);
+}
+
+/// Starts `guichet run`; returns the child.
+fn daemon(app: &TestApp) -> std::process::Child {
+    app.command()
+        .arg("run")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(app: &TestApp, child: std::process::Child) -> String {
+    let _ = app;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[test]
+fn daemon_reconnects_when_the_imap_connection_drops() {
+    let app = TestApp::start(Db::Sqlite);
+    app.edit_config("poll_interval = \"1s\"", "poll_interval = \"10m\"");
+    let child = daemon(&app);
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed: usize = app.mailbed("imap-drop", &[]).trim().parse().unwrap();
+    assert!(killed >= 1, "no IMAP session to drop");
+    std::thread::sleep(Duration::from_millis(300));
+    request(&app, "after-drop@mairie-exemple.fr");
+    let got = app.wait_for(Duration::from_secs(15), || {
+        app.sent_to(JEANNE_ADDR).len() == 1
+    });
+    let log = stop(&app, child);
+    assert!(
+        got,
+        "mail not picked up after the connection dropped: {log}"
+    );
+    assert!(log.contains("reconnecting in"), "{log}");
+    assert_eq!(log.matches("connected to the mailbox").count(), 2, "{log}");
+}
+
+#[test]
+fn daemon_polls_when_idle_is_off() {
+    let app = TestApp::start(Db::Sqlite);
+    app.write_config("", "idle = false\n");
+    let child = daemon(&app);
+    std::thread::sleep(Duration::from_millis(500));
+    request(&app, "poll1@mairie-exemple.fr");
+    let got = app.wait_for(Duration::from_secs(10), || {
+        app.sent_to(JEANNE_ADDR).len() == 1
+    });
+    let log = stop(&app, child);
+    assert!(got, "{log}");
+    assert!(log.contains("idle=false"), "{log}");
+}
+
+#[test]
+fn delete_mode_expunges_processed_mail() {
+    let app = TestApp::start(Db::Sqlite);
+    app.write_config("", "after_processing = \"delete\"\n");
+    request(&app, "del1@mairie-exemple.fr");
+    app.run_once();
+    assert_eq!(app.tickets().len(), 1);
+    assert_eq!(app.count("INBOX"), 0);
+    assert_eq!(app.count("Processed"), 0);
+}
