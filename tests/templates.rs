@@ -150,8 +150,19 @@ fn every_template_matches_its_golden_mail() {
             let n = notice(template);
             let solution = Some("Le pilote a été réinstallé sur le serveur d'impression.");
             let follows = None;
-            let context =
-                service::template_context(&desk, &t, &n, message(template), solution, follows);
+            // Mail written by an agent is signed with a name when configured.
+            let agent = matches!(template, Template::AgentReply | Template::Solution)
+                .then_some("Marc")
+                .filter(|_| language == Language::En);
+            let context = service::template_context(
+                &desk,
+                &t,
+                &n,
+                message(template),
+                solution,
+                follows,
+                agent,
+            );
             let rendered = desk
                 .renderer
                 .render(language, template.name(), &context)

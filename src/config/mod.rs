@@ -113,6 +113,9 @@ pub struct TicketSettings {
     pub validate_keywords: Vec<String>,
     pub refuse_keywords: Vec<String>,
     pub reply_to_closed: crate::ticket::machine::ReplyToClosed,
+    /// Whether mail written by an agent is signed with the agent's name
+    /// (the agent's address is never shown).
+    pub sign_with_agent_name: bool,
 }
 
 impl TicketSettings {
@@ -326,6 +329,14 @@ impl Settings {
                 crate::ticket::machine::ReplyToClosed::NewTicket
             }
         };
+        let sign_with_agent_name = match tickets.string_or("agent_identity", "hidden").as_str() {
+            "hidden" => false,
+            "name" => true,
+            _ => {
+                tickets.problem("agent_identity", "must be \"hidden\" or \"name\"");
+                false
+            }
+        };
         tickets.finish();
 
         let mut security = root.section("security");
@@ -373,6 +384,7 @@ impl Settings {
                 validate_keywords,
                 refuse_keywords,
                 reply_to_closed,
+                sign_with_agent_name,
             },
             security: SecuritySettings {
                 trusted_authserv_id,

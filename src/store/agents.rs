@@ -55,3 +55,12 @@ pub fn is_agent(conn: &mut AnyConnection, email: &str) -> StoreResult<bool> {
         .get_result::<i64>(conn)?
         > 0)
 }
+
+/// The name an agent was given, if the address is an agent's.
+pub fn name_of(conn: &mut AnyConnection, email: &str) -> StoreResult<Option<Option<String>>> {
+    Ok(agents::table
+        .find(email.to_lowercase())
+        .select(agents::name)
+        .first(conn)
+        .optional()?)
+}

@@ -588,6 +588,7 @@ pub fn template_context(
     message: serde_json::Value,
     solution: Option<&str>,
     follows: Option<TicketRef>,
+    agent: Option<&str>,
 ) -> serde_json::Value {
     let from = &desk.settings.smtp.from;
     let lang = ticket.language;
@@ -622,6 +623,11 @@ pub fn template_context(
         "situation": notice.situation.as_str(),
         "follows": follows.map(|f| f.display(tag)),
         "error": notice.error.as_ref().map(|e| json!({ "command": e.command, "reason": e.reason })),
+        "agent": agent.map(|name| json!({ "name": name })),
+        "reply_to_closed": match desk.policy.reply_to_closed {
+            machine::ReplyToClosed::NewTicket => "new_ticket",
+            machine::ReplyToClosed::Reopen => "reopen",
+        },
     })
 }
 
@@ -691,9 +697,26 @@ fn enqueue_notices(
     let in_reply_to = mail
         .and_then(|m| m.message_id.clone())
         .or_else(|| thread.last().cloned());
+    // The agent's name, for the signature of what an agent wrote, when the
+    // desk wants it shown.
+    let agent_name = match mail {
+        Some(m) if desk.settings.tickets.sign_with_agent_name => {
+            agents::name_of(conn, &m.from.email)?.map(|name| {
+                name.or_else(|| m.from.name.clone())
+                    .unwrap_or_else(|| m.from.email.split('@').next().unwrap_or("").to_string())
+            })
+        }
+        _ => None,
+    };
     let from = &desk.settings.smtp.from;
     let sender = from.email.to_string();
     for notice in &decision.notices {
+        let signed = matches!(
+            notice.template,
+            machine::Template::AgentReply
+                | machine::Template::Solution
+                | machine::Template::AgentClosure
+        );
         let context = template_context(
             desk,
             ticket,
@@ -701,6 +724,7 @@ fn enqueue_notices(
             message.clone(),
             solution.as_deref(),
             extra.follows,
+            agent_name.as_deref().filter(|_| signed),
         );
         let rendered = desk
             .renderer

@@ -443,3 +443,31 @@ fn validation_requires_authentication_when_configured(db: Db) {
     app.run_at("2026-11-23T11:00:00Z");
     assert_eq!(app.ticket(1)["close_reason"], "validated");
 }
+
+#[test]
+fn agent_replies_signed_with_the_agents_name_when_configured() {
+    let app = TestApp::start_with(Db::Sqlite, "agent_identity = \"name\"\n");
+    app.ok(&["agents", "add", MARC_ADDR, "--name", "Marc Dupont"]);
+    app.append(&mail(
+        JEANNE,
+        "Badge",
+        "b1@mairie-exemple.fr",
+        "",
+        "Mon badge ne marche plus.",
+    ));
+    app.run_once();
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "Passez à l'accueil, on le refait.",
+        "",
+    );
+    app.run_once();
+    let reply = last_to(&app, JEANNE_ADDR);
+    assert!(
+        reply.body.contains("Marc Dupont, Support informatique"),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains(MARC_ADDR));
+}
