@@ -96,9 +96,13 @@ fn message(template: Template) -> serde_json::Value {
         Template::Reminder | Template::AutoClosure => {
             (json!({"email": "support@example.test", "name": null}), "")
         }
-        Template::SecurityRefused => (
+        Template::SecurityRefused | Template::AttachmentRefused => (
             json!({"email": "jeanne.martin@mairie-exemple.fr", "name": "Jeanne Martin"}),
             "VALIDER",
+        ),
+        Template::AgentBounce => (
+            json!({"email": "mailer-daemon@mx.mairie-exemple.fr", "name": null}),
+            "mail to jeanne.martin@mairie-exemple.fr could not be delivered (5.1.1)",
         ),
         _ => (
             json!({"email": "marc.agent@example.test", "name": "Marc"}),
@@ -110,7 +114,12 @@ fn message(template: Template) -> serde_json::Value {
     } else {
         json!([])
     };
-    json!({"from": from, "body": body, "attachments": attachments})
+    let refused = if template == Template::AttachmentRefused {
+        json!([{"filename": "scan-dossier.pdf", "size_text": "62.4 MiB", "whole_mail": false, "limit_text": "50 MiB"}])
+    } else {
+        json!([])
+    };
+    json!({"from": from, "body": body, "attachments": attachments, "refused": refused})
 }
 
 fn notice(template: Template) -> Notice {
@@ -118,6 +127,10 @@ fn notice(template: Template) -> Notice {
         Template::CommandError => Some(CommandError {
             command: "#resolve c'est fait".into(),
             reason: "unknown command #resolve".into(),
+        }),
+        Template::AgentBounce => Some(CommandError {
+            command: "jeanne.martin@mairie-exemple.fr".into(),
+            reason: "5.1.1".into(),
         }),
         Template::SecurityRefused => Some(CommandError {
             command: "validation".into(),

@@ -41,6 +41,27 @@ pub enum OutboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Make mail due now: the given rows (even failed or held ones), or
+    /// every pending one; the daemon or the next `run --once` sends them
+    Retry {
+        /// Outbox row ids (from `outbox list`)
+        ids: Vec<i64>,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum FailedCommand {
+    /// Mail that could not be read or processed, with why
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Process a failed mail again (after a fix); it stays failed if it
+    /// still cannot be processed
+    Retry {
+        /// Raw mail id (from `failed list`)
+        id: i64,
+    },
 }
 
 fn check_address(email: &str) -> anyhow::Result<String> {
@@ -109,7 +130,20 @@ pub(super) fn watchers(cli: &Cli, cmd: &WatchersCommand) -> anyhow::Result<ExitC
 pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode> {
     let settings = super::load_settings(cli)?;
     let mut conn = super::open_db(&settings)?;
-    let OutboxCommand::List { json } = cmd;
+    let json = match cmd {
+        OutboxCommand::List { json } => json,
+        OutboxCommand::Retry { ids } => {
+            let n = outbox_store::retry(&mut conn, ids, Clock::System.now_naive())?;
+            if !ids.is_empty() && n < ids.len() {
+                bail!(
+                    "{} of the given rows do not exist or were already sent",
+                    ids.len() - n
+                );
+            }
+            println!("{n} mail(s) due now");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let rows = outbox_store::list(&mut conn)?;
     if *json {
         let all: Vec<_> = rows
@@ -142,6 +176,61 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
                 "{:>6}  {:<8}  {:<30}  {}{}",
                 r.id, r.state, r.recipients, r.subject, detail
             );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn failed(cli: &Cli, cmd: &FailedCommand) -> anyhow::Result<ExitCode> {
+    use crate::store::mails;
+    let settings = super::load_settings(cli)?;
+    let desk = crate::ticket::service::Desk::new(settings)?;
+    let mut conn = super::open_db(&desk.settings)?;
+    match cmd {
+        FailedCommand::List { json } => {
+            let rows = mails::failed(&mut conn)?;
+            if *json {
+                let all: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "id": r.id,
+                            "received_at": rfc3339(r.received_at),
+                            "message_id": r.message_id,
+                            "error": r.error,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for r in rows {
+                    println!(
+                        "{:>6}  {}  {}  {}",
+                        r.id,
+                        rfc3339(r.received_at),
+                        r.message_id.as_deref().unwrap_or("-"),
+                        r.error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+        FailedCommand::Retry { id } => {
+            if !mails::reset_failed(&mut conn, *id)? {
+                bail!("no failed mail #{id}");
+            }
+            let clock = Clock::System;
+            let outcome = match service::process(&mut conn, &desk, *id, &clock) {
+                Ok(o) => o,
+                Err(e) => {
+                    let why = format!("processing failed: {e}");
+                    service::mark_failed(&mut conn, *id, &why)?;
+                    service::Outcome::Failed(why)
+                }
+            };
+            match outcome {
+                service::Outcome::Failed(why) => bail!("mail #{id} still fails: {why}"),
+                other => println!("mail #{id}: {other:?}"),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -54,6 +54,9 @@ pub enum Command {
     /// Outgoing mail and its state
     #[command(subcommand)]
     Outbox(admin::OutboxCommand),
+    /// Mail that could not be read or processed
+    #[command(subcommand)]
+    Failed(admin::FailedCommand),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -124,5 +127,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agents(cmd) => admin::agents(&cli, cmd),
         Command::Watchers(cmd) => admin::watchers(&cli, cmd),
         Command::Outbox(cmd) => admin::outbox(&cli, cmd),
+        Command::Failed(cmd) => admin::failed(&cli, cmd),
     }
 }

@@ -116,6 +116,14 @@ pub struct TicketSettings {
     /// Whether mail written by an agent is signed with the agent's name
     /// (the agent's address is never shown).
     pub sign_with_agent_name: bool,
+    /// Loop guard: at most this many automatic answers (acknowledgements
+    /// and the like) to one address per hour, and per day.
+    pub max_auto_per_hour: u32,
+    pub max_auto_per_day: u32,
+    /// Larger attachments are not stored; the sender is told.
+    pub max_attachment_size: u64,
+    /// A larger mail keeps its text but none of its attachments.
+    pub max_message_size: u64,
 }
 
 impl TicketSettings {
@@ -337,6 +345,10 @@ impl Settings {
                 false
             }
         };
+        let max_auto_per_hour = tickets.count_or("max_auto_per_hour", 5);
+        let max_auto_per_day = tickets.count_or("max_auto_per_day", 20);
+        let max_attachment_size = tickets.size_or("max_attachment_size", 50 << 20);
+        let max_message_size = tickets.size_or("max_message_size", 100 << 20);
         tickets.finish();
 
         let mut security = root.section("security");
@@ -385,6 +397,10 @@ impl Settings {
                 refuse_keywords,
                 reply_to_closed,
                 sign_with_agent_name,
+                max_auto_per_hour,
+                max_auto_per_day,
+                max_attachment_size,
+                max_message_size,
             },
             security: SecuritySettings {
                 trusted_authserv_id,

@@ -115,6 +115,35 @@ impl Reader {
         }
     }
 
+    /// A size in bytes: 1048576, "50MiB", "500 KB", "2G".
+    pub(super) fn size_or(&mut self, key: &str, default: u64) -> u64 {
+        let parsed = match self.take(key) {
+            None => return default,
+            Some(toml::Value::Integer(n)) if n > 0 => Some(n as u64),
+            Some(toml::Value::String(s)) => parse_size(&s),
+            Some(_) => None,
+        };
+        parsed.unwrap_or_else(|| {
+            self.problem(
+                key,
+                "must be a size such as \"50MiB\", \"500KB\" or a number of bytes",
+            );
+            default
+        })
+    }
+
+    /// A positive whole number.
+    pub(super) fn count_or(&mut self, key: &str, default: u32) -> u32 {
+        match self.take(key) {
+            None => default,
+            Some(toml::Value::Integer(n)) if (1..=i64::from(u32::MAX)).contains(&n) => n as u32,
+            Some(_) => {
+                self.problem(key, "must be a whole number above 0");
+                default
+            }
+        }
+    }
+
     /// A duration such as "60s", "5m" or "7d".
     pub(super) fn duration_or(&mut self, key: &str, default: Duration) -> Duration {
         match self.take(key) {
@@ -247,5 +276,38 @@ impl Reader {
             self.problem(key, "unknown section");
         }
         self.problems.borrow().clone()
+    }
+}
+
+/// "50MiB" -> 52428800. Units: B, K/KB/KiB, M/MB/MiB, G/GB/GiB (powers of
+/// 1024 for the binary ones, of 1000 for the others).
+pub(super) fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let number: u64 = s[..split].parse().ok()?;
+    let factor: u64 = match s[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor).filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("50MiB"), Some(50 << 20));
+        assert_eq!(parse_size("500 KB"), Some(500_000));
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("12 parsecs"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! No network and no database here: everything is testable on bytes.
 
 pub mod auth;
+pub mod bounce;
 pub mod classify;
 pub mod quote;
 pub mod reference;
@@ -45,6 +46,21 @@ pub struct InboundMessage {
     pub automatic: Option<Automatic>,
     /// The raw `Authentication-Results` header values (RFC 8601).
     pub auth_results: Vec<String>,
+    /// What a bounce says, when the mail is one.
+    pub bounce: Option<bounce::Bounce>,
+    /// Attachments not kept (too large), filled by the service.
+    pub refused: Vec<RefusedAttachment>,
+}
+
+/// An attachment that was not kept, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedAttachment {
+    pub filename: String,
+    pub size: usize,
+    /// Refused because the whole mail was too large, not this file alone.
+    pub whole_mail: bool,
+    /// The limit it went over, in bytes.
+    pub limit: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -136,6 +152,7 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
     let text = body_text(&message);
     let body = quote::strip(&text);
     let automatic = classify::classify(&message, &from.email, own_loop_id);
+    let bounce = (automatic == Some(Automatic::Bounce)).then(|| bounce::read(&message));
 
     let mut attachments = Vec::new();
     for (i, part) in message.attachments().enumerate() {
@@ -176,6 +193,8 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
             .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
             .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
+        bounce,
+        refused: Vec::new(),
     })
 }
 

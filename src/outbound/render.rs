@@ -32,6 +32,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "agent_closure",
     "command_error",
     "security_refused",
+    "agent_bounce",
+    "attachment_refused",
 );
 
 #[derive(Debug, thiserror::Error)]

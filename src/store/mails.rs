@@ -157,3 +157,18 @@ pub fn failed(conn: &mut AnyConnection) -> StoreResult<Vec<FailedMail>> {
         ))
         .load(conn)?)
 }
+
+/// Puts a failed mail back to be processed; false if it is not failed.
+pub fn reset_failed(conn: &mut AnyConnection, id: i64) -> StoreResult<bool> {
+    Ok(diesel::update(
+        raw_mails::table
+            .find(id)
+            .filter(raw_mails::state.eq(state::FAILED)),
+    )
+    .set((
+        raw_mails::state.eq(state::RECEIVED),
+        raw_mails::error.eq(None::<String>),
+    ))
+    .execute(conn)?
+        > 0)
+}

@@ -1,6 +1,7 @@
 //! The database: one diesel connection type over SQLite and PostgreSQL,
 //! embedded migrations, and one file of queries per table.
 
+pub mod addresses;
 pub mod agents;
 pub mod cursors;
 pub mod mails;

@@ -13,6 +13,9 @@ pub mod state {
     pub const SENT: &str = "sent";
     /// Refused for good by the relay (5xx); kept, never retried by itself.
     pub const FAILED: &str = "failed";
+    /// Not sent: the address bounced for good, or too much automatic mail
+    /// went to it lately (the loop guard). Kept so it can be seen.
+    pub const HELD: &str = "held";
 }
 
 #[derive(Insertable)]
@@ -30,6 +33,8 @@ pub struct NewOutgoing<'a> {
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    /// Why a held row is held.
+    pub last_error: Option<&'a str>,
 }
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -171,4 +176,26 @@ pub fn is_ours(conn: &mut AnyConnection, message_id: &str) -> StoreResult<bool> 
         .count()
         .get_result::<i64>(conn)?
         > 0)
+}
+
+/// Makes rows due now: the given ones whatever their state (a failed or
+/// held mail sent again by hand), or every pending one.
+pub fn retry(conn: &mut AnyConnection, ids: &[i64], now: NaiveDateTime) -> StoreResult<usize> {
+    let changes = (
+        outbox::state.eq(state::PENDING),
+        outbox::next_attempt_at.eq(now),
+    );
+    Ok(if ids.is_empty() {
+        diesel::update(outbox::table.filter(outbox::state.eq(state::PENDING)))
+            .set(changes)
+            .execute(conn)?
+    } else {
+        diesel::update(
+            outbox::table
+                .filter(outbox::id.eq_any(ids))
+                .filter(outbox::state.ne(state::SENT)),
+        )
+        .set(changes)
+        .execute(conn)?
+    })
 }

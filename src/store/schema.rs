@@ -139,3 +139,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     mailbox_cursors,
     counters,
 );
+
+diesel::table! {
+    undeliverable (email) {
+        email -> Text,
+        reason -> Text,
+        since -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(undeliverable, outbox);

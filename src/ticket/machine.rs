@@ -30,8 +30,14 @@ pub enum Event {
         body: String,
         authenticated: Option<Result<(), String>>,
     },
-    /// An automatic mail (out-of-office, bounce) about the ticket.
+    /// An automatic mail (out-of-office, list, receipt) about the ticket.
     Automatic(Automatic),
+    /// A bounce of a mail of this ticket.
+    Bounce {
+        recipient: Option<String>,
+        status: Option<String>,
+        permanent: bool,
+    },
     /// The scheduler's clock: reminders and automatic closure.
     Tick,
 }
@@ -97,6 +103,8 @@ pub enum Template {
     AgentClosure,
     CommandError,
     SecurityRefused,
+    AgentBounce,
+    AttachmentRefused,
 }
 
 impl Template {
@@ -116,6 +124,8 @@ impl Template {
         Template::AgentClosure,
         Template::CommandError,
         Template::SecurityRefused,
+        Template::AgentBounce,
+        Template::AttachmentRefused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -135,6 +145,8 @@ impl Template {
             Template::AgentClosure => "agent_closure",
             Template::CommandError => "command_error",
             Template::SecurityRefused => "security_refused",
+            Template::AgentBounce => "agent_bounce",
+            Template::AttachmentRefused => "attachment_refused",
         }
     }
 
@@ -146,7 +158,8 @@ impl Template {
             | Template::ValidationConfirmation
             | Template::RefusalAcknowledged
             | Template::CommandError
-            | Template::SecurityRefused => "auto-replied",
+            | Template::SecurityRefused
+            | Template::AttachmentRefused => "auto-replied",
             _ => "auto-generated",
         }
     }
@@ -184,7 +197,7 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn new(template: Template, to: &[Audience]) -> Notice {
+    pub fn new(template: Template, to: &[Audience]) -> Notice {
         Notice {
             template,
             to: to.to_vec(),
@@ -394,6 +407,38 @@ pub fn apply(
                 ticket: t,
                 record: Record::mail(kind, ""),
                 notices: Vec::new(),
+            })
+        }
+        Event::Bounce {
+            recipient,
+            status,
+            permanent,
+        } => {
+            let who = recipient.as_deref().unwrap_or("an unknown address");
+            let code = status.as_deref().unwrap_or("no status");
+            let line = if *permanent {
+                format!("mail to {who} could not be delivered ({code}); it will not be mailed again until it writes to us")
+            } else {
+                format!("mail to {who} is delayed ({code})")
+            };
+            let notices = if *permanent {
+                vec![
+                    Notice::new(Template::AgentBounce, &[Audience::Agents]).error(CommandError {
+                        command: who.to_string(),
+                        reason: code.to_string(),
+                    }),
+                ]
+            } else {
+                Vec::new()
+            };
+            Verdict::Apply(Decision {
+                ticket: t,
+                record: Some(Record {
+                    kind: MessageKind::Bounce,
+                    body: line,
+                    with_attachments: true,
+                }),
+                notices,
             })
         }
         Event::Tick => Verdict::Apply(tick(t, now, policy)),

@@ -503,6 +503,11 @@ fn any_event() -> impl Strategy<Value = Event> {
         }),
         1 => Just(Event::Automatic(Automatic::AutoReply)),
         1 => Just(Event::Automatic(Automatic::Bounce)),
+        1 => any::<bool>().prop_map(|permanent| Event::Bounce {
+            recipient: Some("jeanne@mairie-exemple.fr".into()),
+            status: Some(if permanent { "5.1.1" } else { "4.4.1" }.into()),
+            permanent,
+        }),
         2 => Just(Event::Tick),
     ]
 }
@@ -547,7 +552,8 @@ proptest! {
                 let automatic = matches!(event, Event::Automatic(_));
                 let unauthenticated =
                     matches!(&event, Event::Mail { authenticated: Some(Err(_)), .. });
-                prop_assert!(!automatic, "automatic mail closed a ticket");
+                let bounce = matches!(event, Event::Bounce { .. });
+                prop_assert!(!automatic && !bounce, "automatic mail closed a ticket");
                 prop_assert!(!unauthenticated, "unauthenticated mail closed a ticket");
             }
             // Watchers and strangers never change the status but by
@@ -583,4 +589,25 @@ proptest! {
         prop_assert_eq!(d.ticket.status, Status::Closed);
         prop_assert_eq!(d.ticket.close_reason, Some(CloseReason::Auto));
     }
+}
+
+#[test]
+fn permanent_bounces_tell_the_agents_and_change_nothing() {
+    let t = solved();
+    let e = Event::Bounce {
+        recipient: Some("jeanne@mairie-exemple.fr".into()),
+        status: Some("5.1.1".into()),
+        permanent: true,
+    };
+    let d = decide(&t, &e, Actor::Stranger, "2026-11-24 09:00");
+    assert_eq!(d.ticket, t);
+    assert_eq!(d.record.as_ref().unwrap().kind, MessageKind::Bounce);
+    assert_eq!(templates(&d), vec![Template::AgentBounce]);
+    let delayed = Event::Bounce {
+        recipient: Some("jeanne@mairie-exemple.fr".into()),
+        status: Some("4.4.1".into()),
+        permanent: false,
+    };
+    let d = decide(&t, &delayed, Actor::Stranger, "2026-11-24 09:00");
+    assert!(d.notices.is_empty());
 }

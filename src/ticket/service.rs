@@ -14,7 +14,9 @@ use crate::inbound::reference::SubjectTagger;
 use crate::inbound::{self, InboundMessage};
 use crate::outbound::{self, Renderer};
 use crate::store::tickets::{NewAttachment, NewMessage};
-use crate::store::{agents, mails, outbox, tickets, AnyConnection, StoreError, StoreResult};
+use crate::store::{
+    addresses, agents, mails, outbox, tickets, AnyConnection, StoreError, StoreResult,
+};
 
 /// Everything needed to turn mail into tickets, built once from settings.
 pub struct Desk {
@@ -134,7 +136,7 @@ fn process_in_tx(
         return Ok(Outcome::AlreadyDone(raw.state));
     }
     let desk_address = desk.desk_address();
-    let msg = match inbound::parse(&raw.raw, &desk_address) {
+    let mut msg = match inbound::parse(&raw.raw, &desk_address) {
         Ok(m) => m,
         Err(e) => {
             let why = e.to_string();
@@ -156,13 +158,29 @@ fn process_in_tx(
         return Ok(Outcome::Ignored(why));
     }
 
+    enforce_size_limits(desk, raw.raw.len(), &mut msg);
     let now = clock.now_naive();
+    if msg.automatic.is_none() && addresses::clear_undeliverable(conn, &msg.from.email)? {
+        tracing::info!(address = %msg.from.email, "address writes again: mail to it resumes");
+    }
+    if let Some(b) = &msg.bounce {
+        if let (true, Some(r)) = (b.permanent, &b.recipient) {
+            let reason = format!("bounced: {}", b.status.as_deref().unwrap_or("no status"));
+            addresses::mark_undeliverable(conn, r, &reason, now)?;
+            tracing::warn!(address = %r, "address bounced for good: no more mail to it");
+        }
+    }
     let matched = match_ticket(conn, desk, &msg)?;
     let verdict = match (&matched, msg.automatic) {
         (Some((_, ticket, actor)), auto) => {
-            let event = match auto {
-                Some(a) => Event::Automatic(a),
-                None => Event::Mail {
+            let event = match (&msg.bounce, auto) {
+                (Some(b), _) => Event::Bounce {
+                    recipient: b.recipient.clone(),
+                    status: b.status.clone(),
+                    permanent: b.permanent,
+                },
+                (None, Some(a)) => Event::Automatic(a),
+                (None, None) => Event::Mail {
                     body: msg.body.clone(),
                     authenticated: authentication(desk, &msg),
                 },
@@ -176,7 +194,7 @@ fn process_in_tx(
         }
         (None, None) => Verdict::OpenNew { follows: None },
     };
-    let (ticket_id, number, outcome) = match (verdict, matched) {
+    let (ticket_id, ticket, outcome) = match (verdict, matched) {
         (Verdict::Apply(decision), Some((id, before, _))) => {
             let number = before.number;
             let outcome = match &decision.record {
@@ -192,7 +210,7 @@ fn process_in_tx(
                 Some((&msg, raw_id)),
                 clock,
             )?;
-            (id, number, outcome)
+            (id, decision.ticket, outcome)
         }
         (verdict, matched) => {
             // A reply to a closed ticket keeps that ticket's subject: ours
@@ -203,11 +221,14 @@ fn process_in_tx(
                 }
                 _ => None,
             };
-            let (id, number) = open_ticket(conn, desk, &msg, raw_id, follows, clock)?;
-            (id, number, Outcome::Created(number))
+            let (id, ticket) = open_ticket(conn, desk, &msg, raw_id, follows, clock)?;
+            let number = ticket.number;
+            (id, ticket, Outcome::Created(number))
         }
     };
-    tracing::debug!(ticket = %number, "mail applied");
+    if !msg.refused.is_empty() {
+        tell_refused_attachments(conn, desk, ticket_id, ticket, &msg, clock)?;
+    }
     mails::set_state(conn, raw_id, mails::state::PROCESSED, None, Some(ticket_id))?;
     Ok(outcome)
 }
@@ -233,7 +254,7 @@ fn open_ticket(
     raw_id: i64,
     follows: Option<(TicketRef, String)>,
     clock: &Clock,
-) -> StoreResult<(i64, TicketRef)> {
+) -> StoreResult<(i64, Ticket)> {
     let number = tickets::next_number(conn)?;
     let (follows, subject) = match follows {
         Some((old, subject)) => (Some(old), subject),
@@ -281,7 +302,93 @@ fn open_ticket(
             &[],
         )?;
     }
-    Ok((id, number))
+    Ok((id, decision.ticket))
+}
+
+/// Drops the attachments over the configured sizes (all of them when the
+/// whole mail is over `max_message_size`); the text is always kept.
+fn enforce_size_limits(desk: &Desk, raw_size: usize, msg: &mut InboundMessage) {
+    let t = &desk.settings.tickets;
+    let whole_too_big = raw_size as u64 > t.max_message_size;
+    let (kept, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut msg.attachments)
+        .into_iter()
+        .partition(|a| !whole_too_big && a.content.len() as u64 <= t.max_attachment_size);
+    msg.attachments = kept;
+    msg.refused = refused
+        .into_iter()
+        .map(|a| inbound::RefusedAttachment {
+            whole_mail: whole_too_big,
+            limit: if whole_too_big {
+                t.max_message_size
+            } else {
+                t.max_attachment_size
+            },
+            size: a.content.len(),
+            filename: a.filename,
+        })
+        .collect();
+}
+
+/// Records which attachments were not kept and tells the sender.
+fn tell_refused_attachments(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    ticket_id: i64,
+    ticket: Ticket,
+    msg: &InboundMessage,
+    clock: &Clock,
+) -> StoreResult<()> {
+    let lines: Vec<String> = msg
+        .refused
+        .iter()
+        .map(|r| {
+            let why = if r.whole_mail {
+                "the whole mail is over"
+            } else {
+                "over"
+            };
+            format!(
+                "attachment not kept: {} ({}): {why} {}",
+                r.filename,
+                size_text(r.size),
+                size_text(r.limit as usize)
+            )
+        })
+        .collect();
+    let system = Person {
+        email: desk.desk_address(),
+        name: None,
+    };
+    tickets::insert_message(
+        conn,
+        &NewMessage {
+            ticket_id,
+            raw_mail_id: None,
+            kind: MessageKind::System,
+            from: &system,
+            at: clock.now_naive(),
+            body: &lines.join("\n"),
+            message_id: None,
+        },
+        &[],
+    )?;
+    let decision = Decision {
+        ticket,
+        record: None,
+        notices: vec![Notice::new(
+            machine::Template::AttachmentRefused,
+            &[Audience::Sender],
+        )],
+    };
+    enqueue_notices(
+        conn,
+        desk,
+        ticket_id,
+        &decision,
+        Some(msg),
+        &Extra::default(),
+        clock,
+    )
 }
 
 /// Context of a notice beyond the ticket and the mail.
@@ -431,6 +538,14 @@ fn match_ticket(
 ) -> StoreResult<Option<(i64, Ticket, Actor)>> {
     let mut ids: Vec<String> = msg.in_reply_to.clone();
     ids.extend(msg.references.iter().rev().cloned());
+    // A bounce names the mail of ours that failed.
+    if let Some(id) = msg
+        .bounce
+        .as_ref()
+        .and_then(|b| b.original_message_id.clone())
+    {
+        ids.insert(0, id);
+    }
     let by_thread = match outbox::ticket_of_sent(conn, &ids)? {
         Some(id) => Some(id),
         None => tickets::ticket_of_message_ids(conn, &ids)?,
@@ -484,9 +599,52 @@ fn recipients(desk: &Desk, ticket: &Ticket, notice: &Notice, sender: Option<&str
     out
 }
 
+/// Why a mail must not go to `to`, if it must not: the address bounced
+/// for good, or too many automatic answers went to it lately (the backstop
+/// against loops with autoresponders that no header betrays). Agents'
+/// notification addresses are never limited.
+fn held_back(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    notice: &Notice,
+    to: &str,
+    clock: &Clock,
+) -> StoreResult<Option<String>> {
+    if addresses::is_undeliverable(conn, to)? {
+        return Ok(Some("the address bounced for good".into()));
+    }
+    let t = &desk.settings.tickets;
+    if notice.template.auto_submitted() != "auto-replied" || t.agent_notify.iter().any(|a| a == to)
+    {
+        return Ok(None);
+    }
+    let now = clock.now_naive();
+    let kinds: Vec<&str> = machine::Template::ALL
+        .iter()
+        .filter(|t| t.auto_submitted() == "auto-replied")
+        .map(|t| t.name())
+        .collect();
+    let hour = addresses::sent_since(conn, to, &kinds, now - chrono::Duration::hours(1))?;
+    if hour >= i64::from(t.max_auto_per_hour) {
+        return Ok(Some(format!(
+            "loop guard: {hour} automatic answers to this address in the last hour"
+        )));
+    }
+    let day = addresses::sent_since(conn, to, &kinds, now - chrono::Duration::days(1))?;
+    if day >= i64::from(t.max_auto_per_day) {
+        return Ok(Some(format!(
+            "loop guard: {day} automatic answers to this address in the last day"
+        )));
+    }
+    Ok(None)
+}
+
 pub fn size_text(size: usize) -> String {
     match size {
-        s if s >= 1 << 20 => format!("{:.1} MiB", s as f64 / (1u64 << 20) as f64),
+        s if s >= 1 << 20 => {
+            let text = format!("{:.1}", s as f64 / (1u64 << 20) as f64);
+            format!("{} MiB", text.trim_end_matches(".0"))
+        }
         s if s >= 1 << 10 => format!("{} KiB", s.div_ceil(1 << 10)),
         s => format!("{s} B"),
     }
@@ -635,6 +793,7 @@ fn message_context(
     from: &Person,
     body: &str,
     attachments: &[inbound::InboundAttachment],
+    refused: &[inbound::RefusedAttachment],
 ) -> serde_json::Value {
     json!({
         "from": from,
@@ -644,6 +803,12 @@ fn message_context(
             "content_type": a.content_type,
             "size": a.content.len(),
             "size_text": size_text(a.content.len()),
+        })).collect::<Vec<_>>(),
+        "refused": refused.iter().map(|r| json!({
+            "filename": r.filename,
+            "size_text": size_text(r.size),
+            "whole_mail": r.whole_mail,
+            "limit_text": size_text(r.limit as usize),
         })).collect::<Vec<_>>(),
     })
 }
@@ -673,8 +838,8 @@ fn enqueue_notices(
         None => mail.map(|m| m.body.as_str()).unwrap_or(""),
     };
     let message = match mail {
-        Some(m) => message_context(&m.from, body, &m.attachments),
-        None => message_context(&system, body, &[]),
+        Some(m) => message_context(&m.from, body, &m.attachments, &m.refused),
+        None => message_context(&system, body, &[], &[]),
     };
     let solution = if ticket.status == Status::Solved
         || decision
@@ -744,6 +909,10 @@ fn enqueue_notices(
                 date: clock.now(),
             })
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let held = held_back(conn, desk, notice, &to, clock)?;
+            if let Some(why) = &held {
+                tracing::warn!(to = %to, kind = notice.template.name(), "mail held back: {why}");
+            }
             outbox::insert(
                 conn,
                 &outbox::NewOutgoing {
@@ -754,10 +923,15 @@ fn enqueue_notices(
                     recipients: &to,
                     subject: &rendered.subject,
                     raw: &composed.raw,
-                    state: outbox::state::PENDING,
+                    state: if held.is_some() {
+                        outbox::state::HELD
+                    } else {
+                        outbox::state::PENDING
+                    },
                     attempts: 0,
                     next_attempt_at: clock.now_naive(),
                     created_at: clock.now_naive(),
+                    last_error: held.as_deref(),
                 },
             )?;
         }

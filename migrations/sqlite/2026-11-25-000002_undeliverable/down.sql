@@ -1,0 +1,2 @@
+DROP INDEX outbox_recipient_created;
+DROP TABLE undeliverable;
