@@ -124,6 +124,9 @@ pub struct TicketSettings {
     pub max_attachment_size: u64,
     /// A larger mail keeps its text but none of its attachments.
     pub max_message_size: u64,
+    /// A new mail whose subject is that of an open ticket of the same
+    /// requester opened within this window is added to that ticket.
+    pub duplicate_window: Duration,
 }
 
 impl TicketSettings {
@@ -349,6 +352,7 @@ impl Settings {
         let max_auto_per_day = tickets.count_or("max_auto_per_day", 20);
         let max_attachment_size = tickets.size_or("max_attachment_size", 50 << 20);
         let max_message_size = tickets.size_or("max_message_size", 100 << 20);
+        let duplicate_window = tickets.duration_or("duplicate_window", Duration::from_secs(86_400));
         tickets.finish();
 
         let mut security = root.section("security");
@@ -401,6 +405,7 @@ impl Settings {
                 max_auto_per_day,
                 max_attachment_size,
                 max_message_size,
+                duplicate_window,
             },
             security: SecuritySettings {
                 trusted_authserv_id,

@@ -392,3 +392,28 @@ pub fn latest_of_kind(
         .first(conn)
         .optional()?)
 }
+
+/// The newest open ticket of `requester` with this subject (compared
+/// without case) created since `since`.
+pub fn open_with_subject(
+    conn: &mut AnyConnection,
+    requester: &str,
+    subject: &str,
+    since: NaiveDateTime,
+) -> StoreResult<Option<(i64, Ticket)>> {
+    let candidates: Vec<(i64, String)> = tickets::table
+        .filter(tickets::requester_email.eq(requester))
+        .filter(tickets::status.ne(Status::Closed.as_str()))
+        .filter(tickets::created_at.ge(since))
+        .order(tickets::id.desc())
+        .select((tickets::id, tickets::subject))
+        .load(conn)?;
+    let wanted = subject.to_lowercase();
+    match candidates
+        .into_iter()
+        .find(|(_, s)| s.to_lowercase() == wanted)
+    {
+        Some((id, _)) => get_by_id(conn, id).map(Some),
+        None => Ok(None),
+    }
+}

@@ -175,6 +175,9 @@ pub enum Situation {
     Reopened,
     /// A command or keyword whose mail could not be authenticated.
     Unauthenticated,
+    /// A new mail with the subject of an open ticket of the same
+    /// requester, added to it instead of opening another.
+    Merged,
 }
 
 impl Situation {
@@ -184,6 +187,7 @@ impl Situation {
             Situation::Undecided => "undecided",
             Situation::Reopened => "reopened",
             Situation::Unauthenticated => "unauthenticated",
+            Situation::Merged => "merged",
         }
     }
 }
@@ -206,7 +210,7 @@ impl Notice {
         }
     }
 
-    fn situation(mut self, s: Situation) -> Notice {
+    pub fn situation(mut self, s: Situation) -> Notice {
         self.situation = s;
         self
     }

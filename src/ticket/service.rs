@@ -194,6 +194,39 @@ fn process_in_tx(
         }
         (None, None) => Verdict::OpenNew { follows: None },
     };
+    // The same request sent again while it is open: a follow-up on it.
+    let (verdict, matched, merged) = match (verdict, matched) {
+        (Verdict::OpenNew { follows: None }, _) if msg.automatic.is_none() => {
+            let since = now
+                - chrono::Duration::from_std(desk.settings.tickets.duplicate_window)
+                    .unwrap_or(chrono::Duration::days(1));
+            let subject = desk.tagger.clean(&msg.subject);
+            match tickets::open_with_subject(conn, &msg.from.email, &subject, since)? {
+                Some((id, ticket)) => {
+                    let event = Event::Mail {
+                        body: msg.body.clone(),
+                        authenticated: authentication(desk, &msg),
+                    };
+                    let verdict =
+                        machine::apply(&ticket, &event, Actor::Requester, now, &desk.policy);
+                    (verdict, Some((id, ticket, Actor::Requester)), true)
+                }
+                None => (Verdict::OpenNew { follows: None }, None, false),
+            }
+        }
+        (verdict, matched) => (verdict, matched, false),
+    };
+    let verdict = match verdict {
+        Verdict::Apply(mut d) if merged => {
+            d.notices.insert(
+                0,
+                Notice::new(machine::Template::Acknowledgement, &[Audience::Requester])
+                    .situation(machine::Situation::Merged),
+            );
+            Verdict::Apply(d)
+        }
+        other => other,
+    };
     let (ticket_id, ticket, outcome) = match (verdict, matched) {
         (Verdict::Apply(decision), Some((id, before, _))) => {
             let number = before.number;

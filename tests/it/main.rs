@@ -7,6 +7,7 @@
 mod app;
 mod core_loop;
 mod lifecycle;
+mod realworld;
 mod transport;
 
 /// Declares a test for each database backend.

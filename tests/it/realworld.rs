@@ -1,0 +1,278 @@
+//! Mail nobody planned for: the same request twice, bounces, autoresponder
+//! ping-pong, oversized attachments, unreadable mail, and every fixture of
+//! `fixtures/` through the real bed.
+
+use crate::app::{mail, Db, TestApp};
+use crate::on_both_databases;
+
+const JEANNE: &str = "Jeanne Martin <jeanne.martin@mairie-exemple.fr>";
+const JEANNE_ADDR: &str = "jeanne.martin@mairie-exemple.fr";
+const DESK: &str = "sau@example.test";
+
+on_both_databases!(
+    the_same_request_again_is_a_followup,
+    one_mail_to_two_support_addresses_is_one_ticket,
+    a_permanent_bounce_stops_mail_to_the_address,
+    autoresponder_ping_pong_is_capped,
+    oversized_attachments_are_refused_and_the_sender_told,
+);
+
+fn the_same_request_again_is_a_followup(db: Db) {
+    let app = TestApp::start(db);
+    app.append(&mail(
+        JEANNE,
+        "Imprimante en panne",
+        "a1@mairie-exemple.fr",
+        "",
+        "Elle ne marche plus.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    app.append(&mail(
+        JEANNE,
+        "Imprimante en panne",
+        "a2@mairie-exemple.fr",
+        "",
+        "Toujours rien, c'est urgent !",
+    ));
+    app.run_at("2026-11-23T11:00:00Z");
+    assert_eq!(app.tickets().len(), 1);
+    assert_eq!(app.kinds(1), ["initial", "followup"]);
+    let acks = app.sent_to(JEANNE_ADDR);
+    assert_eq!(acks.len(), 2);
+    assert!(
+        acks[1].body.contains("Vous nous avez déjà écrit"),
+        "{}",
+        acks[1].body
+    );
+    assert!(acks[1].subject.starts_with("[SUPPORT #000001]"));
+    // Outside the window (24 h by default), it is a new request.
+    app.append(&mail(
+        JEANNE,
+        "Imprimante en panne",
+        "a3@mairie-exemple.fr",
+        "",
+        "Encore elle.",
+    ));
+    app.run_at("2026-11-25T09:00:00Z");
+    assert_eq!(app.tickets().len(), 2);
+}
+
+fn one_mail_to_two_support_addresses_is_one_ticket(db: Db) {
+    let app = TestApp::start(db);
+    let first = mail(
+        JEANNE,
+        "Accès VPN",
+        "vpn@mairie-exemple.fr",
+        "Cc: informatique@example.test\n",
+        "Le VPN refuse mon mot de passe.",
+    );
+    // The copy delivered through the other address differs in its headers.
+    let second = String::from_utf8(first.clone()).unwrap().replacen(
+        "From:",
+        "Delivered-To: informatique@example.test\nFrom:",
+        1,
+    );
+    app.append(&first);
+    app.append(second.as_bytes());
+    app.run_once();
+    assert_eq!(app.tickets().len(), 1);
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), 1);
+    assert_eq!(app.count("INBOX"), 0);
+}
+
+fn dsn_for(message_id: &str, recipient: &str, status: &str) -> Vec<u8> {
+    format!(
+        "Return-Path: <>\n\
+From: MAILER-DAEMON@mx.mairie-exemple.fr (Mail Delivery System)\n\
+To: support@example.test\n\
+Subject: Undelivered Mail Returned to Sender\n\
+Message-ID: <20261123091502.4F2A3C0155@mx.mairie-exemple.fr>\n\
+Date: Mon, 23 Nov 2026 10:15:02 +0100\n\
+Auto-Submitted: auto-replied\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"4F2A3C0155.1795600502/mx.mairie-exemple.fr\"\n\
+\n\
+--4F2A3C0155.1795600502/mx.mairie-exemple.fr\n\
+Content-Description: Notification\n\
+Content-Type: text/plain; charset=us-ascii\n\
+\n\
+This is the mail system at host mx.mairie-exemple.fr.\n\
+\n\
+I'm sorry to have to inform you that your message could not\n\
+be delivered to one or more recipients.\n\
+\n\
+<{recipient}>: host mbox.mairie-exemple.fr said: 550 {status} User unknown\n\
+\n\
+--4F2A3C0155.1795600502/mx.mairie-exemple.fr\n\
+Content-Description: Delivery report\n\
+Content-Type: message/delivery-status\n\
+\n\
+Reporting-MTA: dns; mx.mairie-exemple.fr\n\
+Arrival-Date: Mon, 23 Nov 2026 10:15:01 +0100 (CET)\n\
+\n\
+Final-Recipient: rfc822; {recipient}\n\
+Original-Recipient: rfc822;{recipient}\n\
+Action: failed\n\
+Status: {status}\n\
+Diagnostic-Code: smtp; 550 {status} User unknown\n\
+\n\
+--4F2A3C0155.1795600502/mx.mairie-exemple.fr\n\
+Content-Description: Undelivered Message Headers\n\
+Content-Type: text/rfc822-headers\n\
+\n\
+From: Support informatique <support@example.test>\n\
+To: {recipient}\n\
+Subject: [SUPPORT #000001] Imprimante en panne\n\
+Message-ID: <{message_id}>\n\
+\n\
+--4F2A3C0155.1795600502/mx.mairie-exemple.fr--\n"
+    )
+    .into_bytes()
+}
+
+fn a_permanent_bounce_stops_mail_to_the_address(db: Db) {
+    let app = TestApp::start(db);
+    app.ok(&["agents", "add", "marc.agent@example.test"]);
+    app.append(&mail(
+        JEANNE,
+        "Imprimante en panne",
+        "b1@mairie-exemple.fr",
+        "",
+        "Elle ne marche plus.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    let ack = app.sent_to(JEANNE_ADDR).pop().unwrap();
+    app.append(&dsn_for(&ack.message_id, JEANNE_ADDR, "5.1.1"));
+    app.run_at("2026-11-23T09:20:00Z");
+    assert_eq!(app.tickets().len(), 1, "a bounce opened a ticket");
+    assert_eq!(app.kinds(1), ["initial", "bounce"]);
+    let to_desk = app.sent_to(DESK).pop().unwrap();
+    assert!(
+        to_desk.body.contains(JEANNE_ADDR) && to_desk.body.contains("5.1.1"),
+        "{}",
+        to_desk.body
+    );
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), 1, "the bounce was answered");
+
+    // Mail for the address is held back, visibly.
+    app.reply(
+        &to_desk,
+        "Marc <marc.agent@example.test>",
+        "Avez-vous redémarré ?",
+        "",
+    );
+    app.run_at("2026-11-23T09:30:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), 1);
+    let held: Vec<_> = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["state"] == "held")
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert!(held[0]["last_error"].as_str().unwrap().contains("bounced"));
+
+    // The address writes again: mail to it resumes; the held one can be
+    // sent by hand.
+    app.append(&mail(
+        JEANNE,
+        "RE: [SUPPORT #000001] Imprimante en panne",
+        "b2@mairie-exemple.fr",
+        "",
+        "Oui, sans effet.",
+    ));
+    app.run_at("2026-11-23T10:00:00Z");
+    let id = held[0]["id"].as_i64().unwrap().to_string();
+    app.ok(&["outbox", "retry", &id]);
+    app.run_once();
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), 2);
+}
+
+fn autoresponder_ping_pong_is_capped(db: Db) {
+    let app = TestApp::start(db);
+    // A robot answering every mail with a new subject and a new
+    // Message-ID, and no header saying it is a robot.
+    for round in 0..12 {
+        app.append(&mail(
+            "Accueil automatique <accueil@prestataire.example>",
+            &format!("Votre message n°{round} a bien été reçu"),
+            &format!("robot{round}@prestataire.example"),
+            "",
+            "Merci pour votre message. Nous vous répondrons rapidement.",
+        ));
+        app.run_at(&format!("2026-11-23T09:{:02}:00Z", round * 2));
+    }
+    let answered = app.sent_to("accueil@prestataire.example").len();
+    assert_eq!(answered, 5, "the loop guard let {answered} answers through");
+    let held = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["state"] == "held")
+        .count();
+    assert_eq!(held, 7);
+    // An hour later, a little more may go.
+    app.append(&mail(
+        "Accueil automatique <accueil@prestataire.example>",
+        "Votre message n°99",
+        "robot99@prestataire.example",
+        "",
+        "Merci.",
+    ));
+    app.run_at("2026-11-23T10:30:00Z");
+    assert_eq!(app.sent_to("accueil@prestataire.example").len(), 6);
+}
+
+fn oversized_attachments_are_refused_and_the_sender_told(db: Db) {
+    let app = TestApp::start_with(db, "max_attachment_size = \"2KiB\"\n");
+    let big = "A".repeat(4000);
+    let raw = format!(
+        "From: {JEANNE}\nTo: support@example.test\nSubject: Scan du dossier\nMessage-ID: <big1@mairie-exemple.fr>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nVoici le scan et la note.\n--b\nContent-Type: application/pdf; name=\"scan.pdf\"\nContent-Disposition: attachment; filename=\"scan.pdf\"\n\n{big}\n--b\nContent-Type: text/plain; name=\"note.txt\"\nContent-Disposition: attachment; filename=\"note.txt\"\n\npetite note\n--b--\n"
+    );
+    app.append(raw.as_bytes());
+    app.run_once();
+    let t = app.ticket(1);
+    let files: Vec<&str> = t["messages"][0]["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["note.txt"]);
+    assert_eq!(app.kinds(1), ["initial", "system"]);
+    assert!(t["messages"][1]["body"]
+        .as_str()
+        .unwrap()
+        .contains("scan.pdf"));
+    let to_jeanne = app.sent_to(JEANNE_ADDR);
+    assert_eq!(to_jeanne.len(), 2, "acknowledgement and refusal notice");
+    assert!(to_jeanne
+        .iter()
+        .any(|m| m.body.contains("scan.pdf") && m.body.contains("2 KiB")));
+}
+
+#[test]
+fn failed_mail_is_listed_and_retrying_it_does_not_loop() {
+    let app = TestApp::start(Db::Sqlite);
+    app.append(b"\x89PNG garbage that is no mail at all \xff\xfe");
+    app.run_once();
+    let failed: Vec<serde_json::Value> =
+        serde_json::from_str(&app.ok(&["failed", "list", "--json"])).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("no sender"),
+        "{failed:?}"
+    );
+    let id = failed[0]["id"].as_i64().unwrap().to_string();
+    let out = app.guichet(&["failed", "retry", &id]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("still fails"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1);
+    // Still failed once, no ticket, nothing sent; later cycles leave it.
+    app.run_once();
+    let failed: Vec<serde_json::Value> =
+        serde_json::from_str(&app.ok(&["failed", "list", "--json"])).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(app.tickets().is_empty());
+    assert!(app.sent().is_empty());
+    assert_eq!(app.count("Failed"), 1);
+}
