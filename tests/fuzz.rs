@@ -1,0 +1,211 @@
+//! A bounded fuzz run over everything that reads mail we do not control:
+//! parse, classify, bounce reading, quote stripping, subject tags,
+//! commands, keywords, Authentication-Results. Inputs are MIME messages
+//! generated from realistic pieces (headers, encodings, nesting) mixed
+//! with arbitrary bytes. Nothing may panic.
+//!
+//! `GUICHET_FUZZ_CASES` sets the number of messages (default 20000, a few seconds);
+//! scripts/fuzz runs a long session.
+
+use guichet::inbound::{self, auth, quote, reference::SubjectTagger};
+use guichet::ticket::{command, machine};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+fn header_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -~]{0,60}",
+        Just("=?utf-8?q?R=C3=A9ponse_automatique?=".to_string()),
+        Just("=?iso-8859-1?b?UHJvYmzobWU=?=".to_string()),
+        Just("=?utf-8?q?bad=ZZ?=".to_string()),
+        Just("=?unknown-charset?q?x?=".to_string()),
+        "\\PC{0,40}",
+        Just("RE : [SUPPORT #000042] Imprimante".to_string()),
+        Just("<>".to_string()),
+        Just("rfc822; a@b.example".to_string()),
+        Just("mx.example.test; dmarc=pass header.from=a.example (".to_string()),
+    ]
+}
+
+fn header() -> impl Strategy<Value = String> {
+    let names = prop_oneof![
+        Just("From"),
+        Just("To"),
+        Just("Subject"),
+        Just("Message-ID"),
+        Just("In-Reply-To"),
+        Just("References"),
+        Just("Auto-Submitted"),
+        Just("Precedence"),
+        Just("Return-Path"),
+        Just("List-Id"),
+        Just("X-Loop"),
+        Just("Authentication-Results"),
+        Just("Content-Type"),
+        Just("Content-Transfer-Encoding"),
+        Just("Content-Disposition"),
+        Just("Date"),
+    ];
+    (names, header_value()).prop_map(|(n, v)| format!("{n}: {v}\r\n"))
+}
+
+fn content_type() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("text/plain; charset=utf-8".to_string()),
+        Just("text/plain; charset=iso-8859-1".to_string()),
+        Just("text/plain; charset=windows-1252".to_string()),
+        Just("text/plain; charset=x-nonsense".to_string()),
+        Just("text/html; charset=utf-8".to_string()),
+        Just("message/rfc822".to_string()),
+        Just("message/delivery-status".to_string()),
+        Just("text/rfc822-headers".to_string()),
+        Just("application/ms-tnef; name=winmail.dat".to_string()),
+        Just("image/png; name*=utf-8''%C3%A9cran%00.png".to_string()),
+        Just("application/octet-stream; name*0*=utf-8''a%2F..%2F; name*1=b.exe".to_string()),
+        "[ -~]{0,30}",
+    ]
+}
+
+fn encoding() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("7bit".to_string()),
+        Just("8bit".to_string()),
+        Just("base64".to_string()),
+        Just("quoted-printable".to_string()),
+        Just("x-uuencode".to_string()),
+        "[a-z0-9-]{0,10}",
+    ]
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        "[ -~\r\n>]{0,300}".prop_map(String::into_bytes),
+        "\\PC{0,200}".prop_map(String::into_bytes),
+        proptest::collection::vec(any::<u8>(), 0..300),
+        Just(b"Le lun. 23 nov. 2026 a ecrit :\r\n> cite\r\n-- \r\nsig\r\n".to_vec()),
+        Just(b"=E9=\r\n=ZZ=\r\nabc".to_vec()),
+        Just(b"<html><body><p>a<br>b</p><table><tr><td>x".to_vec()),
+        Just(b"begin 644 x.txt\r\n#86)C\r\n`\r\nend\r\n".to_vec()),
+        Just(b"Final-Recipient: rfc822; a@b\r\nStatus: 5.1.1\r\nAction: failed\r\n".to_vec()),
+    ]
+}
+
+/// A MIME tree of depth `depth`.
+fn part(depth: u32) -> BoxedStrategy<Vec<u8>> {
+    let leaf = (content_type(), encoding(), body())
+        .prop_map(|(ct, enc, body)| {
+            let mut out = format!("Content-Type: {ct}\r\nContent-Transfer-Encoding: {enc}\r\n\r\n")
+                .into_bytes();
+            out.extend(body);
+            out
+        })
+        .boxed();
+    if depth == 0 {
+        return leaf;
+    }
+    let multipart = (
+        prop_oneof![
+            Just("mixed"),
+            Just("alternative"),
+            Just("related"),
+            Just("report; report-type=delivery-status"),
+            Just("digest")
+        ],
+        "[a-zA-Z0-9'()+_,./:=?-]{1,20}",
+        proptest::collection::vec(part(depth - 1), 0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(kind, boundary, parts, close)| {
+            let mut out = format!(
+                "Content-Type: multipart/{kind}; boundary=\"{boundary}\"\r\n\r\npreamble\r\n"
+            )
+            .into_bytes();
+            for p in parts {
+                out.extend(format!("--{boundary}\r\n").into_bytes());
+                out.extend(p);
+                out.extend(b"\r\n");
+            }
+            if close {
+                out.extend(format!("--{boundary}--\r\n").into_bytes());
+            }
+            out
+        });
+    prop_oneof![2 => leaf, 1 => multipart].boxed()
+}
+
+fn message() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => (proptest::collection::vec(header(), 0..12), part(3)).prop_map(|(headers, body)| {
+            let mut out: Vec<u8> = headers.concat().into_bytes();
+            out.extend(body);
+            out
+        }),
+        1 => proptest::collection::vec(any::<u8>(), 0..2000),
+    ]
+}
+
+fn cases() -> u32 {
+    std::env::var("GUICHET_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000)
+}
+
+#[test]
+fn nothing_that_reads_mail_panics() {
+    let tagger = SubjectTagger::new("SUPPORT");
+    let policy = machine::Policy::default();
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&message(), |raw| {
+            let _ = inbound::peek_message_id(&raw);
+            if let Ok(m) = inbound::parse(&raw, "support@example.test") {
+                let _ = tagger.find(&m.subject);
+                let _ = tagger.clean(&m.subject);
+                let _ = quote::strip(&m.text);
+                let _ = command::parse(&m.body);
+                let _ = machine::decision_in(&m.body, &policy);
+                let headers: Vec<&str> = m.auth_results.iter().map(String::as_str).collect();
+                let _ = auth::judge(&headers, "mx.example.test", &m.from.email);
+                prop_assert!(!m.from.email.is_empty());
+                for a in &m.attachments {
+                    prop_assert!(!a.filename.is_empty());
+                    prop_assert!(!a.filename.contains('/') && !a.filename.contains('\\'));
+                    prop_assert!(!a.filename.chars().any(char::is_control));
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn text_readers_never_panic_on_any_string() {
+    let tagger = SubjectTagger::new("SUPPORT");
+    let policy = machine::Policy::default();
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&"\\PC{0,400}|[ -~\n>#]{0,400}", |s| {
+            let stripped = quote::strip(&s);
+            // Stripping never invents text.
+            for line in stripped.lines() {
+                prop_assert!(s.contains(line.trim_end()), "{line:?} not in the input");
+            }
+            let _ = tagger.find(&s);
+            let _ = tagger.clean(&s);
+            let _ = command::parse(&s);
+            let _ = machine::decision_in(&s, &policy);
+            let _ = auth::judge(&[s.as_str()], "mx.example.test", "a@b.example");
+            let _ = inbound::html_to_text(&s);
+            Ok(())
+        })
+        .unwrap();
+}
