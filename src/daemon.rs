@@ -24,6 +24,55 @@ pub enum CycleError {
     Imap(#[from] ImapError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("another daemon took over the mailbox")]
+    LeaseLost,
+}
+
+/// How long a fetch lease lasts without renewal: another daemon takes the
+/// mailbox over this long after its holder died.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How often the holder renews it (IDLE is re-armed at this pace too).
+pub const LEASE_RENEW: Duration = Duration::from_secs(5);
+
+/// This daemon's claim on fetching one mailbox. Leases follow the real
+/// clock whatever `--now` says: they are about processes being alive.
+pub struct Lease {
+    pub name: String,
+    pub holder: String,
+}
+
+impl Lease {
+    pub fn for_mailbox(desk: &Desk) -> Lease {
+        let i = &desk.settings.imap;
+        Lease {
+            name: format!(
+                "fetch imap://{}@{}:{}/{}",
+                i.username, i.host, i.port, i.mailbox
+            ),
+            holder: crate::instance::id().to_string(),
+        }
+    }
+
+    /// Takes or renews the lease; false when another live daemon holds it.
+    pub fn renew(&self, conn: &mut AnyConnection) -> Result<bool, StoreError> {
+        let now = Clock::System.now_naive();
+        let until = now + chrono::Duration::from_std(LEASE_TTL).expect("small duration");
+        db(|| store::leases::acquire(conn, &self.name, &self.holder, now, until))
+    }
+
+    pub fn release(&self, conn: &mut AnyConnection) {
+        if let Err(e) = db(|| store::leases::release(conn, &self.name, &self.holder)) {
+            tracing::warn!("could not release the fetch lease: {e}");
+        }
+    }
+
+    /// Who holds it now, if someone else does.
+    pub fn other_holder(&self, conn: &mut AnyConnection) -> Option<String> {
+        db(|| store::leases::holder(conn, &self.name, Clock::System.now_naive()))
+            .ok()
+            .flatten()
+            .filter(|h| h != &self.holder)
+    }
 }
 
 /// What one fetch cycle did.
@@ -62,7 +111,11 @@ pub async fn fetch_cycle(
     desk: &Desk,
     clock: &Clock,
     stop: &watch::Receiver<bool>,
+    lease: &Lease,
 ) -> Result<CycleReport, CycleError> {
+    if !lease.renew(conn)? {
+        return Err(CycleError::LeaseLost);
+    }
     let settings = &desk.settings.imap;
     let mailbox = settings.mailbox.as_str();
     let uidvalidity = imap::select(session, mailbox).await?;
@@ -85,6 +138,9 @@ pub async fn fetch_cycle(
     let uids = imap::uids_after(session, after, keyword).await?;
     let mut report = CycleReport::default();
     for batch in uids.chunks(imap::BATCH) {
+        if !lease.renew(conn)? {
+            return Err(CycleError::LeaseLost);
+        }
         let fetched = imap::fetch(session, batch).await?;
         report.fetched += fetched.len();
         let mut done = Vec::with_capacity(fetched.len());
@@ -202,9 +258,33 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         );
     }
     let (_tx, stop) = watch::channel(false);
-    let (mut session, features) = open_session(&desk).await?;
-    let report = fetch_cycle(&mut session, features, &mut conn, &desk, &clock, &stop).await?;
-    let _ = session.logout().await;
+    let lease = Lease::for_mailbox(&desk);
+    let report = if lease.renew(&mut conn)? {
+        let (mut session, features) = match open_session(&desk).await {
+            Ok(s) => s,
+            Err(e) => {
+                lease.release(&mut conn);
+                return Err(e.into());
+            }
+        };
+        let report = fetch_cycle(
+            &mut session,
+            features,
+            &mut conn,
+            &desk,
+            &clock,
+            &stop,
+            &lease,
+        )
+        .await;
+        let _ = session.logout().await;
+        lease.release(&mut conn);
+        report?
+    } else {
+        let who = lease.other_holder(&mut conn).unwrap_or_default();
+        tracing::info!(holder = %who, "another daemon fetches this mailbox; not fetching");
+        CycleReport::default()
+    };
     tracing::info!(
         fetched = report.fetched,
         created = report.created,
@@ -329,6 +409,9 @@ async fn fetcher_loop(
     let mut backoff = MIN_BACKOFF;
     let mut ready_sent = false;
     let mut conn: Option<AnyConnection> = None;
+    let lease = Lease::for_mailbox(&desk);
+    let mut standing_by = false;
+    let mut alarm = LoginAlarm::default();
     loop {
         if *stop.borrow() {
             return;
@@ -354,6 +437,41 @@ async fn fetcher_loop(
             }
         }
         let c = conn.as_mut().expect("connected above");
+        // Only one daemon fetches a mailbox; the others stand by and take
+        // over when its lease expires.
+        match lease.renew(c) {
+            Ok(true) => {
+                if standing_by {
+                    tracing::info!("taking over the mailbox");
+                    standing_by = false;
+                }
+            }
+            Ok(false) => {
+                if !standing_by {
+                    let who = lease.other_holder(c).unwrap_or_default();
+                    tracing::info!(holder = %who, "another daemon fetches this mailbox; standing by");
+                    standing_by = true;
+                }
+                if !ready_sent {
+                    // Standing by is serving: the other daemon fetches.
+                    notify(&[sd_notify::NotifyState::Ready]);
+                    ready_sent = true;
+                }
+                if sleep_or_stop(LEASE_RENEW, &mut stop).await {
+                    return;
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::error!("{e}; retrying in {}s", backoff.as_secs());
+                conn = None;
+                if sleep_or_stop(backoff, &mut stop).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        }
         let result = fetch_session(
             &desk,
             &clock,
@@ -362,11 +480,25 @@ async fn fetcher_loop(
             &wake_dispatcher,
             &mut ready_sent,
             &mut backoff,
+            &lease,
+            &mut alarm,
         )
         .await;
         match result {
-            Ok(()) => return,
+            Ok(()) => {
+                lease.release(c);
+                return;
+            }
+            Err(CycleError::LeaseLost) => {
+                tracing::warn!("another daemon took the mailbox over; standing by");
+                standing_by = true;
+            }
             Err(e) => {
+                if let CycleError::Imap(ImapError::Login(why)) = &e {
+                    if alarm.failed(c, &desk, &clock, why) {
+                        wake_dispatcher.notify_one();
+                    }
+                }
                 if let CycleError::Store(_) = e {
                     conn = None;
                 }
@@ -385,8 +517,58 @@ async fn fetcher_loop(
     }
 }
 
-/// One IMAP session: fetch, then IDLE (or sleep) and fetch again, until an
-/// error (returned, to reconnect) or a stop request (Ok).
+/// Raises one alert when the IMAP login keeps failing: a mailbox that
+/// silently stops being read is the worst failure a desk can have.
+#[derive(Default)]
+struct LoginAlarm {
+    failing_since: Option<std::time::Instant>,
+    raised: bool,
+}
+
+impl LoginAlarm {
+    /// Records a failure; returns whether an alert mail was queued.
+    fn failed(&mut self, conn: &mut AnyConnection, desk: &Desk, clock: &Clock, why: &str) -> bool {
+        let since = *self
+            .failing_since
+            .get_or_insert_with(std::time::Instant::now);
+        let after = desk.settings.alerts.after;
+        if self.raised || since.elapsed() < after {
+            return false;
+        }
+        self.raised = true;
+        let elapsed = Duration::from_secs(since.elapsed().as_secs());
+        let minutes = elapsed.as_secs().div_ceil(60);
+        tracing::error!(
+            "ALERT: the IMAP login has been failing for {} ({why}): the support mailbox is not being read",
+            humantime::format_duration(elapsed)
+        );
+        let detail = format!(
+            "imap://{}@{}:{}/{}: login refused: {why}",
+            desk.settings.imap.username,
+            desk.settings.imap.host,
+            desk.settings.imap.port,
+            desk.settings.imap.mailbox
+        );
+        match db(|| service::enqueue_alert(conn, desk, "imap_login", &detail, minutes, clock)) {
+            Ok(()) => !desk.settings.alerts.to.is_empty(),
+            Err(e) => {
+                tracing::error!("could not queue the alert mail: {e}");
+                false
+            }
+        }
+    }
+
+    fn succeeded(&mut self) {
+        if self.raised {
+            tracing::info!("the IMAP login works again");
+        }
+        *self = LoginAlarm::default();
+    }
+}
+
+/// One IMAP session: fetch, then IDLE (or sleep) and fetch again, renewing
+/// the lease, until an error (returned, to reconnect) or a stop request.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_session(
     desk: &Desk,
     clock: &Clock,
@@ -395,8 +577,11 @@ async fn fetch_session(
     wake_dispatcher: &Notify,
     ready_sent: &mut bool,
     backoff: &mut Duration,
+    lease: &Lease,
+    alarm: &mut LoginAlarm,
 ) -> Result<(), CycleError> {
     let (mut session, features) = open_session(desk).await?;
+    alarm.succeeded();
     let settings = &desk.settings.imap;
     let use_idle = settings.idle && features.idle;
     tracing::info!(
@@ -405,29 +590,42 @@ async fn fetch_session(
         idle = use_idle,
         "connected to the mailbox"
     );
+    let mut last_fetch = std::time::Instant::now();
+    let mut fetch_now = true;
     loop {
-        let report = fetch_cycle(&mut session, features, conn, desk, clock, stop).await?;
-        *backoff = MIN_BACKOFF;
-        if !*ready_sent {
-            notify(&[sd_notify::NotifyState::Ready]);
-            *ready_sent = true;
-        }
-        if report.fetched > 0 {
-            wake_dispatcher.notify_one();
+        if fetch_now {
+            let report =
+                fetch_cycle(&mut session, features, conn, desk, clock, stop, lease).await?;
+            last_fetch = std::time::Instant::now();
+            *backoff = MIN_BACKOFF;
+            if !*ready_sent {
+                notify(&[sd_notify::NotifyState::Ready]);
+                *ready_sent = true;
+            }
+            if report.fetched > 0 {
+                wake_dispatcher.notify_one();
+            }
+        } else if !lease.renew(conn)? {
+            let _ = session.logout().await;
+            return Err(CycleError::LeaseLost);
         }
         if *stop.borrow() {
             let _ = session.logout().await;
             return Ok(());
         }
+        // Wait for new mail at most LEASE_RENEW at a time, so the lease
+        // stays fresh; IDLE wakes up at once when mail arrives.
         if use_idle {
-            let wait = settings.poll_interval.max(IDLE_RENEW);
             let mut handle = session.idle();
             handle.init().await.map_err(ImapError::from)?;
-            let stopped = {
-                let (idle_wait, _interrupt) = handle.wait_with_timeout(wait);
+            let (stopped, new_data) = {
+                let (idle_wait, _interrupt) = handle.wait_with_timeout(LEASE_RENEW);
                 tokio::select! {
-                    r = idle_wait => { r.map_err(ImapError::from)?; false }
-                    _ = stop.changed() => true,
+                    r = idle_wait => {
+                        let r = r.map_err(ImapError::from)?;
+                        (false, matches!(r, async_imap::extensions::idle::IdleResponse::NewData(_)))
+                    }
+                    _ = stop.changed() => (true, false),
                 }
             };
             session = handle.done().await.map_err(ImapError::from)?;
@@ -435,9 +633,26 @@ async fn fetch_session(
                 let _ = session.logout().await;
                 return Ok(());
             }
-        } else if sleep_or_stop(settings.poll_interval, stop).await {
-            let _ = session.logout().await;
-            return Ok(());
+            // News that came between two IDLE commands lands here.
+            let mut news = false;
+            while let Ok(r) = session.unsolicited_responses.try_recv() {
+                news |= matches!(
+                    r,
+                    async_imap::types::UnsolicitedResponse::Exists(_)
+                        | async_imap::types::UnsolicitedResponse::Recent(_)
+                );
+            }
+            let new_data = new_data || news;
+            // Without news, a fetch now and then anyway (IDLE_RENEW): some
+            // servers miss notifications.
+            fetch_now = new_data || last_fetch.elapsed() >= IDLE_RENEW.min(settings.poll_interval);
+        } else {
+            let left = settings.poll_interval.saturating_sub(last_fetch.elapsed());
+            if sleep_or_stop(left.min(LEASE_RENEW), stop).await {
+                let _ = session.logout().await;
+                return Ok(());
+            }
+            fetch_now = last_fetch.elapsed() >= settings.poll_interval;
         }
     }
 }

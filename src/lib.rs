@@ -6,6 +6,7 @@ pub mod config;
 pub mod daemon;
 pub mod imap;
 pub mod inbound;
+pub mod instance;
 pub mod outbound;
 pub mod store;
 pub mod ticket;

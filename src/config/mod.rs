@@ -158,6 +158,15 @@ impl TicketSettings {
     }
 }
 
+/// Where the administrators are told when the daemon cannot do its job.
+#[derive(Clone, Debug)]
+pub struct AlertSettings {
+    /// Addresses of the administrators; empty: the log line only.
+    pub to: Vec<String>,
+    /// How long a failure (the IMAP login) lasts before it is raised.
+    pub after: Duration,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct SecuritySettings {
     /// When set, commands and validations are honoured only if this
@@ -172,6 +181,7 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub tickets: TicketSettings,
     pub security: SecuritySettings,
+    pub alerts: AlertSettings,
 }
 
 /// All the problems found in a configuration file.
@@ -359,6 +369,11 @@ impl Settings {
         let trusted_authserv_id = security.opt_string("trusted_authserv_id");
         security.finish();
 
+        let mut alerts = root.section("alerts");
+        let alert_to = alerts.address_list("to");
+        let alert_after = alerts.duration_or("after", Duration::from_secs(600));
+        alerts.finish();
+
         let mut problems = root.finish_all();
         if from.is_none() && problems.is_empty() {
             problems.push("smtp.from: missing".into());
@@ -409,6 +424,10 @@ impl Settings {
             },
             security: SecuritySettings {
                 trusted_authserv_id,
+            },
+            alerts: AlertSettings {
+                to: alert_to,
+                after: alert_after,
             },
         })
     }

@@ -7,6 +7,7 @@ pub mod bounce;
 pub mod classify;
 pub mod quote;
 pub mod reference;
+pub mod uuencode;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -149,14 +150,25 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         }
     };
 
-    let text = body_text(&message);
+    let (text, uuencoded) = uuencode::extract(&body_text(&message));
     let body = quote::strip(&text);
     let automatic = classify::classify(&message, &from.email, own_loop_id);
     let bounce = (automatic == Some(Automatic::Bounce)).then(|| bounce::read(&message));
 
+    // The parts of a delivery or read report are the report itself, not
+    // files anybody sent: the bounce reading keeps what matters.
+    let is_report = message.root_part().is_content_type("multipart", "report");
     let mut attachments = Vec::new();
     for (i, part) in message.attachments().enumerate() {
-        let content = part.contents().to_vec();
+        if is_report {
+            continue;
+        }
+        let content = match &part.body {
+            // A forwarded mail is kept as a mail file: CRLF line endings,
+            // whatever the transport did to them.
+            PartType::Message(_) => to_crlf(part.contents()),
+            _ => part.contents().to_vec(),
+        };
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {
@@ -174,6 +186,16 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
             filename,
             sha256: sha256_hex(&content),
             content_type,
+            content,
+        });
+    }
+
+    for (name, content) in uuencoded {
+        let position = attachments.len() + 1;
+        attachments.push(InboundAttachment {
+            filename: sanitize_filename(Some(&name), position, "application/octet-stream"),
+            content_type: "application/octet-stream".into(),
+            sha256: sha256_hex(&content),
             content,
         });
     }
@@ -198,16 +220,98 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
     })
 }
 
-/// The text of the first body part; HTML-only mail is converted to text.
+/// The text of the first body part; HTML-only mail is converted to text,
+/// format=flowed text (RFC 3676) is unwrapped.
 fn body_text(message: &mail_parser::Message<'_>) -> String {
     let Some(part) = message.text_bodies().next() else {
         return String::new();
     };
     match &part.body {
-        PartType::Text(t) => t.replace("\r\n", "\n"),
+        PartType::Text(t) => {
+            let text = t.replace("\r\n", "\n");
+            let ct = part.content_type();
+            let flowed = ct
+                .and_then(|c| c.attribute("format"))
+                .is_some_and(|f| f.eq_ignore_ascii_case("flowed"));
+            if flowed {
+                let delsp = ct
+                    .and_then(|c| c.attribute("delsp"))
+                    .is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+                unflow(&text, delsp)
+            } else {
+                text
+            }
+        }
         PartType::Html(h) => html_to_text(h),
         _ => String::new(),
     }
+}
+
+/// Undoes format=flowed (RFC 3676 section 4): a line ending in a space
+/// continues on the next one (the space removed too with DelSp=yes);
+/// space-stuffing is removed; quoted lines join only lines of the same
+/// quote depth; the signature separator is never joined.
+pub fn unflow(text: &str, delsp: bool) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for raw in text.split('\n') {
+        let depth = raw.chars().take_while(|c| *c == '>').count();
+        let mut line = &raw[depth..];
+        if line.starts_with(' ') {
+            line = &line[1..];
+        }
+        let soft = line.ends_with(' ') && line != "-- ";
+        let content = if soft && delsp {
+            &line[..line.len() - 1]
+        } else {
+            line
+        };
+        let prefix = ">".repeat(depth);
+        match open.take() {
+            Some((d, mut acc)) if d == depth => {
+                acc.push_str(content);
+                if soft {
+                    open = Some((d, acc));
+                } else {
+                    out.push(acc);
+                }
+            }
+            previous => {
+                if let Some((d, acc)) = previous {
+                    let _ = d;
+                    out.push(acc);
+                }
+                let start = if depth > 0 {
+                    format!("{prefix} {content}")
+                } else {
+                    content.to_string()
+                };
+                if soft {
+                    open = Some((depth, start));
+                } else {
+                    out.push(start);
+                }
+            }
+        }
+    }
+    if let Some((_, acc)) = open {
+        out.push(acc);
+    }
+    out.join("\n")
+}
+
+/// Bytes with every line ending as CRLF.
+fn to_crlf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
+    let mut previous = 0u8;
+    for &b in bytes {
+        if b == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        previous = b;
+    }
+    out
 }
 
 /// Readable text from HTML: paragraphs, lists and links kept, no wrapping.

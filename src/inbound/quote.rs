@@ -43,7 +43,7 @@ static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
 /// Sign-offs added by phone clients.
 static MOBILE_SIGNOFF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(envoyé\s+(de|depuis)\s+mon\s+.{1,40}|sent\s+from\s+my\s+.{1,40}|(obtenir|télécharger|get)\s+outlook\s+(pour|for)\s+(ios|android))\s*$",
+        r"(?i)^\s*(envoyé\s+(de|depuis)\s+mon\s+.{1,40}|sent\s+from\s+my\s+.{1,40}|(obtenir|télécharger|get)\s+outlook\s+(pour|for)\s+(ios|android))\s*(<[^<>\s]*>)?\s*$",
     )
     .expect("static regex")
 });

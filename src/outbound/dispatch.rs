@@ -137,13 +137,22 @@ where
     T::Error: SendErrorClass,
 {
     let mut report = Report::default();
+    let now = clock.now_naive();
+    let released = db(|| outbox::release_dead_claims(conn, now, crate::instance::is_dead))?;
+    if released > 0 {
+        tracing::info!(
+            count = released,
+            "mail claimed by a daemon that died is due again"
+        );
+    }
     loop {
         let now = clock.now_naive();
-        let rows = db(|| outbox::claim_due(conn, now, DISPATCH_BATCH))?;
+        let rows = db(|| outbox::claim_due(conn, now, DISPATCH_BATCH, crate::instance::id()))?;
         if rows.is_empty() {
             return Ok(report);
         }
-        for row in rows {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        for (index, row) in rows.into_iter().enumerate() {
             let envelope = match envelope(&row) {
                 Ok(e) => e,
                 Err(why) => {
@@ -178,8 +187,11 @@ where
                         tracing::warn!(outbox = row.id, to = %row.recipients, retry_at = %retry_at, "relay refused for now, will retry: {why}");
                         continue;
                     }
-                    // The relay cannot be reached: everything due waits.
-                    let deferred = db(|| outbox::defer_due(conn, now, retry_at))?;
+                    // The relay cannot be reached: everything due waits,
+                    // the rest of this batch included.
+                    let rest = &ids[index + 1..];
+                    db(|| outbox::release(conn, rest, retry_at))?;
+                    let deferred = rest.len() + db(|| outbox::defer_due(conn, now, retry_at))?;
                     report.deferred += deferred;
                     tracing::warn!(retry_at = %retry_at, waiting = deferred + 1, "relay unreachable, will retry: {why}");
                     return Ok(report);

@@ -34,6 +34,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "security_refused",
     "agent_bounce",
     "attachment_refused",
+    "alert",
 );
 
 #[derive(Debug, thiserror::Error)]

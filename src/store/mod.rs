@@ -4,6 +4,7 @@
 pub mod addresses;
 pub mod agents;
 pub mod cursors;
+pub mod leases;
 pub mod mails;
 pub mod outbox;
 pub mod schema;
@@ -53,13 +54,23 @@ impl StoreError {
         match self {
             StoreError::Connect { .. } => true,
             StoreError::Query(Error::DatabaseError(kind, info)) => {
+                let m = info.message();
                 matches!(
                     kind,
                     DatabaseErrorKind::SerializationFailure
                         | DatabaseErrorKind::ClosedConnection
                         | DatabaseErrorKind::UnableToSendCommand
-                ) || info.message().contains("locked")
-                    || info.message().contains("busy")
+                ) || m.contains("locked")
+                    || m.contains("busy")
+                    // SQLITE_FULL or PostgreSQL out of space: fetching
+                    // stops and resumes when space returns.
+                    || m.contains("disk is full")
+                    || m.contains("could not extend file")
+                    || m.contains("No space left")
+                    // PostgreSQL restarted under us.
+                    || m.contains("terminating connection")
+                    || m.contains("server closed the connection")
+                    || m.contains("connection to server")
             }
             StoreError::Query(Error::BrokenTransactionManager) => true,
             _ => false,
@@ -154,6 +165,19 @@ pub fn is_migrated(conn: &mut AnyConnection) -> StoreResult<bool> {
             .map(|v| v.is_empty()),
     };
     pending.map_err(|e| StoreError::Migrate(e.to_string()))
+}
+
+/// Takes the database-wide write lock for the current transaction: the
+/// first statement is a write, so SQLite takes its write lock at once
+/// (waiting up to the busy timeout) instead of failing when a read
+/// transaction later wants to write, and PostgreSQL daemons apply ticket
+/// changes one at a time. Call first in a transaction.
+pub fn lock_for_write(conn: &mut AnyConnection) -> StoreResult<()> {
+    use schema::counters;
+    diesel::update(counters::table.find("write_lock"))
+        .set(counters::value.eq(counters::value + 1))
+        .execute(conn)?;
+    Ok(())
 }
 
 impl AnyConnection {

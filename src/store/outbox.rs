@@ -54,6 +54,7 @@ pub struct Outgoing {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    pub claimed_by: Option<String>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &NewOutgoing<'_>) -> StoreResult<i64> {
@@ -63,19 +64,96 @@ pub fn insert(conn: &mut AnyConnection, row: &NewOutgoing<'_>) -> StoreResult<i6
         .get_result(conn)?)
 }
 
-/// Pending rows due at `now`, oldest first.
+/// How long a claimed row is reserved for the daemon sending it; past
+/// that (the daemon died), another one takes it.
+pub const CLAIM: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Claims up to `limit` pending rows due at `now`, oldest first: they are
+/// reserved (not due again before `now + CLAIM`) so that several daemons
+/// never send one twice. On PostgreSQL the rows are picked with
+/// `FOR UPDATE SKIP LOCKED`, so daemons claim different rows at once.
 pub fn claim_due(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
     limit: i64,
+    claimant: &str,
 ) -> StoreResult<Vec<Outgoing>> {
-    let query = outbox::table
+    conn.transaction(|conn| {
+        let due = outbox::table
+            .filter(outbox::state.eq(state::PENDING))
+            .filter(outbox::next_attempt_at.le(now))
+            .order(outbox::id.asc())
+            .limit(limit)
+            .select(outbox::id);
+        let ids: Vec<i64> = match conn {
+            AnyConnection::Postgresql(pg) => due.for_update().skip_locked().load(pg)?,
+            AnyConnection::Sqlite(_) => {
+                // SQLite has one writer: take the lock before reading, or
+                // the write below could fail on a concurrent commit.
+                super::lock_for_write(conn)?;
+                due.load(conn)?
+            }
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+            .set((
+                outbox::next_attempt_at.eq(now + CLAIM),
+                outbox::claimed_by.eq(claimant),
+            ))
+            .execute(conn)?;
+        Ok(outbox::table
+            .filter(outbox::id.eq_any(&ids))
+            .order(outbox::id.asc())
+            .select(Outgoing::as_select())
+            .load(conn)?)
+    })
+}
+
+/// Gives back at once the claims of daemons that are known to be dead
+/// (`is_dead` says so from the claimant's id); returns how many rows.
+pub fn release_dead_claims(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    is_dead: impl Fn(&str) -> bool,
+) -> StoreResult<usize> {
+    let claimants: Vec<Option<String>> = outbox::table
         .filter(outbox::state.eq(state::PENDING))
-        .filter(outbox::next_attempt_at.le(now))
-        .order(outbox::id.asc())
-        .limit(limit)
-        .select(Outgoing::as_select());
-    Ok(query.load(conn)?)
+        .filter(outbox::next_attempt_at.gt(now))
+        .filter(outbox::claimed_by.is_not_null())
+        .select(outbox::claimed_by)
+        .distinct()
+        .load(conn)?;
+    let mut released = 0;
+    for claimant in claimants.into_iter().flatten().filter(|c| is_dead(c)) {
+        released += diesel::update(
+            outbox::table
+                .filter(outbox::state.eq(state::PENDING))
+                .filter(outbox::claimed_by.eq(&claimant)),
+        )
+        .set((
+            outbox::next_attempt_at.eq(now),
+            outbox::claimed_by.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    }
+    Ok(released)
+}
+
+/// Gives claimed rows back, due at `at`, without counting an attempt.
+pub fn release(conn: &mut AnyConnection, ids: &[i64], at: NaiveDateTime) -> StoreResult<()> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::state.eq(state::PENDING)),
+    )
+    .set((
+        outbox::next_attempt_at.eq(at),
+        outbox::claimed_by.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// When the next pending row is due, if any.
@@ -93,6 +171,7 @@ pub fn mark_sent(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Store
             outbox::sent_at.eq(Some(now)),
             outbox::attempts.eq(outbox::attempts + 1),
             outbox::last_error.eq(None::<String>),
+            outbox::claimed_by.eq(None::<String>),
         ))
         .execute(conn)?;
     Ok(())
@@ -112,6 +191,7 @@ pub fn mark_failed(
                 outbox::attempts.eq(outbox::attempts + 1),
                 outbox::last_error.eq(Some(error)),
                 outbox::next_attempt_at.eq(at),
+                outbox::claimed_by.eq(None::<String>),
             ))
             .execute(conn)?,
         None => diesel::update(target)
@@ -119,6 +199,7 @@ pub fn mark_failed(
                 outbox::attempts.eq(outbox::attempts + 1),
                 outbox::last_error.eq(Some(error)),
                 outbox::state.eq(state::FAILED),
+                outbox::claimed_by.eq(None::<String>),
             ))
             .execute(conn)?,
     };
@@ -138,7 +219,10 @@ pub fn defer_due(
             .filter(outbox::state.eq(state::PENDING))
             .filter(outbox::next_attempt_at.le(now)),
     )
-    .set(outbox::next_attempt_at.eq(until))
+    .set((
+        outbox::next_attempt_at.eq(until),
+        outbox::claimed_by.eq(None::<String>),
+    ))
     .execute(conn)?)
 }
 

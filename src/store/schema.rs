@@ -104,6 +104,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
     }
 }
 
@@ -149,3 +150,11 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(undeliverable, outbox);
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}

@@ -86,6 +86,7 @@ pub fn store_raw(
     let sha = inbound::sha256_hex(raw);
     let message_id = inbound::peek_message_id(raw);
     conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
         if let (Some(v), Some(u)) = (source.uidvalidity, source.uid) {
             if let Some((id, _)) = mails::find_by_key(conn, source.name, v.into(), u.into())? {
                 return Ok(id);
@@ -116,7 +117,10 @@ pub fn process(
     raw_id: i64,
     clock: &Clock,
 ) -> StoreResult<Outcome> {
-    conn.transaction(|conn| process_in_tx(conn, desk, raw_id, clock))
+    conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
+        process_in_tx(conn, desk, raw_id, clock)
+    })
 }
 
 /// Marks a stored mail failed, in its own transaction, after processing
@@ -530,6 +534,9 @@ pub fn run_scheduler(
     let now = clock.now_naive();
     for id in tickets::ids_with_status(conn, Status::Solved)? {
         conn.transaction(|conn| {
+            // Under the write lock, so that several daemons act once per
+            // ticket: the second one sees the first one's change.
+            crate::store::lock_for_write(conn)?;
             let (id, ticket) = tickets::get_by_id(conn, id)?;
             let Verdict::Apply(decision) =
                 machine::apply(&ticket, &Event::Tick, Actor::System, now, &desk.policy)
@@ -1010,4 +1017,67 @@ pub fn resume_unprocessed(
         out.push(process(conn, desk, id, clock)?);
     }
     Ok(out)
+}
+
+/// Queues one alert mail to the administrators (`[alerts] to`): `what` is
+/// the template's case ("imap_login"), `detail` the one-line reason.
+pub fn enqueue_alert(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    what: &str,
+    detail: &str,
+    minutes: u64,
+    clock: &Clock,
+) -> StoreResult<()> {
+    let to = &desk.settings.alerts.to;
+    if to.is_empty() {
+        return Ok(());
+    }
+    let from = &desk.settings.smtp.from;
+    let context = json!({
+        "desk": {
+            "name": from.name.clone().unwrap_or_else(|| from.email.to_string()),
+            "address": from.email.to_string(),
+        },
+        "alert": { "what": what, "detail": detail, "minutes": minutes },
+    });
+    let rendered = desk
+        .renderer
+        .render(desk.settings.tickets.language, "alert", &context)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    conn.transaction(|conn| {
+        for address in to {
+            let message_id = outbound::new_message_id(from);
+            let composed = outbound::compose(&outbound::Draft {
+                from,
+                to: std::slice::from_ref(address),
+                subject: &rendered.subject,
+                body: &rendered.body,
+                message_id: &message_id,
+                in_reply_to: None,
+                references: &[],
+                auto_submitted: "auto-generated",
+                date: clock.now(),
+            })
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            outbox::insert(
+                conn,
+                &outbox::NewOutgoing {
+                    ticket_id: None,
+                    kind: "alert",
+                    message_id: &message_id,
+                    sender: from.email.as_ref(),
+                    recipients: address,
+                    subject: &rendered.subject,
+                    raw: &composed.raw,
+                    state: outbox::state::PENDING,
+                    attempts: 0,
+                    next_attempt_at: clock.now_naive(),
+                    created_at: clock.now_naive(),
+                    last_error: None,
+                },
+            )?;
+        }
+        Ok(())
+    })
 }

@@ -8,6 +8,7 @@ mod app;
 mod core_loop;
 mod lifecycle;
 mod realworld;
+mod resilience;
 mod transport;
 
 /// Declares a test for each database backend.

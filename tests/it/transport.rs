@@ -11,9 +11,11 @@ const JEANNE: &str = "Jeanne Martin <jeanne.martin@mairie-exemple.fr>";
 const JEANNE_ADDR: &str = "jeanne.martin@mairie-exemple.fr";
 
 fn request(app: &TestApp, id: &str) {
+    // A subject of its own: the same subject again would join the ticket.
+    let subject = format!("Imprimante hors ligne ({id})");
     app.append(&mail(
         JEANNE,
-        "Imprimante hors ligne",
+        &subject,
         id,
         "",
         "Bonjour,\nelle est hors ligne.",
@@ -48,8 +50,8 @@ fn imap_over_implicit_tls_and_starttls_with_a_private_ca() {
         &format!("host = \"127.0.0.1\"\n{plain_port}\ntls = \"starttls\""),
     );
     request(&app, "tls2@mairie-exemple.fr");
-    app.run_once();
-    assert_eq!(app.tickets().len(), 2);
+    let log = app.run_once();
+    assert_eq!(app.tickets().len(), 2, "{log}");
 
     // Without the private CA, the certificate is refused, in one line.
     app.edit_config(&format!("ca_file = \"{ca}\"\n"), "");

@@ -1,0 +1,3 @@
+ALTER TABLE outbox DROP COLUMN claimed_by;
+DELETE FROM counters WHERE name = 'write_lock';
+DROP TABLE leases;

@@ -1,0 +1,242 @@
+//! Never lose, never double: kill -9 during a backlog, a mailbox restored
+//! under a new UIDVALIDITY, several daemons on one PostgreSQL, a login that
+//! keeps failing.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::app::{mail, Db, TestApp};
+use crate::on_both_databases;
+
+on_both_databases!(
+    a_restored_mailbox_makes_no_duplicates,
+    kill_9_during_a_backlog_loses_and_doubles_nothing,
+);
+
+fn requester(i: usize) -> String {
+    format!("Agent {i} <agent{i}@mairie-exemple.fr>")
+}
+
+fn request(i: usize) -> Vec<u8> {
+    mail(
+        &requester(i),
+        &format!("Demande n°{i} : poste {i} bloqué"),
+        &format!("req{i}@mairie-exemple.fr"),
+        "",
+        &format!("Bonjour,\nle poste {i} ne démarre plus.\nMerci."),
+    )
+}
+
+fn a_restored_mailbox_makes_no_duplicates(db: Db) {
+    let app = TestApp::start(db);
+    app.append(&request(1));
+    app.append(&request(2));
+    app.run_once();
+    assert_eq!(app.tickets().len(), 2);
+    // The mailbox is restored from a backup: the same mail comes back under
+    // new UIDs and a new UIDVALIDITY, with one new mail.
+    let out = std::process::Command::new("doveadm")
+        .args([
+            "-c",
+            &app.env["DOVECOT_CONF"],
+            "mailbox",
+            "update",
+            "-u",
+            "support@example.test",
+            "--uid-validity",
+            "4242",
+            "INBOX",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "doveadm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.append(&request(1));
+    app.append(&request(2));
+    app.append(&request(3));
+    let log = app.run_once();
+    assert!(log.contains("UIDVALIDITY changed"), "{log}");
+    assert_eq!(app.tickets().len(), 3);
+    for i in 1..=3 {
+        assert_eq!(app.sent_to(&format!("agent{i}@mairie-exemple.fr")).len(), 1);
+    }
+    assert_eq!(app.count("INBOX"), 0);
+}
+
+fn spawn_daemon(app: &TestApp) -> Child {
+    app.command()
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Kills the daemon at random moments while it works through a backlog,
+/// restarts it each time, then checks: one ticket per mail, one
+/// acknowledgement (one Message-ID) per mail, nothing left behind.
+fn kill_9_during_a_backlog_loses_and_doubles_nothing(db: Db) {
+    const MAILS: usize = 120;
+    let app = TestApp::start(db);
+    app.edit_config(
+        "poll_interval = \"1s\"",
+        "poll_interval = \"1s\"\nidle = true",
+    );
+    for i in 0..MAILS {
+        app.append(&request(i));
+    }
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..6 {
+        let mut child = spawn_daemon(&app);
+        std::thread::sleep(Duration::from_millis(150 + random() % 700));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // Then it is left to finish.
+    app.run_once();
+    app.run_once();
+    assert_eq!(app.count("INBOX"), 0);
+    let tickets = app.tickets();
+    assert_eq!(tickets.len(), MAILS, "one ticket per mail");
+    let requesters: HashSet<String> = tickets
+        .iter()
+        .map(|t| t["requester"]["email"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(requesters.len(), MAILS);
+    let sent = app.sent();
+    let mut acks: HashMap<String, HashSet<String>> = HashMap::new();
+    for m in sent.iter().filter(|m| m.auto_submitted == "auto-replied") {
+        acks.entry(m.to.clone())
+            .or_default()
+            .insert(m.message_id.clone());
+    }
+    for i in 0..MAILS {
+        let ids = acks.get(&format!("agent{i}@mairie-exemple.fr"));
+        assert_eq!(
+            ids.map(HashSet::len),
+            Some(1),
+            "acknowledgements of mail {i}: {ids:?}"
+        );
+    }
+    // Any mail sent twice (killed between the relay's answer and the
+    // outbox update) keeps its Message-ID, so it threads as one.
+    let copies = sent
+        .iter()
+        .filter(|m| m.auto_submitted == "auto-replied")
+        .count();
+    assert!(
+        copies <= MAILS + 6,
+        "{copies} acknowledgements for {MAILS} mails"
+    );
+    let outbox = app.outbox();
+    assert!(
+        outbox.iter().all(|r| r["state"] == "sent"),
+        "mail left unsent"
+    );
+}
+
+#[test]
+fn two_daemons_share_the_mailbox_and_take_over() {
+    let app = TestApp::start(Db::Postgres);
+    let log_a = app.path().join("a.log");
+    let log_b = app.path().join("b.log");
+    let spawn = |log: &std::path::Path| {
+        let file = std::fs::File::create(log).unwrap();
+        app.command().arg("run").stderr(file).spawn().unwrap()
+    };
+    let mut a = spawn(&log_a);
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut b = spawn(&log_b);
+    std::thread::sleep(Duration::from_millis(1000));
+    for i in 0..30 {
+        app.append(&request(i));
+    }
+    let all_acked = |n: usize| {
+        app.sent()
+            .iter()
+            .filter(|m| m.auto_submitted == "auto-replied")
+            .count()
+            >= n
+    };
+    assert!(
+        app.wait_for(Duration::from_secs(20), || all_acked(30)),
+        "backlog not done"
+    );
+    let a_text = std::fs::read_to_string(&log_a).unwrap();
+    let b_text = std::fs::read_to_string(&log_b).unwrap();
+    assert!(b_text.contains("standing by"), "b: {b_text}");
+    assert!(!a_text.contains("standing by"), "a: {a_text}");
+
+    // The fetching daemon dies: the other takes over within the lease.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    for i in 30..40 {
+        app.append(&request(i));
+    }
+    let done = app.wait_for(Duration::from_secs(40), || all_acked(40));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &b.id().to_string()])
+        .status();
+    let _ = b.wait();
+    let b_text = std::fs::read_to_string(&log_b).unwrap();
+    assert!(done, "no takeover: {b_text}");
+    assert!(b_text.contains("taking over the mailbox"), "{b_text}");
+    assert_eq!(app.tickets().len(), 40);
+    let ids: HashSet<String> = app
+        .sent()
+        .into_iter()
+        .filter(|m| m.auto_submitted == "auto-replied")
+        .map(|m| m.message_id)
+        .collect();
+    assert_eq!(ids.len(), 40, "an acknowledgement was sent twice");
+}
+
+#[test]
+fn a_login_that_keeps_failing_raises_one_alert() {
+    let app = TestApp::start(Db::Sqlite);
+    app.edit_config("password = \"secret\"", "password = \"wrong\"");
+    let text = std::fs::read_to_string(&app.config_path).unwrap()
+        + "\n[alerts]\nto = [\"admin@example.test\"]\nafter = \"2s\"\n";
+    std::fs::write(&app.config_path, text).unwrap();
+    let child = app
+        .command()
+        .arg("run")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let alerted = app.wait_for(Duration::from_secs(20), || {
+        !app.sent_to("admin@example.test").is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(alerted, "{log}");
+    let alerts = app.sent_to("admin@example.test");
+    assert_eq!(alerts.len(), 1, "one alert, not one per retry");
+    assert!(
+        alerts[0].subject.contains("ALERTE"),
+        "{}",
+        alerts[0].subject
+    );
+    assert!(
+        alerts[0].body.contains("login refused"),
+        "{}",
+        alerts[0].body
+    );
+    assert_eq!(log.matches("ALERT").count(), 1, "{log}");
+    assert!(log.contains("IMAP login refused"), "{log}");
+}
