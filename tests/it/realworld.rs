@@ -276,3 +276,61 @@ fn failed_mail_is_listed_and_retrying_it_does_not_loop() {
     assert!(app.sent().is_empty());
     assert_eq!(app.count("Failed"), 1);
 }
+
+/// Every fixture of `fixtures/` appended to the real mailbox and run
+/// through `run --once`: the mailbox is emptied, nothing fails or panics,
+/// automatic mail is never answered and every person's mail is.
+#[test]
+fn every_fixture_through_the_bed() {
+    use std::collections::HashMap;
+    let app = TestApp::start_with(
+        Db::Sqlite,
+        "max_auto_per_hour = 1000\nmax_auto_per_day = 1000\n",
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    names.sort();
+    // Per sender address: (mails from people, automatic mails).
+    let mut senders: HashMap<String, (usize, usize)> = HashMap::new();
+    for eml in &names {
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(eml.with_extension("expected.json")).unwrap(),
+        )
+        .unwrap();
+        let from = expected["from"]["email"].as_str().unwrap().to_string();
+        let entry = senders.entry(from).or_default();
+        if expected["automatic"].is_null() {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+        app.append(&std::fs::read(eml).unwrap());
+    }
+    assert!(names.len() >= 50);
+    let log = app.run_once();
+    assert!(!log.contains("ERROR"), "{log}");
+    assert_eq!(app.count("INBOX"), 0);
+    assert_eq!(app.count("Failed"), 0);
+    let sent = app.sent();
+    for (address, (people, automatic)) in &senders {
+        let answers = sent
+            .iter()
+            .filter(|m| &m.to == address && m.auto_submitted == "auto-replied")
+            .count();
+        if *people == 0 {
+            assert_eq!(
+                answers, 0,
+                "{address} sent only automatic mail ({automatic}) and was answered"
+            );
+        } else {
+            assert!(
+                (1..=*people).contains(&answers),
+                "{address}: {answers} answers to {people} mails"
+            );
+        }
+    }
+}
