@@ -300,6 +300,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     );
     let transport = dispatch::transport(&desk.settings.smtp)?;
     let sent = dispatch::send_due(&mut conn, &transport, &clock).await?;
+    transport.close().await;
     match &sent.error {
         Some(e) => tracing::warn!(
             sent = sent.sent,

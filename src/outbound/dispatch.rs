@@ -4,21 +4,20 @@
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use futures::StreamExt;
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls as SmtpTls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use super::relay::{Relay, RelayError, PARALLEL};
 use crate::clock::Clock;
-use crate::config::{SmtpSettings, Tls};
+use crate::config::SmtpSettings;
 use crate::store::{outbox, AnyConnection, StoreResult};
 
 /// The first retry waits this long; each further one twice as long.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 /// No retry waits longer than this.
 const MAX_RETRY: Duration = Duration::from_secs(3600);
-/// Rows sent per database round trip.
-const DISPATCH_BATCH: i64 = 100;
+/// Rows claimed per database round trip.
+const DISPATCH_BATCH: i64 = 200;
 
 /// How a failed send should be treated.
 pub trait SendErrorClass: std::fmt::Display {
@@ -29,60 +28,11 @@ pub trait SendErrorClass: std::fmt::Display {
     fn is_transient(&self) -> bool;
 }
 
-impl SendErrorClass for lettre::transport::smtp::Error {
-    fn is_permanent(&self) -> bool {
-        lettre::transport::smtp::Error::is_permanent(self)
-    }
-    fn is_transient(&self) -> bool {
-        lettre::transport::smtp::Error::is_transient(self)
-    }
-}
+pub type Transport = Relay;
 
-impl SendErrorClass for lettre::transport::stub::Error {
-    fn is_permanent(&self) -> bool {
-        false
-    }
-    fn is_transient(&self) -> bool {
-        true
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("SMTP configuration: {0}")]
-pub struct TransportError(String);
-
-pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
-
-/// The SMTP relay client, with a connection pool.
-pub fn transport(settings: &SmtpSettings) -> Result<Transport, TransportError> {
-    let tls_params = || -> Result<TlsParameters, TransportError> {
-        let mut b = TlsParameters::builder(settings.host.clone());
-        if let Some(path) = &settings.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| TransportError(format!("cannot read {}: {e}", path.display())))?;
-            let cert = Certificate::from_pem(&pem)
-                .map_err(|e| TransportError(format!("bad certificate {}: {e}", path.display())))?;
-            b = b.add_root_certificate(cert);
-        }
-        b.build_rustls().map_err(|e| TransportError(e.to_string()))
-    };
-    let tls = match settings.tls {
-        Tls::None => SmtpTls::None,
-        Tls::Starttls => SmtpTls::Required(tls_params()?),
-        Tls::Implicit => SmtpTls::Wrapper(tls_params()?),
-    };
-    let mut builder =
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
-            .port(settings.port)
-            .tls(tls)
-            .timeout(Some(Duration::from_secs(60)));
-    if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
-        builder = builder.credentials(Credentials::new(
-            user.clone(),
-            password.expose().to_string(),
-        ));
-    }
-    Ok(builder.build())
+/// The SMTP relay client.
+pub fn transport(settings: &SmtpSettings) -> Result<Transport, RelayError> {
+    Relay::new(settings)
 }
 
 /// The wait before retry number `attempt` (1-based): 30 s, 1 min, 2 min, …
@@ -108,10 +58,7 @@ pub struct Report {
 }
 
 fn envelope(row: &outbox::Outgoing) -> Result<Envelope, String> {
-    let from = row
-        .sender
-        .parse()
-        .map_err(|e| format!("sender {}: {e}", row.sender))?;
+    let from = row.sender.parse().map_err(|e| format!("sender {}: {e}", row.sender))?;
     let to = row
         .recipients
         .split(',')
@@ -124,26 +71,16 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// Sends every due row once. A 4xx for one mail defers that mail only; a
-/// relay that cannot be reached defers everything due and ends the pass,
-/// so an outage costs one connection attempt per backoff step.
-pub async fn send_due<T>(
-    conn: &mut AnyConnection,
-    transport: &T,
-    clock: &Clock,
-) -> StoreResult<Report>
-where
-    T: AsyncTransport + Sync,
-    T::Error: SendErrorClass,
-{
+/// Sends every due row once, `PARALLEL` at a time. A 4xx for one mail
+/// defers that mail only; a relay that cannot be reached defers everything
+/// due and ends the pass, so an outage costs one connection attempt per
+/// backoff step.
+pub async fn send_due(conn: &mut AnyConnection, relay: &Relay, clock: &Clock) -> StoreResult<Report> {
     let mut report = Report::default();
     let now = clock.now_naive();
     let released = db(|| outbox::release_dead_claims(conn, now, crate::instance::is_dead))?;
     if released > 0 {
-        tracing::info!(
-            count = released,
-            "mail claimed by a daemon that died is due again"
-        );
+        tracing::info!(count = released, "mail claimed by a daemon that died is due again");
     }
     loop {
         let now = clock.now_naive();
@@ -151,30 +88,33 @@ where
         if rows.is_empty() {
             return Ok(report);
         }
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        for (index, row) in rows.into_iter().enumerate() {
-            let envelope = match envelope(&row) {
-                Ok(e) => e,
-                Err(why) => {
-                    db(|| outbox::mark_failed(conn, row.id, &why, None))?;
-                    report.failed += 1;
-                    continue;
-                }
+        let mut pending: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        let mut sends = futures::stream::iter(rows.into_iter().map(|row| async move {
+            let result = match envelope(&row) {
+                Ok(envelope) => relay.send(&envelope, &row.raw).await,
+                Err(why) => Err(RelayError::Config(why)),
             };
-            match transport.send_raw(&envelope, &row.raw).await {
-                Ok(_) => {
+            (row, result)
+        }))
+        .buffer_unordered(PARALLEL);
+        let mut unreachable: Option<(String, NaiveDateTime)> = None;
+        while let Some((row, result)) = sends.next().await {
+            pending.remove(&row.id);
+            match result {
+                Ok(()) => {
                     let now = clock.now_naive();
                     db(|| outbox::mark_sent(conn, row.id, now))?;
                     report.sent += 1;
                 }
-                Err(e) if e.is_permanent() => {
+                Err(e) if e.is_permanent() || matches!(e, RelayError::Config(_)) => {
                     let why = e.to_string();
-                    tracing::error!(outbox = row.id, to = %row.recipients, "relay refused the mail for good: {why}");
+                    tracing::error!(outbox = row.id, to = %row.recipients, "mail refused for good: {why}");
                     db(|| outbox::mark_failed(conn, row.id, &why, None))?;
                     report.failed += 1;
                 }
                 Err(e) => {
                     let why = e.to_string();
+                    let transient = e.is_transient();
                     let now = clock.now_naive();
                     let retry_at: NaiveDateTime = now
                         + chrono::Duration::from_std(backoff(row.attempts + 1))
@@ -182,21 +122,27 @@ where
                     db(|| outbox::mark_failed(conn, row.id, &why, Some(retry_at)))?;
                     report.deferred += 1;
                     report.error = Some(why.clone());
-                    if e.is_transient() {
+                    if transient {
                         // A 4xx for this mail: the next ones may pass.
                         tracing::warn!(outbox = row.id, to = %row.recipients, retry_at = %retry_at, "relay refused for now, will retry: {why}");
-                        continue;
+                    } else if unreachable.is_none() {
+                        unreachable = Some((why, retry_at));
+                        break;
                     }
-                    // The relay cannot be reached: everything due waits,
-                    // the rest of this batch included.
-                    let rest = &ids[index + 1..];
-                    db(|| outbox::release(conn, rest, retry_at))?;
-                    let deferred = rest.len() + db(|| outbox::defer_due(conn, now, retry_at))?;
-                    report.deferred += deferred;
-                    tracing::warn!(retry_at = %retry_at, waiting = deferred + 1, "relay unreachable, will retry: {why}");
-                    return Ok(report);
                 }
             }
+        }
+        drop(sends);
+        if let Some((why, retry_at)) = unreachable {
+            // The relay cannot be reached: everything due waits, the rest
+            // of this batch included.
+            let rest: Vec<i64> = pending.into_iter().collect();
+            db(|| outbox::release(conn, &rest, retry_at))?;
+            let now = clock.now_naive();
+            let deferred = rest.len() + db(|| outbox::defer_due(conn, now, retry_at))?;
+            report.deferred += deferred;
+            tracing::warn!(retry_at = %retry_at, waiting = deferred + 1, "relay unreachable, will retry: {why}");
+            return Ok(report);
         }
     }
 }

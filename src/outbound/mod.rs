@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod dispatch;
+pub mod relay;
 pub mod render;
 
 pub use compose::{compose, new_message_id, Composed, Draft};

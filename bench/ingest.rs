@@ -1,0 +1,309 @@
+//! guichet's speed, measured on the real bed (Dovecot, an SMTP sink, SQLite
+//! and PostgreSQL) with a backlog of realistic mail, each figure beside a
+//! baseline measured in the same run, since these machines are shared:
+//!
+//! - ingest: `run --once` with the relay down (parse, tickets, outbox rows,
+//!   MOVE) against a minimal client that only fetches in batches and moves;
+//! - outbox drain into the sink against Python's smtplib on one connection;
+//! - pickup latency with IDLE, from APPEND to the acknowledgement received;
+//! - peak RSS of the daemon during the backlog.
+//!
+//! `cargo bench --bench ingest` (BENCH_MAILS, default 10000; BENCH_DB =
+//! sqlite, postgres or both, default both). bench/run installs what it
+//! needs first.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn mailbed(args: &[&str]) -> String {
+    run(Command::new(repo().join("scripts/mailbed")).args(args))
+}
+
+struct Bed {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl Bed {
+    fn up() -> Bed {
+        let dir = tempfile::Builder::new().prefix("gb").tempdir_in("/tmp").unwrap();
+        let out = mailbed(&["up", dir.path().to_str().unwrap()]);
+        let env = out
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Bed { dir, env }
+    }
+
+    fn path(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    fn sink_count(&self) -> usize {
+        std::fs::read_dir(Path::new(&self.env["SINK_DIR"]).join("new"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/mailbed"))
+            .args(["down", self.path()])
+            .output();
+    }
+}
+
+/// The minimal client: log in, UID SEARCH, UID FETCH and UID MOVE in
+/// batches of the same size as guichet's. Returns mail per second.
+async fn raw_fetch_and_move(bed: &Bed, batch: usize) -> (usize, f64) {
+    let start = Instant::now();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", bed.env["IMAP_PORT"].parse::<u16>().unwrap()))
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap();
+    let mut session = client
+        .login(&bed.env["IMAP_USER"], &bed.env["IMAP_PASSWORD"])
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    let _ = session.create("Baseline").await;
+    session.select("INBOX").await.unwrap();
+    let mut uids: Vec<u32> = session.uid_search("ALL").await.unwrap().into_iter().collect();
+    uids.sort_unstable();
+    let mut bytes = 0usize;
+    for chunk in uids.chunks(batch) {
+        let set = guichet::imap::uid_set(chunk);
+        let fetched: Vec<_> = session
+            .uid_fetch(&set, "(UID BODY.PEEK[])")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        bytes += fetched.iter().filter_map(|f| f.body()).map(<[u8]>::len).sum::<usize>();
+        session.uid_mv(&set, "Baseline").await.unwrap();
+    }
+    session.logout().await.unwrap();
+    let _ = bytes;
+    (uids.len(), uids.len() as f64 / start.elapsed().as_secs_f64())
+}
+
+fn write_config(bed: &Bed, database_url: &str) -> PathBuf {
+    let path = bed.dir.path().join("guichet.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"{database_url}\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{}\"\npassword = \"{}\"\npoll_interval = \"10m\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Support informatique <support@example.test>\"\n[tickets]\nagent_notify = [\"sau@example.test\"]\n",
+            bed.env["IMAP_PORT"], bed.env["IMAP_USER"], bed.env["IMAP_PASSWORD"], bed.env["SMTP_PORT"]
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn guichet(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_guichet"));
+    c.arg("--config").arg(config).env("RUST_LOG", "warn");
+    c
+}
+
+/// Runs a command to its end; returns (seconds, peak RSS in KiB), the
+/// peak read from /proc while it runs (VmHWM).
+fn timed(mut cmd: Command) -> (f64, u64) {
+    let start = Instant::now();
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            if let Some(kib) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            assert!(status.success(), "guichet failed: {err}");
+            return (start.elapsed().as_secs_f64(), peak);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Python smtplib sending `n` copies of a mail on one connection.
+fn smtplib_rate(bed: &Bed, n: usize, sample: &Path) -> f64 {
+    let script = r#"
+import smtplib, sys, time
+port, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+data = open(path, 'rb').read().replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+s = smtplib.SMTP('127.0.0.1', port)
+start = time.monotonic()
+for i in range(n):
+    s.sendmail('support@example.test', [f'baseline{i}@example.test'], data)
+elapsed = time.monotonic() - start
+s.quit()
+print(n / elapsed)
+"#;
+    let out = run(Command::new("python3").args(["-c", script, &bed.env["SMTP_PORT"], &n.to_string(), sample.to_str().unwrap()]));
+    out.trim().parse().unwrap()
+}
+
+fn append(bed: &Bed, raw: &[u8]) {
+    use std::io::Write;
+    let mut child = Command::new(repo().join("scripts/mailbed"))
+        .args(["append", bed.path(), "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Path) {
+    println!("== {label}: {mails} mails");
+    let bed = Bed::up();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    // Baseline: the raw fetch-and-move rate of this Dovecot, now.
+    mailbed(&["seed", bed.path(), generated.to_str().unwrap()]);
+    let (n, raw_rate) = runtime.block_on(raw_fetch_and_move(&bed, guichet::imap::BATCH));
+    assert_eq!(n, mails);
+
+    // guichet with the relay down: parse, tickets, outbox rows, MOVE.
+    mailbed(&["seed", bed.path(), generated.to_str().unwrap()]);
+    let config = write_config(&bed, database_url);
+    run(guichet(&config).arg("migrate"));
+    mailbed(&["smtp-stop", bed.path()]);
+    let mut once = guichet(&config);
+    once.args(["run", "--once"]);
+    let (seconds, peak_kib) = timed(once);
+    let ingest_rate = mails as f64 / seconds;
+    let tickets: serde_json::Value =
+        serde_json::from_str(&run(guichet(&config).args(["tickets", "list", "--json"]))).unwrap();
+    assert_eq!(tickets.as_array().unwrap().len(), mails, "one ticket per mail");
+    println!(
+        "ingest       {ingest_rate:>8.0} mail/s   raw fetch+move {raw_rate:>8.0} mail/s   ratio {:.2} (target >= 0.5)",
+        ingest_rate / raw_rate
+    );
+    println!("peak RSS     {:>8.1} MiB during the backlog (target < 100)", peak_kib as f64 / 1024.0);
+
+    // The outbox drained into the sink, against smtplib on one connection.
+    mailbed(&["smtp-start", bed.path()]);
+    // A mail of ordinary size whose lines fit SMTP's limit (RFC 5321
+    // section 4.5.3.1.6), for smtplib, which sends lines as they are.
+    let mut candidates: Vec<PathBuf> =
+        std::fs::read_dir(generated).unwrap().map(|e| e.unwrap().path()).collect();
+    candidates.sort();
+    let sample = candidates
+        .into_iter()
+        .find(|p| {
+            let data = std::fs::read(p).unwrap();
+            data.len() < 8000 && data.split(|b| *b == b'\n').all(|l| l.len() < 990)
+        })
+        .expect("a mail with short lines");
+    let baseline_n = 2000.min(mails * 2);
+    let smtplib = smtplib_rate(&bed, baseline_n, &sample);
+    // The relay was down during the ingest: what waits is made due now.
+    run(guichet(&config).args(["outbox", "retry"]));
+    let before = bed.sink_count();
+    let mut drain = guichet(&config);
+    drain.args(["run", "--once"]);
+    let (seconds, _) = timed(drain);
+    let drained = bed.sink_count() - before;
+    assert_eq!(drained, mails * 2, "acknowledgement and agent notice per mail");
+    let drain_rate = drained as f64 / seconds;
+    println!(
+        "outbox drain {drain_rate:>8.0} mail/s   smtplib, one connection {smtplib:>6.0} mail/s   ratio {:.2} (target >= 1.5)",
+        drain_rate / smtplib
+    );
+
+    // Pickup latency with IDLE: APPEND, then the acknowledgement received.
+    let mut daemon = guichet(&config).arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut latencies = Vec::new();
+    let template = std::fs::read(&sample).unwrap();
+    for i in 0..40 {
+        // Each from its own requester: the loop guard would hold back a
+        // sixth acknowledgement to one address within the hour.
+        let text = String::from_utf8_lossy(&template)
+            .replace("Message-ID: <bench", &format!("Message-ID: <idle{i}-bench"))
+            .replace("Subject: Demande", &format!("Subject: Latence {i}, demande"))
+            .replace("<agent", &format!("<latency{i}-agent"));
+        let before = bed.sink_count();
+        let start = Instant::now();
+        append(&bed, text.as_bytes());
+        while bed.sink_count() < before + 2 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    let _ = daemon.wait();
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "IDLE pickup  p50 {:>5.0} ms   p95 {:>5.0} ms   max {:>5.0} ms (APPEND to acknowledgement received; target p95 < 1000)",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95),
+        latencies[latencies.len() - 1]
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is expected.
+    let mails: usize = std::env::var("BENCH_MAILS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let which = std::env::var("BENCH_DB").unwrap_or_else(|_| "both".into());
+    let work = tempfile::tempdir().unwrap();
+    let generated = work.path().join("mail");
+    run(Command::new("python3").args([
+        repo().join("bench/generate.py").to_str().unwrap(),
+        generated.to_str().unwrap(),
+        &mails.to_string(),
+    ]));
+    if which == "sqlite" || which == "both" {
+        let db = work.path().join("bench.db");
+        bench_database("SQLite", &format!("sqlite://{}", db.display()), mails, &generated);
+    }
+    if which == "postgres" || which == "both" {
+        let admin = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("guichet_bench_{}", std::process::id());
+        let base = admin.rsplit_once('/').unwrap().0.to_string();
+        run(Command::new("psql").args([&admin, "-qc", &format!("CREATE DATABASE {name}")]));
+        bench_database("PostgreSQL", &format!("{base}/{name}"), mails, &generated);
+        let _ = Command::new("psql").args([&admin, "-qc", &format!("DROP DATABASE {name} WITH (FORCE)")]).output();
+    }
+}
