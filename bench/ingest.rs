@@ -44,7 +44,10 @@ struct Bed {
 
 impl Bed {
     fn up() -> Bed {
-        let dir = tempfile::Builder::new().prefix("gb").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("gb")
+            .tempdir_in("/tmp")
+            .unwrap();
         let out = mailbed(&["up", dir.path().to_str().unwrap()]);
         let env = out
             .lines()
@@ -77,9 +80,10 @@ impl Drop for Bed {
 /// batches of the same size as guichet's. Returns mail per second.
 async fn raw_fetch_and_move(bed: &Bed, batch: usize) -> (usize, f64) {
     let start = Instant::now();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", bed.env["IMAP_PORT"].parse::<u16>().unwrap()))
-        .await
-        .unwrap();
+    let tcp =
+        tokio::net::TcpStream::connect(("127.0.0.1", bed.env["IMAP_PORT"].parse::<u16>().unwrap()))
+            .await
+            .unwrap();
     tcp.set_nodelay(true).unwrap();
     let mut client = async_imap::Client::new(tcp);
     client.read_response().await.unwrap();
@@ -90,7 +94,12 @@ async fn raw_fetch_and_move(bed: &Bed, batch: usize) -> (usize, f64) {
         .unwrap();
     let _ = session.create("Baseline").await;
     session.select("INBOX").await.unwrap();
-    let mut uids: Vec<u32> = session.uid_search("ALL").await.unwrap().into_iter().collect();
+    let mut uids: Vec<u32> = session
+        .uid_search("ALL")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     uids.sort_unstable();
     let mut bytes = 0usize;
     for chunk in uids.chunks(batch) {
@@ -102,12 +111,19 @@ async fn raw_fetch_and_move(bed: &Bed, batch: usize) -> (usize, f64) {
             .try_collect()
             .await
             .unwrap();
-        bytes += fetched.iter().filter_map(|f| f.body()).map(<[u8]>::len).sum::<usize>();
+        bytes += fetched
+            .iter()
+            .filter_map(|f| f.body())
+            .map(<[u8]>::len)
+            .sum::<usize>();
         session.uid_mv(&set, "Baseline").await.unwrap();
     }
     session.logout().await.unwrap();
     let _ = bytes;
-    (uids.len(), uids.len() as f64 / start.elapsed().as_secs_f64())
+    (
+        uids.len(),
+        uids.len() as f64 / start.elapsed().as_secs_f64(),
+    )
 }
 
 fn write_config(bed: &Bed, database_url: &str) -> PathBuf {
@@ -133,7 +149,11 @@ fn guichet(config: &Path) -> Command {
 /// peak read from /proc while it runs (VmHWM).
 fn timed(mut cmd: Command) -> (f64, u64) {
     let start = Instant::now();
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak = 0u64;
     loop {
@@ -174,7 +194,13 @@ elapsed = time.monotonic() - start
 s.quit()
 print(n / elapsed)
 "#;
-    let out = run(Command::new("python3").args(["-c", script, &bed.env["SMTP_PORT"], &n.to_string(), sample.to_str().unwrap()]));
+    let out = run(Command::new("python3").args([
+        "-c",
+        script,
+        &bed.env["SMTP_PORT"],
+        &n.to_string(),
+        sample.to_str().unwrap(),
+    ]));
     out.trim().parse().unwrap()
 }
 
@@ -196,7 +222,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Path) {
     println!("== {label}: {mails} mails");
     let bed = Bed::up();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     // Baseline: the raw fetch-and-move rate of this Dovecot, now.
     mailbed(&["seed", bed.path(), generated.to_str().unwrap()]);
@@ -214,19 +243,28 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
     let ingest_rate = mails as f64 / seconds;
     let tickets: serde_json::Value =
         serde_json::from_str(&run(guichet(&config).args(["tickets", "list", "--json"]))).unwrap();
-    assert_eq!(tickets.as_array().unwrap().len(), mails, "one ticket per mail");
+    assert_eq!(
+        tickets.as_array().unwrap().len(),
+        mails,
+        "one ticket per mail"
+    );
     println!(
         "ingest       {ingest_rate:>8.0} mail/s   raw fetch+move {raw_rate:>8.0} mail/s   ratio {:.2} (target >= 0.5)",
         ingest_rate / raw_rate
     );
-    println!("peak RSS     {:>8.1} MiB during the backlog (target < 100)", peak_kib as f64 / 1024.0);
+    println!(
+        "peak RSS     {:>8.1} MiB during the backlog (target < 100)",
+        peak_kib as f64 / 1024.0
+    );
 
     // The outbox drained into the sink, against smtplib on one connection.
     mailbed(&["smtp-start", bed.path()]);
     // A mail of ordinary size whose lines fit SMTP's limit (RFC 5321
     // section 4.5.3.1.6), for smtplib, which sends lines as they are.
-    let mut candidates: Vec<PathBuf> =
-        std::fs::read_dir(generated).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(generated)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     candidates.sort();
     let sample = candidates
         .into_iter()
@@ -244,7 +282,11 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
     drain.args(["run", "--once"]);
     let (seconds, _) = timed(drain);
     let drained = bed.sink_count() - before;
-    assert_eq!(drained, mails * 2, "acknowledgement and agent notice per mail");
+    assert_eq!(
+        drained,
+        mails * 2,
+        "acknowledgement and agent notice per mail"
+    );
     let drain_rate = drained as f64 / seconds;
     println!(
         "outbox drain {drain_rate:>8.0} mail/s   smtplib, one connection {smtplib:>6.0} mail/s   ratio {:.2} (target >= 1.5)",
@@ -252,7 +294,12 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
     );
 
     // Pickup latency with IDLE: APPEND, then the acknowledgement received.
-    let mut daemon = guichet(&config).arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut daemon = guichet(&config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let mut latencies = Vec::new();
     let template = std::fs::read(&sample).unwrap();
@@ -261,7 +308,10 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
         // sixth acknowledgement to one address within the hour.
         let text = String::from_utf8_lossy(&template)
             .replace("Message-ID: <bench", &format!("Message-ID: <idle{i}-bench"))
-            .replace("Subject: Demande", &format!("Subject: Latence {i}, demande"))
+            .replace(
+                "Subject: Demande",
+                &format!("Subject: Latence {i}, demande"),
+            )
             .replace("<agent", &format!("<latency{i}-agent"));
         let before = bed.sink_count();
         let start = Instant::now();
@@ -271,7 +321,9 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
         }
         latencies.push(start.elapsed().as_secs_f64() * 1000.0);
     }
-    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
     let _ = daemon.wait();
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
@@ -284,7 +336,10 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
 
 fn main() {
     // `cargo bench` passes --bench; nothing else is expected.
-    let mails: usize = std::env::var("BENCH_MAILS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let mails: usize = std::env::var("BENCH_MAILS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let which = std::env::var("BENCH_DB").unwrap_or_else(|_| "both".into());
     let work = tempfile::tempdir().unwrap();
     let generated = work.path().join("mail");
@@ -295,7 +350,12 @@ fn main() {
     ]));
     if which == "sqlite" || which == "both" {
         let db = work.path().join("bench.db");
-        bench_database("SQLite", &format!("sqlite://{}", db.display()), mails, &generated);
+        bench_database(
+            "SQLite",
+            &format!("sqlite://{}", db.display()),
+            mails,
+            &generated,
+        );
     }
     if which == "postgres" || which == "both" {
         let admin = std::env::var("DATABASE_URL")
@@ -304,6 +364,8 @@ fn main() {
         let base = admin.rsplit_once('/').unwrap().0.to_string();
         run(Command::new("psql").args([&admin, "-qc", &format!("CREATE DATABASE {name}")]));
         bench_database("PostgreSQL", &format!("{base}/{name}"), mails, &generated);
-        let _ = Command::new("psql").args([&admin, "-qc", &format!("DROP DATABASE {name} WITH (FORCE)")]).output();
+        let _ = Command::new("psql")
+            .args([&admin, "-qc", &format!("DROP DATABASE {name} WITH (FORCE)")])
+            .output();
     }
 }

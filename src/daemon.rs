@@ -145,27 +145,30 @@ pub async fn fetch_cycle(
         report.fetched += fetched.len();
         let mut done = Vec::with_capacity(fetched.len());
         let mut failed = Vec::new();
-        for (uid, raw) in fetched {
-            let source = Source {
-                name: mailbox,
-                uidvalidity: Some(uidvalidity),
-                uid: Some(uid),
-            };
-            let outcome = db(|| process_one(conn, desk, source, &raw, clock))?;
-            log_outcome(uid, &outcome);
-            match &outcome {
+        let batch_mails: Vec<(Source<'_>, &[u8])> = fetched
+            .iter()
+            .map(|(uid, raw)| {
+                let source = Source {
+                    name: mailbox,
+                    uidvalidity: Some(uidvalidity),
+                    uid: Some(*uid),
+                };
+                (source, raw.as_slice())
+            })
+            .collect();
+        let outcomes = db(|| service::ingest_batch(conn, desk, &batch_mails, clock))?;
+        for ((uid, _), outcome) in fetched.iter().zip(&outcomes) {
+            log_outcome(*uid, outcome);
+            match outcome {
                 Outcome::Created(_) => report.created += 1,
                 Outcome::Added(..) => report.added += 1,
                 o if o.is_failed() => report.failed += 1,
                 _ => report.skipped += 1,
             }
             if outcome.is_failed() {
-                failed.push(uid);
+                failed.push(*uid);
             } else {
-                done.push(uid);
-            }
-            if *stop.borrow() {
-                break;
+                done.push(*uid);
             }
         }
         imap::dispose(session, features, settings, &done, &failed).await?;
@@ -190,28 +193,6 @@ pub async fn fetch_cycle(
         db(|| cursors::set(conn, mailbox, cursor, now))?;
     }
     Ok(report)
-}
-
-/// Stores and processes one fetched mail. An error that retrying will not
-/// fix (a bug, bad data, a constraint) marks the stored mail failed instead
-/// of stopping the mailbox: one poison mail never blocks the others.
-fn process_one(
-    conn: &mut AnyConnection,
-    desk: &Desk,
-    source: Source<'_>,
-    raw: &[u8],
-    clock: &Clock,
-) -> Result<Outcome, StoreError> {
-    let id = service::store_raw(conn, source, raw, clock)?;
-    match service::process(conn, desk, id, clock) {
-        Ok(outcome) => Ok(outcome),
-        Err(e) if e.is_recoverable() => Err(e),
-        Err(e) => {
-            let why = format!("processing failed: {e}");
-            service::mark_failed(conn, id, &why)?;
-            Ok(Outcome::Failed(why))
-        }
-    }
 }
 
 fn log_outcome(uid: u32, outcome: &Outcome) {

@@ -58,7 +58,10 @@ pub struct Report {
 }
 
 fn envelope(row: &outbox::Outgoing) -> Result<Envelope, String> {
-    let from = row.sender.parse().map_err(|e| format!("sender {}: {e}", row.sender))?;
+    let from = row
+        .sender
+        .parse()
+        .map_err(|e| format!("sender {}: {e}", row.sender))?;
     let to = row
         .recipients
         .split(',')
@@ -75,12 +78,19 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
 /// defers that mail only; a relay that cannot be reached defers everything
 /// due and ends the pass, so an outage costs one connection attempt per
 /// backoff step.
-pub async fn send_due(conn: &mut AnyConnection, relay: &Relay, clock: &Clock) -> StoreResult<Report> {
+pub async fn send_due(
+    conn: &mut AnyConnection,
+    relay: &Relay,
+    clock: &Clock,
+) -> StoreResult<Report> {
     let mut report = Report::default();
     let now = clock.now_naive();
     let released = db(|| outbox::release_dead_claims(conn, now, crate::instance::is_dead))?;
     if released > 0 {
-        tracing::info!(count = released, "mail claimed by a daemon that died is due again");
+        tracing::info!(
+            count = released,
+            "mail claimed by a daemon that died is due again"
+        );
     }
     loop {
         let now = clock.now_naive();

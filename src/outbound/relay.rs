@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -49,13 +51,21 @@ impl super::dispatch::SendErrorClass for RelayError {
 struct TlsTcp(tokio_rustls::client::TlsStream<TcpStream>);
 
 impl AsyncRead for TlsTcp {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TlsTcp {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -88,13 +98,18 @@ impl Relay {
             Tls::Starttls => {
                 let mut b = TlsParameters::builder(settings.host.clone());
                 if let Some(path) = &settings.ca_file {
-                    let pem = std::fs::read(path)
-                        .map_err(|e| RelayError::Config(format!("cannot read {}: {e}", path.display())))?;
-                    let cert = Certificate::from_pem(&pem)
-                        .map_err(|e| RelayError::Config(format!("bad certificate {}: {e}", path.display())))?;
+                    let pem = std::fs::read(path).map_err(|e| {
+                        RelayError::Config(format!("cannot read {}: {e}", path.display()))
+                    })?;
+                    let cert = Certificate::from_pem(&pem).map_err(|e| {
+                        RelayError::Config(format!("bad certificate {}: {e}", path.display()))
+                    })?;
                     b = b.add_root_certificate(cert);
                 }
-                Some(b.build_rustls().map_err(|e| RelayError::Config(e.to_string()))?)
+                Some(
+                    b.build_rustls()
+                        .map_err(|e| RelayError::Config(e.to_string()))?,
+                )
             }
             _ => None,
         };
@@ -119,7 +134,10 @@ impl Relay {
     }
 
     fn unreachable(&self, what: impl std::fmt::Display) -> RelayError {
-        RelayError::Unreachable(format!("{}:{}: {what}", self.settings.host, self.settings.port))
+        RelayError::Unreachable(format!(
+            "{}:{}: {what}",
+            self.settings.host, self.settings.port
+        ))
     }
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, RelayError> {
@@ -138,7 +156,8 @@ impl Relay {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| self.unreachable(format!("TLS: {e}")))?;
-                AsyncSmtpConnection::connect_with_transport(Box::new(TlsTcp(tls)), &self.hello).await?
+                AsyncSmtpConnection::connect_with_transport(Box::new(TlsTcp(tls)), &self.hello)
+                    .await?
             }
             None => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?,
         };
@@ -153,7 +172,8 @@ impl Relay {
             conn.starttls(params.clone(), &self.hello).await?;
         }
         if let Some(credentials) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await?;
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await?;
         }
         Ok(conn)
     }

@@ -108,6 +108,38 @@ pub fn store_raw(
     })
 }
 
+/// Stores and processes a batch of fetched mails in one transaction (each
+/// mail in a savepoint of its own): one commit per batch instead of two per
+/// mail. A mail whose processing fails for a reason retrying cannot fix is
+/// marked failed and the others go on; a recoverable error (a lost
+/// connection, a full disk) rolls the whole batch back and is returned, so
+/// the batch is fetched and processed again later.
+pub fn ingest_batch(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    mails: &[(Source<'_>, &[u8])],
+    clock: &Clock,
+) -> StoreResult<Vec<Outcome>> {
+    conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
+        let mut outcomes = Vec::with_capacity(mails.len());
+        for (source, raw) in mails {
+            let id = store_raw(conn, *source, raw, clock)?;
+            let outcome = match process(conn, desk, id, clock) {
+                Ok(o) => o,
+                Err(e) if e.is_recoverable() => return Err(e),
+                Err(e) => {
+                    let why = format!("processing failed: {e}");
+                    mark_failed(conn, id, &why)?;
+                    Outcome::Failed(why)
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    })
+}
+
 /// Processes one stored mail in one transaction. A mail that cannot be read
 /// is marked failed (and kept); a database error rolls everything back and
 /// is returned, so the mail is processed again later.
