@@ -186,6 +186,7 @@ fn every_template_matches_its_golden_mail() {
                 to: &to,
                 subject: &rendered.subject,
                 body: &rendered.body,
+                html: rendered.html.as_deref(),
                 message_id: "00000000000000000000000000000001.guichet@example.test",
                 in_reply_to: Some("req1@mairie-exemple.fr"),
                 references: &["req1@mairie-exemple.fr".to_string()],

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 /// What to send, before it becomes bytes.
@@ -14,6 +14,8 @@ pub struct Draft<'a> {
     pub to: &'a [String],
     pub subject: &'a str,
     pub body: &'a str,
+    /// An HTML alternative of the body.
+    pub html: Option<&'a str>,
     /// Without angle brackets.
     pub message_id: &'a str,
     pub in_reply_to: Option<&'a str>,
@@ -71,9 +73,22 @@ pub fn compose(d: &Draft<'_>) -> Result<Composed, ComposeError> {
         let refs: Vec<String> = d.references.iter().map(|r| format!("<{r}>")).collect();
         builder = builder.raw_header(header("References", &refs.join(" ")));
     }
-    let message = builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(d.body.to_string())?;
+    let message = match d.html {
+        None => builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(d.body.to_string())?,
+        Some(html) => {
+            // The boundary comes from the Message-ID: the same mail composes
+            // to the same bytes (golden tests, and a resend is identical).
+            let boundary = format!("=_{}", d.message_id.split('.').next().unwrap_or("guichet"));
+            builder.multipart(
+                MultiPart::alternative()
+                    .boundary(boundary)
+                    .singlepart(SinglePart::plain(d.body.to_string()))
+                    .singlepart(SinglePart::html(html.to_string())),
+            )?
+        }
+    };
     Ok(Composed {
         raw: message.formatted(),
     })

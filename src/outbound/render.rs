@@ -16,6 +16,19 @@ macro_rules! templates {
     };
 }
 
+/// HTML alternatives, where they help: the solution mail gets one-click
+/// answers (mailto links carrying the keyword).
+const HTML_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "fr/solution.html",
+        include_str!("../../templates/fr/solution.html.tera"),
+    ),
+    (
+        "en/solution.html",
+        include_str!("../../templates/en/solution.html.tera"),
+    ),
+];
+
 const TEMPLATES: &[(&str, &str)] = templates!(
     "acknowledgement",
     "agent_new_ticket",
@@ -49,11 +62,31 @@ pub struct Renderer {
     tera: Tera,
 }
 
-/// A rendered mail: subject and plain-text body.
+/// A rendered mail: subject, plain-text body, and an HTML alternative for
+/// the mails that have one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub body: String,
+    pub html: Option<String>,
+}
+
+/// Percent-encoding for mailto links (RFC 6068): everything but
+/// unreserved characters.
+fn urlencode(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = tera::try_get_value!("urlencode", "value", String, value);
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(tera::Value::String(out))
 }
 
 fn chain(e: &tera::Error) -> String {
@@ -70,8 +103,10 @@ fn chain(e: &tera::Error) -> String {
 impl Renderer {
     pub fn new() -> Result<Renderer, RenderError> {
         let mut tera = Tera::default();
-        tera.autoescape_on(vec![]);
-        tera.add_raw_templates(TEMPLATES.iter().copied())
+        // HTML templates escape what they insert; text ones must not.
+        tera.autoescape_on(vec![".html"]);
+        tera.register_filter("urlencode", urlencode);
+        tera.add_raw_templates(TEMPLATES.iter().chain(HTML_TEMPLATES).copied())
             .map_err(|e| RenderError::Template {
                 name: "(all)".into(),
                 detail: chain(&e),
@@ -104,6 +139,25 @@ impl Renderer {
             .trim()
             .to_string();
         let body = rest.trim_start_matches('\n').trim_end().to_string() + "\n";
-        Ok(Rendered { subject, body })
+        let html_name = format!("{}/{}.html", language.as_str(), name);
+        let html = if self.tera.get_template_names().any(|n| n == html_name) {
+            let mut ctx = ctx;
+            ctx.insert("reply_subject", &format!("RE: {subject}"));
+            Some(
+                self.tera
+                    .render(&html_name, &ctx)
+                    .map_err(|e| RenderError::Template {
+                        name: html_name.clone(),
+                        detail: chain(&e),
+                    })?,
+            )
+        } else {
+            None
+        };
+        Ok(Rendered {
+            subject,
+            body,
+            html,
+        })
     }
 }

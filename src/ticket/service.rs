@@ -83,10 +83,21 @@ pub fn store_raw(
     raw: &[u8],
     clock: &Clock,
 ) -> StoreResult<i64> {
-    let sha = inbound::sha256_hex(raw);
-    let message_id = inbound::peek_message_id(raw);
     conn.transaction(|conn| {
         crate::store::lock_for_write(conn)?;
+        store_raw_in_tx(conn, source, raw, clock)
+    })
+}
+
+fn store_raw_in_tx(
+    conn: &mut AnyConnection,
+    source: Source<'_>,
+    raw: &[u8],
+    clock: &Clock,
+) -> StoreResult<i64> {
+    let sha = inbound::sha256_hex(raw);
+    let message_id = inbound::peek_message_id(raw);
+    {
         if let (Some(v), Some(u)) = (source.uidvalidity, source.uid) {
             if let Some((id, _)) = mails::find_by_key(conn, source.name, v.into(), u.into())? {
                 return Ok(id);
@@ -105,7 +116,7 @@ pub fn store_raw(
                 state: mails::state::RECEIVED,
             },
         )
-    })
+    }
 }
 
 /// Stores and processes a batch of fetched mails in one transaction (each
@@ -124,13 +135,14 @@ pub fn ingest_batch(
         crate::store::lock_for_write(conn)?;
         let mut outcomes = Vec::with_capacity(mails.len());
         for (source, raw) in mails {
-            let id = store_raw(conn, *source, raw, clock)?;
-            let outcome = match process(conn, desk, id, clock) {
+            let id = store_raw_in_tx(conn, *source, raw, clock)?;
+            // A savepoint per mail: what one mail breaks is undone alone.
+            let outcome = match conn.transaction(|conn| process_in_tx(conn, desk, id, clock)) {
                 Ok(o) => o,
                 Err(e) if e.is_recoverable() => return Err(e),
                 Err(e) => {
                     let why = format!("processing failed: {e}");
-                    mark_failed(conn, id, &why)?;
+                    mails::set_state(conn, id, mails::state::FAILED, Some(&why), None)?;
                     Outcome::Failed(why)
                 }
             };
@@ -974,6 +986,7 @@ fn enqueue_notices(
                 to: std::slice::from_ref(&to),
                 subject: &rendered.subject,
                 body: &rendered.body,
+                html: rendered.html.as_deref(),
                 message_id: &message_id,
                 in_reply_to: in_reply_to.as_deref(),
                 references: &thread,
@@ -1085,6 +1098,7 @@ pub fn enqueue_alert(
                 to: std::slice::from_ref(address),
                 subject: &rendered.subject,
                 body: &rendered.body,
+                html: rendered.html.as_deref(),
                 message_id: &message_id,
                 in_reply_to: None,
                 references: &[],
