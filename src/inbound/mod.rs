@@ -72,6 +72,8 @@ pub enum ParseError {
     NoSender,
     #[error("the parser crashed on this mail: {0}")]
     Panic(String),
+    #[error("reading this mail took longer than {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -113,6 +115,62 @@ pub fn parse(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseError
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             Err(ParseError::Panic(what))
+        }
+    }
+}
+
+type ParseJob = (
+    Vec<u8>,
+    String,
+    std::sync::mpsc::Sender<Result<InboundMessage, ParseError>>,
+);
+
+/// The parsing thread, started on first use and replaced when a mail got
+/// it stuck.
+static PARSER: std::sync::Mutex<Option<std::sync::mpsc::Sender<ParseJob>>> =
+    std::sync::Mutex::new(None);
+
+fn parser() -> Option<std::sync::mpsc::Sender<ParseJob>> {
+    let mut slot = PARSER.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
+        let (tx, rx) = std::sync::mpsc::channel::<ParseJob>();
+        std::thread::Builder::new()
+            .name("parse".into())
+            .spawn(move || {
+                for (bytes, own, reply) in rx {
+                    let _ = reply.send(parse(&bytes, &own));
+                }
+            })
+            .ok()?;
+        *slot = Some(tx);
+    }
+    slot.clone()
+}
+
+/// Parses on the parsing thread and gives up after `limit`: a mail built
+/// to make a parser loop must not hold the mailbox. A stuck thread is left
+/// behind and replaced; the mail is marked failed and not tried again.
+pub fn parse_within(
+    raw: &[u8],
+    own_loop_id: &str,
+    limit: std::time::Duration,
+) -> Result<InboundMessage, ParseError> {
+    let Some(worker) = parser() else {
+        return parse(raw, own_loop_id);
+    };
+    let (reply, answer) = std::sync::mpsc::channel();
+    if worker
+        .send((raw.to_vec(), own_loop_id.to_string(), reply))
+        .is_err()
+    {
+        *PARSER.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        return parse(raw, own_loop_id);
+    }
+    match answer.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(_) => {
+            *PARSER.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            Err(ParseError::Timeout(limit))
         }
     }
 }
@@ -228,8 +286,12 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
     };
     match &part.body {
         PartType::Text(t) => {
-            let text = t.replace("\r\n", "\n");
             let ct = part.content_type();
+            let text = t.replace("\r\n", "\n");
+            let label = ct
+                .and_then(|c| c.attribute("charset"))
+                .unwrap_or("us-ascii");
+            let text = repair_mislabelled_utf8(text, label);
             let flowed = ct
                 .and_then(|c| c.attribute("format"))
                 .is_some_and(|f| f.eq_ignore_ascii_case("flowed"));
@@ -246,6 +308,51 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
         _ => String::new(),
     }
 }
+
+/// Text sent as UTF-8 but labelled Latin-1 or Windows-1252 (old mailers,
+/// misconfigured scripts) decodes as "Ã©" for "é". When the decoded text,
+/// turned back into the bytes of its label, is valid UTF-8 with multi-byte
+/// characters, those bytes were UTF-8: decode them as such.
+fn repair_mislabelled_utf8(text: String, label: &str) -> String {
+    let label = label.to_ascii_lowercase();
+    let single_byte = matches!(
+        label.as_str(),
+        "iso-8859-1"
+            | "iso8859-1"
+            | "latin1"
+            | "latin-1"
+            | "windows-1252"
+            | "cp1252"
+            | "us-ascii"
+            | "ascii"
+    );
+    if !single_byte || text.is_ascii() {
+        return text;
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        let b = match c as u32 {
+            n @ 0..=0xFF => n as u8,
+            // Windows-1252's 0x80-0x9F range.
+            _ => match WINDOWS_1252_HIGH.iter().position(|&w| w == c) {
+                Some(i) => 0x80 + i as u8,
+                None => return text,
+            },
+        };
+        bytes.push(b);
+    }
+    match String::from_utf8(bytes) {
+        Ok(repaired) if repaired.chars().any(|c| c as u32 > 0x7F) => repaired,
+        _ => text,
+    }
+}
+
+/// Windows-1252 characters of bytes 0x80 to 0x9F (U+FFFD where unused).
+const WINDOWS_1252_HIGH: [char; 32] = [
+    '€', '\u{FFFD}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{FFFD}', 'Ž',
+    '\u{FFFD}', '\u{FFFD}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{FFFD}',
+    'ž', 'Ÿ',
+];
 
 /// Undoes format=flowed (RFC 3676 section 4): a line ending in a space
 /// continues on the next one (the space removed too with DelSp=yes);
@@ -375,6 +482,26 @@ mod tests {
         );
         assert_eq!(sanitize_filename(None, 2, "image/png"), "attachment-2.png");
         assert_eq!(sanitize_filename(Some(".."), 3, "x/y"), "attachment-3.bin");
+    }
+
+    #[test]
+    fn utf8_under_a_latin1_label_is_repaired_and_latin1_kept() {
+        assert_eq!(
+            repair_mislabelled_utf8("probl\u{c3}\u{a8}me".into(), "iso-8859-1"),
+            "problème"
+        );
+        assert_eq!(
+            repair_mislabelled_utf8(
+                "l\u{e2}\u{20ac}\u{2122}\u{c3}\u{a9}cran".into(),
+                "windows-1252"
+            ),
+            "l’écran"
+        );
+        assert_eq!(
+            repair_mislabelled_utf8("problème".into(), "iso-8859-1"),
+            "problème"
+        );
+        assert_eq!(repair_mislabelled_utf8("Ã©".into(), "utf-8"), "Ã©");
     }
 
     #[test]

@@ -18,6 +18,9 @@ use crate::store::{
     addresses, agents, mails, outbox, tickets, AnyConnection, StoreError, StoreResult,
 };
 
+/// Reading one mail may take this long; past it the mail is set aside.
+const PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Everything needed to turn mail into tickets, built once from settings.
 pub struct Desk {
     pub settings: Settings,
@@ -184,7 +187,7 @@ fn process_in_tx(
         return Ok(Outcome::AlreadyDone(raw.state));
     }
     let desk_address = desk.desk_address();
-    let mut msg = match inbound::parse(&raw.raw, &desk_address) {
+    let mut msg = match inbound::parse_within(&raw.raw, &desk_address, PARSE_LIMIT) {
         Ok(m) => m,
         Err(e) => {
             let why = e.to_string();
