@@ -280,7 +280,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         "scheduler done"
     );
     let transport = dispatch::transport(&desk.settings.smtp)?;
-    let sent = dispatch::send_due(&mut conn, &transport, &clock).await?;
+    let sent = dispatch::send_due(&mut conn, &desk, &transport, &clock).await?;
     transport.close().await;
     match &sent.error {
         Some(e) => tracing::warn!(
@@ -696,7 +696,7 @@ async fn dispatcher_loop(
                 .ok();
         }
         if let Some(c) = conn.as_mut() {
-            match dispatch::send_due(c, &transport, &clock).await {
+            match dispatch::send_due(c, &desk, &transport, &clock).await {
                 Ok(report) => {
                     if report.sent + report.failed > 0 {
                         tracing::info!(sent = report.sent, failed = report.failed, "outbox");

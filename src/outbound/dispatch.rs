@@ -80,6 +80,7 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
 /// backoff step.
 pub async fn send_due(
     conn: &mut AnyConnection,
+    desk: &crate::ticket::service::Desk,
     relay: &Relay,
     clock: &Clock,
 ) -> StoreResult<Report> {
@@ -120,6 +121,11 @@ pub async fn send_due(
                     let why = e.to_string();
                     tracing::error!(outbox = row.id, to = %row.recipients, "mail refused for good: {why}");
                     db(|| outbox::mark_failed(conn, row.id, &why, None))?;
+                    if e.is_permanent() {
+                        db(|| {
+                            crate::ticket::service::relay_refused(conn, desk, &row, &why, clock)
+                        })?;
+                    }
                     report.failed += 1;
                 }
                 Err(e) => {

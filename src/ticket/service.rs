@@ -1130,3 +1130,59 @@ pub fn enqueue_alert(
         Ok(())
     })
 }
+
+/// The relay refused a mail for good (5xx): like a bounce, the address is
+/// marked undeliverable, the refusal goes on the ticket's thread and the
+/// agents are told. Mail to the agents' own addresses only logs, so that a
+/// failing notification address cannot feed itself.
+pub fn relay_refused(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    row: &outbox::Outgoing,
+    why: &str,
+    clock: &Clock,
+) -> StoreResult<()> {
+    let to_agents = desk
+        .settings
+        .tickets
+        .agent_notify
+        .iter()
+        .any(|a| a == &row.recipients);
+    let Some(ticket_id) = row.ticket_id else {
+        return Ok(());
+    };
+    if to_agents || row.kind == machine::Template::AgentBounce.name() {
+        return Ok(());
+    }
+    conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
+        let now = clock.now_naive();
+        addresses::mark_undeliverable(
+            conn,
+            &row.recipients,
+            &format!("refused by the relay: {why}"),
+            now,
+        )?;
+        let (id, ticket) = tickets::get_by_id(conn, ticket_id)?;
+        let status = why
+            .split_whitespace()
+            .find(|w| w.len() == 5 && w.starts_with('5') && w.as_bytes()[1] == b'.')
+            .map(str::to_string)
+            .or_else(|| {
+                why.split_whitespace()
+                    .find(|w| w.len() == 3 && w.starts_with('5'))
+                    .map(str::to_string)
+            });
+        let event = Event::Bounce {
+            recipient: Some(row.recipients.clone()),
+            status,
+            permanent: true,
+        };
+        if let Verdict::Apply(decision) =
+            machine::apply(&ticket, &event, Actor::System, now, &desk.policy)
+        {
+            persist(conn, desk, id, &ticket, &decision, None, clock)?;
+        }
+        Ok(())
+    })
+}

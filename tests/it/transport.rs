@@ -115,6 +115,15 @@ fn temporary_and_permanent_refusals() {
     assert!(outbox
         .iter()
         .all(|r| r["last_error"].as_str().unwrap().contains("550")));
+    // Like a bounce: on the thread, the address set aside, the agents told
+    // (their notice refused too here, and not answered in turn).
+    assert_eq!(app.kinds(1), ["initial", "bounce"]);
+    let notices: Vec<_> = outbox
+        .iter()
+        .filter(|r| r["kind"] == "agent_bounce")
+        .collect();
+    assert_eq!(notices.len(), 1, "{outbox:?}");
+    assert_eq!(notices[0]["to"][0], "sau@example.test");
     // Permanent failures are not retried by themselves.
     app.mailbed("smtp-reject", &["off"]);
     app.run_at("2026-11-24T10:00:00Z");
