@@ -137,11 +137,16 @@ pub async fn fetch_cycle(
         .then_some(imap::PROCESSED_KEYWORD);
     let uids = imap::uids_after(session, after, keyword).await?;
     let mut report = CycleReport::default();
-    for batch in uids.chunks(imap::BATCH) {
+    let batches: Vec<&[u32]> = uids.chunks(imap::BATCH).collect();
+    let mut next = match batches.first() {
+        Some(first) => Some(imap::fetch(session, first).await?),
+        None => None,
+    };
+    for i in 0..batches.len() {
+        let Some(fetched) = next.take() else { break };
         if !lease.renew(conn)? {
             return Err(CycleError::LeaseLost);
         }
-        let fetched = imap::fetch(session, batch).await?;
         report.fetched += fetched.len();
         let mut done = Vec::with_capacity(fetched.len());
         let mut failed = Vec::new();
@@ -156,7 +161,11 @@ pub async fn fetch_cycle(
                 (source, raw.as_slice())
             })
             .collect();
-        let outcomes = db(|| service::ingest_batch(conn, desk, &batch_mails, clock))?;
+        // The next batch is fetched while this one is processed.
+        let following = batches.get(i + 1).filter(|_| !*stop.borrow());
+        let (outcomes, prefetched) =
+            process_while_fetching(conn, desk, clock, &batch_mails, session, following.copied());
+        let outcomes = outcomes?;
         for ((uid, _), outcome) in fetched.iter().zip(&outcomes) {
             log_outcome(*uid, outcome);
             match outcome {
@@ -183,6 +192,7 @@ pub async fn fetch_cycle(
         if *stop.borrow() {
             break;
         }
+        next = prefetched.transpose()?;
     }
     if report.fetched == 0 && cursor.map(|c| c.uidvalidity) != Some(i64::from(uidvalidity)) {
         let now = clock.now_naive();
@@ -193,6 +203,35 @@ pub async fn fetch_cycle(
         db(|| cursors::set(conn, mailbox, cursor, now))?;
     }
     Ok(report)
+}
+
+/// A batch fetched ahead, or why it could not be.
+type Fetched = Result<Vec<(u32, Vec<u8>)>, ImapError>;
+
+/// Processes a fetched batch on a thread of its own while this one fetches
+/// the next batch over the IMAP session: the server's work and ours
+/// overlap instead of taking turns.
+fn process_while_fetching(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    batch: &[(Source<'_>, &[u8])],
+    session: &mut Session,
+    following: Option<&[u32]>,
+) -> (Result<Vec<Outcome>, StoreError>, Option<Fetched>) {
+    let Some(uids) = following else {
+        return (db(|| service::ingest_batch(conn, desk, batch, clock)), None);
+    };
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(|| service::ingest_batch(conn, desk, batch, clock));
+            let prefetched = tokio::runtime::Handle::current().block_on(imap::fetch(session, uids));
+            let outcomes = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (outcomes, Some(prefetched))
+        })
+    })
 }
 
 fn log_outcome(uid: u32, outcome: &Outcome) {

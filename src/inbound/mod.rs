@@ -119,11 +119,12 @@ pub fn parse(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseError
     }
 }
 
-type ParseJob = (
-    Vec<u8>,
-    String,
-    std::sync::mpsc::Sender<Result<InboundMessage, ParseError>>,
-);
+/// One mail to read, and where its result goes.
+struct ParseJob {
+    raw: std::sync::Arc<[u8]>,
+    own_loop_id: std::sync::Arc<str>,
+    reply: std::sync::mpsc::Sender<Result<InboundMessage, ParseError>>,
+}
 
 /// The parsing thread, started on first use and replaced when a mail got
 /// it stuck.
@@ -137,14 +138,19 @@ fn parser() -> Option<std::sync::mpsc::Sender<ParseJob>> {
         std::thread::Builder::new()
             .name("parse".into())
             .spawn(move || {
-                for (bytes, own, reply) in rx {
-                    let _ = reply.send(parse(&bytes, &own));
+                for job in rx {
+                    let _ = job.reply.send(parse(&job.raw, &job.own_loop_id));
                 }
             })
             .ok()?;
         *slot = Some(tx);
     }
     slot.clone()
+}
+
+/// Forgets the parsing thread (stuck or gone): the next use starts another.
+fn drop_parser() {
+    *PARSER.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
 /// Parses on the parsing thread and gives up after `limit`: a mail built
@@ -155,23 +161,86 @@ pub fn parse_within(
     own_loop_id: &str,
     limit: std::time::Duration,
 ) -> Result<InboundMessage, ParseError> {
-    let Some(worker) = parser() else {
-        return parse(raw, own_loop_id);
-    };
-    let (reply, answer) = std::sync::mpsc::channel();
-    if worker
-        .send((raw.to_vec(), own_loop_id.to_string(), reply))
-        .is_err()
-    {
-        *PARSER.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        return parse(raw, own_loop_id);
+    let mut reader = Reader::start(vec![raw.into()], own_loop_id, limit);
+    reader.next().unwrap_or_else(|| parse(raw, own_loop_id))
+}
+
+/// Reads a batch of mails on the parsing thread, in order, while the caller
+/// works on the ones already read: [`Reader::next`] gives each result in
+/// turn, waiting at most `limit` for each. A mail that gets the thread
+/// stuck is given up (`ParseError::Timeout`) and the mails after it go to a
+/// new thread.
+pub struct Reader {
+    raws: Vec<std::sync::Arc<[u8]>>,
+    own_loop_id: std::sync::Arc<str>,
+    limit: std::time::Duration,
+    /// Index of the next result to hand out.
+    next: usize,
+    answers: Option<std::sync::mpsc::Receiver<Result<InboundMessage, ParseError>>>,
+}
+
+impl Reader {
+    pub fn start(
+        raws: Vec<std::sync::Arc<[u8]>>,
+        own_loop_id: &str,
+        limit: std::time::Duration,
+    ) -> Reader {
+        let mut reader = Reader {
+            raws,
+            own_loop_id: own_loop_id.into(),
+            limit,
+            next: 0,
+            answers: None,
+        };
+        reader.submit_rest();
+        reader
     }
-    match answer.recv_timeout(limit) {
-        Ok(result) => result,
-        Err(_) => {
-            *PARSER.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            Err(ParseError::Timeout(limit))
+
+    /// Hands every mail not read yet to the parsing thread; without one,
+    /// they are read in the caller's thread as asked for.
+    fn submit_rest(&mut self) {
+        self.answers = None;
+        let Some(worker) = parser() else { return };
+        let (reply, answers) = std::sync::mpsc::channel();
+        for raw in &self.raws[self.next..] {
+            let job = ParseJob {
+                raw: raw.clone(),
+                own_loop_id: self.own_loop_id.clone(),
+                reply: reply.clone(),
+            };
+            if worker.send(job).is_err() {
+                drop_parser();
+                return;
+            }
         }
+        self.answers = Some(answers);
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<InboundMessage, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let raw = self.raws.get(self.next)?.clone();
+        let result = match &self.answers {
+            None => parse(&raw, &self.own_loop_id),
+            Some(answers) => match answers.recv_timeout(self.limit) {
+                Ok(result) => result,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    drop_parser();
+                    self.next += 1;
+                    self.submit_rest();
+                    return Some(Err(ParseError::Timeout(self.limit)));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    drop_parser();
+                    self.answers = None;
+                    parse(&raw, &self.own_loop_id)
+                }
+            },
+        };
+        self.next += 1;
+        Some(result)
     }
 }
 
@@ -465,6 +534,53 @@ pub fn sanitize_filename(name: Option<&str>, position: usize, content_type: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn numbered(i: usize) -> std::sync::Arc<[u8]> {
+        format!(
+            "From: a{i}@example.org\r\nSubject: n{i}\r\nMessage-ID: <m{i}@x>\r\n\r\nbody {i}\r\n"
+        )
+        .into_bytes()
+        .into()
+    }
+
+    #[test]
+    fn the_reader_gives_every_result_in_order() {
+        let raws: Vec<_> = (0..50).map(numbered).collect();
+        let read: Vec<_> = Reader::start(
+            raws,
+            "support@example.test",
+            std::time::Duration::from_secs(30),
+        )
+        .map(|r| r.unwrap().message_id.unwrap())
+        .collect();
+        let expected: Vec<_> = (0..50).map(|i| format!("m{i}@x")).collect();
+        assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn a_reader_that_gives_up_still_answers_for_every_mail() {
+        // No time at all: each mail is either read already or given up,
+        // the ones after a given-up mail go to a new thread, and there is
+        // exactly one answer per mail, in order.
+        let raws: Vec<_> = (0..20).map(numbered).collect();
+        let read: Vec<_> =
+            Reader::start(raws, "support@example.test", std::time::Duration::ZERO).collect();
+        assert_eq!(read.len(), 20);
+        for (i, r) in read.iter().enumerate() {
+            match r {
+                Ok(m) => assert_eq!(m.message_id.as_deref(), Some(format!("m{i}@x").as_str())),
+                Err(e) => assert_eq!(*e, ParseError::Timeout(std::time::Duration::ZERO)),
+            }
+        }
+        // And the parsing thread works again afterwards.
+        let m = parse_within(
+            &numbered(7),
+            "support@example.test",
+            std::time::Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(m.message_id.as_deref(), Some("m7@x"));
+    }
 
     #[test]
     fn filenames_lose_paths_and_controls() {

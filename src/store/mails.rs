@@ -55,13 +55,15 @@ pub fn find_by_key(
     uidvalidity: i64,
     uid: i64,
 ) -> StoreResult<Option<(i64, String)>> {
+    // The key is unique: no LIMIT, whose bound value would make SQLite
+    // compile the statement again at each use.
     Ok(raw_mails::table
         .filter(raw_mails::source.eq(source))
         .filter(raw_mails::uidvalidity.eq(uidvalidity))
         .filter(raw_mails::uid.eq(uid))
         .select((raw_mails::id, raw_mails::state))
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .pop())
 }
 
 pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<i64> {
@@ -79,21 +81,24 @@ pub fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<RawMail> {
 }
 
 /// Another mail with this Message-ID, or these bytes, already handled.
+/// (Written without `IN` and without `LIMIT`, so SQLite keeps the
+/// statements compiled between mails.)
 pub fn find_processed_twin(
     conn: &mut AnyConnection,
     id: i64,
     message_id: Option<&str>,
     sha256: &str,
 ) -> StoreResult<Option<i64>> {
-    let handled = [state::PROCESSED, state::IGNORED];
+    let handled = raw_mails::state
+        .eq(state::PROCESSED)
+        .or(raw_mails::state.eq(state::IGNORED));
     let by_id = match message_id {
         Some(mid) => raw_mails::table
             .filter(raw_mails::message_id.eq(mid))
             .filter(raw_mails::id.ne(id))
-            .filter(raw_mails::state.eq_any(handled))
-            .select(raw_mails::id)
-            .first::<i64>(conn)
-            .optional()?,
+            .filter(handled)
+            .select(diesel::dsl::min(raw_mails::id))
+            .get_result::<Option<i64>>(conn)?,
         None => None,
     };
     if by_id.is_some() {
@@ -102,10 +107,9 @@ pub fn find_processed_twin(
     Ok(raw_mails::table
         .filter(raw_mails::sha256.eq(sha256))
         .filter(raw_mails::id.ne(id))
-        .filter(raw_mails::state.eq_any(handled))
-        .select(raw_mails::id)
-        .first::<i64>(conn)
-        .optional()?)
+        .filter(handled)
+        .select(diesel::dsl::min(raw_mails::id))
+        .get_result::<Option<i64>>(conn)?)
 }
 
 pub fn set_state(

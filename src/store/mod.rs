@@ -129,9 +129,12 @@ pub fn connect(url: &str) -> StoreResult<AnyConnection> {
                 }
             }
             let mut conn = diesel::SqliteConnection::establish(path).map_err(connect_err)?;
+            // temp_store: statement and savepoint journals in memory, not
+            // in temporary files written for every mail.
             conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA temp_store = MEMORY;",
                 SQLITE_BUSY_TIMEOUT.as_millis()
             ))?;
             Ok(AnyConnection::Sqlite(conn))

@@ -128,6 +128,17 @@ impl Template {
         Template::AttachmentRefused,
     ];
 
+    /// The answers to someone's mail (RFC 3834 `auto-replied`), which the
+    /// loop guard counts; the rest is `auto-generated`.
+    pub const AUTO_REPLIED: [Template; 6] = [
+        Template::Acknowledgement,
+        Template::ValidationConfirmation,
+        Template::RefusalAcknowledged,
+        Template::CommandError,
+        Template::SecurityRefused,
+        Template::AttachmentRefused,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Template::Acknowledgement => "acknowledgement",
@@ -153,14 +164,10 @@ impl Template {
     /// RFC 3834 section 5: direct answers to a person's mail are
     /// "auto-replied", everything else we send is "auto-generated".
     pub fn auto_submitted(self) -> &'static str {
-        match self {
-            Template::Acknowledgement
-            | Template::ValidationConfirmation
-            | Template::RefusalAcknowledged
-            | Template::CommandError
-            | Template::SecurityRefused
-            | Template::AttachmentRefused => "auto-replied",
-            _ => "auto-generated",
+        if Template::AUTO_REPLIED.contains(&self) {
+            "auto-replied"
+        } else {
+            "auto-generated"
         }
     }
 }

@@ -88,47 +88,106 @@ pub fn store_raw(
 ) -> StoreResult<i64> {
     conn.transaction(|conn| {
         crate::store::lock_for_write(conn)?;
-        store_raw_in_tx(conn, source, raw, clock)
+        let sha256 = inbound::sha256_hex(raw);
+        match store_raw_in_tx(conn, source, raw, &sha256, None, clock)? {
+            Stored::New(id) | Stored::Existing(id, _) => Ok(id),
+        }
     })
 }
 
+/// A raw mail once stored: its row, and whether an earlier run already
+/// took it past `received`.
+enum Stored {
+    New(i64),
+    Existing(i64, String),
+}
+
+/// Stores a raw mail unless it is stored already; `message_id` is the
+/// mail's own, when it has been read already.
 fn store_raw_in_tx(
     conn: &mut AnyConnection,
     source: Source<'_>,
     raw: &[u8],
+    sha256: &str,
+    message_id: Option<Option<&str>>,
     clock: &Clock,
-) -> StoreResult<i64> {
-    let sha = inbound::sha256_hex(raw);
-    let message_id = inbound::peek_message_id(raw);
-    {
-        if let (Some(v), Some(u)) = (source.uidvalidity, source.uid) {
-            if let Some((id, _)) = mails::find_by_key(conn, source.name, v.into(), u.into())? {
-                return Ok(id);
-            }
+) -> StoreResult<Stored> {
+    if let (Some(v), Some(u)) = (source.uidvalidity, source.uid) {
+        if let Some((id, state)) = mails::find_by_key(conn, source.name, v.into(), u.into())? {
+            return Ok(Stored::Existing(id, state));
         }
-        mails::insert(
-            conn,
-            &mails::NewRawMail {
-                source: source.name,
-                uidvalidity: source.uidvalidity.map(i64::from),
-                uid: source.uid.map(i64::from),
-                message_id: message_id.as_deref(),
-                sha256: &sha,
-                raw,
-                received_at: clock.now_naive(),
-                state: mails::state::RECEIVED,
-            },
-        )
+    }
+    let message_id = match message_id {
+        Some(known) => known.map(str::to_string),
+        None => inbound::peek_message_id(raw),
+    };
+    let id = mails::insert(
+        conn,
+        &mails::NewRawMail {
+            source: source.name,
+            uidvalidity: source.uidvalidity.map(i64::from),
+            uid: source.uid.map(i64::from),
+            message_id: message_id.as_deref(),
+            sha256,
+            raw,
+            received_at: clock.now_naive(),
+            state: mails::state::RECEIVED,
+        },
+    )?;
+    Ok(Stored::New(id))
+}
+
+/// Stores and processes a batch of fetched mails in one transaction: one
+/// commit per batch instead of two per mail, and the mails are read on the
+/// parsing thread while the database work goes on. When one mail's
+/// processing fails for a reason retrying cannot fix, the batch is rolled
+/// back and done again with each mail in a savepoint of its own, so that
+/// mail is marked failed and the others go on. A recoverable error (a lost
+/// connection, a full disk) is returned, so the batch is fetched and
+/// processed again later.
+pub fn ingest_batch(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    mails: &[(Source<'_>, &[u8])],
+    clock: &Clock,
+) -> StoreResult<Vec<Outcome>> {
+    let raws: Vec<std::sync::Arc<[u8]>> = mails.iter().map(|(_, raw)| (*raw).into()).collect();
+    let reader = inbound::Reader::start(raws, &desk.desk_address(), PARSE_LIMIT);
+    let fast: StoreResult<Vec<Outcome>> = conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
+        let mut outcomes = Vec::with_capacity(mails.len());
+        for ((source, raw), parsed) in mails.iter().zip(reader) {
+            let sha256 = inbound::sha256_hex(raw);
+            let message_id = parsed.as_ref().ok().map(|m| m.message_id.as_deref());
+            let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, message_id, clock)? {
+                Stored::Existing(_, state) if state != mails::state::RECEIVED => {
+                    Outcome::AlreadyDone(state)
+                }
+                Stored::New(id) | Stored::Existing(id, _) => {
+                    let stored = StoredMail {
+                        id,
+                        raw,
+                        sha256: &sha256,
+                    };
+                    process_parsed(conn, desk, stored, parsed, clock)?
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    });
+    match fast {
+        Err(e) if !e.is_recoverable() => {
+            tracing::warn!("a mail of the batch could not be processed ({e}); processing the batch again mail by mail");
+            ingest_one_by_one(conn, desk, mails, clock)
+        }
+        other => other,
     }
 }
 
-/// Stores and processes a batch of fetched mails in one transaction (each
-/// mail in a savepoint of its own): one commit per batch instead of two per
-/// mail. A mail whose processing fails for a reason retrying cannot fix is
-/// marked failed and the others go on; a recoverable error (a lost
-/// connection, a full disk) rolls the whole batch back and is returned, so
-/// the batch is fetched and processed again later.
-pub fn ingest_batch(
+/// [`ingest_batch`] with a savepoint per mail: what one mail breaks is
+/// undone alone, and that mail is marked failed.
+fn ingest_one_by_one(
     conn: &mut AnyConnection,
     desk: &Desk,
     mails: &[(Source<'_>, &[u8])],
@@ -138,8 +197,10 @@ pub fn ingest_batch(
         crate::store::lock_for_write(conn)?;
         let mut outcomes = Vec::with_capacity(mails.len());
         for (source, raw) in mails {
-            let id = store_raw_in_tx(conn, *source, raw, clock)?;
-            // A savepoint per mail: what one mail breaks is undone alone.
+            let sha256 = inbound::sha256_hex(raw);
+            let id = match store_raw_in_tx(conn, *source, raw, &sha256, None, clock)? {
+                Stored::New(id) | Stored::Existing(id, _) => id,
+            };
             let outcome = match conn.transaction(|conn| process_in_tx(conn, desk, id, clock)) {
                 Ok(o) => o,
                 Err(e) if e.is_recoverable() => return Err(e),
@@ -186,8 +247,33 @@ fn process_in_tx(
     if raw.state != mails::state::RECEIVED {
         return Ok(Outcome::AlreadyDone(raw.state));
     }
+    let parsed = inbound::parse_within(&raw.raw, &desk.desk_address(), PARSE_LIMIT);
+    let stored = StoredMail {
+        id: raw_id,
+        raw: &raw.raw,
+        sha256: &raw.sha256,
+    };
+    process_parsed(conn, desk, stored, parsed, clock)
+}
+
+/// A stored mail waiting to be processed.
+#[derive(Clone, Copy)]
+struct StoredMail<'a> {
+    id: i64,
+    raw: &'a [u8],
+    sha256: &'a str,
+}
+
+fn process_parsed(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    stored: StoredMail<'_>,
+    parsed: Result<InboundMessage, inbound::ParseError>,
+    clock: &Clock,
+) -> StoreResult<Outcome> {
+    let raw_id = stored.id;
     let desk_address = desk.desk_address();
-    let mut msg = match inbound::parse_within(&raw.raw, &desk_address, PARSE_LIMIT) {
+    let mut msg = match parsed {
         Ok(m) => m,
         Err(e) => {
             let why = e.to_string();
@@ -195,7 +281,8 @@ fn process_in_tx(
             return Ok(Outcome::Failed(why));
         }
     };
-    if mails::find_processed_twin(conn, raw_id, msg.message_id.as_deref(), &raw.sha256)?.is_some() {
+    if mails::find_processed_twin(conn, raw_id, msg.message_id.as_deref(), stored.sha256)?.is_some()
+    {
         mails::set_state(conn, raw_id, mails::state::DUPLICATE, None, None)?;
         return Ok(Outcome::Duplicate);
     }
@@ -209,7 +296,7 @@ fn process_in_tx(
         return Ok(Outcome::Ignored(why));
     }
 
-    enforce_size_limits(desk, raw.raw.len(), &mut msg);
+    enforce_size_limits(desk, stored.raw.len(), &mut msg);
     let now = clock.now_naive();
     if msg.automatic.is_none() && addresses::clear_undeliverable(conn, &msg.from.email)? {
         tracing::info!(address = %msg.from.email, "address writes again: mail to it resumes");
@@ -706,21 +793,22 @@ fn held_back(
         return Ok(None);
     }
     let now = clock.now_naive();
-    let kinds: Vec<&str> = machine::Template::ALL
+    let kinds = machine::Template::AUTO_REPLIED.map(machine::Template::name);
+    let per_day = i64::from(t.max_auto_per_day);
+    let written = addresses::written_since(conn, to, kinds, now - chrono::Duration::days(1))?;
+    let hour = written
         .iter()
-        .filter(|t| t.auto_submitted() == "auto-replied")
-        .map(|t| t.name())
-        .collect();
-    let hour = addresses::sent_since(conn, to, &kinds, now - chrono::Duration::hours(1))?;
-    if hour >= i64::from(t.max_auto_per_hour) {
+        .filter(|at| **at >= now - chrono::Duration::hours(1))
+        .count();
+    if hour >= t.max_auto_per_hour as usize {
         return Ok(Some(format!(
             "loop guard: {hour} automatic answers to this address in the last hour"
         )));
     }
-    let day = addresses::sent_since(conn, to, &kinds, now - chrono::Duration::days(1))?;
-    if day >= i64::from(t.max_auto_per_day) {
+    if written.len() as i64 >= per_day {
         return Ok(Some(format!(
-            "loop guard: {day} automatic answers to this address in the last day"
+            "loop guard: {} automatic answers to this address in the last day",
+            written.len()
         )));
     }
     Ok(None)

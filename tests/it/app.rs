@@ -175,6 +175,18 @@ agent_notify = ["sau@example.test"]
         std::fs::write(&self.config_path, text.replace(from, to)).unwrap();
     }
 
+    /// Runs SQL statements on this app's database (after `guichet
+    /// migrate`), for a test that must shape the database itself.
+    pub fn sql(&self, statements: &str) {
+        use diesel::connection::SimpleConnection;
+        let mut conn = guichet::store::connect(&self.database_url).unwrap();
+        match &mut conn {
+            guichet::store::AnyConnection::Sqlite(c) => c.batch_execute(statements),
+            guichet::store::AnyConnection::Postgresql(c) => c.batch_execute(statements),
+        }
+        .unwrap_or_else(|e| panic!("{statements}: {e}"));
+    }
+
     pub fn outbox(&self) -> Vec<serde_json::Value> {
         serde_json::from_str(&self.ok(&["outbox", "list", "--json"])).unwrap()
     }

@@ -15,6 +15,7 @@ on_both_databases!(
     a_permanent_bounce_stops_mail_to_the_address,
     autoresponder_ping_pong_is_capped,
     oversized_attachments_are_refused_and_the_sender_told,
+    a_mail_the_database_refuses_does_not_hold_its_batch,
 );
 
 fn the_same_request_again_is_a_followup(db: Db) {
@@ -275,6 +276,78 @@ fn failed_mail_is_listed_and_retrying_it_does_not_loop() {
     assert!(app.tickets().is_empty());
     assert!(app.sent().is_empty());
     assert_eq!(app.count("Failed"), 1);
+}
+
+/// A mail the database itself refuses (here a rule of the database's own,
+/// as a constraint would) is set aside in the failed mailbox; the mails
+/// fetched in the same batch, before and after it, become tickets. Once
+/// the rule is gone, `failed retry` makes its ticket.
+fn a_mail_the_database_refuses_does_not_hold_its_batch(db: Db) {
+    let app = TestApp::start(db);
+    app.ok(&["migrate"]);
+    app.sql(match db {
+        Db::Sqlite => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
+             WHEN NEW.subject LIKE '%poison%' \
+             BEGIN SELECT RAISE(ABORT, 'refused by a rule of this database'); END;"
+        }
+        Db::Postgres => {
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+             IF NEW.subject LIKE '%poison%' THEN \
+             RAISE EXCEPTION 'refused by a rule of this database'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
+        }
+    });
+    for (i, subject) in ["Clavier cassé", "Un sujet poison", "Écran noir"]
+        .iter()
+        .enumerate()
+    {
+        app.append(&mail(
+            &format!("agent{i}@mairie-exemple.fr"),
+            subject,
+            &format!("batch{i}@mairie-exemple.fr"),
+            "",
+            "Bonjour, merci de regarder.",
+        ));
+    }
+    app.run_once();
+    let subjects: Vec<String> = app
+        .tickets()
+        .iter()
+        .map(|t| t["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(!subjects.iter().any(|s| s.contains("poison")));
+    assert_eq!(app.count("INBOX"), 0);
+    assert_eq!(app.count("Failed"), 1);
+    assert_eq!(app.sent_to("agent0@mairie-exemple.fr").len(), 1);
+    assert_eq!(app.sent_to("agent1@mairie-exemple.fr").len(), 0);
+    assert_eq!(app.sent_to("agent2@mairie-exemple.fr").len(), 1);
+    let failed: Vec<serde_json::Value> =
+        serde_json::from_str(&app.ok(&["failed", "list", "--json"])).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused by a rule of this database"),
+        "{failed:?}"
+    );
+
+    app.sql(match db {
+        Db::Sqlite => "DROP TRIGGER refuse_poison",
+        Db::Postgres => "DROP TRIGGER refuse_poison ON tickets",
+    });
+    let id = failed[0]["id"].as_i64().unwrap().to_string();
+    app.ok(&["failed", "retry", &id]);
+    assert_eq!(app.tickets().len(), 3);
+    let failed: Vec<serde_json::Value> =
+        serde_json::from_str(&app.ok(&["failed", "list", "--json"])).unwrap();
+    assert!(failed.is_empty(), "{failed:?}");
+    app.run_once();
+    assert_eq!(app.sent_to("agent1@mairie-exemple.fr").len(), 1);
 }
 
 /// Every fixture of `fixtures/` appended to the real mailbox and run
