@@ -724,6 +724,7 @@ async fn dispatcher_loop(
         }
     };
     let mut conn: Option<AnyConnection> = None;
+    let mut retry = MIN_BACKOFF;
     loop {
         if *stop.borrow() {
             return;
@@ -731,12 +732,13 @@ async fn dispatcher_loop(
         let mut next_wake = Duration::from_secs(60);
         if conn.is_none() {
             conn = db(|| store::connect(&desk.settings.database_url))
-                .map_err(|e| tracing::error!("outbox: {e}"))
+                .map_err(|e| tracing::error!("outbox: {e}; retrying in {}s", retry.as_secs()))
                 .ok();
         }
         if let Some(c) = conn.as_mut() {
             match dispatch::send_due(c, &desk, &transport, &clock).await {
                 Ok(report) => {
+                    retry = MIN_BACKOFF;
                     if report.sent + report.failed > 0 {
                         tracing::info!(sent = report.sent, failed = report.failed, "outbox");
                     }
@@ -746,10 +748,17 @@ async fn dispatcher_loop(
                     }
                 }
                 Err(e) => {
-                    tracing::error!("outbox: {e}");
+                    // The database went away (restarted, say): try again
+                    // soon, not at the next mail's wake-up.
+                    tracing::error!("outbox: {e}; retrying in {}s", retry.as_secs());
                     conn = None;
+                    next_wake = retry;
+                    retry = (retry * 2).min(Duration::from_secs(60));
                 }
             }
+        } else {
+            next_wake = retry;
+            retry = (retry * 2).min(Duration::from_secs(60));
         }
         tokio::select! {
             _ = wake.notified() => {}

@@ -29,17 +29,27 @@ pub enum AnyConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
+/// Database errors as one log line: PostgreSQL's messages carry newlines
+/// and tabs ("server closed the connection unexpectedly\n\tThis probably
+/// means...").
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open database {url}: {source}")]
+    #[error("cannot open database {url}: {}", one_line(source))]
     Connect {
         url: String,
         #[source]
         source: diesel::ConnectionError,
     },
-    #[error("cannot migrate the database: {0}")]
+    #[error("cannot migrate the database: {}", one_line(.0))]
     Migrate(String),
-    #[error("database error: {0}")]
+    #[error("database error: {}", one_line(.0))]
     Query(#[from] diesel::result::Error),
     #[error("{0}")]
     Invalid(String),

@@ -66,6 +66,15 @@ impl TestApp {
         TestApp::start_bed(db, extra_tickets, false)
     }
 
+    /// A bed whose database is at `database_url` (a server or file the
+    /// test runs itself).
+    pub fn start_on_database(database_url: &str) -> TestApp {
+        let mut app = TestApp::start_bed(Db::Sqlite, "", false);
+        app.database_url = database_url.to_string();
+        app.write_config("", "");
+        app
+    }
+
     /// A bed whose Dovecot also serves STARTTLS and implicit TLS, with a
     /// throwaway CA (env CA_FILE, IMAPS_PORT).
     pub fn start_tls(db: Db) -> TestApp {

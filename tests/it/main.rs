@@ -7,6 +7,7 @@
 mod app;
 mod core_loop;
 mod lifecycle;
+mod outages;
 mod realworld;
 mod resilience;
 mod transport;

@@ -1,5 +1,5 @@
 //! Never lose, never double: kill -9 during a backlog, a mailbox restored
-//! under a new UIDVALIDITY, several daemons on one PostgreSQL, a login that
+//! under a new UIDVALIDITY, three daemons on one PostgreSQL, a login that
 //! keeps failing.
 
 use std::collections::{HashMap, HashSet};
@@ -163,19 +163,24 @@ fn kill_9_during_a_backlog_loses_and_doubles_nothing(db: Db) {
     );
 }
 
+/// Three daemons on one PostgreSQL and one mailbox: one fetches, the
+/// others stand by and share the sending; the fetching one is killed and
+/// another takes over within the lease; every mail is handled once.
 #[test]
-fn two_daemons_share_the_mailbox_and_take_over() {
+fn three_daemons_share_the_mailbox_and_take_over() {
     let app = TestApp::start(Db::Postgres);
-    let log_a = app.path().join("a.log");
-    let log_b = app.path().join("b.log");
+    let logs: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| app.path().join(format!("daemon{i}.log")))
+        .collect();
     let spawn = |log: &std::path::Path| {
         let file = std::fs::File::create(log).unwrap();
         app.command().arg("run").stderr(file).spawn().unwrap()
     };
-    let mut a = spawn(&log_a);
-    std::thread::sleep(Duration::from_millis(1000));
-    let mut b = spawn(&log_b);
-    std::thread::sleep(Duration::from_millis(1000));
+    let mut daemons: Vec<Child> = Vec::new();
+    for log in &logs {
+        daemons.push(spawn(log));
+        std::thread::sleep(Duration::from_millis(700));
+    }
     for i in 0..30 {
         app.append(&request(i));
     }
@@ -190,33 +195,53 @@ fn two_daemons_share_the_mailbox_and_take_over() {
         app.wait_for(Duration::from_secs(20), || all_acked(30)),
         "backlog not done"
     );
-    let a_text = std::fs::read_to_string(&log_a).unwrap();
-    let b_text = std::fs::read_to_string(&log_b).unwrap();
-    assert!(b_text.contains("standing by"), "b: {b_text}");
-    assert!(!a_text.contains("standing by"), "a: {a_text}");
+    let read = |i: usize| std::fs::read_to_string(&logs[i]).unwrap();
+    let fetching: Vec<usize> = (0..3)
+        .filter(|i| !read(*i).contains("standing by"))
+        .collect();
+    assert_eq!(
+        fetching,
+        vec![0],
+        "the first daemon fetches, the others stand by"
+    );
 
-    // The fetching daemon dies: the other takes over within the lease.
-    a.kill().unwrap();
-    a.wait().unwrap();
-    for i in 30..40 {
+    // The fetching daemon dies: another takes over within the lease.
+    daemons[0].kill().unwrap();
+    daemons[0].wait().unwrap();
+    for i in 30..45 {
         app.append(&request(i));
     }
-    let done = app.wait_for(Duration::from_secs(40), || all_acked(40));
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &b.id().to_string()])
-        .status();
-    let _ = b.wait();
-    let b_text = std::fs::read_to_string(&log_b).unwrap();
-    assert!(done, "no takeover: {b_text}");
-    assert!(b_text.contains("taking over the mailbox"), "{b_text}");
-    assert_eq!(app.tickets().len(), 40);
+    let done = app.wait_for(Duration::from_secs(40), || all_acked(45));
+    for d in &mut daemons[1..] {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &d.id().to_string()])
+            .status();
+        let _ = d.wait();
+    }
+    let texts = format!("{}\n{}", read(1), read(2));
+    assert!(done, "no takeover: {texts}");
+    let took_over = (1..3)
+        .filter(|i| read(*i).contains("taking over the mailbox"))
+        .count();
+    assert_eq!(took_over, 1, "exactly one takes over: {texts}");
+    assert_eq!(app.tickets().len(), 45);
     let ids: HashSet<String> = app
         .sent()
         .into_iter()
         .filter(|m| m.auto_submitted == "auto-replied")
         .map(|m| m.message_id)
         .collect();
-    assert_eq!(ids.len(), 40, "an acknowledgement was sent twice");
+    assert_eq!(ids.len(), 45, "an acknowledgement was sent twice");
+    assert_eq!(
+        app.sent().len(),
+        app.sent()
+            .iter()
+            .map(|m| m.message_id.clone())
+            .collect::<HashSet<_>>()
+            .len(),
+        "a mail was sent twice"
+    );
+    assert_eq!(app.count("INBOX"), 0);
 }
 
 #[test]
