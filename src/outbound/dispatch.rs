@@ -99,60 +99,18 @@ pub async fn send_due(
         if rows.is_empty() {
             return Ok(report);
         }
-        let mut pending: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
-        let mut sends = futures::stream::iter(rows.into_iter().map(|row| async move {
-            let result = match envelope(&row) {
-                Ok(envelope) => relay.send(&envelope, &row.raw).await,
-                Err(why) => Err(RelayError::Config(why)),
-            };
-            (row, result)
-        }))
-        .buffer_unordered(PARALLEL);
-        let mut unreachable: Option<(String, NaiveDateTime)> = None;
-        while let Some((row, result)) = sends.next().await {
-            pending.remove(&row.id);
-            match result {
-                Ok(()) => {
-                    let now = clock.now_naive();
-                    db(|| outbox::mark_sent(conn, row.id, now))?;
-                    report.sent += 1;
-                }
-                Err(e) if e.is_permanent() || matches!(e, RelayError::Config(_)) => {
-                    let why = e.to_string();
-                    tracing::error!(outbox = row.id, to = %row.recipients, "mail refused for good: {why}");
-                    db(|| outbox::mark_failed(conn, row.id, &why, None))?;
-                    if e.is_permanent() {
-                        db(|| {
-                            crate::ticket::service::relay_refused(conn, desk, &row, &why, clock)
-                        })?;
-                    }
-                    report.failed += 1;
-                }
-                Err(e) => {
-                    let why = e.to_string();
-                    let transient = e.is_transient();
-                    let now = clock.now_naive();
-                    let retry_at: NaiveDateTime = now
-                        + chrono::Duration::from_std(backoff(row.attempts + 1))
-                            .unwrap_or(chrono::Duration::hours(1));
-                    db(|| outbox::mark_failed(conn, row.id, &why, Some(retry_at)))?;
-                    report.deferred += 1;
-                    report.error = Some(why.clone());
-                    if transient {
-                        // A 4xx for this mail: the next ones may pass.
-                        tracing::warn!(outbox = row.id, to = %row.recipients, retry_at = %retry_at, "relay refused for now, will retry: {why}");
-                    } else if unreachable.is_none() {
-                        unreachable = Some((why, retry_at));
-                        break;
-                    }
-                }
-            }
+        let (outcomes, unreachable, pending) = send_batch(conn, desk, relay, clock, rows);
+        let batch = outcomes?;
+        report.sent += batch.sent;
+        report.failed += batch.failed;
+        report.deferred += batch.deferred;
+        if batch.error.is_some() {
+            report.error = batch.error;
         }
-        drop(sends);
         if let Some((why, retry_at)) = unreachable {
             // The relay cannot be reached: everything due waits, the rest
             // of this batch included.
-            let rest: Vec<i64> = pending.into_iter().collect();
+            let rest = pending;
             db(|| outbox::release(conn, &rest, retry_at))?;
             let now = clock.now_naive();
             let deferred = rest.len() + db(|| outbox::defer_due(conn, now, retry_at))?;
@@ -161,6 +119,121 @@ pub async fn send_due(
             return Ok(report);
         }
     }
+}
+
+/// What became of one mail handed to the relay, for the recording thread.
+enum Sent {
+    Accepted(i64),
+    Refused(Box<outbox::Outgoing>, String, bool),
+    Deferred(i64, String, NaiveDateTime),
+}
+
+/// Sends a batch of claimed rows, `PARALLEL` at a time, while a thread of
+/// its own records each outcome in the database as soon as it is known
+/// (the accepted ones that arrived meanwhile in one statement): the sends
+/// never wait for the database, and a crash can only resend the mail whose
+/// outcome was in flight. Returns the report, the unreachable relay's error
+/// and retry time if it stopped the batch, and the rows not tried.
+fn send_batch(
+    conn: &mut AnyConnection,
+    desk: &crate::ticket::service::Desk,
+    relay: &Relay,
+    clock: &Clock,
+    rows: Vec<outbox::Outgoing>,
+) -> (
+    StoreResult<Report>,
+    Option<(String, NaiveDateTime)>,
+    Vec<i64>,
+) {
+    let mut pending: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
+    let mut report = Report::default();
+    let mut unreachable: Option<(String, NaiveDateTime)> = None;
+    let recorded = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let (tell, told) = std::sync::mpsc::channel::<Sent>();
+            let recorder = scope.spawn(move || record(conn, desk, clock, told));
+            let mut sends = futures::stream::iter(rows.into_iter().map(|row| async move {
+                let result = match envelope(&row) {
+                    Ok(envelope) => relay.send(&envelope, &row.raw).await,
+                    Err(why) => Err(RelayError::Config(why)),
+                };
+                (row, result)
+            }))
+            .buffer_unordered(PARALLEL);
+            tokio::runtime::Handle::current().block_on(async {
+                while let Some((row, result)) = sends.next().await {
+                    pending.remove(&row.id);
+                    let outcome = match result {
+                        Ok(()) => {
+                            report.sent += 1;
+                            Sent::Accepted(row.id)
+                        }
+                        Err(e) if e.is_permanent() || matches!(e, RelayError::Config(_)) => {
+                            let why = e.to_string();
+                            tracing::error!(outbox = row.id, to = %row.recipients, "mail refused for good: {why}");
+                            report.failed += 1;
+                            Sent::Refused(Box::new(row), why, e.is_permanent())
+                        }
+                        Err(e) => {
+                            let why = e.to_string();
+                            let retry_at: NaiveDateTime = clock.now_naive()
+                                + chrono::Duration::from_std(backoff(row.attempts + 1))
+                                    .unwrap_or(chrono::Duration::hours(1));
+                            report.deferred += 1;
+                            report.error = Some(why.clone());
+                            if e.is_transient() {
+                                // A 4xx for this mail: the next ones may pass.
+                                tracing::warn!(outbox = row.id, to = %row.recipients, retry_at = %retry_at, "relay refused for now, will retry: {why}");
+                            } else {
+                                unreachable = Some((why.clone(), retry_at));
+                            }
+                            Sent::Deferred(row.id, why, retry_at)
+                        }
+                    };
+                    // The recorder stopped on a database error: stop too.
+                    if tell.send(outcome).is_err() || unreachable.is_some() {
+                        break;
+                    }
+                }
+            });
+            drop(tell);
+            recorder
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    });
+    let pending = pending.into_iter().collect();
+    (recorded.map(|()| report), unreachable, pending)
+}
+
+/// The recording thread of [`send_batch`].
+fn record(
+    conn: &mut AnyConnection,
+    desk: &crate::ticket::service::Desk,
+    clock: &Clock,
+    told: std::sync::mpsc::Receiver<Sent>,
+) -> StoreResult<()> {
+    while let Ok(first) = told.recv() {
+        let mut accepted = Vec::new();
+        for outcome in std::iter::once(first).chain(std::iter::from_fn(|| told.try_recv().ok())) {
+            match outcome {
+                Sent::Accepted(id) => accepted.push(id),
+                Sent::Refused(row, why, permanent) => {
+                    outbox::mark_failed(conn, row.id, &why, None)?;
+                    if permanent {
+                        crate::ticket::service::relay_refused(conn, desk, &row, &why, clock)?;
+                    }
+                }
+                Sent::Deferred(id, why, retry_at) => {
+                    outbox::mark_failed(conn, id, &why, Some(retry_at))?;
+                }
+            }
+        }
+        if !accepted.is_empty() {
+            outbox::mark_sent_many(conn, &accepted, clock.now_naive())?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -177,6 +177,24 @@ pub fn mark_sent(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> Store
     Ok(())
 }
 
+/// [`mark_sent`] for several rows at once: one statement, one round trip.
+pub fn mark_sent_many(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
+        .set((
+            outbox::state.eq(state::SENT),
+            outbox::sent_at.eq(Some(now)),
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::last_error.eq(None::<String>),
+            outbox::claimed_by.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Records a failed attempt: retried at `retry_at`, or never when `None`.
 pub fn mark_failed(
     conn: &mut AnyConnection,
