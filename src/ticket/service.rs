@@ -440,7 +440,10 @@ fn open_ticket(
         clock.now_naive(),
     );
     let id = tickets::insert(conn, &decision.ticket)?;
-    let context = Extra { follows };
+    let context = Extra {
+        follows,
+        thread: Some(msg.message_id.iter().cloned().collect()),
+    };
     write_decision(
         conn,
         desk,
@@ -566,6 +569,9 @@ fn tell_refused_attachments(
 #[derive(Default)]
 struct Extra {
     follows: Option<TicketRef>,
+    /// The thread's Message-IDs, when known without asking the database
+    /// (a ticket just opened).
+    thread: Option<Vec<String>>,
 }
 
 /// Writes a decision on an existing ticket: the ticket's fields and
@@ -1026,7 +1032,10 @@ fn enqueue_notices(
     } else {
         None
     };
-    let mut thread = tickets::thread_message_ids(conn, ticket_id)?;
+    let mut thread = match &extra.thread {
+        Some(known) => known.clone(),
+        None => tickets::thread_message_ids(conn, ticket_id)?,
+    };
     // RFC 5322 section 3.6.4: the first and the latest are what matters;
     // keep References short on long threads.
     if thread.len() > 12 {
