@@ -16,7 +16,60 @@ on_both_databases!(
     autoresponder_ping_pong_is_capped,
     oversized_attachments_are_refused_and_the_sender_told,
     a_mail_the_database_refuses_does_not_hold_its_batch,
+    our_own_mail_coming_back_is_not_answered,
 );
+
+/// Our own acknowledgement comes back through a forwarder that rewrote its
+/// sender and dropped our loop headers (a list that forwards to the desk,
+/// say): its Message-ID is still one we sent, so nobody answers it and no
+/// ticket changes.
+fn our_own_mail_coming_back_is_not_answered(db: Db) {
+    let app = TestApp::start(db);
+    app.append(&mail(
+        JEANNE,
+        "Écran noir au guichet 2",
+        "own1@mairie-exemple.fr",
+        "",
+        "Bonjour, l'écran reste noir.",
+    ));
+    app.run_once();
+    let ack = app.sent_to(JEANNE_ADDR).remove(0);
+    let sink = std::path::PathBuf::from(&app.env["SINK_DIR"]).join("new");
+    let raw = std::fs::read_dir(&sink)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|text| text.contains(&ack.message_id))
+        .expect("the acknowledgement in the sink");
+    let forwarded: String = raw
+        .lines()
+        .filter(|l| {
+            ![
+                "X-Loop:",
+                "Auto-Submitted:",
+                "Precedence:",
+                "X-Auto-Response-Suppress:",
+            ]
+            .iter()
+            .any(|h| l.starts_with(h))
+        })
+        .map(|l| {
+            if l.starts_with("From:") {
+                "From: Agents de la mairie <agents@mairie-exemple.fr>".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let sent_before = app.sent().len();
+    app.append(forwarded.as_bytes());
+    let log = app.run_once();
+    assert!(log.contains("our own mail came back"), "{log}");
+    assert_eq!(app.tickets().len(), 1);
+    assert_eq!(app.kinds(1).len(), 1, "{:?}", app.kinds(1));
+    assert_eq!(app.sent().len(), sent_before, "something answered it");
+    assert_eq!(app.count("INBOX"), 0);
+}
 
 fn the_same_request_again_is_a_followup(db: Db) {
     let app = TestApp::start(db);
