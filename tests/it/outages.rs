@@ -65,11 +65,17 @@ fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// empty.
 fn exactly_once(app: &TestApp, mails: std::ops::Range<usize>) {
     assert_eq!(app.tickets().len(), mails.len());
+    let sent = app.sent();
     for i in mails {
-        assert_eq!(acknowledged(app, i), 1, "acknowledgements of mail {i}");
+        let to = format!("agent{i}@mairie-exemple.fr");
+        let acks = sent
+            .iter()
+            .filter(|m| m.to == to && m.auto_submitted == "auto-replied")
+            .count();
+        assert_eq!(acks, 1, "acknowledgements of mail {i}");
     }
-    let ids: HashSet<String> = app.sent().into_iter().map(|m| m.message_id).collect();
-    assert_eq!(ids.len(), app.sent().len(), "a mail was sent twice");
+    let ids: HashSet<&str> = sent.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), sent.len(), "a mail was sent twice");
     assert_eq!(app.count("INBOX"), 0);
 }
 
@@ -99,6 +105,50 @@ fn the_imap_server_restarted_under_the_daemon() {
         "{text}"
     );
     exactly_once(&app, 1..3);
+}
+
+/// The IMAP session cut again and again while a backlog is fetched (some
+/// cuts land in the middle of a `UID FETCH` or a `UID MOVE`): the daemon
+/// reconnects each time and every mail ends up handled exactly once.
+#[test]
+fn imap_cut_repeatedly_during_a_backlog() {
+    let mails = 1200;
+    let app = TestApp::start(Db::Sqlite);
+    let generated = app.path().join("backlog");
+    std::fs::create_dir_all(&generated).unwrap();
+    for i in 0..mails {
+        std::fs::write(generated.join(format!("{i:06}.eml")), request(i)).unwrap();
+    }
+    app.mailbed("seed", &[generated.to_str().unwrap()]);
+    let log = app.path().join("daemon.log");
+    let child = daemon(&app, &log);
+    // Cut whenever a session is up, four times (the daemon waits 1 s,
+    // then 2 s... before reconnecting).
+    let mut cuts = 0;
+    let start = Instant::now();
+    while cuts < 4 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(300));
+        if app.count("INBOX") == 0 {
+            break;
+        }
+        let killed: usize = app.mailbed("imap-drop", &[]).trim().parse().unwrap();
+        cuts += killed.min(1);
+    }
+    let done = wait_until(Duration::from_secs(120), || {
+        app.count("INBOX") == 0 && app.tickets().len() == mails
+    });
+    // Let the last acknowledgements go out.
+    wait_until(Duration::from_secs(30), || {
+        app.outbox().iter().all(|r| r["state"] == "sent")
+    });
+    let text = stop(child, &log);
+    assert!(done, "backlog not done after {cuts} cuts: {text}");
+    assert_eq!(cuts, 4, "sessions cut while mail was waiting");
+    assert!(
+        text.matches("connected to the mailbox").count() >= 5,
+        "{text}"
+    );
+    exactly_once(&app, 0..mails);
 }
 
 /// A PostgreSQL server of the test's own (scripts/pgbed), stopped and
