@@ -230,7 +230,7 @@ fn record(
             }
         }
         if !accepted.is_empty() {
-            outbox::mark_sent_many(conn, &accepted, clock.now_naive())?;
+            outbox::mark_sent(conn, &accepted, clock.now_naive())?;
         }
     }
     Ok(())

@@ -164,25 +164,8 @@ pub fn next_due(conn: &mut AnyConnection) -> StoreResult<Option<NaiveDateTime>> 
         .first::<Option<NaiveDateTime>>(conn)?)
 }
 
-pub fn mark_sent(conn: &mut AnyConnection, id: i64, now: NaiveDateTime) -> StoreResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::state.eq(state::SENT),
-            outbox::sent_at.eq(Some(now)),
-            outbox::attempts.eq(outbox::attempts + 1),
-            outbox::last_error.eq(None::<String>),
-            outbox::claimed_by.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// [`mark_sent`] for several rows at once: one statement, one round trip.
-pub fn mark_sent_many(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-    now: NaiveDateTime,
-) -> StoreResult<()> {
+/// Marks rows sent (the relay accepted them): one statement for all.
+pub fn mark_sent(conn: &mut AnyConnection, ids: &[i64], now: NaiveDateTime) -> StoreResult<()> {
     diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
         .set((
             outbox::state.eq(state::SENT),

@@ -114,12 +114,7 @@ fn the_imap_server_restarted_under_the_daemon() {
 fn imap_cut_repeatedly_during_a_backlog() {
     let mails = 1200;
     let app = TestApp::start(Db::Sqlite);
-    let generated = app.path().join("backlog");
-    std::fs::create_dir_all(&generated).unwrap();
-    for i in 0..mails {
-        std::fs::write(generated.join(format!("{i:06}.eml")), request(i)).unwrap();
-    }
-    app.mailbed("seed", &[generated.to_str().unwrap()]);
+    app.seed((0..mails).map(request));
     let log = app.path().join("daemon.log");
     let child = daemon(&app, &log);
     // Cut whenever a session is up, four times (the daemon waits 1 s,

@@ -96,12 +96,7 @@ fn kill_9_during_a_backlog_loses_and_doubles_nothing(db: Db) {
         "poll_interval = \"1s\"",
         "poll_interval = \"1s\"\nidle = true",
     );
-    let generated = app.path().join("backlog");
-    std::fs::create_dir_all(&generated).unwrap();
-    for i in 0..mails {
-        std::fs::write(generated.join(format!("{i:06}.eml")), request(i)).unwrap();
-    }
-    app.mailbed("seed", &[generated.to_str().unwrap()]);
+    app.seed((0..mails).map(request));
     let mut seed = 0x9e3779b97f4a7c15u64;
     let mut random = move || {
         seed ^= seed << 13;
@@ -290,12 +285,7 @@ fn a_login_that_keeps_failing_raises_one_alert() {
 fn sigterm_during_a_backlog_stops_quickly_and_loses_nothing() {
     let mails = 1500;
     let app = TestApp::start(Db::Sqlite);
-    let generated = app.path().join("backlog");
-    std::fs::create_dir_all(&generated).unwrap();
-    for i in 0..mails {
-        std::fs::write(generated.join(format!("{i:06}.eml")), request(i)).unwrap();
-    }
-    app.mailbed("seed", &[generated.to_str().unwrap()]);
+    app.seed((0..mails).map(request));
     let child = app
         .command()
         .arg("run")
