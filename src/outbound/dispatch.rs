@@ -121,6 +121,10 @@ pub async fn send_due(
     }
 }
 
+/// A place among the `PARALLEL` mails that may be sent and not yet
+/// recorded (`None` only if the semaphore were closed, which it never is).
+type Permit = Option<tokio::sync::OwnedSemaphorePermit>;
+
 /// What became of one mail handed to the relay, for the recording thread.
 enum Sent {
     Accepted(i64),
@@ -130,10 +134,13 @@ enum Sent {
 
 /// Sends a batch of claimed rows, `PARALLEL` at a time, while a thread of
 /// its own records each outcome in the database as soon as it is known
-/// (the accepted ones that arrived meanwhile in one statement): the sends
-/// never wait for the database, and a crash can only resend the mail whose
-/// outcome was in flight. Returns the report, the unreachable relay's error
-/// and retry time if it stopped the batch, and the rows not tried.
+/// (the accepted ones that arrived meanwhile in one statement), so the
+/// sends do not take turns with the database. A mail holds one of
+/// `PARALLEL` permits from before it is sent until its outcome is
+/// recorded: a crash can resend at most `PARALLEL` mails, even when the
+/// database is slow to answer (SQLite waiting for the write lock).
+/// Returns the report, the unreachable relay's error and retry time if it
+/// stopped the batch, and the rows not tried.
 fn send_batch(
     conn: &mut AnyConnection,
     desk: &crate::ticket::service::Desk,
@@ -150,18 +157,23 @@ fn send_batch(
     let mut unreachable: Option<(String, NaiveDateTime)> = None;
     let recorded = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
-            let (tell, told) = std::sync::mpsc::channel::<Sent>();
+            let (tell, told) = std::sync::mpsc::channel::<(Sent, Permit)>();
             let recorder = scope.spawn(move || record(conn, desk, clock, told));
-            let mut sends = futures::stream::iter(rows.into_iter().map(|row| async move {
-                let result = match envelope(&row) {
-                    Ok(envelope) => relay.send(&envelope, &row.raw).await,
-                    Err(why) => Err(RelayError::Config(why)),
-                };
-                (row, result)
+            let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+            let mut sends = futures::stream::iter(rows.into_iter().map(|row| {
+                let permits = permits.clone();
+                async move {
+                    let permit = permits.acquire_owned().await;
+                    let result = match envelope(&row) {
+                        Ok(envelope) => relay.send(&envelope, &row.raw).await,
+                        Err(why) => Err(RelayError::Config(why)),
+                    };
+                    (row, result, permit)
+                }
             }))
             .buffer_unordered(PARALLEL);
             tokio::runtime::Handle::current().block_on(async {
-                while let Some((row, result)) = sends.next().await {
+                while let Some((row, result, permit)) = sends.next().await {
                     pending.remove(&row.id);
                     let outcome = match result {
                         Ok(()) => {
@@ -191,7 +203,7 @@ fn send_batch(
                         }
                     };
                     // The recorder stopped on a database error: stop too.
-                    if tell.send(outcome).is_err() || unreachable.is_some() {
+                    if tell.send((outcome, permit.ok())).is_err() || unreachable.is_some() {
                         break;
                     }
                 }
@@ -211,11 +223,16 @@ fn record(
     conn: &mut AnyConnection,
     desk: &crate::ticket::service::Desk,
     clock: &Clock,
-    told: std::sync::mpsc::Receiver<Sent>,
+    told: std::sync::mpsc::Receiver<(Sent, Permit)>,
 ) -> StoreResult<()> {
     while let Ok(first) = told.recv() {
         let mut accepted = Vec::new();
-        for outcome in std::iter::once(first).chain(std::iter::from_fn(|| told.try_recv().ok())) {
+        // Given back once the outcomes are recorded.
+        let mut permits = Vec::new();
+        for (outcome, permit) in
+            std::iter::once(first).chain(std::iter::from_fn(|| told.try_recv().ok()))
+        {
+            permits.push(permit);
             match outcome {
                 Sent::Accepted(id) => accepted.push(id),
                 Sent::Refused(row, why, permanent) => {
@@ -232,6 +249,7 @@ fn record(
         if !accepted.is_empty() {
             outbox::mark_sent(conn, &accepted, clock.now_naive())?;
         }
+        drop(permits);
     }
     Ok(())
 }
