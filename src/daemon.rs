@@ -142,14 +142,15 @@ pub async fn fetch_cycle(
         Some(first) => Some(imap::fetch(session, first).await?),
         None => None,
     };
+    // The batch processed last time round, not moved away yet: its MOVE
+    // goes out while the next batch is processed.
+    let mut processed: Option<Processed> = None;
     for i in 0..batches.len() {
         let Some(fetched) = next.take() else { break };
         if !lease.renew(conn)? {
             return Err(CycleError::LeaseLost);
         }
         report.fetched += fetched.len();
-        let mut done = Vec::with_capacity(fetched.len());
-        let mut failed = Vec::new();
         let batch_mails: Vec<(Source<'_>, &[u8])> = fetched
             .iter()
             .map(|(uid, raw)| {
@@ -161,11 +162,24 @@ pub async fn fetch_cycle(
                 (source, raw.as_slice())
             })
             .collect();
-        // The next batch is fetched while this one is processed.
+        // While this batch is processed, the one before is moved away and
+        // the next one fetched.
         let following = batches.get(i + 1).filter(|_| !*stop.borrow());
-        let (outcomes, prefetched) =
-            process_while_fetching(conn, desk, clock, &batch_mails, session, following.copied());
+        let overlap = Overlap {
+            session,
+            features,
+            settings,
+            dispose: processed.take(),
+            fetch: following.copied(),
+        };
+        let (outcomes, disposed, prefetched) =
+            process_overlapped(conn, desk, clock, &batch_mails, overlap);
+        if let Some(moved) = disposed {
+            let last = moved?;
+            advance_cursor(conn, mailbox, uidvalidity, last, clock)?;
+        }
         let outcomes = outcomes?;
+        let mut done = Processed::default();
         for ((uid, _), outcome) in fetched.iter().zip(&outcomes) {
             log_outcome(*uid, outcome);
             match outcome {
@@ -175,24 +189,20 @@ pub async fn fetch_cycle(
                 _ => report.skipped += 1,
             }
             if outcome.is_failed() {
-                failed.push(*uid);
+                done.failed.push(*uid);
             } else {
-                done.push(*uid);
+                done.done.push(*uid);
             }
         }
-        imap::dispose(session, features, settings, &done, &failed).await?;
-        if let Some(last) = done.iter().chain(failed.iter()).max() {
-            let now = clock.now_naive();
-            let cursor = cursors::Cursor {
-                uidvalidity: i64::from(uidvalidity),
-                last_uid: i64::from(*last),
-            };
-            db(|| cursors::set(conn, mailbox, cursor, now))?;
-        }
+        processed = Some(done);
         if *stop.borrow() {
             break;
         }
         next = prefetched.transpose()?;
+    }
+    if let Some(last) = processed {
+        let moved = dispose(session, features, settings, &last).await?;
+        advance_cursor(conn, mailbox, uidvalidity, moved, clock)?;
     }
     if report.fetched == 0 && cursor.map(|c| c.uidvalidity) != Some(i64::from(uidvalidity)) {
         let now = clock.now_naive();
@@ -208,28 +218,93 @@ pub async fn fetch_cycle(
 /// A batch fetched ahead, or why it could not be.
 type Fetched = Result<Vec<(u32, Vec<u8>)>, ImapError>;
 
-/// Processes a fetched batch on a thread of its own while this one fetches
-/// the next batch over the IMAP session: the server's work and ours
-/// overlap instead of taking turns.
-fn process_while_fetching(
+/// A batch moved away (its highest UID), or why it could not be.
+type Moved = Result<Option<u32>, ImapError>;
+
+/// A processed batch's UIDs: to move away, or to the failed mailbox.
+#[derive(Default)]
+struct Processed {
+    done: Vec<u32>,
+    failed: Vec<u32>,
+}
+
+/// Moves a processed batch away; returns its highest UID.
+async fn dispose(
+    session: &mut Session,
+    features: Features,
+    settings: &crate::config::ImapSettings,
+    batch: &Processed,
+) -> Result<Option<u32>, ImapError> {
+    imap::dispose(session, features, settings, &batch.done, &batch.failed).await?;
+    Ok(batch.done.iter().chain(batch.failed.iter()).max().copied())
+}
+
+/// The cursor moves past a batch only once it has left the mailbox.
+fn advance_cursor(
+    conn: &mut AnyConnection,
+    mailbox: &str,
+    uidvalidity: u32,
+    last: Option<u32>,
+    clock: &Clock,
+) -> Result<(), StoreError> {
+    let Some(last) = last else { return Ok(()) };
+    let cursor = cursors::Cursor {
+        uidvalidity: i64::from(uidvalidity),
+        last_uid: i64::from(last),
+    };
+    db(|| cursors::set(conn, mailbox, cursor, clock.now_naive()))
+}
+
+/// What the IMAP session does while a batch is processed.
+struct Overlap<'a> {
+    session: &'a mut Session,
+    features: Features,
+    settings: &'a crate::config::ImapSettings,
+    /// The batch processed before, to move away.
+    dispose: Option<Processed>,
+    /// The next batch's UIDs, to fetch.
+    fetch: Option<&'a [u32]>,
+}
+
+/// Processes a fetched batch on a thread of its own while this one moves
+/// the previous batch away and fetches the next over the IMAP session: the
+/// server's work and ours overlap instead of taking turns. Returns the
+/// outcomes, the previous batch's highest UID once moved, and the next
+/// batch.
+fn process_overlapped(
     conn: &mut AnyConnection,
     desk: &Desk,
     clock: &Clock,
     batch: &[(Source<'_>, &[u8])],
-    session: &mut Session,
-    following: Option<&[u32]>,
-) -> (Result<Vec<Outcome>, StoreError>, Option<Fetched>) {
-    let Some(uids) = following else {
-        return (db(|| service::ingest_batch(conn, desk, batch, clock)), None);
-    };
+    overlap: Overlap<'_>,
+) -> (
+    Result<Vec<Outcome>, StoreError>,
+    Option<Moved>,
+    Option<Fetched>,
+) {
+    let Overlap {
+        session,
+        features,
+        settings,
+        dispose: previous,
+        fetch,
+    } = overlap;
     tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             let worker = scope.spawn(|| service::ingest_batch(conn, desk, batch, clock));
-            let prefetched = tokio::runtime::Handle::current().block_on(imap::fetch(session, uids));
+            let handle = tokio::runtime::Handle::current();
+            let disposed = previous
+                .as_ref()
+                .map(|p| handle.block_on(dispose(session, features, settings, p)));
+            // A session that failed to move mail is not asked for more.
+            let fetched = match (&disposed, fetch) {
+                (Some(Err(_)), _) | (_, None) => None,
+                (_, Some(uids)) => Some(handle.block_on(imap::fetch(session, uids))),
+            };
             let outcomes = worker
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (outcomes, Some(prefetched))
+            (outcomes, disposed, fetched)
         })
     })
 }
