@@ -684,6 +684,7 @@ async fn fetch_session(
         host = %settings.host,
         mailbox = %settings.mailbox,
         idle = use_idle,
+        r#move = features.r#move,
         "connected to the mailbox"
     );
     let mut last_fetch = std::time::Instant::now();

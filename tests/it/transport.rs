@@ -173,6 +173,32 @@ fn daemon_reconnects_when_the_imap_connection_drops() {
     assert_eq!(log.matches("connected to the mailbox").count(), 2, "{log}");
 }
 
+/// A server without MOVE (RFC 6851): processed mail is copied to the
+/// processed mailbox, flagged `\Deleted` and expunged by UID instead.
+#[test]
+fn a_server_without_move_gets_copy_and_expunge() {
+    let app = TestApp::start(Db::Sqlite);
+    // Dovecot announces what imap_capability lists: all it has but MOVE.
+    let conf = std::path::PathBuf::from(&app.env["DOVECOT_CONF"]);
+    let text = std::fs::read_to_string(&conf).unwrap()
+        + "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS\n";
+    std::fs::write(&conf, text).unwrap();
+    app.mailbed("imap-stop", &[]);
+    app.mailbed("imap-start", &[]);
+    request(&app, "nomove1@mairie-exemple.fr");
+    request(&app, "nomove2@mairie-exemple.fr");
+    let child = daemon(&app);
+    let got = app.wait_for(Duration::from_secs(15), || {
+        app.sent_to(JEANNE_ADDR).len() == 2
+    });
+    let log = stop(&app, child);
+    assert!(got, "{log}");
+    assert!(log.contains("move=false"), "{log}");
+    assert_eq!(app.tickets().len(), 2);
+    assert_eq!(app.count("INBOX"), 0);
+    assert_eq!(app.count("Processed"), 2);
+}
+
 #[test]
 fn daemon_polls_when_idle_is_off() {
     let app = TestApp::start(Db::Sqlite);
