@@ -824,15 +824,14 @@ async fn dispatcher_loop(
                     }
                 }
                 Err(e) => {
-                    // The database went away (restarted, say): try again
-                    // soon, not at the next mail's wake-up.
                     tracing::error!("outbox: {e}; retrying in {}s", retry.as_secs());
                     conn = None;
-                    next_wake = retry;
-                    retry = (retry * 2).min(Duration::from_secs(60));
                 }
             }
-        } else {
+        }
+        if conn.is_none() {
+            // No database (restarted, say): try again soon, not at the
+            // next mail's wake-up.
             next_wake = retry;
             retry = (retry * 2).min(Duration::from_secs(60));
         }

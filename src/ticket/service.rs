@@ -800,7 +800,6 @@ fn held_back(
     }
     let now = clock.now_naive();
     let kinds = machine::Template::AUTO_REPLIED.map(machine::Template::name);
-    let per_day = i64::from(t.max_auto_per_day);
     let written = addresses::written_since(conn, to, kinds, now - chrono::Duration::days(1))?;
     let hour = written
         .iter()
@@ -811,10 +810,10 @@ fn held_back(
             "loop guard: {hour} automatic answers to this address in the last hour"
         )));
     }
-    if written.len() as i64 >= per_day {
+    let day = written.len();
+    if day >= t.max_auto_per_day as usize {
         return Ok(Some(format!(
-            "loop guard: {} automatic answers to this address in the last day",
-            written.len()
+            "loop guard: {day} automatic answers to this address in the last day"
         )));
     }
     Ok(None)

@@ -273,6 +273,16 @@ agent_notify = ["sau@example.test"]
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `guichet run`, ready to spawn, its log going to the file `log`
+    /// (read while it runs).
+    pub fn daemon_command(&self, log: &Path) -> Command {
+        let mut c = self.command();
+        c.arg("run")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap());
+        c
+    }
+
     pub fn run_once(&self) -> String {
         let out = self.guichet(&["run", "--once"]);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::app::{mail, Db, TestApp};
@@ -27,15 +27,8 @@ fn acknowledged(app: &TestApp, i: usize) -> usize {
         .count()
 }
 
-/// `guichet run` with its log in a file (read while it runs).
 fn daemon(app: &TestApp, log: &Path) -> Child {
-    let file = std::fs::File::create(log).unwrap();
-    app.command()
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap()
+    app.daemon_command(log).spawn().unwrap()
 }
 
 /// SIGTERM, then the exit status must be a success; returns the log.
@@ -48,17 +41,6 @@ fn stop(mut child: Child, log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap();
     assert!(status.success(), "{status}: {text}");
     text
-}
-
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    cond()
 }
 
 /// Each mail became one ticket and got one acknowledgement; the INBOX is
@@ -85,15 +67,13 @@ fn the_imap_server_restarted_under_the_daemon() {
     let log = app.path().join("daemon.log");
     let child = daemon(&app, &log);
     app.append(&request(1));
-    assert!(wait_until(Duration::from_secs(15), || acknowledged(
-        &app, 1
-    ) == 1));
+    assert!(app.wait_for(Duration::from_secs(15), || acknowledged(&app, 1) == 1));
 
     app.mailbed("imap-stop", &[]);
     std::thread::sleep(Duration::from_secs(3));
     app.mailbed("imap-start", &[]);
     app.append(&request(2));
-    let resumed = wait_until(Duration::from_secs(60), || acknowledged(&app, 2) == 1);
+    let resumed = app.wait_for(Duration::from_secs(60), || acknowledged(&app, 2) == 1);
     let text = stop(child, &log);
     assert!(resumed, "mail not picked up after the restart: {text}");
     assert!(
@@ -132,11 +112,11 @@ fn imap_cut_repeatedly_during_a_backlog() {
             break;
         }
     }
-    let done = wait_until(Duration::from_secs(120), || {
+    let done = app.wait_for(Duration::from_secs(120), || {
         app.count("INBOX") == 0 && app.tickets().len() == mails
     });
     // Let the last acknowledgements go out.
-    wait_until(Duration::from_secs(30), || {
+    app.wait_for(Duration::from_secs(30), || {
         app.outbox().iter().all(|r| r["state"] == "sent")
     });
     let text = stop(child, &log);
@@ -202,9 +182,7 @@ fn postgresql_restarted_under_the_daemon() {
     let log = app.path().join("daemon.log");
     let child = daemon(&app, &log);
     app.append(&request(1));
-    assert!(wait_until(Duration::from_secs(15), || acknowledged(
-        &app, 1
-    ) == 1));
+    assert!(app.wait_for(Duration::from_secs(15), || acknowledged(&app, 1) == 1));
 
     // The database goes away while mail keeps arriving.
     PgBed::run("stop", pg.dir.path());
@@ -218,7 +196,7 @@ fn postgresql_restarted_under_the_daemon() {
     );
     PgBed::run("start", pg.dir.path());
 
-    let resumed = wait_until(Duration::from_secs(60), || {
+    let resumed = app.wait_for(Duration::from_secs(60), || {
         acknowledged(&app, 2) == 1 && acknowledged(&app, 3) == 1
     });
     let text = stop(child, &log);
@@ -294,9 +272,7 @@ fn a_full_disk_stops_fetching_and_resumes_when_space_returns() {
     let log = app.path().join("daemon.log");
     let child = daemon(&app, &log);
     app.append(&request(1));
-    assert!(wait_until(Duration::from_secs(15), || acknowledged(
-        &app, 1
-    ) == 1));
+    assert!(app.wait_for(Duration::from_secs(15), || acknowledged(&app, 1) == 1));
 
     let ballast = fill(&small);
     for i in 2..6 {
@@ -312,7 +288,7 @@ fn a_full_disk_stops_fetching_and_resumes_when_space_returns() {
     );
 
     std::fs::remove_file(&ballast).unwrap();
-    let resumed = wait_until(Duration::from_secs(90), || {
+    let resumed = app.wait_for(Duration::from_secs(90), || {
         (2..6).all(|i| acknowledged(&app, i) == 1)
     });
     let text = stop(child, &log);
@@ -341,13 +317,9 @@ fn tells_systemd_when_ready_and_when_stopping() {
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     let log = app.path().join("daemon.log");
-    let file = std::fs::File::create(&log).unwrap();
     let mut child = app
-        .command()
-        .arg("run")
+        .daemon_command(&log)
         .env("NOTIFY_SOCKET", &socket_path)
-        .stdout(Stdio::null())
-        .stderr(file)
         .spawn()
         .unwrap();
     let mut said: Vec<String> = Vec::new();

@@ -167,13 +167,9 @@ fn three_daemons_share_the_mailbox_and_take_over() {
     let logs: Vec<std::path::PathBuf> = (0..3)
         .map(|i| app.path().join(format!("daemon{i}.log")))
         .collect();
-    let spawn = |log: &std::path::Path| {
-        let file = std::fs::File::create(log).unwrap();
-        app.command().arg("run").stderr(file).spawn().unwrap()
-    };
     let mut daemons: Vec<Child> = Vec::new();
     for log in &logs {
-        daemons.push(spawn(log));
+        daemons.push(app.daemon_command(log).spawn().unwrap());
         std::thread::sleep(Duration::from_millis(700));
     }
     for i in 0..30 {
