@@ -196,6 +196,18 @@ fn three_daemons_share_the_mailbox_and_take_over() {
         "the first daemon fetches, the others stand by"
     );
 
+    // Nothing in flight when it dies: a mail accepted by the relay but not
+    // yet marked sent would be sent again (with its Message-ID), which is
+    // the kill -9 test's business, not this one's.
+    assert!(
+        app.wait_for(Duration::from_secs(20), || app
+            .outbox()
+            .iter()
+            .all(|r| r["state"] == "sent")),
+        "outbox not drained before the kill"
+    );
+    let sent_before_kill = app.sent().len();
+
     // The fetching daemon dies: another takes over within the lease.
     daemons[0].kill().unwrap();
     daemons[0].wait().unwrap();
@@ -233,6 +245,11 @@ fn three_daemons_share_the_mailbox_and_take_over() {
         "a mail was sent twice"
     );
     assert_eq!(app.count("INBOX"), 0);
+    assert_eq!(
+        app.sent().len() - sent_before_kill,
+        30,
+        "15 acknowledgements and 15 agent notifications after the takeover"
+    );
 }
 
 #[test]
