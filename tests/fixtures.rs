@@ -156,9 +156,8 @@ fn golden_fixtures() {
     for eml in names {
         let name = eml.file_stem().unwrap().to_string_lossy().into_owned();
         let json = dir.join(format!("{name}.expected.json"));
-        let Ok(text) = std::fs::read_to_string(&json) else {
-            continue;
-        };
+        let text = std::fs::read_to_string(&json)
+            .unwrap_or_else(|e| panic!("{name}.eml has no {}: {e}", json.display()));
         let expected: Value = serde_json::from_str(&text).unwrap();
         let raw = std::fs::read(&eml).unwrap();
         problems.extend(check(&name, &raw, &expected));

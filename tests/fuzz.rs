@@ -4,8 +4,11 @@
 //! generated from realistic pieces (headers, encodings, nesting) mixed
 //! with arbitrary bytes. Nothing may panic.
 //!
-//! `GUICHET_FUZZ_CASES` sets the number of messages (default 20000, a few seconds);
-//! scripts/fuzz runs a long session.
+//! A run ends after `GUICHET_FUZZ_CASES` messages (default 100000) or
+//! `GUICHET_FUZZ_SECONDS` seconds (default 60), whichever comes first;
+//! scripts/test runs it bounded, scripts/fuzz runs a long session. A
+//! parser panic counts as a failure here, although guichet catches it in
+//! service: the fuzz run is where we learn of it.
 
 use guichet::inbound::{self, auth, quote, reference::SubjectTagger};
 use guichet::ticket::{command, machine};
@@ -148,52 +151,87 @@ fn cases() -> u32 {
     std::env::var("GUICHET_FUZZ_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000)
+        .unwrap_or(100_000)
+}
+
+fn budget() -> std::time::Duration {
+    std::time::Duration::from_secs(
+        std::env::var("GUICHET_FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60),
+    )
+}
+
+/// Runs `test` over inputs of `strategy` in rounds of 500 until the case
+/// count or the time budget is spent; prints how many ran.
+fn fuzz<S: Strategy>(
+    name: &str,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    const ROUND: u32 = 500;
+    let start = std::time::Instant::now();
+    let config = Config {
+        cases: ROUND,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    // A runner counts its successes for good: one per round, each with a
+    // random generator of its own drawn from the first.
+    let mut seeds = TestRunner::new(config.clone());
+    let mut done = 0;
+    while done < cases() && start.elapsed() < budget() {
+        let mut runner = TestRunner::new_with_rng(config.clone(), seeds.new_rng());
+        if let Err(e) = runner.run(&strategy, &test) {
+            panic!("{name}: {e}");
+        }
+        done += ROUND;
+    }
+    eprintln!(
+        "{name}: {done} cases in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(done > 0, "{name}: no case ran");
 }
 
 #[test]
 fn nothing_that_reads_mail_panics() {
     let tagger = SubjectTagger::new("SUPPORT");
     let policy = machine::Policy::default();
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(&message(), |raw| {
-            let _ = inbound::peek_message_id(&raw);
-            if let Ok(m) = inbound::parse(&raw, "support@example.test") {
-                let _ = tagger.find(&m.subject);
-                let _ = tagger.clean(&m.subject);
-                let _ = quote::strip(&m.text);
-                let _ = command::parse(&m.body);
-                let _ = machine::decision_in(&m.body, &policy);
-                let headers: Vec<&str> = m.auth_results.iter().map(String::as_str).collect();
-                let _ = auth::judge(&headers, "mx.example.test", &m.from.email);
-                prop_assert!(!m.from.email.is_empty());
-                for a in &m.attachments {
-                    prop_assert!(!a.filename.is_empty());
-                    prop_assert!(!a.filename.contains('/') && !a.filename.contains('\\'));
-                    prop_assert!(!a.filename.chars().any(char::is_control));
-                }
+    fuzz("mail readers", message(), |raw| {
+        let _ = inbound::peek_message_id(&raw);
+        let parsed = inbound::parse(&raw, "support@example.test");
+        if let Err(inbound::ParseError::Panic(what)) = &parsed {
+            prop_assert!(false, "the parser panicked: {what}");
+        }
+        if let Ok(m) = parsed {
+            let _ = tagger.find(&m.subject);
+            let _ = tagger.clean(&m.subject);
+            let _ = quote::strip(&m.text);
+            let _ = command::parse(&m.body);
+            let _ = machine::decision_in(&m.body, &policy);
+            let headers: Vec<&str> = m.auth_results.iter().map(String::as_str).collect();
+            let _ = auth::judge(&headers, "mx.example.test", &m.from.email);
+            prop_assert!(!m.from.email.is_empty());
+            for a in &m.attachments {
+                prop_assert!(!a.filename.is_empty());
+                prop_assert!(!a.filename.contains('/') && !a.filename.contains('\\'));
+                prop_assert!(!a.filename.chars().any(char::is_control));
             }
-            Ok(())
-        })
-        .unwrap();
+        }
+        Ok(())
+    });
 }
 
 #[test]
 fn text_readers_never_panic_on_any_string() {
     let tagger = SubjectTagger::new("SUPPORT");
     let policy = machine::Policy::default();
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
-        .run(&"\\PC{0,400}|[ -~\n>#]{0,400}", |s| {
+    fuzz(
+        "text readers",
+        "\\PC{0,400}|[ -~\n>#]{0,400}",
+        |s: String| {
             let stripped = quote::strip(&s);
             // Stripping never invents text.
             for line in stripped.lines() {
@@ -206,6 +244,6 @@ fn text_readers_never_panic_on_any_string() {
             let _ = auth::judge(&[s.as_str()], "mx.example.test", "a@b.example");
             let _ = inbound::html_to_text(&s);
             Ok(())
-        })
-        .unwrap();
+        },
+    );
 }

@@ -28,7 +28,13 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let clock = Clock::System;
-    let desk = Desk::new(settings)?;
+    let desk = match Desk::new(settings) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("guichet: mail not stored: {}", super::one_line(&e));
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+    };
     let mut conn = match super::open_db(&desk.settings) {
         Ok(c) => c,
         Err(e) => {
@@ -39,7 +45,10 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
     if args.files.is_empty() {
         let mut raw = Vec::new();
-        std::io::stdin().read_to_end(&mut raw)?;
+        if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
+            eprintln!("guichet: cannot read the mail from stdin: {e}");
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
         inputs.push(("stdin".into(), raw));
     } else {
         for f in &args.files {
@@ -52,7 +61,6 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut code = ExitCode::SUCCESS;
     for (name, raw) in inputs {
         let source = Source {
             name: "ingest",
@@ -82,14 +90,13 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             Ok(Outcome::Ignored(why)) => println!("{name}: not answered: {why}"),
             Ok(Outcome::AlreadyDone(state)) => println!("{name}: already handled ({state})"),
             Ok(Outcome::Failed(why)) => {
-                println!("{name}: unreadable, kept as raw mail #{id}: {why}");
+                println!("{name}: could not be processed, kept as raw mail #{id} (guichet failed list): {why}");
             }
             Err(e) => {
                 // Stored but not processed: the daemon resumes it.
                 eprintln!("guichet: {name}: stored as raw mail #{id}, processing deferred: {e}");
-                code = ExitCode::SUCCESS;
             }
         }
     }
-    Ok(code)
+    Ok(ExitCode::SUCCESS)
 }

@@ -36,10 +36,15 @@ fn uncomment(s: &str) -> String {
 
 /// Judges the `Authentication-Results` header values of a mail. Only
 /// headers whose authserv-id is `trusted` count: anybody can write the
-/// others.
+/// others. The trusted server must remove such headers that arrive with
+/// its id (RFC 8601 section 5); should one slip through, a DMARC failure
+/// reported under that id wins over any pass, so a forged
+/// "dmarc=pass" beside the server's own verdict changes nothing.
 pub fn judge(headers: &[&str], trusted: &str, from_email: &str) -> AuthVerdict {
     let from_domain = from_email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
     let mut seen_trusted = false;
+    let mut passed = false;
+    let mut dmarc_failed = false;
     let mut results: Vec<String> = Vec::new();
     for value in headers {
         let value = uncomment(value);
@@ -69,6 +74,9 @@ pub fn judge(headers: &[&str], trusted: &str, from_email: &str) -> AuthVerdict {
                 })
             };
             results.push(format!("{method}={result}"));
+            if method == "dmarc" && matches!(result.as_str(), "fail" | "permerror") {
+                dmarc_failed = true;
+            }
             if result != "pass" {
                 continue;
             }
@@ -84,12 +92,12 @@ pub fn judge(headers: &[&str], trusted: &str, from_email: &str) -> AuthVerdict {
                     .is_some_and(|d| aligned(&d, from_domain)),
                 _ => false,
             };
-            if ok {
-                return AuthVerdict::Pass;
-            }
+            passed |= ok;
         }
     }
-    if !seen_trusted {
+    if passed && !dmarc_failed {
+        AuthVerdict::Pass
+    } else if !seen_trusted {
         AuthVerdict::Fail(format!("no Authentication-Results from {trusted}"))
     } else if results.is_empty() {
         AuthVerdict::Fail(format!("{trusted} reported no result"))
@@ -142,5 +150,23 @@ mod tests {
             AuthVerdict::Fail(why) => assert!(why.contains("dmarc=fail"), "{why}"),
             v => panic!("{v:?}"),
         }
+    }
+
+    #[test]
+    fn a_forged_pass_below_the_servers_failure_changes_nothing() {
+        let h = [
+            "mx.example.org; spf=softfail smtp.mailfrom=evil.example; dmarc=fail header.from=mairie-exemple.fr",
+            "mx.example.org; dmarc=pass header.from=mairie-exemple.fr",
+        ];
+        match judge(&h, MX, "a@mairie-exemple.fr") {
+            AuthVerdict::Fail(why) => assert!(why.contains("dmarc=fail"), "{why}"),
+            v => panic!("{v:?}"),
+        }
+        // Several headers of the trusted server (one per filter) together.
+        let h = [
+            "mx.example.org; dmarc=none header.from=mairie-exemple.fr",
+            "mx.example.org; dkim=pass header.d=mairie-exemple.fr",
+        ];
+        assert_eq!(judge(&h, MX, "a@mairie-exemple.fr"), AuthVerdict::Pass);
     }
 }

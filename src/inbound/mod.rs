@@ -7,6 +7,7 @@ pub mod bounce;
 pub mod classify;
 pub mod quote;
 pub mod reference;
+pub mod rfc2231;
 pub mod uuencode;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -244,7 +245,35 @@ impl Iterator for Reader {
     }
 }
 
+/// The message with its top-level header block made UTF-8 when it holds
+/// raw 8-bit bytes that are not UTF-8: old clients write accented names
+/// and subjects in their own charset without RFC 2047, and the only
+/// sensible reading of those bytes is Windows-1252 (a superset of the
+/// printable ISO-8859-1). Valid UTF-8 (RFC 6532) is left alone, and so is
+/// the body, whose parts name their charsets.
+fn repair_8bit_headers(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .into_iter()
+        .chain(raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .min()
+        .unwrap_or(raw.len());
+    let (head, body) = raw.split_at(end);
+    if head.is_ascii() || std::str::from_utf8(head).is_ok() {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(head);
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(body);
+    std::borrow::Cow::Owned(out)
+}
+
 fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseError> {
+    let raw = repair_8bit_headers(raw);
+    let raw = raw.as_ref();
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::NotAMessage)?;
@@ -290,10 +319,17 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         if is_report {
             continue;
         }
+        let uuencoded_part = part
+            .content_transfer_encoding()
+            .is_some_and(uuencode::is_transfer_encoding);
         let content = match &part.body {
             // A forwarded mail is kept as a mail file: CRLF line endings,
             // whatever the transport did to them.
             PartType::Message(_) => to_crlf(part.contents()),
+            // mail-parser leaves `x-uuencode` parts as they came.
+            _ if uuencoded_part => {
+                uuencode::decode_part(part.contents()).unwrap_or_else(|| part.contents().to_vec())
+            }
             _ => part.contents().to_vec(),
         };
         let content_type = part
@@ -308,7 +344,21 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
                 _ => "application/octet-stream".into(),
             })
             .to_ascii_lowercase();
-        let filename = sanitize_filename(part.attachment_name(), i + 1, &content_type);
+        // mail-parser reads an RFC 2231 name's charset from its first
+        // segment only: later segments in Latin-1 come out broken.
+        let repaired = part
+            .attachment_name()
+            .filter(|n| n.contains('\u{FFFD}'))
+            .and_then(|_| {
+                part.headers.iter().find_map(|h| {
+                    let raw = message
+                        .raw_message()
+                        .get(h.offset_start as usize..h.offset_end as usize)?;
+                    rfc2231::filename(&String::from_utf8_lossy(raw))
+                })
+            });
+        let name = repaired.as_deref().or(part.attachment_name());
+        let filename = sanitize_filename(name, i + 1, &content_type);
         attachments.push(InboundAttachment {
             filename,
             sha256: sha256_hex(&content),

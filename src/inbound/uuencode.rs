@@ -70,6 +70,22 @@ pub fn extract(text: &str) -> (String, Vec<(String, Vec<u8>)>) {
     (kept.join("\n"), files)
 }
 
+/// Whether a `Content-Transfer-Encoding` names uuencoding (a non-standard
+/// value some mailers still write).
+pub fn is_transfer_encoding(cte: &str) -> bool {
+    matches!(
+        cte.trim().to_ascii_lowercase().as_str(),
+        "x-uuencode" | "uuencode" | "x-uue" | "uue"
+    )
+}
+
+/// The bytes of a MIME part sent with a uuencode transfer encoding: its
+/// first "begin … end" block, or `None` when it holds none that decodes.
+pub fn decode_part(contents: &[u8]) -> Option<Vec<u8>> {
+    let (_, mut files) = extract(&String::from_utf8_lossy(contents));
+    (!files.is_empty()).then(|| files.swap_remove(0).1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::extract;

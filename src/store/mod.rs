@@ -53,6 +53,10 @@ pub enum StoreError {
     Query(#[from] diesel::result::Error),
     #[error("{0}")]
     Invalid(String),
+    /// Our code panicked while applying one mail: a bug, never retried by
+    /// itself, so that one mail cannot stop the mail behind it.
+    #[error("panicked: {0}")]
+    Panic(String),
 }
 
 impl StoreError {
