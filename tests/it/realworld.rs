@@ -15,6 +15,9 @@ on_both_databases!(
     a_permanent_bounce_stops_mail_to_the_address,
     autoresponder_ping_pong_is_capped,
     oversized_attachments_are_refused_and_the_sender_told,
+    a_mail_over_the_message_size_keeps_its_text_only,
+    a_robot_answering_our_mail_never_loops,
+    the_daily_cap_holds_across_hours,
     a_mail_the_database_refuses_does_not_hold_its_batch,
     our_own_mail_coming_back_is_not_answered,
 );
@@ -301,6 +304,134 @@ fn oversized_attachments_are_refused_and_the_sender_told(db: Db) {
     assert!(to_jeanne
         .iter()
         .any(|m| m.body.contains("scan.pdf") && m.body.contains("2 KiB")));
+}
+
+/// The whole mail over `max_message_size`: the ticket is opened with the
+/// text, no attachment is kept, and the sender is told which file was
+/// not kept and why.
+fn a_mail_over_the_message_size_keeps_its_text_only(db: Db) {
+    let app = TestApp::start_with(db, "max_message_size = \"3KiB\"\n");
+    let scan = "QUJD".repeat(1000);
+    let raw = format!(
+        "From: {JEANNE}\nTo: support@example.test\nSubject: Plans du bâtiment\nMessage-ID: <whole1@mairie-exemple.fr>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nVoici les plans du rez-de-chaussée.\n--b\nContent-Type: image/png; name=\"plan.png\"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=\"plan.png\"\n\n{scan}\n--b--\n"
+    );
+    app.append(raw.as_bytes());
+    app.run_once();
+    let t = app.ticket(1);
+    assert!(t["messages"][0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("plans du rez-de-chaussée"));
+    assert_eq!(t["messages"][0]["attachments"], serde_json::json!([]));
+    assert_eq!(app.kinds(1), ["initial", "system"]);
+    let to_jeanne = app.sent_to(JEANNE_ADDR);
+    assert_eq!(to_jeanne.len(), 2, "acknowledgement and refusal notice");
+    assert!(
+        to_jeanne
+            .iter()
+            .any(|m| m.body.contains("plan.png") && m.body.contains("3 KiB")),
+        "{:?}",
+        to_jeanne.iter().map(|m| &m.body).collect::<Vec<_>>()
+    );
+}
+
+/// A robot that answers every mail it gets, each time with a new
+/// Message-ID and no header saying it is a robot. Keeping our reference,
+/// its answers are follow-ups that nobody answers: one mail goes to it in
+/// all. Dropping reference and threading, each answer looks like a new
+/// request: the loop guard stops it at `max_auto_per_hour`, and since
+/// held mail never reaches the robot, the ping-pong dies out.
+fn a_robot_answering_our_mail_never_loops(db: Db) {
+    let app = TestApp::start(db);
+    for (robot, keeps_reference) in [
+        ("accueil@prestataire.example", true),
+        ("standard@sous-traitant.example", false),
+    ] {
+        app.append(&mail(
+            &format!("Accueil <{robot}>"),
+            "Contrat de maintenance des copieurs",
+            &format!("first.{robot}"),
+            "",
+            "Bonjour, voici notre question sur le contrat.",
+        ));
+        let mut answered = 0;
+        for round in 0..10 {
+            app.run_at(&format!("2026-11-23T09:{:02}:00Z", round * 3));
+            let received = app.sent_to(robot);
+            for m in &received[answered..] {
+                let (subject, headers) = if keeps_reference {
+                    (
+                        format!("RE: {}", m.subject),
+                        format!(
+                            "In-Reply-To: <{}>\nReferences: <{}>\n",
+                            m.message_id, m.message_id
+                        ),
+                    )
+                } else {
+                    ("Votre message a bien été reçu".to_string(), String::new())
+                };
+                app.append(&mail(
+                    &format!("Accueil <{robot}>"),
+                    &subject,
+                    &format!("round{round}.{}.{robot}", m.message_id.len()),
+                    &headers,
+                    "Merci pour votre message. Nous vous répondrons rapidement.",
+                ));
+            }
+            answered = received.len();
+        }
+        let sent = app.sent_to(robot).len();
+        if keeps_reference {
+            assert_eq!(sent, 1, "{robot}: only the first acknowledgement");
+            assert_eq!(app.kinds(1)[0], "initial");
+            assert!(app.kinds(1).iter().skip(1).all(|k| k == "followup"));
+        } else {
+            assert_eq!(sent, 5, "{robot}: {sent} mails, the hourly cap is 5");
+        }
+    }
+    assert_eq!(
+        app.count("INBOX"),
+        0,
+        "the robots' last answers were read too"
+    );
+}
+
+/// At most `max_auto_per_day` automatic answers to one address in any 24
+/// hours, however the hours fall; the next day it may write again.
+fn the_daily_cap_holds_across_hours(db: Db) {
+    let app = TestApp::start_with(db, "max_auto_per_hour = 3\nmax_auto_per_day = 5\n");
+    let robot = "Notifications <notif@logiciel-rh.example>";
+    let mut n = 0;
+    let mut send = |app: &TestApp, count: usize, at: &str| {
+        for _ in 0..count {
+            n += 1;
+            app.append(&mail(
+                robot,
+                &format!("Alerte n°{n}"),
+                &format!("alert{n}@logiciel-rh.example"),
+                "",
+                "Une alerte.",
+            ));
+        }
+        app.run_at(at);
+        app.sent_to("notif@logiciel-rh.example").len()
+    };
+    assert_eq!(send(&app, 4, "2026-11-23T08:00:00Z"), 3, "hourly cap");
+    assert_eq!(send(&app, 4, "2026-11-23T10:00:00Z"), 5, "daily cap");
+    assert_eq!(
+        send(&app, 2, "2026-11-23T20:00:00Z"),
+        5,
+        "still the same day"
+    );
+    assert_eq!(send(&app, 1, "2026-11-24T09:00:00Z"), 6, "the next day");
+    let held: Vec<String> = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["state"] == "held")
+        .map(|r| r["last_error"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(held.len(), 5, "{held:?}");
+    assert!(held.iter().any(|w| w.contains("last day")), "{held:?}");
 }
 
 #[test]
