@@ -41,7 +41,113 @@ on_both_databases!(
     notes_and_unknown_commands_stay_with_the_agents,
     reply_to_a_closed_ticket_opens_a_new_one,
     validation_requires_authentication_when_configured,
+    the_desks_own_words_and_the_admin_commands,
 );
+
+/// A desk that set its own keywords and delays, and manages agents and
+/// watchers from the command line: a watcher added by `guichet watchers
+/// add` gets the solution and the closures; the default VALIDER is now a
+/// plain answer and the desk's own word closes; the 3-day closure and its
+/// reminder a day before; `tickets list --status`; removals.
+fn the_desks_own_words_and_the_admin_commands(db: Db) {
+    let app = TestApp::start_with(
+        db,
+        "validate_keywords = [\"PARFAIT\"]\nrefuse_keywords = [\"NON\"]\nauto_close_after = \"3d\"\nremind_before = \"1d\"\n",
+    );
+    const CHEF: &str = "chef.service@mairie-exemple.fr";
+    app.ok(&["agents", "add", MARC_ADDR, "--name", "Marc"]);
+    assert!(app.ok(&["agents", "list"]).contains(MARC_ADDR));
+    for (i, subject) in ["Scanner en panne", "Badge refusé"].iter().enumerate() {
+        app.append(&mail(
+            JEANNE,
+            subject,
+            &format!("own{i}@mairie-exemple.fr"),
+            "",
+            "Bonjour, cela ne marche plus.",
+        ));
+    }
+    app.run_at("2026-11-23T08:00:00Z");
+    for n in ["1", "2"] {
+        app.ok(&["watchers", "add", n, CHEF]);
+    }
+    assert_eq!(app.ticket(1)["watchers"], serde_json::json!([CHEF]));
+    for n in [1, 2] {
+        let notice = app
+            .sent_to(DESK)
+            .into_iter()
+            .find(|m| m.subject.contains(&format!("#00000{n}")))
+            .unwrap();
+        app.reply(&notice, MARC, "#solution\nC'est réparé.", "");
+    }
+    app.run_at("2026-11-23T09:00:00Z");
+    let solution = last_to(&app, CHEF);
+    assert!(solution.body.contains("C'est réparé."), "{}", solution.body);
+    let to_jeanne = last_to(&app, JEANNE_ADDR);
+    assert!(to_jeanne.body.contains("PARFAIT"), "{}", to_jeanne.body);
+    assert!(
+        to_jeanne.body.contains("jeudi 26 novembre 2026"),
+        "{}",
+        to_jeanne.body
+    );
+    let solution1 = app
+        .sent_to(JEANNE_ADDR)
+        .into_iter()
+        .find(|m| m.subject.contains("#000001") && m.body.contains("PARFAIT"))
+        .unwrap();
+
+    // VALIDER is no word of this desk: a plain answer, still solved.
+    app.reply(&solution1, JEANNE, "VALIDER", "");
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    assert_eq!(app.kinds(1).last().unwrap(), "followup");
+    app.reply(&solution1, JEANNE, "Parfait, merci !", "");
+    app.run_at("2026-11-23T10:10:00Z");
+    let t = app.ticket(1);
+    assert_eq!(
+        (t["status"].as_str(), t["close_reason"].as_str()),
+        (Some("closed"), Some("validated"))
+    );
+    assert!(last_to(&app, CHEF).subject.contains("#000001"));
+
+    // Ticket 2: silence; the reminder a day before the 3-day deadline.
+    let before = app.sent_to(JEANNE_ADDR).len();
+    app.run_at("2026-11-25T08:59:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), before);
+    app.run_at("2026-11-25T09:00:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), before + 1);
+    let listed = |status: &str| -> Vec<i64> {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(&app.ok(&["tickets", "list", "--status", status, "--json"]))
+                .unwrap();
+        list.iter().map(|t| t["number"].as_i64().unwrap()).collect()
+    };
+    assert_eq!(listed("solved"), [2]);
+    assert_eq!(listed("closed"), [1]);
+    let chef_before = app.sent_to(CHEF).len();
+    app.run_at("2026-11-26T09:00:00Z");
+    let t = app.ticket(2);
+    assert_eq!(
+        (t["status"].as_str(), t["close_reason"].as_str()),
+        (Some("closed"), Some("auto"))
+    );
+    assert_eq!(
+        app.sent_to(CHEF).len(),
+        chef_before + 1,
+        "the watcher is told of the closure"
+    );
+    assert_eq!(listed("closed"), [2, 1]);
+    assert!(listed("solved").is_empty());
+    let text = app.ok(&["tickets", "list"]);
+    assert!(
+        text.contains("Badge refusé") && text.contains("closed"),
+        "{text}"
+    );
+
+    app.ok(&["watchers", "remove", "2", CHEF]);
+    assert_eq!(app.ticket(2)["watchers"], serde_json::json!([]));
+    app.ok(&["agents", "remove", MARC_ADDR]);
+    assert!(!app.ok(&["agents", "list"]).contains(MARC_ADDR));
+}
 
 fn question_answer_solution_validation(db: Db) {
     let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
