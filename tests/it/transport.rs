@@ -70,6 +70,46 @@ fn imap_over_implicit_tls_and_starttls_with_a_private_ca() {
     );
 }
 
+/// The relay over STARTTLS, its certificate signed by a private CA named
+/// in `[smtp] ca_file`; without it, the mail waits in the outbox and the
+/// reason says the certificate was refused.
+#[test]
+fn smtp_over_starttls_with_a_private_ca() {
+    let app = TestApp::start_tls(Db::Sqlite);
+    let ca = app.env["CA_FILE"].clone();
+    let smtp_port = format!("port = {}\ntls = \"none\"\nfrom", app.env["SMTP_PORT"]);
+    app.edit_config(
+        &smtp_port,
+        &format!(
+            "port = {}\ntls = \"starttls\"\nca_file = \"{ca}\"\nfrom",
+            app.env["SMTP_PORT"]
+        ),
+    );
+    assert!(app.ok(&["check"]).contains("smtp: ok"));
+    request(&app, "smtptls1@mairie-exemple.fr");
+    app.run_once();
+    assert_eq!(app.sent_to("jeanne.martin@mairie-exemple.fr").len(), 1);
+
+    // Without the private CA the relay's certificate is refused: nothing
+    // is sent, the mail waits with the reason.
+    app.edit_config(&format!("ca_file = \"{ca}\"\nfrom"), "from");
+    request(&app, "smtptls2@mairie-exemple.fr");
+    app.run_once();
+    assert_eq!(app.sent_to("jeanne.martin@mairie-exemple.fr").len(), 1);
+    let waiting: Vec<String> = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["state"] == "pending")
+        .map(|r| r["last_error"].as_str().unwrap_or("").to_string())
+        .collect();
+    // The first row tried carries the reason; the others wait their turn.
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    assert!(
+        waiting.iter().any(|e| e.contains("invalid peer certificate")),
+        "{waiting:?}"
+    );
+}
+
 #[test]
 fn relay_down_then_back_delivers_everything_once() {
     let app = TestApp::start(Db::Sqlite);
