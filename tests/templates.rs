@@ -150,19 +150,113 @@ fn notice(template: Template) -> Notice {
     }
 }
 
+/// Renders and composes one mail as guichet sends it, with the fixed clock
+/// and Message-ID, then compares it with (or, blessing, writes) its golden
+/// file `tests/golden/LANG/NAME.eml`.
+fn check_golden(
+    desk: &Desk,
+    language: Language,
+    template_name: &str,
+    golden_name: &str,
+    context: &serde_json::Value,
+    auto_submitted: &str,
+    problems: &mut Vec<String>,
+) {
+    let bless = std::env::var_os("GUICHET_BLESS").is_some();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let rendered = desk
+        .renderer
+        .render(language, template_name, context)
+        .unwrap_or_else(|e| panic!("{}/{template_name}: {e}", language.as_str()));
+    let to = vec!["jeanne.martin@mairie-exemple.fr".to_string()];
+    let composed = guichet::outbound::compose(&guichet::outbound::Draft {
+        from: &desk.settings.smtp.from,
+        to: &to,
+        subject: &rendered.subject,
+        body: &rendered.body,
+        html: rendered.html.as_deref(),
+        message_id: "00000000000000000000000000000001.guichet@example.test",
+        in_reply_to: Some("req1@mairie-exemple.fr"),
+        references: &["req1@mairie-exemple.fr".to_string()],
+        auto_submitted,
+        date: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    })
+    .unwrap();
+    let path = dir
+        .join(language.as_str())
+        .join(format!("{golden_name}.eml"));
+    if bless {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &composed.raw).unwrap();
+        return;
+    }
+    match std::fs::read(&path) {
+        Ok(golden) if golden == composed.raw => {}
+        Ok(_) => problems.push(format!("{} differs from the rendered mail", path.display())),
+        Err(e) => problems.push(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Every template, in its usual situation, plus the situations that change
+/// what a template says: the acknowledgement of a request merged into an
+/// open ticket or following a closed one, and the agents' notice of a
+/// follow-up, of a reopening and of an answer that could not be
+/// authenticated; and the administrators' alert.
 #[test]
 fn every_template_matches_its_golden_mail() {
     let desk = Desk::new(Settings::parse(CONFIG).unwrap()).unwrap();
-    let bless = std::env::var_os("GUICHET_BLESS").is_some();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut problems = Vec::new();
     let mut ran = 0;
+    let variants: &[(Template, Situation, Option<TicketRef>, &str)] = &[
+        (
+            Template::Acknowledgement,
+            Situation::Merged,
+            None,
+            "acknowledgement-merged",
+        ),
+        (
+            Template::Acknowledgement,
+            Situation::FollowUp,
+            Some(TicketRef(98)),
+            "acknowledgement-follows",
+        ),
+        (
+            Template::AgentFollowUp,
+            Situation::FollowUp,
+            None,
+            "agent_followup-followup",
+        ),
+        (
+            Template::AgentFollowUp,
+            Situation::Reopened,
+            None,
+            "agent_followup-reopened",
+        ),
+        (
+            Template::AgentFollowUp,
+            Situation::Unauthenticated,
+            None,
+            "agent_followup-unauthenticated",
+        ),
+    ];
     for language in [Language::Fr, Language::En] {
-        for &template in Template::ALL {
-            let t = ticket(language, template);
-            let n = notice(template);
+        let usual = Template::ALL
+            .iter()
+            .map(|&t| (t, notice(t).situation, None, t.name()));
+        for (template, situation, follows, name) in usual.chain(variants.iter().copied()) {
+            let mut t = ticket(language, template);
+            if situation == Situation::Reopened {
+                t.status = Status::InProgress;
+            }
+            let mut n = notice(template);
+            n.situation = situation;
+            if situation == Situation::Unauthenticated {
+                n.error = Some(CommandError {
+                    command: "validation".into(),
+                    reason: "mx.example.test reported dmarc=fail".into(),
+                });
+            }
             let solution = Some("Le pilote a été réinstallé sur le serveur d'impression.");
-            let follows = None;
             // Mail written by an agent is signed with a name when configured.
             let agent = matches!(template, Template::AgentReply | Template::Solution)
                 .then_some("Marc")
@@ -176,43 +270,35 @@ fn every_template_matches_its_golden_mail() {
                 follows,
                 agent,
             );
-            let rendered = desk
-                .renderer
-                .render(language, template.name(), &context)
-                .unwrap_or_else(|e| panic!("{}/{}: {e}", language.as_str(), template.name()));
-            let to = vec![t.requester.email.clone()];
-            let composed = guichet::outbound::compose(&guichet::outbound::Draft {
-                from: &desk.settings.smtp.from,
-                to: &to,
-                subject: &rendered.subject,
-                body: &rendered.body,
-                html: rendered.html.as_deref(),
-                message_id: "00000000000000000000000000000001.guichet@example.test",
-                in_reply_to: Some("req1@mairie-exemple.fr"),
-                references: &["req1@mairie-exemple.fr".to_string()],
-                auto_submitted: template.auto_submitted(),
-                date: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
-            })
-            .unwrap();
-            let path = dir
-                .join(language.as_str())
-                .join(format!("{}.eml", template.name()));
-            if bless {
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, &composed.raw).unwrap();
-            } else {
-                match std::fs::read(&path) {
-                    Ok(golden) if golden == composed.raw => {}
-                    Ok(_) => {
-                        problems.push(format!("{} differs from the rendered mail", path.display()))
-                    }
-                    Err(e) => problems.push(format!("{}: {e}", path.display())),
-                }
-            }
+            check_golden(
+                &desk,
+                language,
+                template.name(),
+                name,
+                &context,
+                template.auto_submitted(),
+                &mut problems,
+            );
             ran += 1;
         }
+        let alert = service::alert_context(
+            &desk,
+            "imap_login",
+            "IMAP login refused by imap.example.org: [AUTHENTICATIONFAILED] Authentication failed.",
+            10,
+        );
+        check_golden(
+            &desk,
+            language,
+            "alert",
+            "alert",
+            &alert,
+            "auto-generated",
+            &mut problems,
+        );
+        ran += 1;
     }
-    assert_eq!(ran, 2 * Template::ALL.len());
+    assert_eq!(ran, 2 * (Template::ALL.len() + variants.len() + 1));
     assert!(
         problems.is_empty(),
         "{}\n(after a deliberate change: GUICHET_BLESS=1 cargo test --test templates, then review git diff)",

@@ -1193,6 +1193,18 @@ pub fn resume_unprocessed(
     Ok(out)
 }
 
+/// What the `alert` template is given: the desk, and what is wrong.
+pub fn alert_context(desk: &Desk, what: &str, detail: &str, minutes: u64) -> serde_json::Value {
+    let from = &desk.settings.smtp.from;
+    json!({
+        "desk": {
+            "name": from.name.clone().unwrap_or_else(|| from.email.to_string()),
+            "address": from.email.to_string(),
+        },
+        "alert": { "what": what, "detail": detail, "minutes": minutes },
+    })
+}
+
 /// Queues one alert mail to the administrators (`[alerts] to`): `what` is
 /// the template's case ("imap_login"), `detail` the one-line reason.
 pub fn enqueue_alert(
@@ -1208,13 +1220,7 @@ pub fn enqueue_alert(
         return Ok(());
     }
     let from = &desk.settings.smtp.from;
-    let context = json!({
-        "desk": {
-            "name": from.name.clone().unwrap_or_else(|| from.email.to_string()),
-            "address": from.email.to_string(),
-        },
-        "alert": { "what": what, "detail": detail, "minutes": minutes },
-    });
+    let context = alert_context(desk, what, detail, minutes);
     let rendered = desk
         .renderer
         .render(desk.settings.tickets.language, "alert", &context)

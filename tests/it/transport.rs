@@ -105,7 +105,9 @@ fn smtp_over_starttls_with_a_private_ca() {
     // The first row tried carries the reason; the others wait their turn.
     assert_eq!(waiting.len(), 2, "{waiting:?}");
     assert!(
-        waiting.iter().any(|e| e.contains("invalid peer certificate")),
+        waiting
+            .iter()
+            .any(|e| e.contains("invalid peer certificate")),
         "{waiting:?}"
     );
 }
