@@ -156,6 +156,20 @@ pub fn release(conn: &mut AnyConnection, ids: &[i64], at: NaiveDateTime) -> Stor
     Ok(())
 }
 
+/// The mail queued on a ticket, oldest first: (when, recipients,
+/// Message-ID), held mail left out: its recipient never saw it.
+pub fn thread_sent(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+) -> StoreResult<Vec<(NaiveDateTime, String, String)>> {
+    Ok(outbox::table
+        .filter(outbox::ticket_id.eq(ticket_id))
+        .filter(outbox::state.ne(state::HELD))
+        .order(outbox::id.asc())
+        .select((outbox::created_at, outbox::recipients, outbox::message_id))
+        .load(conn)?)
+}
+
 /// When the next pending row is due, if any.
 pub fn next_due(conn: &mut AnyConnection) -> StoreResult<Option<NaiveDateTime>> {
     Ok(outbox::table

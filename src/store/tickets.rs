@@ -286,13 +286,22 @@ pub fn ticket_of_message_ids(conn: &mut AnyConnection, ids: &[String]) -> StoreR
 }
 
 /// The Message-IDs of a ticket's thread, oldest first, for References.
-pub fn thread_message_ids(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<String>> {
-    let ids: Vec<Option<String>> = messages::table
+/// The mails received on a ticket that carry a Message-ID, oldest first:
+/// (when, sender, Message-ID).
+pub fn thread_received(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+) -> StoreResult<Vec<(NaiveDateTime, String, String)>> {
+    let rows: Vec<(NaiveDateTime, String, Option<String>)> = messages::table
         .filter(messages::ticket_id.eq(ticket_id))
+        .filter(messages::message_id.is_not_null())
         .order(messages::id.asc())
-        .select(messages::message_id)
+        .select((messages::at, messages::from_email, messages::message_id))
         .load(conn)?;
-    Ok(ids.into_iter().flatten().collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|(at, from, id)| Some((at, from, id?)))
+        .collect())
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

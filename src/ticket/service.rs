@@ -1061,20 +1061,14 @@ fn enqueue_notices(
     } else {
         None
     };
-    let mut thread = match &extra.thread {
-        Some(known) => known.clone(),
-        None => tickets::thread_message_ids(conn, ticket_id)?,
+    let thread = match &extra.thread {
+        Some(known) => Thread::Opened(known),
+        None => Thread::Stored {
+            received: tickets::thread_received(conn, ticket_id)?,
+            sent: outbox::thread_sent(conn, ticket_id)?,
+            agents: agents::list(conn)?.into_iter().map(|a| a.email).collect(),
+        },
     };
-    // RFC 5322 section 3.6.4: the first and the latest are what matters;
-    // keep References short on long threads.
-    if thread.len() > 12 {
-        let first = thread[0].clone();
-        thread.drain(..thread.len() - 11);
-        thread.insert(0, first);
-    }
-    let in_reply_to = mail
-        .and_then(|m| m.message_id.clone())
-        .or_else(|| thread.last().cloned());
     // The agent's name, for the signature of what an agent wrote, when the
     // desk wants it shown.
     let agent_name = match mail {
@@ -1109,6 +1103,11 @@ fn enqueue_notices(
             .render(ticket.language, notice.template.name(), &context)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         for to in recipients(desk, ticket, notice, mail.map(|m| m.from.email.as_str())) {
+            let references = thread.seen_by(&to, desk, ticket);
+            let in_reply_to = mail
+                .and_then(|m| m.message_id.clone())
+                .filter(|id| references.contains(id))
+                .or_else(|| references.last().cloned());
             let message_id = outbound::new_message_id(from);
             let composed = outbound::compose(&outbound::Draft {
                 from,
@@ -1118,7 +1117,7 @@ fn enqueue_notices(
                 html: rendered.html.as_deref(),
                 message_id: &message_id,
                 in_reply_to: in_reply_to.as_deref(),
-                references: &thread,
+                references: &references,
                 auto_submitted: notice.template.auto_submitted(),
                 date: clock.now(),
             })
@@ -1151,6 +1150,58 @@ fn enqueue_notices(
         }
     }
     Ok(())
+}
+
+/// A ticket's mails so far, for the threading headers of the next one.
+enum Thread<'a> {
+    /// A ticket just opened: its first mail's Message-ID, if it had one.
+    Opened(&'a [String]),
+    /// What was received (when, sender, Message-ID) and sent (when,
+    /// recipient, Message-ID) on the ticket, and who the agents are.
+    Stored {
+        received: Vec<(NaiveDateTime, String, String)>,
+        sent: Vec<(NaiveDateTime, String, String)>,
+        agents: Vec<String>,
+    },
+}
+
+impl Thread<'_> {
+    /// The `References` of a mail to `to` (RFC 5322 section 3.6.4): the
+    /// Message-IDs of the ticket's mails that `to` has seen, oldest first
+    /// (the request, the mail we sent them, what they wrote), so that
+    /// their client threads it. An agent's own mail is never named to a
+    /// requester or a watcher: its Message-ID says where it was written.
+    /// On long threads the first and the eleven latest are kept.
+    fn seen_by(&self, to: &str, desk: &Desk, ticket: &Ticket) -> Vec<String> {
+        let (received, sent, agents) = match self {
+            Thread::Opened(ids) => return ids.to_vec(),
+            Thread::Stored {
+                received,
+                sent,
+                agents,
+            } => (received, sent, agents),
+        };
+        let to_agent = agents.iter().any(|a| a == to)
+            || desk.settings.tickets.agent_notify.iter().any(|a| a == to);
+        let requester = ticket.requester.email.as_str();
+        let mut seen: Vec<(NaiveDateTime, u8, &str)> = received
+            .iter()
+            .filter(|(_, from, _)| to_agent || from == to || from == requester)
+            .map(|(at, _, id)| (*at, 0, id.as_str()))
+            .chain(
+                sent.iter()
+                    .filter(|(_, recipients, _)| recipients.split(',').any(|r| r == to))
+                    .map(|(at, _, id)| (*at, 1, id.as_str())),
+            )
+            .collect();
+        // Received and sent at the same moment: the mail came first.
+        seen.sort_by_key(|(at, order, _)| (*at, *order));
+        let mut ids: Vec<String> = seen.into_iter().map(|(_, _, id)| id.to_string()).collect();
+        if ids.len() > 12 {
+            ids.drain(1..ids.len() - 11);
+        }
+        ids
+    }
 }
 
 /// A watcher added by the desk (CLI or agent command).

@@ -31,6 +31,8 @@ pub struct Sent {
     pub subject: String,
     pub message_id: String,
     pub in_reply_to: String,
+    /// The Message-IDs of `References`, in order, without angle brackets.
+    pub references: Vec<String>,
     pub auto_submitted: String,
     pub body: String,
 }
@@ -372,6 +374,10 @@ agent_notify = ["sau@example.test"]
                     subject: m.subject().unwrap_or("").to_string(),
                     message_id: m.message_id().unwrap_or("").to_string(),
                     in_reply_to: header("In-Reply-To").trim_matches(['<', '>']).to_string(),
+                    references: header("References")
+                        .split_whitespace()
+                        .map(|id| id.trim_matches(['<', '>']).to_string())
+                        .collect(),
                     auto_submitted: header("Auto-Submitted"),
                     body: m.body_text(0).unwrap_or_default().into_owned(),
                 }

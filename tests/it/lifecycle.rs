@@ -181,6 +181,24 @@ fn question_answer_solution_validation(db: Db) {
     assert_eq!(t["solved_at"], "2026-11-23T09:00:00Z");
     let solution = last_to(&app, JEANNE_ADDR);
     assert!(solution.subject.starts_with("[SUPPORT #000001]"));
+    // Threaded with everything before it: the request first, then the
+    // acknowledgement, the question and the answer (RFC 5322 3.6.4).
+    let ack = app.sent_to(JEANNE_ADDR).remove(0);
+    assert_eq!(
+        solution.references.first().map(String::as_str),
+        Some("req1@mairie-exemple.fr")
+    );
+    for earlier in [&ack.message_id, &question.message_id] {
+        assert!(
+            solution.references.contains(earlier),
+            "{earlier} not in {:?}",
+            solution.references
+        );
+    }
+    // Request, acknowledgement, question, answer: never the Message-IDs of
+    // the agent's own mail, which say where the agent wrote from.
+    assert_eq!(solution.references.len(), 4, "{:?}", solution.references);
+    assert_eq!(solution.in_reply_to, *solution.references.last().unwrap());
     assert!(
         solution.body.contains("Le pilote a été réinstallé"),
         "{}",
