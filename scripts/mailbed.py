@@ -164,15 +164,16 @@ def _sink_class():
         and X-RcptTo headers, since delivery is Mailbox's own code), which
         refuses while the file smtp-reject exists next to the Maildir
         (DIR/smtp-reject, written by `scripts/mailbed smtp-reject`). The file
-        holds "CODE STAGE": every RCPT TO (STAGE rcpt) or every DATA (STAGE
-        data) gets CODE. Read at each command, so no restart is needed."""
+        holds "CODE STAGE [ADDRESS]": every RCPT TO (STAGE rcpt; with ADDRESS,
+        only RCPT TO that address) or every DATA (STAGE data) gets CODE. Read
+        at each command, so no restart is needed."""
 
         def __init__(self, mail_dir, message_class=None):
             super().__init__(mail_dir, message_class)
             parent = os.path.dirname(os.path.abspath(mail_dir))
             self.flag_file = os.path.join(parent, "smtp-reject")
 
-        def refusal(self, stage):
+        def refusal(self, stage, address=None):
             try:
                 with open(self.flag_file) as f:
                     words = f.read().split()
@@ -183,11 +184,13 @@ def _sink_class():
             code = words[0]
             if (words[1] if len(words) > 1 else "rcpt") != stage:
                 return None
+            if len(words) > 2 and (address or "").lower() != words[2].lower():
+                return None
             kind = "temporary" if code.startswith("4") else "permanent"
             return f"{code} {code[0]}.0.0 mailbed smtp-reject: {kind} failure"
 
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-            refusal = self.refusal("rcpt")
+            refusal = self.refusal("rcpt", address)
             if refusal:
                 return refusal
             # What aiosmtpd does itself when a handler has no handle_RCPT.

@@ -394,7 +394,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         "scheduler done"
     );
     let transport = dispatch::transport(&desk.settings.smtp)?;
-    let sent = dispatch::send_due(&mut conn, &desk, &transport, &clock).await?;
+    let sent = dispatch::send_due(&mut conn, &desk, &transport, &clock, || true).await?;
     transport.close().await;
     match &sent.error {
         Some(e) => tracing::warn!(
@@ -812,7 +812,7 @@ async fn dispatcher_loop(
                 .ok();
         }
         if let Some(c) = conn.as_mut() {
-            match dispatch::send_due(c, &desk, &transport, &clock).await {
+            match dispatch::send_due(c, &desk, &transport, &clock, || !*stop.borrow()).await {
                 Ok(report) => {
                     retry = MIN_BACKOFF;
                     if report.sent + report.failed > 0 {

@@ -41,8 +41,9 @@ pub enum OutboxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Make mail due now: the given rows (even failed or held ones), or
-    /// every pending one; the daemon or the next `run --once` sends them
+    /// Send now: the given rows (even failed or held ones), or every
+    /// pending one, with whatever else is due; what the relay does not
+    /// take waits for the daemon, as before
     Retry {
         /// Outbox row ids (from `outbox list`)
         ids: Vec<i64>,
@@ -136,11 +137,38 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
             let n = outbox_store::retry(&mut conn, ids, Clock::System.now_naive())?;
             if !ids.is_empty() && n < ids.len() {
                 bail!(
-                    "{} of the given rows do not exist or were already sent",
+                    "{} of the given rows do not exist, were already sent or are being sent",
                     ids.len() - n
                 );
             }
             println!("{n} mail(s) due now");
+            // And sent now, with what else is due, as `run --once` would.
+            let desk = crate::ticket::service::Desk::new(settings)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(async {
+                let transport = crate::outbound::dispatch::transport(&desk.settings.smtp)?;
+                let clock = Clock::System;
+                let report = crate::outbound::dispatch::send_due(
+                    &mut conn,
+                    &desk,
+                    &transport,
+                    &clock,
+                    || true,
+                )
+                .await;
+                transport.close().await;
+                anyhow::Ok(report?)
+            })?;
+            println!(
+                "{} sent, {} refused for good, {} waiting",
+                report.sent, report.failed, report.deferred
+            );
+            if let Some(e) = report.error {
+                bail!("the relay did not take everything: {e}");
+            }
             return Ok(ExitCode::SUCCESS);
         }
     };

@@ -77,12 +77,15 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
 /// Sends every due row once, `PARALLEL` at a time. A 4xx for one mail
 /// defers that mail only; a relay that cannot be reached defers everything
 /// due and ends the pass, so an outage costs one connection attempt per
-/// backoff step.
+/// backoff step. `keep_going` is asked before each batch of rows is
+/// claimed: a daemon told to stop finishes the batch in hand (a fraction
+/// of a second) and leaves the rest due.
 pub async fn send_due(
     conn: &mut AnyConnection,
     desk: &crate::ticket::service::Desk,
     relay: &Relay,
     clock: &Clock,
+    keep_going: impl Fn() -> bool,
 ) -> StoreResult<Report> {
     let mut report = Report::default();
     let now = clock.now_naive();
@@ -94,6 +97,9 @@ pub async fn send_due(
         );
     }
     loop {
+        if !keep_going() {
+            return Ok(report);
+        }
         let now = clock.now_naive();
         let rows = db(|| outbox::claim_due(conn, now, DISPATCH_BATCH, crate::instance::id()))?;
         if rows.is_empty() {

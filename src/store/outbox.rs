@@ -278,21 +278,29 @@ pub fn is_ours(conn: &mut AnyConnection, message_id: &str) -> StoreResult<bool> 
 }
 
 /// Makes rows due now: the given ones whatever their state (a failed or
-/// held mail sent again by hand), or every pending one.
+/// held mail sent again by hand), or every pending one. A row a daemon
+/// has claimed and may be sending this very moment is left to it, so it
+/// is not sent twice.
 pub fn retry(conn: &mut AnyConnection, ids: &[i64], now: NaiveDateTime) -> StoreResult<usize> {
     let changes = (
         outbox::state.eq(state::PENDING),
         outbox::next_attempt_at.eq(now),
     );
+    let unclaimed = outbox::claimed_by.is_null();
     Ok(if ids.is_empty() {
-        diesel::update(outbox::table.filter(outbox::state.eq(state::PENDING)))
-            .set(changes)
-            .execute(conn)?
+        diesel::update(
+            outbox::table
+                .filter(outbox::state.eq(state::PENDING))
+                .filter(unclaimed),
+        )
+        .set(changes)
+        .execute(conn)?
     } else {
         diesel::update(
             outbox::table
                 .filter(outbox::id.eq_any(ids))
-                .filter(outbox::state.ne(state::SENT)),
+                .filter(outbox::state.ne(state::SENT))
+                .filter(unclaimed),
         )
         .set(changes)
         .execute(conn)?

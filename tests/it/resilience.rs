@@ -30,10 +30,13 @@ fn request(i: usize) -> Vec<u8> {
 
 fn a_restored_mailbox_makes_no_duplicates(db: Db) {
     let app = TestApp::start(db);
+    // A mail without a Message-ID is recognised by its bytes.
+    let no_id = b"From: Agent 9 <agent9@mairie-exemple.fr>\nTo: support@example.test\nSubject: Sans identifiant\nDate: Mon, 23 Nov 2026 09:00:00 +0100\n\nBonjour, mon logiciel n'envoie pas de Message-ID.\n";
     app.append(&request(1));
     app.append(&request(2));
+    app.append(no_id);
     app.run_once();
-    assert_eq!(app.tickets().len(), 2);
+    assert_eq!(app.tickets().len(), 3);
     // The mailbox is restored from a backup: the same mail comes back under
     // new UIDs and a new UIDVALIDITY, with one new mail.
     let out = std::process::Command::new("doveadm")
@@ -57,11 +60,12 @@ fn a_restored_mailbox_makes_no_duplicates(db: Db) {
     );
     app.append(&request(1));
     app.append(&request(2));
+    app.append(no_id);
     app.append(&request(3));
     let log = app.run_once();
     assert!(log.contains("UIDVALIDITY changed"), "{log}");
-    assert_eq!(app.tickets().len(), 3);
-    for i in 1..=3 {
+    assert_eq!(app.tickets().len(), 4);
+    for i in [1, 2, 3, 9] {
         assert_eq!(app.sent_to(&format!("agent{i}@mairie-exemple.fr")).len(), 1);
     }
     assert_eq!(app.count("INBOX"), 0);
@@ -252,6 +256,60 @@ fn three_daemons_share_the_mailbox_and_take_over() {
     );
 }
 
+/// Two daemons run the scheduler at the same moment on one PostgreSQL:
+/// each overdue solved ticket is closed once, with one closure mail.
+#[test]
+fn the_automatic_closure_happens_once_whatever_the_number_of_daemons() {
+    let app = TestApp::start(Db::Postgres);
+    app.ok(&["agents", "add", "marc.agent@example.test"]);
+    for i in 0..6 {
+        app.append(&request(i));
+    }
+    app.run_at("2026-11-23T08:00:00Z");
+    for notice in app.sent_to("sau@example.test") {
+        app.reply(
+            &notice,
+            "Marc <marc.agent@example.test>",
+            "#solution\nLe poste redémarre de nouveau.",
+            "",
+        );
+    }
+    app.run_at("2026-11-23T09:00:00Z");
+    assert!(app.tickets().iter().all(|t| t["status"] == "solved"));
+    let closers: Vec<Child> = (0..2)
+        .map(|_| {
+            app.command()
+                .args(["run", "--once", "--now", "2026-12-01T09:00:00Z"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in closers {
+        assert!(c.wait().unwrap().success());
+    }
+    let tickets = app.tickets();
+    assert!(
+        tickets
+            .iter()
+            .all(|t| t["status"] == "closed" && t["close_reason"] == "auto"),
+        "{tickets:?}"
+    );
+    let closures: Vec<String> = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["kind"] == "auto_closure")
+        .map(|r| r["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(closures.len(), 6, "{closures:?}");
+    assert_eq!(
+        closures.iter().collect::<HashSet<_>>().len(),
+        6,
+        "a ticket closed twice: {closures:?}"
+    );
+}
+
 #[test]
 fn a_login_that_keeps_failing_raises_one_alert() {
     let app = TestApp::start(Db::Sqlite);
@@ -329,6 +387,62 @@ fn sigterm_during_a_backlog_stops_quickly_and_loses_nothing() {
         "{done_before} done before the stop"
     );
     assert_eq!(app.count("INBOX"), 0);
+    assert!(app.outbox().iter().all(|r| r["state"] == "sent"));
+}
+
+/// SIGTERM while a long outbox is being sent: the daemon finishes the
+/// batch in hand and stops within seconds; the next run sends the rest,
+/// each mail once (at most the few in flight again, with their
+/// Message-IDs).
+#[test]
+fn sigterm_during_a_long_drain_stops_quickly_and_sends_the_rest_later() {
+    let mails = 1200;
+    let app = TestApp::start(Db::Sqlite);
+    app.seed((0..mails).map(request));
+    app.mailbed("smtp-stop", &[]);
+    app.run_once();
+    let waiting = app.outbox().len();
+    assert_eq!(waiting, 2 * mails);
+    app.mailbed("smtp-start", &[]);
+    // The relay was refused at the last try: everything due now.
+    app.sql("UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00'");
+    let child = app
+        .command()
+        .arg("run")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        app.wait_for(Duration::from_secs(30), || app.sent().len() >= 100),
+        "the drain did not start"
+    );
+    let asked = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let took = asked.elapsed();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to stop: {log}"
+    );
+    let sent_before = app.sent().len();
+    assert!(
+        sent_before < waiting,
+        "the drain finished before the stop: no test"
+    );
+    app.run_once();
+    let sent = app.sent();
+    let ids: HashSet<&str> = sent.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), waiting, "every mail sent");
+    assert!(
+        sent.len() <= waiting + 4,
+        "{} sent for {waiting}",
+        sent.len()
+    );
     assert!(app.outbox().iter().all(|r| r["state"] == "sent"));
 }
 

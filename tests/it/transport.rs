@@ -166,10 +166,48 @@ fn temporary_and_permanent_refusals() {
         .collect();
     assert_eq!(notices.len(), 1, "{outbox:?}");
     assert_eq!(notices[0]["to"][0], "sau@example.test");
-    // Permanent failures are not retried by themselves.
+    // Permanent failures are not retried by themselves; by hand, at once.
     app.mailbed("smtp-reject", &["off"]);
     app.run_at("2026-11-24T10:00:00Z");
     assert_eq!(app.sent().len(), 0);
+    let ack = outbox
+        .iter()
+        .find(|r| r["kind"] == "acknowledgement")
+        .unwrap()["id"]
+        .to_string();
+    let out = app.ok(&["outbox", "retry", &ack]);
+    assert!(out.contains("1 sent"), "{out}");
+    assert_eq!(app.sent_to("jeanne.martin@mairie-exemple.fr").len(), 1);
+}
+
+/// The relay refuses one recipient for good and takes the others: only
+/// that mail fails (recorded like a bounce, the agents told); the rest is
+/// delivered, once.
+#[test]
+fn one_recipient_refused_for_good_the_others_delivered() {
+    let app = TestApp::start(Db::Sqlite);
+    app.mailbed(
+        "smtp-reject",
+        &["550", "rcpt", "jeanne.martin@mairie-exemple.fr"],
+    );
+    request(&app, "one1@mairie-exemple.fr");
+    app.run_at("2026-11-23T09:00:00Z");
+    app.run_at("2026-11-23T09:05:00Z");
+    let outbox = app.outbox();
+    let state_of = |kind: &str| -> Vec<String> {
+        outbox
+            .iter()
+            .filter(|r| r["kind"] == kind)
+            .map(|r| r["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(state_of("acknowledgement"), ["failed"], "{outbox:?}");
+    assert_eq!(state_of("agent_new_ticket"), ["sent"], "{outbox:?}");
+    assert_eq!(state_of("agent_bounce"), ["sent"], "{outbox:?}");
+    assert!(app.sent_to("jeanne.martin@mairie-exemple.fr").is_empty());
+    let to_desk = app.sent_to("sau@example.test");
+    assert_eq!(to_desk.len(), 2, "new ticket and bounce notices, once each");
+    assert_eq!(app.kinds(1), ["initial", "bounce"]);
 }
 
 /// Starts `guichet run`; returns the child.
