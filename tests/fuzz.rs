@@ -80,8 +80,16 @@ fn encoding() -> impl Strategy<Value = String> {
     ]
 }
 
+/// The start of a valid TNEF stream (signature, version, code page 1252),
+/// so that generated winmail.dat parts reach the reader's deeper parts.
+const TNEF_START: &[u8] = b"\x78\x9f\x3e\x22\x21\x4a\
+    \x01\x06\x90\x08\x00\x04\x00\x00\x00\x00\x00\x01\x00\x01\x00\
+    \x01\x07\x90\x06\x00\x08\x00\x00\x00\xe4\x04\x00\x00\x00\x00\x00\x00\xe8\x00";
+
 fn body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..200)
+            .prop_map(|tail| [TNEF_START, &tail].concat()),
         "[ -~\r\n>]{0,300}".prop_map(String::into_bytes),
         "\\PC{0,200}".prop_map(String::into_bytes),
         proptest::collection::vec(any::<u8>(), 0..300),

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod quote;
 pub mod reference;
 pub mod rfc2231;
+pub mod tnef;
 pub mod uuencode;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -367,6 +368,23 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         });
     }
 
+    // The files Outlook wrapped in a winmail.dat, beside it.
+    let wrapped: Vec<(String, Vec<u8>)> = attachments
+        .iter()
+        .filter(|a| tnef::is_tnef(&a.content_type, &a.filename))
+        .flat_map(|a| tnef::unpack(&a.content))
+        .collect();
+    for (name, content) in wrapped {
+        let position = attachments.len() + 1;
+        let content_type = type_of_name(&name);
+        attachments.push(InboundAttachment {
+            filename: sanitize_filename(Some(&name), position, content_type),
+            content_type: content_type.into(),
+            sha256: sha256_hex(&content),
+            content,
+        });
+    }
+
     for (name, content) in uuencoded {
         let position = attachments.len() + 1;
         attachments.push(InboundAttachment {
@@ -550,6 +568,29 @@ pub fn html_to_text(html: &str) -> String {
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The type of a file that came without one (uuencoded, inside a
+/// winmail.dat), from its name's extension; `application/octet-stream`
+/// when unknown.
+pub fn type_of_name(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("txt" | "log") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("doc") => "application/msword",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xls") => "application/vnd.ms-excel",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("odt") => "application/vnd.oasis.opendocument.text",
+        Some("ods") => "application/vnd.oasis.opendocument.spreadsheet",
+        Some("zip") => "application/zip",
+        _ => "application/octet-stream",
+    }
 }
 
 /// A file name safe to show and to write: no directories, no control
