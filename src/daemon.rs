@@ -486,6 +486,15 @@ async fn watchdog_loop(mut stop: watch::Receiver<bool>) {
 }
 
 /// Sleeps for `d` unless asked to stop; returns whether to stop.
+/// A reconnection wait made up to a tenth longer at random, so that
+/// daemons cut off together (a server restart) do not all come back in
+/// the same instant.
+fn jittered(d: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::getrandom(&mut byte);
+    d + d.mul_f64(f64::from(byte[0]) / 2550.0)
+}
+
 async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     if *stop.borrow() {
         return true;
@@ -524,7 +533,7 @@ async fn fetcher_loop(
                 }
                 Err(e) => {
                     tracing::error!("{e}; retrying in {}s", backoff.as_secs());
-                    if sleep_or_stop(backoff, &mut stop).await {
+                    if sleep_or_stop(jittered(backoff), &mut stop).await {
                         return;
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -561,7 +570,7 @@ async fn fetcher_loop(
             Err(e) => {
                 tracing::error!("{e}; retrying in {}s", backoff.as_secs());
                 conn = None;
-                if sleep_or_stop(backoff, &mut stop).await {
+                if sleep_or_stop(jittered(backoff), &mut stop).await {
                     return;
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -604,7 +613,7 @@ async fn fetcher_loop(
                 } else {
                     tracing::warn!("{e}; reconnecting in {}s", backoff.as_secs());
                 }
-                if sleep_or_stop(backoff, &mut stop).await {
+                if sleep_or_stop(jittered(backoff), &mut stop).await {
                     return;
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -273,4 +273,11 @@ mod tests {
         let late = backoff(50);
         assert!(late >= MAX_RETRY && late <= MAX_RETRY.mul_f64(1.1));
     }
+
+    #[test]
+    fn backoff_is_jittered() {
+        // Daemons retrying the same relay do not all come back at once.
+        let waits: std::collections::HashSet<Duration> = (0..50).map(|_| backoff(4)).collect();
+        assert!(waits.len() > 10, "{} distinct waits in 50", waits.len());
+    }
 }

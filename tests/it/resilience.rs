@@ -256,6 +256,74 @@ fn three_daemons_share_the_mailbox_and_take_over() {
     );
 }
 
+/// The fetching daemon hangs (SIGSTOP: alive, but renewing nothing): the
+/// other takes the mailbox over once the lease has expired, and when the
+/// hung one wakes up it finds the lease gone and stands by; every mail is
+/// handled once.
+#[test]
+fn a_hung_fetcher_loses_the_mailbox_when_its_lease_expires() {
+    let app = TestApp::start(Db::Postgres);
+    let logs: Vec<std::path::PathBuf> = (0..2)
+        .map(|i| app.path().join(format!("daemon{i}.log")))
+        .collect();
+    let mut daemons: Vec<Child> = Vec::new();
+    for log in &logs {
+        daemons.push(app.daemon_command(log).spawn().unwrap());
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let read = |i: usize| std::fs::read_to_string(&logs[i]).unwrap_or_default();
+    let acked = |n: usize| {
+        app.sent()
+            .iter()
+            .filter(|m| m.auto_submitted == "auto-replied")
+            .count()
+            >= n
+    };
+    app.append(&request(0));
+    assert!(app.wait_for(Duration::from_secs(15), || acked(1)));
+    assert!(read(1).contains("standing by"), "{}", read(1));
+    let signal = |sig: &str, child: &Child| {
+        std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    signal("-STOP", &daemons[0]);
+    let hung = std::time::Instant::now();
+    for i in 1..6 {
+        app.append(&request(i));
+    }
+    let taken = app.wait_for(Duration::from_secs(40), || acked(6));
+    let after = hung.elapsed();
+    signal("-CONT", &daemons[0]);
+    assert!(taken, "no takeover: {}", read(1));
+    assert!(read(1).contains("taking over the mailbox"), "{}", read(1));
+    // Not before the lease (15 s) could expire: the holder was alive.
+    assert!(
+        after >= Duration::from_secs(10),
+        "taken over after {after:?}"
+    );
+    // The hung one wakes up, loses the lease and stands by.
+    assert!(
+        app.wait_for(Duration::from_secs(20), || read(0)
+            .contains("took the mailbox over; standing by")),
+        "{}",
+        read(0)
+    );
+    for i in 6..9 {
+        app.append(&request(i));
+    }
+    assert!(app.wait_for(Duration::from_secs(20), || acked(9)));
+    for d in &mut daemons {
+        signal("-TERM", d);
+        let _ = d.wait();
+    }
+    assert_eq!(app.tickets().len(), 9);
+    let ids: HashSet<String> = app.sent().into_iter().map(|m| m.message_id).collect();
+    assert_eq!(ids.len(), app.sent().len(), "a mail was sent twice");
+    assert_eq!(app.count("INBOX"), 0);
+}
+
 /// Two daemons run the scheduler at the same moment on one PostgreSQL:
 /// each overdue solved ticket is closed once, with one closure mail.
 #[test]

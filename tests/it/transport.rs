@@ -180,6 +180,44 @@ fn temporary_and_permanent_refusals() {
     assert_eq!(app.sent_to("jeanne.martin@mairie-exemple.fr").len(), 1);
 }
 
+/// The relay down while the daemon runs: it tries, then waits its
+/// backoff (30 s first) instead of hammering the relay or spinning.
+#[test]
+fn a_relay_that_stays_down_is_not_hammered() {
+    let app = TestApp::start(Db::Sqlite);
+    app.mailbed("smtp-stop", &[]);
+    request(&app, "hammer1@mairie-exemple.fr");
+    let log_path = app.path().join("daemon.log");
+    let mut child = app.daemon_command(&log_path).spawn().unwrap();
+    assert!(app.wait_for(Duration::from_secs(15), || !app.tickets().is_empty()));
+    std::thread::sleep(Duration::from_secs(6));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+    // utime and stime, in clock ticks (fields 14 and 15).
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let tries = log.matches("relay unreachable").count();
+    assert!((1..=2).contains(&tries), "{tries} tries in 6 s: {log}");
+    // Well under a second of CPU for ~8 s of life, start-up included.
+    assert!(ticks < 100, "{ticks} ticks of CPU: a busy loop? {log}");
+    let pending: Vec<_> = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["state"] == "pending")
+        .collect();
+    assert_eq!(pending.len(), 2, "everything kept for later");
+}
+
 /// The relay refuses one recipient for good and takes the others: only
 /// that mail fails (recorded like a bounce, the agents told); the rest is
 /// delivered, once.
