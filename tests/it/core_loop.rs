@@ -456,4 +456,50 @@ fn check_reports_each_part() {
     let out = app.guichet(&["check"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("imap: FAILED: IMAP login refused"));
+
+    // The relay down and the database gone: each says so on its line,
+    // and the other parts are still checked.
+    app.mailbed("smtp-stop", &[]);
+    app.edit_config(
+        &format!("url = \"{}\"", app.database_url),
+        "url = \"sqlite:///nonexistent-dir/guichet.db\"",
+    );
+    let out = app.guichet(&["check"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("config: ok"), "{text}");
+    assert!(
+        text.contains("database: FAILED:") && text.contains("does not exist"),
+        "{text}"
+    );
+    assert!(text.contains("imap: FAILED"), "{text}");
+    assert!(text.contains("smtp: FAILED: 127.0.0.1:"), "{text}");
+    assert_eq!(text.lines().count(), 4, "one line each: {text}");
+}
+
+/// Without --config, GUICHET_CONFIG names the file; without either, the
+/// default path is named in the one-line error.
+#[test]
+fn the_config_file_from_the_environment() {
+    let app = TestApp::start(Db::Sqlite);
+    app.ok(&["migrate"]);
+    let run = |env: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"));
+        c.args(["tickets", "list"]).env_remove("GUICHET_CONFIG");
+        if let Some(path) = env {
+            c.env("GUICHET_CONFIG", path);
+        }
+        c.output().unwrap()
+    };
+    let out = run(Some(&app.config_path));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/etc/guichet/guichet.toml"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
