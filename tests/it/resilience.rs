@@ -108,12 +108,48 @@ fn kill_9_during_a_backlog_loses_and_doubles_nothing(db: Db) {
         seed ^= seed << 17;
         seed
     };
-    for _ in 0..kills {
+    // Kills aimed in turn at the ingest (once this life has made a ticket)
+    // and at the sending (once it has sent a mail), each a random moment
+    // later, so that some land between fetch and commit or commit and
+    // MOVE, and some between the relay's answer and the outbox update.
+    let sink = std::path::PathBuf::from(&app.env["SINK_DIR"]).join("new");
+    let sent_count = || std::fs::read_dir(&sink).map(|d| d.count()).unwrap_or(0);
+    let mut mid_ingest = 0;
+    let mut mid_sending = 0;
+    for k in 0..kills {
+        let tickets_before = app.tickets().len();
+        let sent_before = sent_count();
         let mut child = spawn_daemon(&app);
-        std::thread::sleep(Duration::from_millis(100 + random() % 500));
+        let aim_at_sending = k % 2 == 1;
+        app.wait_for(Duration::from_secs(10), || {
+            if aim_at_sending {
+                sent_count() > sent_before
+            } else {
+                app.tickets().len() > tickets_before
+            }
+        });
+        std::thread::sleep(Duration::from_millis(random() % 150));
         child.kill().unwrap();
         child.wait().unwrap();
+        if app.count("INBOX") > 0 {
+            mid_ingest += 1;
+        }
+        let pending = app
+            .outbox()
+            .iter()
+            .filter(|r| r["state"] == "pending")
+            .count();
+        if sent_count() > sent_before && pending > 0 {
+            mid_sending += 1;
+        }
     }
+    eprintln!(
+        "{kills} kills: {mid_ingest} with mail still in the INBOX, {mid_sending} while sending"
+    );
+    assert!(
+        mid_ingest > 0 && mid_sending > 0,
+        "no kill landed mid-ingest ({mid_ingest}) or mid-sending ({mid_sending})"
+    );
     // Then it is left to finish.
     app.run_once();
     app.run_once();
