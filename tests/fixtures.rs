@@ -142,17 +142,23 @@ fn check(name: &str, raw: &[u8], expected: &Value) -> Vec<String> {
     problems.into_inner()
 }
 
-#[test]
-fn golden_fixtures() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut ran = 0;
-    let mut problems = Vec::new();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+/// Every `.eml` of `dir`, in name order.
+fn fixture_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     names.sort();
+    names
+}
+
+#[test]
+fn golden_fixtures() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut ran = 0;
+    let mut problems = Vec::new();
+    let names = fixture_files(&dir);
     for eml in names {
         let name = eml.file_stem().unwrap().to_string_lossy().into_owned();
         let json = dir.join(format!("{name}.expected.json"));
@@ -324,12 +330,7 @@ agent_notify = ["sau@example.test"]
 fn fixture_outcomes() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let bless = std::env::var_os("GUICHET_BLESS").is_some();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    names.sort();
+    let names = fixture_files(&dir);
     let mut problems = Vec::new();
     let mut blessed = serde_json::Map::new();
     for eml in &names {

@@ -108,17 +108,17 @@ fn normalize_id(id: &str) -> String {
 /// Parses raw mail. A parser panic is caught and returned as an error, so a
 /// single poison mail never stops ingestion.
 pub fn parse(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseError> {
-    match catch_unwind(AssertUnwindSafe(|| parse_inner(raw, own_loop_id))) {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(ParseError::Panic(what))
-        }
-    }
+    catch_unwind(AssertUnwindSafe(|| parse_inner(raw, own_loop_id)))
+        .unwrap_or_else(|panic| Err(ParseError::Panic(panic_message(panic.as_ref()))))
+}
+
+/// What a caught panic said, for the one-line reason kept with the mail.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// One mail to read, and where its result goes.

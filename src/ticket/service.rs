@@ -221,14 +221,8 @@ fn ingest_one_by_one(
 /// that is not retried: the transaction around it rolls back, and the
 /// mail is marked failed instead of stopping the mail behind it.
 fn guarded<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        Err(StoreError::Panic(what))
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|panic| Err(StoreError::Panic(inbound::panic_message(panic.as_ref()))))
 }
 
 /// Processes one stored mail in one transaction. A mail that cannot be read
