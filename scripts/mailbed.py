@@ -19,6 +19,7 @@ import imaplib
 import os
 import socket
 import sys
+import time
 
 
 def free_ports(n):
@@ -122,6 +123,18 @@ def append(env, files):
 
 
 def count(env, mailbox):
+    # A test may cut IMAP sessions (imap-drop) or restart Dovecot around a
+    # count: a session lost on the way is tried again, three times at most.
+    for attempt in range(3):
+        try:
+            return count_once(env, mailbox)
+        except (imaplib.IMAP4.abort, OSError):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+
+
+def count_once(env, mailbox):
     imap = imap_login(env)
     try:
         # STATUS does not open the mailbox; NO means it does not exist.

@@ -89,6 +89,9 @@ pub async fn send_due(
 ) -> StoreResult<Report> {
     let mut report = Report::default();
     let now = clock.now_naive();
+    // Recording a send need not wait for PostgreSQL's disk: what a crash
+    // forgets is sent again, with its Message-ID.
+    db(|| crate::store::relaxed_commits(conn))?;
     let released = db(|| outbox::release_dead_claims(conn, now, crate::instance::is_dead))?;
     if released > 0 {
         tracing::info!(

@@ -184,6 +184,29 @@ pub fn is_migrated(conn: &mut AnyConnection) -> StoreResult<bool> {
     pending.map_err(|e| StoreError::Migrate(e.to_string()))
 }
 
+/// On PostgreSQL, this session's commits stop waiting for the disk
+/// (`synchronous_commit = off`): for the connection that records what the
+/// relay said of each mail. A PostgreSQL crash can then forget the last
+/// instant of those records, and those mails are sent again with their
+/// Message-IDs, as after a daemon killed between the relay's answer and
+/// the record; nothing is lost. SQLite (WAL, `synchronous = NORMAL`)
+/// already commits without waiting.
+pub fn relaxed_commits(conn: &mut AnyConnection) -> StoreResult<()> {
+    if let AnyConnection::Postgresql(c) = conn {
+        c.batch_execute("SET synchronous_commit TO off")?;
+    }
+    Ok(())
+}
+
+/// Within a transaction on PostgreSQL: this one's commit waits for the
+/// disk even on a connection with [`relaxed_commits`] (a ticket change).
+pub fn durable_commit(conn: &mut AnyConnection) -> StoreResult<()> {
+    if let AnyConnection::Postgresql(c) = conn {
+        c.batch_execute("SET LOCAL synchronous_commit TO on")?;
+    }
+    Ok(())
+}
+
 /// Takes the database-wide write lock for the current transaction: the
 /// first statement is a write, so SQLite takes its write lock at once
 /// (waiting up to the busy timeout) instead of failing when a read

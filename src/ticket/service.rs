@@ -1332,6 +1332,9 @@ pub fn relay_refused(
         return Ok(());
     }
     conn.transaction(|conn| {
+        // A ticket change: committed to disk, whatever the sending
+        // connection's own records do (outbound::dispatch::send_due).
+        crate::store::durable_commit(conn)?;
         crate::store::lock_for_write(conn)?;
         let now = clock.now_naive();
         addresses::mark_undeliverable(
