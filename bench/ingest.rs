@@ -51,7 +51,21 @@ impl Bed {
             .unwrap();
         // Postfix's smtp-sink: the drain measures guichet's sending, not
         // the CPU a Python sink would take from the same two cores.
-        let out = mailbed(&["up", dir.path().to_str().unwrap(), "--smtp-sink"]);
+        let have_smtp_sink = Path::new("/usr/sbin/smtp-sink").exists()
+            || Command::new("sh")
+                .args(["-c", "command -v smtp-sink"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+        if !have_smtp_sink {
+            println!("(no smtp-sink here: the SMTP sink is aiosmtpd)");
+        }
+        let dir_arg = dir.path().to_str().unwrap();
+        let args: &[&str] = if have_smtp_sink {
+            &["up", dir_arg, "--smtp-sink"]
+        } else {
+            &["up", dir_arg]
+        };
+        let out = mailbed(args);
         let env = out
             .lines()
             .filter_map(|l| l.split_once('='))

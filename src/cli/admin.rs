@@ -134,10 +134,13 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
     let json = match cmd {
         OutboxCommand::List { json } => json,
         OutboxCommand::Retry { ids } => {
-            let n = outbox_store::retry(&mut conn, ids, Clock::System.now_naive())?;
+            let now = Clock::System.now_naive();
+            // What a daemon of this machine that died had claimed is free.
+            outbox_store::release_dead_claims(&mut conn, now, crate::instance::is_dead)?;
+            let n = outbox_store::retry(&mut conn, ids, now)?;
             if !ids.is_empty() && n < ids.len() {
-                bail!(
-                    "{} of the given rows do not exist, were already sent or are being sent",
+                eprintln!(
+                    "guichet: {} of the given rows do not exist, were already sent or are being sent by a daemon",
                     ids.len() - n
                 );
             }
@@ -168,6 +171,9 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
             );
             if let Some(e) = report.error {
                 bail!("the relay did not take everything: {e}");
+            }
+            if !ids.is_empty() && n < ids.len() {
+                return Ok(ExitCode::FAILURE);
             }
             return Ok(ExitCode::SUCCESS);
         }

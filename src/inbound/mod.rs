@@ -246,29 +246,43 @@ impl Iterator for Reader {
     }
 }
 
-/// The message with its top-level header block made UTF-8 when it holds
+/// The message with its top-level header lines made UTF-8 where they hold
 /// raw 8-bit bytes that are not UTF-8: old clients write accented names
 /// and subjects in their own charset without RFC 2047, and the only
 /// sensible reading of those bytes is Windows-1252 (a superset of the
-/// printable ISO-8859-1). Valid UTF-8 (RFC 6532) is left alone, and so is
-/// the body, whose parts name their charsets.
+/// printable ISO-8859-1). Lines that are valid UTF-8 (RFC 6532) are left
+/// alone, and so is the body, whose parts name their charsets.
 fn repair_8bit_headers(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 4)
-        .into_iter()
-        .chain(raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
-        .min()
-        .unwrap_or(raw.len());
-    let (head, body) = raw.split_at(end);
+    // The header block: lines up to the first empty one (LF or CRLF).
+    let mut end = raw.len();
+    let mut at = 0;
+    while at < raw.len() {
+        let line_end = raw[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |p| at + p + 1);
+        let line = &raw[at..line_end];
+        if line == b"\n" || line == b"\r\n" {
+            end = at;
+            break;
+        }
+        at = line_end;
+    }
+    let head = &raw[..end];
     if head.is_ascii() || std::str::from_utf8(head).is_ok() {
         return std::borrow::Cow::Borrowed(raw);
     }
-    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(head);
-    let mut out = Vec::with_capacity(raw.len() + 16);
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(body);
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        match std::str::from_utf8(line) {
+            Ok(_) => out.extend_from_slice(line),
+            Err(_) => {
+                let (text, _, _) = encoding_rs::WINDOWS_1252.decode(line);
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+    out.extend_from_slice(&raw[end..]);
     std::borrow::Cow::Owned(out)
 }
 
@@ -709,6 +723,21 @@ mod tests {
             "problème"
         );
         assert_eq!(repair_mislabelled_utf8("Ã©".into(), "utf-8"), "Ã©");
+    }
+
+    #[test]
+    fn raw_latin1_header_lines_only_are_read_as_windows_1252() {
+        let raw = b"From: R\xe9gis <r@example.org>\nSubject: Caf\xc3\xa9\n\r\n\xe9t\xe9 (body)\n";
+        let fixed = repair_8bit_headers(raw);
+        let text = String::from_utf8_lossy(&fixed);
+        assert!(text.starts_with("From: R\u{e9}gis <r@example.org>\nSubject: Caf\u{e9}\n\r\n"));
+        // The body is not the header's business: its bytes stay as sent.
+        assert!(fixed.ends_with(b"\n\r\n\xe9t\xe9 (body)\n"));
+        let clean = b"From: a@example.org\r\n\r\n\xe9\r\n";
+        assert!(matches!(
+            repair_8bit_headers(clean),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn filename(raw_value: &str) -> Option<String> {
 fn parameter(raw_value: &str, param: &str) -> Option<String> {
     // (segment number, encoded, value)
     let mut segments: Vec<(u32, bool, String)> = Vec::new();
-    for item in raw_value.split(';').skip(1) {
+    for item in parameters(raw_value).into_iter().skip(1) {
         let Some((key, value)) = item.split_once('=') else {
             continue;
         };
@@ -59,6 +59,27 @@ fn parameter(raw_value: &str, param: &str) -> Option<String> {
     let encoding = encoding_rs::Encoding::for_label(charset.trim().as_bytes())?;
     let (text, _, _) = encoding.decode(&bytes);
     Some(text.into_owned())
+}
+
+/// The `;`-separated parts of a header value, a `;` inside quotes not
+/// being a separator.
+fn parameters(raw_value: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in raw_value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(&raw_value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&raw_value[start..]);
+    parts
 }
 
 fn percent_decode(s: &str) -> Vec<u8> {
@@ -105,6 +126,8 @@ mod tests {
         let raw = "application/pdf; name*=utf-8''r%C3%A9sum%C3%A9.pdf";
         assert_eq!(filename(raw).as_deref(), Some("résumé.pdf"));
         assert_eq!(filename("attachment; filename=\"a.pdf\""), None);
+        let raw = "attachment; filename*0=\"compte; rendu \"; filename*1=\"du 3.pdf\"";
+        assert_eq!(filename(raw).as_deref(), Some("compte; rendu du 3.pdf"));
         assert_eq!(filename("attachment; filename*=x-unknown''a%E9"), None);
     }
 }

@@ -85,6 +85,11 @@ impl StoreError {
                     || m.contains("terminating connection")
                     || m.contains("server closed the connection")
                     || m.contains("connection to server")
+                    // PostgreSQL deadlock (40P01), lock not available
+                    // (55P03), statement timeout or cancel (57014).
+                    || m.contains("deadlock detected")
+                    || m.contains("could not obtain lock")
+                    || m.contains("canceling statement")
             }
             StoreError::Query(Error::BrokenTransactionManager) => true,
             _ => false,

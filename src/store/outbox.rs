@@ -157,14 +157,15 @@ pub fn release(conn: &mut AnyConnection, ids: &[i64], at: NaiveDateTime) -> Stor
 }
 
 /// The mail queued on a ticket, oldest first: (when, recipients,
-/// Message-ID), held mail left out: its recipient never saw it.
+/// Message-ID); held mail and mail refused for good left out: its
+/// recipient never saw it.
 pub fn thread_sent(
     conn: &mut AnyConnection,
     ticket_id: i64,
 ) -> StoreResult<Vec<(NaiveDateTime, String, String)>> {
     Ok(outbox::table
         .filter(outbox::ticket_id.eq(ticket_id))
-        .filter(outbox::state.ne(state::HELD))
+        .filter(outbox::state.eq_any([state::PENDING, state::SENT]))
         .order(outbox::id.asc())
         .select((outbox::created_at, outbox::recipients, outbox::message_id))
         .load(conn)?)
@@ -286,7 +287,11 @@ pub fn retry(conn: &mut AnyConnection, ids: &[i64], now: NaiveDateTime) -> Store
         outbox::state.eq(state::PENDING),
         outbox::next_attempt_at.eq(now),
     );
-    let unclaimed = outbox::claimed_by.is_null();
+    // A claim past its time is a dead daemon's (release_dead_claims
+    // gives back those of this machine at once).
+    let unclaimed = outbox::claimed_by
+        .is_null()
+        .or(outbox::next_attempt_at.le(now));
     Ok(if ids.is_empty() {
         diesel::update(
             outbox::table

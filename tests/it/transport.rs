@@ -218,6 +218,43 @@ fn a_relay_that_stays_down_is_not_hammered() {
     assert_eq!(pending.len(), 2, "everything kept for later");
 }
 
+/// `outbox retry` leaves alone a row another daemon has claimed and may be
+/// sending, and sends one whose claim has run out (its daemon died).
+#[test]
+fn outbox_retry_and_claims() {
+    let app = TestApp::start(Db::Sqlite);
+    app.mailbed("smtp-stop", &[]);
+    request(&app, "claim1@mairie-exemple.fr");
+    app.run_once();
+    app.mailbed("smtp-start", &[]);
+    let ack = app
+        .outbox()
+        .into_iter()
+        .find(|r| r["kind"] == "acknowledgement")
+        .unwrap()["id"]
+        .to_string();
+    // Claimed a minute ago by a daemon of another machine: being sent.
+    app.sql(&format!(
+        "UPDATE outbox SET claimed_by = 'elsewhere:4242:beef', \
+         next_attempt_at = datetime('now', '+4 minutes') WHERE id = {ack}"
+    ));
+    let out = app.guichet(&["outbox", "retry", &ack]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("being sent by a daemon"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(app.sent_to(JEANNE_ADDR).is_empty());
+    // Its claim ran out: that daemon is gone, the row is free.
+    app.sql(&format!(
+        "UPDATE outbox SET next_attempt_at = datetime('now', '-1 minutes') WHERE id = {ack}"
+    ));
+    let out = app.ok(&["outbox", "retry", &ack]);
+    assert!(out.contains("sent"), "{out}");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), 1);
+}
+
 /// The relay refuses one recipient for good and takes the others: only
 /// that mail fails (recorded like a bounce, the agents told); the rest is
 /// delivered, once.
