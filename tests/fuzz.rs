@@ -6,7 +6,8 @@
 //!
 //! A run ends after `GUICHET_FUZZ_CASES` messages (default 100000) or
 //! `GUICHET_FUZZ_SECONDS` seconds (default 60), whichever comes first;
-//! scripts/test runs it bounded, scripts/fuzz runs a long session. A
+//! scripts/test runs it bounded, on a fixed seed (`GUICHET_FUZZ_SEED`);
+//! scripts/fuzz runs a long session on random seeds. A
 //! parser panic counts as a failure here, although guichet catches it in
 //! service: the fuzz run is where we learn of it.
 
@@ -162,6 +163,20 @@ fn cases() -> u32 {
         .unwrap_or(100_000)
 }
 
+/// The generator's seed: `GUICHET_FUZZ_SEED` (a number, or `random`),
+/// fixed by default so that `scripts/test` explores the same messages on
+/// every run and a red CI means a change of ours; `scripts/fuzz` explores
+/// new ones.
+fn seed() -> proptest::test_runner::RngSeed {
+    match std::env::var("GUICHET_FUZZ_SEED").ok().as_deref() {
+        Some("random") => proptest::test_runner::RngSeed::Random,
+        Some(n) => proptest::test_runner::RngSeed::Fixed(
+            n.parse().expect("GUICHET_FUZZ_SEED: a number or random"),
+        ),
+        None => proptest::test_runner::RngSeed::Fixed(0x0067_7569_6368_6574),
+    }
+}
+
 fn budget() -> std::time::Duration {
     std::time::Duration::from_secs(
         std::env::var("GUICHET_FUZZ_SECONDS")
@@ -183,6 +198,7 @@ fn fuzz<S: Strategy>(
     let config = Config {
         cases: ROUND,
         failure_persistence: None,
+        rng_seed: seed(),
         ..Config::default()
     };
     // A runner counts its successes for good: one per round, each with a

@@ -432,9 +432,19 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
 /// The text of the first body part; HTML-only mail is converted to text,
 /// format=flowed text (RFC 3676) is unwrapped.
 fn body_text(message: &mail_parser::Message<'_>) -> String {
-    let Some(part) = message.text_bodies().next() else {
-        return String::new();
-    };
+    // Several inline text parts (text, an image, more text, as some
+    // clients send it): all of them, in order, none lost.
+    let texts: Vec<String> = message
+        .text_bodies()
+        .map(part_text)
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    texts.join("\n")
+}
+
+/// One body part as text: charset repaired, format=flowed unwrapped, HTML
+/// turned into text.
+fn part_text(part: &mail_parser::MessagePart<'_>) -> String {
     match &part.body {
         PartType::Text(t) => {
             let ct = part.content_type();
