@@ -253,15 +253,9 @@ pub(super) fn failed(cli: &Cli, cmd: &FailedCommand) -> anyhow::Result<ExitCode>
                 bail!("no failed mail #{id}");
             }
             let clock = Clock::System;
-            let outcome = match service::process(&mut conn, &desk, *id, &clock) {
-                Ok(o) => o,
-                Err(e) => {
-                    let why = format!("processing failed: {e}");
-                    service::mark_failed(&mut conn, *id, &why)?;
-                    service::Outcome::Failed(why)
-                }
-            };
-            match outcome {
+            // `process` marks it failed again when it still cannot be
+            // processed; a passing database error leaves it to the daemon.
+            match service::process(&mut conn, &desk, *id, &clock)? {
                 service::Outcome::Failed(why) => bail!("mail #{id} still fails: {why}"),
                 other => println!("mail #{id}: {other:?}"),
             }
