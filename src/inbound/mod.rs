@@ -382,28 +382,29 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         });
     }
 
-    // The files Outlook wrapped in a winmail.dat, beside it.
-    let wrapped: Vec<(String, Vec<u8>)> = attachments
+    // The files Outlook wrapped in a winmail.dat, beside it, then the
+    // uuencoded ones of the text. Neither comes with a type: the
+    // winmail.dat's take one from their extension; uuencoded files keep
+    // application/octet-stream (the fixtures' rule).
+    let wrapped: Vec<(String, Vec<u8>, &str)> = attachments
         .iter()
         .filter(|a| tnef::is_tnef(&a.content_type, &a.filename))
         .flat_map(|a| tnef::unpack(&a.content))
+        .map(|(name, content)| {
+            let content_type = type_of_name(&name);
+            (name, content, content_type)
+        })
         .collect();
-    for (name, content) in wrapped {
+    let extracted = wrapped.into_iter().chain(
+        uuencoded
+            .into_iter()
+            .map(|(name, content)| (name, content, "application/octet-stream")),
+    );
+    for (name, content, content_type) in extracted {
         let position = attachments.len() + 1;
-        let content_type = type_of_name(&name);
         attachments.push(InboundAttachment {
             filename: sanitize_filename(Some(&name), position, content_type),
             content_type: content_type.into(),
-            sha256: sha256_hex(&content),
-            content,
-        });
-    }
-
-    for (name, content) in uuencoded {
-        let position = attachments.len() + 1;
-        attachments.push(InboundAttachment {
-            filename: sanitize_filename(Some(&name), position, "application/octet-stream"),
-            content_type: "application/octet-stream".into(),
             sha256: sha256_hex(&content),
             content,
         });

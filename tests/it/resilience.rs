@@ -474,19 +474,7 @@ fn sigterm_during_a_backlog_stops_quickly_and_loses_nothing() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
-    let asked = std::time::Instant::now();
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let took = asked.elapsed();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} to stop: {log}"
-    );
+    let log = stopped_quickly(child);
     assert!(log.contains("stopped"), "{log}");
     let done_before = app.tickets().len();
     app.run_once();
@@ -498,6 +486,25 @@ fn sigterm_during_a_backlog_stops_quickly_and_loses_nothing() {
     );
     assert_eq!(app.count("INBOX"), 0);
     assert!(app.outbox().iter().all(|r| r["state"] == "sent"));
+}
+
+/// Sends SIGTERM to a daemon started with its stderr piped, and checks
+/// that it exits cleanly within 5 s; returns its log.
+fn stopped_quickly(child: Child) -> String {
+    let asked = std::time::Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let took = asked.elapsed();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to stop: {log}"
+    );
+    log
 }
 
 /// SIGTERM while a long outbox is being sent: the daemon finishes the
@@ -526,19 +533,7 @@ fn sigterm_during_a_long_drain_stops_quickly_and_sends_the_rest_later() {
         app.wait_for(Duration::from_secs(30), || app.sent().len() >= 100),
         "the drain did not start"
     );
-    let asked = std::time::Instant::now();
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let took = asked.elapsed();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} to stop: {log}"
-    );
+    stopped_quickly(child);
     let sent_before = app.sent().len();
     assert!(
         sent_before < waiting,
