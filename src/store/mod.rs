@@ -148,14 +148,17 @@ pub fn connect(url: &str) -> StoreResult<AnyConnection> {
                 }
             }
             let mut conn = diesel::SqliteConnection::establish(path).map_err(connect_err)?;
-            // temp_store: statement and savepoint journals in memory, not
-            // in temporary files written for every mail.
             conn.batch_execute(&format!(
-                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA temp_store = MEMORY;",
+                "PRAGMA busy_timeout = {};",
                 SQLITE_BUSY_TIMEOUT.as_millis()
             ))?;
+            wal_mode(&mut conn)?;
+            // temp_store: statement and savepoint journals in memory, not
+            // in temporary files written for every mail.
+            conn.batch_execute(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA temp_store = MEMORY;",
+            )?;
             Ok(AnyConnection::Sqlite(conn))
         }
         None => Err(StoreError::Invalid(format!(
@@ -165,16 +168,55 @@ pub fn connect(url: &str) -> StoreResult<AnyConnection> {
     }
 }
 
-/// Applies every pending migration; returns how many ran.
-pub fn migrate(conn: &mut AnyConnection) -> StoreResult<usize> {
-    let done = match conn {
-        AnyConnection::Postgresql(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.len()),
-        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-    };
-    done.map_err(|e| StoreError::Migrate(e.to_string()))
+/// Puts a SQLite database in WAL mode (a setting kept in the file, so only
+/// a new database changes). The change needs the exclusive lock while the
+/// statement holds a shared one, so SQLite answers "database is locked"
+/// at once instead of waiting when another process opens the same new
+/// file at that instant: tried again until the busy timeout.
+fn wal_mode(conn: &mut diesel::SqliteConnection) -> StoreResult<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(e) if e.to_string().contains("locked") && start.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return Ok(done?),
+        }
+    }
 }
+
+/// Applies every pending migration; returns how many ran.
+///
+/// Several processes may start on the same new database at once (the
+/// daemon and an administrator's `guichet tickets list`, or two daemons):
+/// the check for pending migrations and their run happen under one lock,
+/// so the second waits and then finds nothing left to do instead of
+/// creating the same tables again. SQLite: an immediate transaction (the
+/// write lock, waited for up to the busy timeout). PostgreSQL: a
+/// transaction-scoped advisory lock. Each migration runs in a savepoint
+/// inside that transaction.
+pub fn migrate(conn: &mut AnyConnection) -> StoreResult<usize> {
+    let migrate_err =
+        |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migrate(e.to_string());
+    match conn {
+        AnyConnection::Postgresql(c) => c.transaction(|c| {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .execute(c)?;
+            c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(migrate_err)
+        }),
+        AnyConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(migrate_err)
+        }),
+    }
+}
+
+/// The PostgreSQL advisory lock key held while migrating ("guichet" in
+/// ASCII, so that it does not meet another application's key by chance).
+const MIGRATION_LOCK: i64 = 0x67_7569_6368_6574;
 
 /// Whether every migration has been applied.
 pub fn is_migrated(conn: &mut AnyConnection) -> StoreResult<bool> {

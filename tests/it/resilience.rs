@@ -12,6 +12,7 @@ use crate::on_both_databases;
 on_both_databases!(
     a_restored_mailbox_makes_no_duplicates,
     kill_9_during_a_backlog_loses_and_doubles_nothing,
+    processes_starting_together_on_a_new_database_migrate_it_once,
 );
 
 fn requester(i: usize) -> String {
@@ -601,4 +602,72 @@ fn concurrent_writers_on_sqlite_queue_instead_of_failing() {
         assert!(!stderr.contains("locked"), "{stderr}");
     }
     assert_eq!(app.tickets().len(), 161);
+}
+
+/// The daemon, an administrator's `guichet tickets list` and another
+/// daemon all starting on a database that has no tables yet: one creates
+/// the schema, the others wait for it and find nothing left to do, none
+/// fails on "table already exists" or on SQLite's "database is locked"
+/// while the new file turns to WAL. A race, so several rounds, each on a
+/// new database.
+fn processes_starting_together_on_a_new_database_migrate_it_once(db: Db) {
+    let app = TestApp::start(db);
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    for round in 0..8 {
+        if round > 0 {
+            match db {
+                Db::Sqlite => {
+                    let file = guichet::store::sqlite_path(&app.database_url);
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{file}{suffix}"));
+                    }
+                }
+                Db::Postgres => app.sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;"),
+            }
+        }
+        let children: Vec<Child> = (0..6)
+            .map(|i| {
+                let args: &[&str] = if i % 2 == 0 {
+                    &["migrate"]
+                } else {
+                    &["tickets", "list"]
+                };
+                app.command()
+                    .args(args)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut applied = 0;
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "round {round}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if let Some((n, _)) = stdout
+                .strip_prefix("database up to date (")
+                .and_then(|rest| rest.split_once(' '))
+            {
+                applied += n.parse::<usize>().unwrap();
+            }
+        }
+        // Each migration ran once, in whichever process; those run by
+        // `tickets list` are not printed, so at most all of them.
+        assert!(
+            applied <= migrations,
+            "round {round}: {applied} of {migrations}"
+        );
+        assert_eq!(
+            app.ok(&["migrate"]).trim(),
+            "database up to date (0 migration(s) applied)"
+        );
+        assert!(app.tickets().is_empty());
+    }
 }
