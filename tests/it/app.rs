@@ -189,12 +189,14 @@ agent_notify = ["sau@example.test"]
     /// Puts a backlog of mails straight into the INBOX (`mailbed seed`):
     /// thousands in a second, where APPEND takes minutes.
     pub fn seed(&self, mails: impl Iterator<Item = Vec<u8>>) {
-        let dir = self.path().join("backlog");
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("backlog")
+            .tempdir_in(self.path())
+            .unwrap();
         for (i, raw) in mails.enumerate() {
-            std::fs::write(dir.join(format!("{i:06}.eml")), raw).unwrap();
+            std::fs::write(dir.path().join(format!("{i:06}.eml")), raw).unwrap();
         }
-        self.mailbed("seed", &[dir.to_str().unwrap()]);
+        self.mailbed("seed", &[dir.path().to_str().unwrap()]);
     }
 
     /// Runs SQL statements on this app's database (after `guichet

@@ -79,15 +79,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn spawn_daemon(app: &TestApp) -> Child {
-    app.command()
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 /// Kills the daemon at random moments while it works through a backlog,
 /// restarts it each time, then checks: one ticket per mail, one
 /// acknowledgement (one Message-ID) per mail, nothing left behind.
@@ -101,7 +92,13 @@ fn kill_9_during_a_backlog_loses_and_doubles_nothing(db: Db) {
         "poll_interval = \"1s\"",
         "poll_interval = \"1s\"\nidle = true",
     );
-    app.seed((0..mails).map(request));
+    // The backlog comes in parts, one before each life aimed at the
+    // ingest, so that each of those lives has mail left to be killed in:
+    // at least two batches, so that the kill can come while the second is
+    // processed (its first batch committed, the signal to aim).
+    let ingest_lives = kills.div_ceil(2);
+    let part = mails.div_ceil(ingest_lives).max(2 * guichet::imap::BATCH);
+    let mut seeded = 0;
     let mut seed = 0x9e3779b97f4a7c15u64;
     let mut random = move || {
         seed ^= seed << 13;
@@ -109,30 +106,50 @@ fn kill_9_during_a_backlog_loses_and_doubles_nothing(db: Db) {
         seed ^= seed << 17;
         seed
     };
-    // Kills aimed in turn at the ingest (once this life has made a ticket)
-    // and at the sending (once it has sent a mail), each a random moment
-    // later, so that some land between fetch and commit or commit and
-    // MOVE, and some between the relay's answer and the outbox update.
+    // Kills aimed in turn at the ingest (once this life has logged a new
+    // ticket) and at the sending (once it has sent a mail), each a random
+    // moment later, so that some land between fetch and commit or commit
+    // and MOVE, and some between the relay's answer and the outbox update.
     let sink = std::path::PathBuf::from(&app.env["SINK_DIR"]).join("new");
     let sent_count = || std::fs::read_dir(&sink).map(|d| d.count()).unwrap_or(0);
     let mut mid_ingest = 0;
     let mut mid_sending = 0;
     for k in 0..kills {
-        let tickets_before = app.tickets().len();
         let sent_before = sent_count();
-        let mut child = spawn_daemon(&app);
         let aim_at_sending = k % 2 == 1;
+        if !aim_at_sending && seeded < mails {
+            let last = mails.min(seeded + part);
+            app.seed((seeded..last).map(request));
+            seeded = last;
+        }
+        let log = app.path().join(format!("life{k}.log"));
+        let mut child = app.daemon_command(&log).spawn().unwrap();
         // Once all is done, later lives are killed at once.
         let all_done =
             || app.count("INBOX") == 0 && app.outbox().iter().all(|r| r["state"] == "sent");
-        app.wait_for(Duration::from_secs(10), || {
-            if aim_at_sending {
-                sent_count() > sent_before || all_done()
+        let new_ticket =
+            || std::fs::read_to_string(&log).is_ok_and(|text| text.contains("new ticket"));
+        // The signal is looked for every 5 ms (a file read), the end of
+        // all work every 100 ms (it asks the daemon's database and IMAP).
+        let start = std::time::Instant::now();
+        for tick in 0.. {
+            let signal = if aim_at_sending {
+                sent_count() > sent_before
             } else {
-                app.tickets().len() > tickets_before || all_done()
+                new_ticket()
+            };
+            if signal
+                || start.elapsed() > Duration::from_secs(10)
+                || (tick % 20 == 19 && all_done())
+            {
+                break;
             }
-        });
-        std::thread::sleep(Duration::from_millis(random() % 150));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A batch is processed in a fraction of a second: a kill aimed at
+        // the ingest comes sooner.
+        let spread = if aim_at_sending { 150 } else { 40 };
+        std::thread::sleep(Duration::from_millis(random() % spread));
         child.kill().unwrap();
         child.wait().unwrap();
         if app.count("INBOX") > 0 {
@@ -155,6 +172,7 @@ fn kill_9_during_a_backlog_loses_and_doubles_nothing(db: Db) {
         "no kill landed mid-ingest ({mid_ingest}) or mid-sending ({mid_sending})"
     );
     // Then it is left to finish.
+    app.seed((seeded..mails).map(request));
     app.run_once();
     app.run_once();
     assert_eq!(app.count("INBOX"), 0);
