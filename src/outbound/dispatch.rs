@@ -16,8 +16,10 @@ use crate::store::{outbox, AnyConnection, StoreResult};
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 /// No retry waits longer than this.
 const MAX_RETRY: Duration = Duration::from_secs(3600);
-/// Rows claimed per database round trip.
-const DISPATCH_BATCH: i64 = 200;
+/// Rows claimed per statement: a claim keeps the keeper from recording
+/// for a few milliseconds, during which fewer mails than `UNRECORDED` go
+/// out, so the sends do not wait.
+const DISPATCH_BATCH: i64 = 64;
 
 /// How a failed send should be treated.
 pub trait SendErrorClass: std::fmt::Display {
@@ -78,16 +80,15 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
 /// defers that mail only; a relay that cannot be reached defers everything
 /// due and ends the pass, so an outage costs one connection attempt per
 /// backoff step. `keep_going` is asked before each batch of rows is
-/// claimed: a daemon told to stop finishes the batch in hand (a fraction
+/// claimed: a daemon told to stop finishes the rows in hand (a fraction
 /// of a second) and leaves the rest due.
 pub async fn send_due(
     conn: &mut AnyConnection,
     desk: &crate::ticket::service::Desk,
     relay: &Relay,
     clock: &Clock,
-    keep_going: impl Fn() -> bool,
+    keep_going: impl Fn() -> bool + Sync,
 ) -> StoreResult<Report> {
-    let mut report = Report::default();
     let now = clock.now_naive();
     // Recording a send need not wait for PostgreSQL's disk: what a crash
     // forgets is sent again, with its Message-ID.
@@ -99,91 +100,98 @@ pub async fn send_due(
             "mail claimed by a daemon that died is due again"
         );
     }
-    loop {
-        if !keep_going() {
-            return Ok(report);
-        }
-        let now = clock.now_naive();
-        let rows = db(|| outbox::claim_due(conn, now, DISPATCH_BATCH, crate::instance::id()))?;
-        if rows.is_empty() {
-            return Ok(report);
-        }
-        let (outcomes, unreachable, pending) = send_batch(conn, desk, relay, clock, rows);
-        let batch = outcomes?;
-        report.sent += batch.sent;
-        report.failed += batch.failed;
-        report.deferred += batch.deferred;
-        if batch.error.is_some() {
-            report.error = batch.error;
-        }
-        if let Some((why, retry_at)) = unreachable {
-            // The relay cannot be reached: everything due waits, the rest
-            // of this batch included.
-            let rest = pending;
-            db(|| outbox::release(conn, &rest, retry_at))?;
+    let (untried, mut report, unreachable) = send_claimed(conn, desk, relay, clock, &keep_going);
+    let untried = untried?;
+    match unreachable {
+        Some((why, retry_at)) => {
+            // The relay cannot be reached: everything due waits, the rows
+            // claimed and not tried included.
+            db(|| outbox::release(conn, &untried, retry_at))?;
             let now = clock.now_naive();
-            let deferred = rest.len() + db(|| outbox::defer_due(conn, now, retry_at))?;
+            let deferred = untried.len() + db(|| outbox::defer_due(conn, now, retry_at))?;
             report.deferred += deferred;
             tracing::warn!(retry_at = %retry_at, waiting = deferred + 1, "relay unreachable, will retry: {why}");
-            return Ok(report);
         }
+        None if !untried.is_empty() => {
+            db(|| outbox::release(conn, &untried, clock.now_naive()))?;
+        }
+        None => {}
     }
+    Ok(report)
 }
 
-/// A place among the `PARALLEL` mails that may be sent and not yet
+/// Mails handed to the relay and not yet recorded, at most: a crash
+/// resends at most this many. Twice the connections, so that the relay
+/// is given the next mails while the database records the last ones.
+pub const UNRECORDED: usize = 2 * PARALLEL;
+
+/// After an outcome, the keeper waits this long for more (up to
+/// `GATHERED`), to record them in one statement: one database round trip
+/// per several mails, where the database is the slower part.
+const GATHER: Duration = Duration::from_millis(2);
+const GATHERED: usize = UNRECORDED / 2;
+
+/// Rows claimed again once fewer than this many claimed rows are left
+/// unsent, so that the relay never waits for a claim.
+const REFILL: usize = DISPATCH_BATCH as usize / 2;
+
+/// A place among the `UNRECORDED` mails that may be sent and not yet
 /// recorded (`None` only if the semaphore were closed, which it never is).
 type Permit = Option<tokio::sync::OwnedSemaphorePermit>;
 
-/// What became of one mail handed to the relay, for the recording thread.
+/// What became of one mail handed to the relay, for the keeper thread.
 enum Sent {
     Accepted(i64),
     Refused(Box<outbox::Outgoing>, String, bool),
     Deferred(i64, String, NaiveDateTime),
 }
 
-/// Sends a batch of claimed rows, `PARALLEL` at a time, while a thread of
-/// its own records each outcome in the database as soon as it is known
-/// (the accepted ones that arrived meanwhile in one statement), so the
-/// sends do not take turns with the database. A mail holds one of
-/// `PARALLEL` permits from before it is sent until its outcome is
-/// recorded: a crash can resend at most `PARALLEL` mails, even when the
-/// database is slow to answer (SQLite waiting for the write lock).
-/// Returns the report, the unreachable relay's error and retry time if it
-/// stopped the batch, and the rows not tried.
-fn send_batch(
+/// Sends due rows as a thread of its own (the keeper, which has the
+/// database connection) claims them ahead of the sends and records each
+/// outcome as soon as it is known (the accepted ones that arrived
+/// meanwhile in one statement): the sends never wait for a claim nor take
+/// turns with the database. A mail holds one of `UNRECORDED` permits from
+/// before it is sent until its outcome is recorded: a crash can resend at
+/// most `UNRECORDED` mails, even when the database is slow to answer
+/// (SQLite waiting for the write lock). Returns the rows claimed and not
+/// tried, the report, and the unreachable relay's error and retry time if
+/// it stopped the sends.
+#[allow(clippy::type_complexity)]
+fn send_claimed(
     conn: &mut AnyConnection,
     desk: &crate::ticket::service::Desk,
     relay: &Relay,
     clock: &Clock,
-    rows: Vec<outbox::Outgoing>,
+    keep_going: &(impl Fn() -> bool + Sync),
 ) -> (
-    StoreResult<Report>,
+    StoreResult<Vec<i64>>,
+    Report,
     Option<(String, NaiveDateTime)>,
-    Vec<i64>,
 ) {
-    let mut pending: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
     let mut report = Report::default();
     let mut unreachable: Option<(String, NaiveDateTime)> = None;
-    let recorded = tokio::task::block_in_place(|| {
+    let untried = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             let (tell, told) = std::sync::mpsc::channel::<(Sent, Permit)>();
-            let recorder = scope.spawn(move || record(conn, desk, clock, told));
-            let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-            let mut sends = futures::stream::iter(rows.into_iter().map(|row| {
-                let permits = permits.clone();
-                async move {
-                    let permit = permits.acquire_owned().await;
-                    let result = match envelope(&row) {
-                        Ok(envelope) => relay.send(&envelope, &row.raw).await,
-                        Err(why) => Err(RelayError::Config(why)),
-                    };
-                    (row, result, permit)
-                }
-            }))
-            .buffer_unordered(PARALLEL);
+            let (hand, mut handed) = tokio::sync::mpsc::unbounded_channel::<outbox::Outgoing>();
+            let keeper = scope.spawn(move || keep(conn, desk, clock, keep_going, hand, told));
+            let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(UNRECORDED));
+            let rows = futures::stream::poll_fn(|cx| handed.poll_recv(cx));
+            let mut sends = rows
+                .map(|row| {
+                    let permits = permits.clone();
+                    async move {
+                        let permit = permits.acquire_owned().await;
+                        let result = match envelope(&row) {
+                            Ok(envelope) => relay.send(&envelope, &row.raw).await,
+                            Err(why) => Err(RelayError::Config(why)),
+                        };
+                        (row, result, permit)
+                    }
+                })
+                .buffer_unordered(PARALLEL);
             tokio::runtime::Handle::current().block_on(async {
                 while let Some((row, result, permit)) = sends.next().await {
-                    pending.remove(&row.id);
                     let outcome = match result {
                         Ok(()) => {
                             report.sent += 1;
@@ -211,46 +219,99 @@ fn send_batch(
                             Sent::Deferred(row.id, why, retry_at)
                         }
                     };
-                    // The recorder stopped on a database error: stop too.
+                    // The keeper stopped on a database error: stop too.
                     if tell.send((outcome, permit.ok())).is_err() || unreachable.is_some() {
                         break;
                     }
                 }
             });
+            // The sends in flight are dropped: their rows are among the
+            // untried ones, due again.
+            drop(sends);
             drop(tell);
-            recorder
+            keeper
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     });
-    let pending = pending.into_iter().collect();
-    (recorded.map(|()| report), unreachable, pending)
+    (untried, report, unreachable)
 }
 
-/// The recording thread of [`send_batch`].
-fn record(
+/// The keeper thread of [`send_claimed`]: claims rows while the sends
+/// still want some, hands them over, records what the relay said of each.
+/// Returns the rows claimed whose outcome never came (the sends stopped).
+fn keep(
     conn: &mut AnyConnection,
     desk: &crate::ticket::service::Desk,
     clock: &Clock,
+    keep_going: &(impl Fn() -> bool + Sync),
+    hand: tokio::sync::mpsc::UnboundedSender<outbox::Outgoing>,
     told: std::sync::mpsc::Receiver<(Sent, Permit)>,
-) -> StoreResult<()> {
-    while let Ok(first) = told.recv() {
+) -> StoreResult<Vec<i64>> {
+    let mut claimed = std::collections::HashSet::new();
+    // Whether to claim when the sends run low; false once nothing was
+    // due, or the daemon is stopping.
+    let mut more = true;
+    let mut stopping = false;
+    // A claim found nothing due while nothing was in hand: the pass is over.
+    let mut drained = false;
+    loop {
+        if more && claimed.len() < REFILL {
+            if !keep_going() {
+                more = false;
+                stopping = true;
+                continue;
+            }
+            let now = clock.now_naive();
+            let rows = outbox::claim_due(conn, now, DISPATCH_BATCH, crate::instance::id())?;
+            if rows.is_empty() {
+                more = false;
+                drained = claimed.is_empty();
+            }
+            for row in rows {
+                claimed.insert(row.id);
+                if hand.send(row).is_err() {
+                    more = false;
+                    stopping = true;
+                }
+            }
+            continue;
+        }
+        if claimed.is_empty() {
+            if stopping || drained {
+                break;
+            }
+            // What was recorded may have queued mail (the agents told of
+            // a refusal): due now, sent in this pass too.
+            more = true;
+            continue;
+        }
+        // The sends stopped (relay unreachable): what is left was not tried.
+        let Ok(first) = told.recv() else { break };
         let mut accepted = Vec::new();
         // Given back once the outcomes are recorded.
         let mut permits = Vec::new();
-        for (outcome, permit) in
-            std::iter::once(first).chain(std::iter::from_fn(|| told.try_recv().ok()))
-        {
+        let gather_until = std::time::Instant::now() + GATHER;
+        let more_outcomes = std::iter::from_fn(|| {
+            let left = gather_until.saturating_duration_since(std::time::Instant::now());
+            told.recv_timeout(left).ok()
+        });
+        for (outcome, permit) in std::iter::once(first).chain(more_outcomes.take(GATHERED - 1)) {
             permits.push(permit);
             match outcome {
-                Sent::Accepted(id) => accepted.push(id),
+                Sent::Accepted(id) => {
+                    claimed.remove(&id);
+                    accepted.push(id);
+                }
                 Sent::Refused(row, why, permanent) => {
+                    claimed.remove(&row.id);
                     outbox::mark_failed(conn, row.id, &why, None)?;
                     if permanent {
                         crate::ticket::service::relay_refused(conn, desk, &row, &why, clock)?;
                     }
                 }
                 Sent::Deferred(id, why, retry_at) => {
+                    claimed.remove(&id);
                     outbox::mark_failed(conn, id, &why, Some(retry_at))?;
                 }
             }
@@ -260,7 +321,7 @@ fn record(
         }
         drop(permits);
     }
-    Ok(())
+    Ok(claimed.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -68,7 +68,9 @@ pub fn insert(conn: &mut AnyConnection, row: &NewOutgoing<'_>) -> StoreResult<i6
 /// that (the daemon died), another one takes it.
 pub const CLAIM: chrono::Duration = chrono::Duration::minutes(5);
 
-/// Claims up to `limit` pending rows due at `now`, oldest first: they are
+/// Claims up to `limit` pending rows due at `now`, longest due first (the
+/// order of the `outbox_due` index, so that a claim reads only the rows it
+/// takes, however long the backlog): they are
 /// reserved (not due again before `now + CLAIM`) so that several daemons
 /// never send one twice. On PostgreSQL the rows are picked with
 /// `FOR UPDATE SKIP LOCKED`, so daemons claim different rows at once.
@@ -78,37 +80,36 @@ pub fn claim_due(
     limit: i64,
     claimant: &str,
 ) -> StoreResult<Vec<Outgoing>> {
-    conn.transaction(|conn| {
-        let due = outbox::table
-            .filter(outbox::state.eq(state::PENDING))
-            .filter(outbox::next_attempt_at.le(now))
-            .order(outbox::id.asc())
-            .limit(limit)
-            .select(outbox::id);
-        let ids: Vec<i64> = match conn {
-            AnyConnection::Postgresql(pg) => due.for_update().skip_locked().load(pg)?,
-            AnyConnection::Sqlite(_) => {
-                // SQLite has one writer: take the lock before reading, or
-                // the write below could fail on a concurrent commit.
-                super::lock_for_write(conn)?;
-                due.load(conn)?
-            }
-        };
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
-            .set((
-                outbox::next_attempt_at.eq(now + CLAIM),
-                outbox::claimed_by.eq(claimant),
-            ))
-            .execute(conn)?;
-        Ok(outbox::table
-            .filter(outbox::id.eq_any(&ids))
-            .order(outbox::id.asc())
-            .select(Outgoing::as_select())
-            .load(conn)?)
-    })
+    // One statement, one round trip: the rows are picked, reserved and
+    // read at once. SQLite takes its write lock for the statement.
+    let due_rows = diesel::alias!(outbox as due_rows);
+    let due = due_rows
+        .filter(due_rows.field(outbox::state).eq(state::PENDING))
+        .filter(due_rows.field(outbox::next_attempt_at).le(now))
+        .order((
+            due_rows.field(outbox::next_attempt_at).asc(),
+            due_rows.field(outbox::id).asc(),
+        ))
+        .limit(limit)
+        .select(due_rows.field(outbox::id));
+    let reserve = (
+        outbox::next_attempt_at.eq(now + CLAIM),
+        outbox::claimed_by.eq(claimant),
+    );
+    let mut rows: Vec<Outgoing> = match conn {
+        AnyConnection::Postgresql(pg) => diesel::update(outbox::table)
+            .filter(outbox::id.eq_any(due.for_update().skip_locked()))
+            .set(reserve)
+            .returning(Outgoing::as_returning())
+            .get_results(pg)?,
+        AnyConnection::Sqlite(sqlite) => diesel::update(outbox::table)
+            .filter(outbox::id.eq_any(due))
+            .set(reserve)
+            .returning(Outgoing::as_returning())
+            .get_results(sqlite)?,
+    };
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
 }
 
 /// Gives back at once the claims of daemons that are known to be dead
