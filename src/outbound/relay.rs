@@ -82,6 +82,95 @@ impl AsyncTokioStream for TlsTcp {
     }
 }
 
+/// A stream that holds what is written until the next read (or shutdown):
+/// lettre writes a message and its final dot separately, and flushes
+/// each command, so that with TCP_NODELAY each would be a packet and a
+/// wakeup of the relay of its own. SMTP answers every command before the
+/// next is useful, so nothing written is ever waited for without a read
+/// after it: holding it until then sends each exchange in one write.
+#[derive(Debug)]
+struct Coalescing<S> {
+    inner: S,
+    held: Vec<u8>,
+    /// How much of `held` has gone out.
+    sent: usize,
+}
+
+impl<S: AsyncWrite + Unpin> Coalescing<S> {
+    fn new(inner: S) -> Self {
+        Coalescing {
+            inner,
+            held: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    /// Writes out what is held.
+    fn poll_push(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while self.sent < self.held.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.held[self.sent..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => self.sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.held.clear();
+        self.sent = 0;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Coalescing<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if !this.held.is_empty() {
+            std::task::ready!(this.poll_push(cx))?;
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Coalescing<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        // A large message goes out as it comes, not all in memory twice.
+        if this.held.len() >= HOLD_AT_MOST {
+            std::task::ready!(this.poll_push(cx))?;
+        }
+        this.held.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // Held until the next read: see the type's comment.
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        std::task::ready!(this.poll_push(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncTokioStream + AsyncRead + AsyncWrite + Unpin> AsyncTokioStream for Coalescing<S> {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+/// Written data held at most, in bytes, before it is pushed out anyway.
+const HOLD_AT_MOST: usize = 64 * 1024;
+
 /// The relay, with its idle connections.
 pub struct Relay {
     settings: SmtpSettings,
@@ -156,10 +245,13 @@ impl Relay {
                     .connect(name, tcp)
                     .await
                     .map_err(|e| self.unreachable(format!("TLS: {e}")))?;
-                AsyncSmtpConnection::connect_with_transport(Box::new(TlsTcp(tls)), &self.hello)
-                    .await?
+                let stream = Coalescing::new(TlsTcp(tls));
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?
             }
-            None => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?,
+            None => {
+                let stream = Coalescing::new(tcp);
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await?
+            }
         };
         if let Some(params) = &self.starttls {
             if !conn.can_starttls() {
