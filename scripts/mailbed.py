@@ -185,6 +185,17 @@ def _sink_class():
             super().__init__(mail_dir, message_class)
             parent = os.path.dirname(os.path.abspath(mail_dir))
             self.flag_file = os.path.join(parent, "smtp-reject")
+            self.no_pipelining_file = os.path.join(parent, "smtp-no-pipelining")
+
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            # aiosmtpd reads pipelined commands in turn, but does not say it
+            # takes them: PIPELINING (RFC 2920) is announced, as relays do,
+            # unless DIR/smtp-no-pipelining exists (`mailbed smtp-pipelining
+            # DIR off`), read at each EHLO.
+            session.host_name = hostname
+            if not os.path.exists(self.no_pipelining_file):
+                responses.insert(len(responses) - 1, "250-PIPELINING")
+            return responses
 
         def refusal(self, stage, address=None):
             try:

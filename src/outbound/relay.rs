@@ -178,7 +178,99 @@ pub struct Relay {
     starttls: Option<TlsParameters>,
     implicit: Option<Arc<rustls::ClientConfig>>,
     credentials: Option<Credentials>,
-    idle: Mutex<Vec<AsyncSmtpConnection>>,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// An open SMTP session, and whether the relay takes pipelined commands
+/// (RFC 2920).
+struct Connection {
+    smtp: AsyncSmtpConnection,
+    pipelining: bool,
+}
+
+/// What a pipelined exchange left the session fit for.
+enum After {
+    /// Ready for the next mail.
+    Reusable,
+    /// To be closed with a QUIT.
+    Quit,
+    /// To be dropped without a word: the relay accepted DATA after refusing
+    /// a recipient, and closing the connection before the final dot is the
+    /// only way to send nothing (a QUIT would be read as the message).
+    Drop,
+}
+
+/// Sends one mail with the envelope pipelined (RFC 2920): MAIL, every RCPT
+/// and DATA in one write, their answers read together, then the message:
+/// two round trips where one command at a time takes three and one per
+/// recipient. Any refusal fails the whole mail, as lettre's own exchange
+/// does.
+async fn send_pipelined(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    raw: &[u8],
+) -> (Result<(), lettre::transport::smtp::Error>, After) {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    let utf8 = envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+    let eight_bit = !raw.is_ascii();
+    let info = conn.server_info();
+    if (utf8 && !info.supports_feature(Extension::SmtpUtfEight))
+        || (eight_bit && !info.supports_feature(Extension::EightBitMime))
+    {
+        // lettre's exchange refuses it, and says why.
+        let sent = conn.send(envelope, raw).await.map(drop);
+        let after = if conn.has_broken() {
+            After::Drop
+        } else {
+            After::Reusable
+        };
+        return (sent, after);
+    }
+    let mut options = Vec::new();
+    if utf8 {
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if eight_bit {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let mut commands = Mail::new(envelope.from().cloned(), options).to_string();
+    for to in envelope.to() {
+        commands.push_str(&Rcpt::new(to.clone(), Vec::new()).to_string());
+    }
+    commands.push_str(&Data.to_string());
+    // lettre's `command` writes what it is given and reads one answer:
+    // MAIL's. Those of each RCPT and of DATA follow.
+    let mut answers = vec![conn.command(commands).await];
+    for _ in 0..=envelope.to().len() {
+        if answers
+            .last()
+            .is_some_and(|a| a.as_ref().is_err_and(|e| e.status().is_none()))
+        {
+            break;
+        }
+        answers.push(conn.read_response().await);
+    }
+    let data_accepted =
+        answers.len() == envelope.to().len() + 2 && answers.last().is_some_and(|a| a.is_ok());
+    // The first refusal, or the connection breaking, is the mail's error.
+    if let Some(Err(e)) = answers.into_iter().find(|a| a.is_err()) {
+        let after = if data_accepted || e.status().is_none() {
+            After::Drop
+        } else {
+            After::Quit
+        };
+        return (Err(e), after);
+    }
+    match conn.message(raw).await {
+        Ok(_) => (Ok(()), After::Reusable),
+        Err(e) if e.status().is_some() => (Err(e), After::Reusable),
+        Err(e) => (Err(e), After::Drop),
+    }
 }
 
 impl Relay {
@@ -229,7 +321,7 @@ impl Relay {
         ))
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, RelayError> {
+    async fn connect(&self) -> Result<Connection, RelayError> {
         let addr = (self.settings.host.as_str(), self.settings.port);
         let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(tcp)) => tcp,
@@ -267,33 +359,61 @@ impl Relay {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await?;
         }
-        Ok(conn)
+        // lettre keeps no note of PIPELINING: the relay's EHLO answer,
+        // asked again, says whether it takes it.
+        let ehlo = conn
+            .command(lettre::transport::smtp::commands::Ehlo::new(
+                self.hello.clone(),
+            ))
+            .await?;
+        let pipelining = ehlo.message().any(|line| {
+            line.split_whitespace()
+                .next()
+                .is_some_and(|word| word.eq_ignore_ascii_case("PIPELINING"))
+        });
+        Ok(Connection {
+            smtp: conn,
+            pipelining,
+        })
     }
 
     /// Sends one mail, on an idle connection or a new one.
     pub async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), RelayError> {
         let reused = self.idle.lock().expect("relay pool").pop();
         let mut conn = match reused {
-            Some(c) if !c.has_broken() => c,
+            Some(c) if !c.smtp.has_broken() => c,
             _ => self.connect().await?,
         };
-        let sent = match tokio::time::timeout(SEND_TIMEOUT, conn.send(envelope, raw)).await {
-            Ok(r) => r.map(|_| ()).map_err(RelayError::from),
+        let exchange = async {
+            if conn.pipelining {
+                send_pipelined(&mut conn.smtp, envelope, raw).await
+            } else {
+                // lettre's exchange aborts the session itself on an error.
+                let sent = conn.smtp.send(envelope, raw).await.map(drop);
+                (sent, After::Reusable)
+            }
+        };
+        let (sent, after) = match tokio::time::timeout(SEND_TIMEOUT, exchange).await {
+            Ok(done) => done,
             Err(_) => {
-                conn.abort().await;
+                // Dropped, not told QUIT: it may be waiting for the message.
                 return Err(self.unreachable("no answer within 2 minutes"));
             }
         };
-        if !conn.has_broken() {
-            self.idle.lock().expect("relay pool").push(conn);
+        match after {
+            After::Reusable if !conn.smtp.has_broken() => {
+                self.idle.lock().expect("relay pool").push(conn);
+            }
+            After::Quit => conn.smtp.abort().await,
+            _ => {}
         }
-        sent
+        sent.map_err(RelayError::from)
     }
 
     /// Connects and says goodbye: what `guichet check` needs.
     pub async fn test_connection(&self) -> Result<(), RelayError> {
         let mut conn = self.connect().await?;
-        conn.quit().await?;
+        conn.smtp.quit().await?;
         Ok(())
     }
 
@@ -301,7 +421,7 @@ impl Relay {
     pub async fn close(&self) {
         let conns: Vec<_> = std::mem::take(&mut *self.idle.lock().expect("relay pool"));
         for mut c in conns {
-            let _ = c.quit().await;
+            let _ = c.smtp.quit().await;
         }
     }
 }

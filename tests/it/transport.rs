@@ -379,3 +379,61 @@ fn delete_mode_expunges_processed_mail() {
     assert_eq!(app.count("INBOX"), 0);
     assert_eq!(app.count("Processed"), 0);
 }
+
+/// The test sink announces PIPELINING, so every other test sends with the
+/// envelope pipelined; a relay that does not announce it gets one command
+/// at a time, and the mail goes all the same.
+#[test]
+fn a_relay_without_pipelining_gets_one_command_at_a_time() {
+    let app = TestApp::start(Db::Sqlite);
+    app.mailbed("smtp-pipelining", &["off"]);
+    request(&app, "nopipe1@mairie-exemple.fr");
+    app.run_at("2026-11-23T09:00:00Z");
+    assert_eq!(app.sent().len(), 2);
+    // Refusals are read the same way.
+    app.mailbed("smtp-reject", &["550", "rcpt", JEANNE_ADDR]);
+    request(&app, "nopipe2@mairie-exemple.fr");
+    app.run_at("2026-11-23T09:01:00Z");
+    let states: Vec<_> = app
+        .outbox()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| *s == "failed").count(),
+        1,
+        "{states:?}"
+    );
+    assert_eq!(app.sent().len(), 4, "second notice and the bounce notice");
+}
+
+/// A mail for two recipients, one refused for good while the relay takes
+/// the other and then DATA (pipelined, the answers come together): the
+/// mail fails as a whole, as when each command waits for its answer, and
+/// the connection is dropped before the final dot, so the recipient the
+/// relay took gets nothing, not an empty mail. The next mail goes out on
+/// a new connection.
+#[test]
+fn a_pipelined_mail_with_one_recipient_refused_is_not_half_sent() {
+    let app = TestApp::start(Db::Sqlite);
+    app.ok(&["migrate"]);
+    let raw = "From: Support informatique <support@example.test>\r\nTo: a@mairie-exemple.fr, b@mairie-exemple.fr\r\nSubject: Deux destinataires\r\nMessage-ID: <two.guichet@example.test>\r\n\r\nBonjour.\r\n";
+    app.sql(&format!(
+        "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, subject, raw, state, attempts, next_attempt_at, created_at) \
+         VALUES (NULL, 'alert', 'two.guichet@example.test', 'support@example.test', 'a@mairie-exemple.fr,b@mairie-exemple.fr', 'Deux destinataires', X'{}', 'pending', 0, '2026-11-23 08:00:00', '2026-11-23 08:00:00')",
+        raw.bytes().map(|b| format!("{b:02X}")).collect::<String>()
+    ));
+    app.mailbed("smtp-reject", &["550", "rcpt", "a@mairie-exemple.fr"]);
+    app.run_at("2026-11-23T09:00:00Z");
+    let row = app.outbox().into_iter().next().unwrap();
+    assert_eq!(row["state"], "failed", "{row:?}");
+    assert!(
+        row["last_error"].as_str().unwrap().contains("550"),
+        "{row:?}"
+    );
+    assert!(app.sent().is_empty(), "{:?}", app.sent());
+    app.mailbed("smtp-reject", &["off"]);
+    request(&app, "after1@mairie-exemple.fr");
+    app.run_at("2026-11-23T09:01:00Z");
+    assert_eq!(app.sent().len(), 2);
+}
