@@ -238,9 +238,18 @@ pub fn is_migrated(conn: &mut AnyConnection) -> StoreResult<bool> {
 /// Message-IDs, as after a daemon killed between the relay's answer and
 /// the record; nothing is lost. SQLite (WAL, `synchronous = NORMAL`)
 /// already commits without waiting.
+///
+/// The session's statements are also planned once for any values
+/// (`plan_cache_mode = force_generic_plan`): planned for the values of the
+/// moment, the claim of due rows trusts statistics taken when little was
+/// due and sorts every due row to take 64 (34 ms with 20,000 waiting,
+/// against 2 ms along the index in due order, which the generic plan
+/// takes); a backlog is exactly when statistics lag.
 pub fn relaxed_commits(conn: &mut AnyConnection) -> StoreResult<()> {
     if let AnyConnection::Postgresql(c) = conn {
-        c.batch_execute("SET synchronous_commit TO off")?;
+        c.batch_execute(
+            "SET synchronous_commit TO off; SET plan_cache_mode TO force_generic_plan",
+        )?;
     }
     Ok(())
 }
