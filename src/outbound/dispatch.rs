@@ -136,8 +136,8 @@ const GATHERED: usize = UNRECORDED / 2;
 const REFILL: usize = DISPATCH_BATCH as usize / 2;
 
 /// A place among the `UNRECORDED` mails that may be sent and not yet
-/// recorded (`None` only if the semaphore were closed, which it never is).
-type Permit = Option<tokio::sync::OwnedSemaphorePermit>;
+/// recorded.
+type Permit = tokio::sync::OwnedSemaphorePermit;
 
 /// What became of one mail handed to the relay, for the keeper thread.
 enum Sent {
@@ -181,7 +181,10 @@ fn send_claimed(
                 .map(|row| {
                     let permits = permits.clone();
                     async move {
-                        let permit = permits.acquire_owned().await;
+                        let permit = permits
+                            .acquire_owned()
+                            .await
+                            .expect("the semaphore is never closed");
                         let result = match envelope(&row) {
                             Ok(envelope) => relay.send(&envelope, &row.raw).await,
                             Err(why) => Err(RelayError::Config(why)),
@@ -220,7 +223,7 @@ fn send_claimed(
                         }
                     };
                     // The keeper stopped on a database error: stop too.
-                    if tell.send((outcome, permit.ok())).is_err() || unreachable.is_some() {
+                    if tell.send((outcome, permit)).is_err() || unreachable.is_some() {
                         break;
                     }
                 }
@@ -252,33 +255,33 @@ fn keep(
     // Whether to claim when the sends run low; false once nothing was
     // due, or the daemon is stopping.
     let mut more = true;
-    let mut stopping = false;
-    // A claim found nothing due while nothing was in hand: the pass is over.
-    let mut drained = false;
+    // The pass ends once nothing is in hand: the daemon is stopping, or a
+    // claim found nothing due while nothing was in hand.
+    let mut last = false;
     loop {
         if more && claimed.len() < REFILL {
-            if !keep_going() {
-                more = false;
-                stopping = true;
+            more = keep_going();
+            if !more {
+                last = true;
                 continue;
             }
             let now = clock.now_naive();
             let rows = outbox::claim_due(conn, now, DISPATCH_BATCH, crate::instance::id())?;
             if rows.is_empty() {
                 more = false;
-                drained = claimed.is_empty();
+                last = claimed.is_empty();
             }
             for row in rows {
                 claimed.insert(row.id);
                 if hand.send(row).is_err() {
                     more = false;
-                    stopping = true;
+                    last = true;
                 }
             }
             continue;
         }
         if claimed.is_empty() {
-            if stopping || drained {
+            if last {
                 break;
             }
             // What was recorded may have queued mail (the agents told of

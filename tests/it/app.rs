@@ -215,6 +215,15 @@ agent_notify = ["sau@example.test"]
         serde_json::from_str(&self.ok(&["outbox", "list", "--json"])).unwrap()
     }
 
+    /// Why each outbox row in `state` is there (its last error, "" if none).
+    pub fn outbox_reasons(&self, state: &str) -> Vec<String> {
+        self.outbox()
+            .into_iter()
+            .filter(|r| r["state"] == state)
+            .map(|r| r["last_error"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -384,6 +393,15 @@ agent_notify = ["sau@example.test"]
                     body: m.body_text(0).unwrap_or_default().into_owned(),
                 }
             })
+            .collect()
+    }
+
+    /// The acknowledgements the sink received (`Auto-Submitted:
+    /// auto-replied`), copies included.
+    pub fn acknowledgements(&self) -> Vec<Sent> {
+        self.sent()
+            .into_iter()
+            .filter(|m| m.auto_submitted == "auto-replied")
             .collect()
     }
 

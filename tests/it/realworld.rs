@@ -424,12 +424,7 @@ fn the_daily_cap_holds_across_hours(db: Db) {
         "still the same day"
     );
     assert_eq!(send(&app, 1, "2026-11-24T09:00:00Z"), 6, "the next day");
-    let held: Vec<String> = app
-        .outbox()
-        .into_iter()
-        .filter(|r| r["state"] == "held")
-        .map(|r| r["last_error"].as_str().unwrap_or("").to_string())
-        .collect();
+    let held = app.outbox_reasons("held");
     assert_eq!(held.len(), 5, "{held:?}");
     assert!(held.iter().any(|w| w.contains("last day")), "{held:?}");
 }

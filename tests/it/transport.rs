@@ -96,12 +96,7 @@ fn smtp_over_starttls_with_a_private_ca() {
     request(&app, "smtptls2@mairie-exemple.fr");
     app.run_once();
     assert_eq!(app.sent_to("jeanne.martin@mairie-exemple.fr").len(), 1);
-    let waiting: Vec<String> = app
-        .outbox()
-        .into_iter()
-        .filter(|r| r["state"] == "pending")
-        .map(|r| r["last_error"].as_str().unwrap_or("").to_string())
-        .collect();
+    let waiting = app.outbox_reasons("pending");
     // The first row tried carries the reason; the others wait their turn.
     assert_eq!(waiting.len(), 2, "{waiting:?}");
     assert!(
