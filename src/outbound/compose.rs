@@ -46,6 +46,12 @@ pub fn new_message_id(from: &Mailbox) -> String {
     format!("{}.guichet@{}", hex, from.email.domain())
 }
 
+/// Whether a Message-ID has the shape of ours ([`new_message_id`]): only
+/// those are looked up among the mails sent.
+pub fn may_be_ours(message_id: &str) -> bool {
+    message_id.contains(".guichet@")
+}
+
 fn header(name: &'static str, value: &str) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string())
 }

@@ -6,5 +6,5 @@ pub mod dispatch;
 pub mod relay;
 pub mod render;
 
-pub use compose::{compose, new_message_id, Composed, Draft};
+pub use compose::{compose, may_be_ours, new_message_id, Composed, Draft};
 pub use render::Renderer;

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{outbox, undeliverable};
-use super::{AnyConnection, StoreResult};
+use super::{native, AnyConnection, StoreResult};
 
 /// Records that mail to `email` bounced for good.
 pub fn mark_undeliverable(
@@ -35,14 +35,20 @@ pub fn mark_undeliverable(
 
 /// The address wrote to us: it works again.
 pub fn clear_undeliverable(conn: &mut AnyConnection, email: &str) -> StoreResult<bool> {
-    Ok(diesel::delete(undeliverable::table.find(email.to_lowercase())).execute(conn)? > 0)
+    let email = email.to_lowercase();
+    Ok(
+        native!(conn, |c| diesel::delete(undeliverable::table.find(&email))
+            .execute(c))?
+            > 0,
+    )
 }
 
 pub fn is_undeliverable(conn: &mut AnyConnection, email: &str) -> StoreResult<bool> {
-    Ok(undeliverable::table
-        .find(email.to_lowercase())
+    let email = email.to_lowercase();
+    Ok(native!(conn, |c| undeliverable::table
+        .find(&email)
         .count()
-        .get_result::<i64>(conn)?
+        .get_result::<i64>(c))?
         > 0)
 }
 
@@ -57,7 +63,7 @@ pub fn written_since(
     since: NaiveDateTime,
 ) -> StoreResult<Vec<NaiveDateTime>> {
     let [a, b, c, d, e, f] = kinds;
-    Ok(outbox::table
+    Ok(native!(conn, |db| outbox::table
         .filter(outbox::recipients.eq(email))
         .filter(outbox::created_at.ge(since))
         .filter(
@@ -71,5 +77,5 @@ pub fn written_since(
         )
         .filter(outbox::state.ne(super::outbox::state::HELD))
         .select(outbox::created_at)
-        .load(conn)?)
+        .load(db))?)
 }

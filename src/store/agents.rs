@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::agents;
-use super::{AnyConnection, StoreResult};
+use super::{native, AnyConnection, StoreResult};
 
 #[derive(Queryable, Debug, Clone, serde::Serialize)]
 pub struct Agent {
@@ -45,22 +45,26 @@ pub fn remove(conn: &mut AnyConnection, email: &str) -> StoreResult<bool> {
 }
 
 pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Agent>> {
-    Ok(agents::table.order(agents::email.asc()).load(conn)?)
+    Ok(native!(conn, |c| agents::table
+        .order(agents::email.asc())
+        .load(c))?)
 }
 
 pub fn is_agent(conn: &mut AnyConnection, email: &str) -> StoreResult<bool> {
-    Ok(agents::table
-        .find(email.to_lowercase())
+    let email = email.to_lowercase();
+    Ok(native!(conn, |c| agents::table
+        .find(&email)
         .count()
-        .get_result::<i64>(conn)?
+        .get_result::<i64>(c))?
         > 0)
 }
 
 /// The name an agent was given, if the address is an agent's.
 pub fn name_of(conn: &mut AnyConnection, email: &str) -> StoreResult<Option<Option<String>>> {
-    Ok(agents::table
-        .find(email.to_lowercase())
+    let email = email.to_lowercase();
+    Ok(native!(conn, |c| agents::table
+        .find(&email)
         .select(agents::name)
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::raw_mails;
-use super::{AnyConnection, StoreResult};
+use super::{native, AnyConnection, StoreResult};
 
 /// What became of a raw mail.
 pub mod state {
@@ -35,8 +35,10 @@ pub struct RawMail {
     pub ticket_id: Option<i64>,
 }
 
+// None is written as NULL, not as the column's default: the statement
+// then has one text whatever the values, and is compiled once.
 #[derive(Insertable)]
-#[diesel(table_name = raw_mails)]
+#[diesel(table_name = raw_mails, treat_none_as_default_value = false)]
 pub struct NewRawMail<'a> {
     pub source: &'a str,
     pub uidvalidity: Option<i64>,
@@ -57,32 +59,33 @@ pub fn find_by_key(
 ) -> StoreResult<Option<(i64, String)>> {
     // The key is unique: no LIMIT, whose bound value would make SQLite
     // compile the statement again at each use.
-    Ok(raw_mails::table
+    Ok(native!(conn, |c| raw_mails::table
         .filter(raw_mails::source.eq(source))
         .filter(raw_mails::uidvalidity.eq(uidvalidity))
         .filter(raw_mails::uid.eq(uid))
         .select((raw_mails::id, raw_mails::state))
-        .load(conn)?
-        .pop())
+        .load(c))?
+    .pop())
 }
 
 pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<i64> {
-    Ok(diesel::insert_into(raw_mails::table)
+    Ok(native!(conn, |c| diesel::insert_into(raw_mails::table)
         .values(mail)
         .returning(raw_mails::id)
-        .get_result(conn)?)
+        .get_result(c))?)
 }
 
 pub fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<RawMail> {
-    Ok(raw_mails::table
+    Ok(native!(conn, |c| raw_mails::table
         .find(id)
         .select(RawMail::as_select())
-        .first(conn)?)
+        .first(c))?)
 }
 
 /// Another mail with this Message-ID, or these bytes, already handled.
 /// (Written without `IN` and without `LIMIT`, so SQLite keeps the
-/// statements compiled between mails.)
+/// statements compiled between mails. Two statements, not one with OR:
+/// SQLite would then read along the state index, all the mails.)
 pub fn find_processed_twin(
     conn: &mut AnyConnection,
     id: i64,
@@ -93,23 +96,23 @@ pub fn find_processed_twin(
         .eq(state::PROCESSED)
         .or(raw_mails::state.eq(state::IGNORED));
     let by_id = match message_id {
-        Some(mid) => raw_mails::table
+        Some(mid) => native!(conn, |c| raw_mails::table
             .filter(raw_mails::message_id.eq(mid))
             .filter(raw_mails::id.ne(id))
             .filter(handled)
             .select(diesel::dsl::min(raw_mails::id))
-            .get_result::<Option<i64>>(conn)?,
+            .get_result::<Option<i64>>(c))?,
         None => None,
     };
     if by_id.is_some() {
         return Ok(by_id);
     }
-    Ok(raw_mails::table
+    Ok(native!(conn, |c| raw_mails::table
         .filter(raw_mails::sha256.eq(sha256))
         .filter(raw_mails::id.ne(id))
         .filter(handled)
         .select(diesel::dsl::min(raw_mails::id))
-        .get_result::<Option<i64>>(conn)?)
+        .get_result::<Option<i64>>(c))?)
 }
 
 pub fn set_state(
@@ -119,13 +122,13 @@ pub fn set_state(
     error: Option<&str>,
     ticket_id: Option<i64>,
 ) -> StoreResult<()> {
-    diesel::update(raw_mails::table.find(id))
+    native!(conn, |c| diesel::update(raw_mails::table.find(id))
         .set((
             raw_mails::state.eq(new_state),
             raw_mails::error.eq(error),
             raw_mails::ticket_id.eq(ticket_id),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 

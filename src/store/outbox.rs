@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::outbox;
-use super::{AnyConnection, StoreResult};
+use super::{native, AnyConnection, StoreResult};
 
 /// Delivery state of an outbox row.
 pub mod state {
@@ -18,8 +18,10 @@ pub mod state {
     pub const HELD: &str = "held";
 }
 
+// None is written as NULL, not as the column's default: the statement
+// then has one text whatever the values, and is compiled once.
 #[derive(Insertable)]
-#[diesel(table_name = outbox)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 pub struct NewOutgoing<'a> {
     pub ticket_id: Option<i64>,
     pub kind: &'a str,
@@ -58,10 +60,10 @@ pub struct Outgoing {
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &NewOutgoing<'_>) -> StoreResult<i64> {
-    Ok(diesel::insert_into(outbox::table)
+    Ok(native!(conn, |c| diesel::insert_into(outbox::table)
         .values(row)
         .returning(outbox::id)
-        .get_result(conn)?)
+        .get_result(c))?)
 }
 
 /// How long a claimed row is reserved for the daemon sending it; past
@@ -164,12 +166,16 @@ pub fn thread_sent(
     conn: &mut AnyConnection,
     ticket_id: i64,
 ) -> StoreResult<Vec<(NaiveDateTime, String, String)>> {
-    Ok(outbox::table
+    Ok(native!(conn, |c| outbox::table
         .filter(outbox::ticket_id.eq(ticket_id))
-        .filter(outbox::state.eq_any([state::PENDING, state::SENT]))
+        .filter(
+            outbox::state
+                .eq(state::PENDING)
+                .or(outbox::state.eq(state::SENT)),
+        )
         .order(outbox::id.asc())
         .select((outbox::created_at, outbox::recipients, outbox::message_id))
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// When the next pending row is due, if any.
@@ -272,10 +278,10 @@ pub fn ticket_of_sent(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<O
 
 /// Whether a Message-ID is one we sent (our own mail coming back).
 pub fn is_ours(conn: &mut AnyConnection, message_id: &str) -> StoreResult<bool> {
-    Ok(outbox::table
+    Ok(native!(conn, |c| outbox::table
         .filter(outbox::message_id.eq(message_id))
         .count()
-        .get_result::<i64>(conn)?
+        .get_result::<i64>(c))?
         > 0)
 }
 

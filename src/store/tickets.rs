@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{attachments, blobs, counters, messages, tickets, watchers};
-use super::{AnyConnection, StoreError, StoreResult};
+use super::{native, AnyConnection, StoreError, StoreResult};
 use crate::config::Language;
 use crate::ticket::{
     CloseReason, Impact, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
@@ -73,15 +73,17 @@ impl TicketRow {
 /// The next ticket number. The counter row is updated in the caller's
 /// transaction, so PostgreSQL serialises concurrent daemons on it.
 pub fn next_number(conn: &mut AnyConnection) -> StoreResult<TicketRef> {
-    let value: i64 = diesel::update(counters::table.find("ticket_number"))
-        .set(counters::value.eq(counters::value + 1))
-        .returning(counters::value)
-        .get_result(conn)?;
+    let value: i64 = native!(conn, |c| diesel::update(
+        counters::table.find("ticket_number")
+    )
+    .set(counters::value.eq(counters::value + 1))
+    .returning(counters::value)
+    .get_result(c))?;
     Ok(TicketRef(value))
 }
 
 pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
-    Ok(diesel::insert_into(tickets::table)
+    Ok(native!(conn, |c| diesel::insert_into(tickets::table)
         .values((
             tickets::number.eq(t.number.0),
             tickets::subject.eq(&t.subject),
@@ -101,12 +103,12 @@ pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
             tickets::reminded_at.eq(t.reminded_at),
         ))
         .returning(tickets::id)
-        .get_result(conn)?)
+        .get_result(c))?)
 }
 
 /// Writes back the fields the state machine may change.
 pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> {
-    diesel::update(tickets::table.find(id))
+    native!(conn, |c| diesel::update(tickets::table.find(id))
         .set((
             tickets::subject.eq(&t.subject),
             tickets::status.eq(t.status.as_str()),
@@ -119,23 +121,23 @@ pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> 
             tickets::closed_at.eq(t.closed_at),
             tickets::reminded_at.eq(t.reminded_at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
 fn watchers_of(conn: &mut AnyConnection, id: i64) -> StoreResult<Vec<String>> {
-    Ok(watchers::table
+    Ok(native!(conn, |c| watchers::table
         .filter(watchers::ticket_id.eq(id))
         .order(watchers::email.asc())
         .select(watchers::email)
-        .load(conn)?)
+        .load(c))?)
 }
 
 pub fn get_by_id(conn: &mut AnyConnection, id: i64) -> StoreResult<(i64, Ticket)> {
-    let row: TicketRow = tickets::table
+    let row: TicketRow = native!(conn, |c| tickets::table
         .find(id)
         .select(TicketRow::as_select())
-        .first(conn)?;
+        .first(c))?;
     let w = watchers_of(conn, id)?;
     row.into_domain(w)
 }
@@ -144,11 +146,11 @@ pub fn find_by_number(
     conn: &mut AnyConnection,
     number: TicketRef,
 ) -> StoreResult<Option<(i64, Ticket)>> {
-    let row: Option<TicketRow> = tickets::table
+    let row: Option<TicketRow> = native!(conn, |c| tickets::table
         .filter(tickets::number.eq(number.0))
         .select(TicketRow::as_select())
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     match row {
         Some(row) => {
             let w = watchers_of(conn, row.id)?;
@@ -183,21 +185,21 @@ pub fn add_watcher(
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
     let email = email.to_lowercase();
-    let exists: i64 = watchers::table
+    let exists: i64 = native!(conn, |c| watchers::table
         .filter(watchers::ticket_id.eq(ticket_id))
         .filter(watchers::email.eq(&email))
         .count()
-        .get_result(conn)?;
+        .get_result(c))?;
     if exists > 0 {
         return Ok(false);
     }
-    diesel::insert_into(watchers::table)
+    native!(conn, |c| diesel::insert_into(watchers::table)
         .values((
             watchers::ticket_id.eq(ticket_id),
             watchers::email.eq(&email),
             watchers::added_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(true)
 }
 
@@ -234,7 +236,7 @@ pub fn insert_message(
     m: &NewMessage<'_>,
     files: &[NewAttachment<'_>],
 ) -> StoreResult<i64> {
-    let id: i64 = diesel::insert_into(messages::table)
+    let id: i64 = native!(conn, |c| diesel::insert_into(messages::table)
         .values((
             messages::ticket_id.eq(m.ticket_id),
             messages::raw_mail_id.eq(m.raw_mail_id),
@@ -246,19 +248,19 @@ pub fn insert_message(
             messages::message_id.eq(m.message_id),
         ))
         .returning(messages::id)
-        .get_result(conn)?;
+        .get_result(c))?;
     for (position, f) in files.iter().enumerate() {
-        let known: i64 = blobs::table.find(f.sha256).count().get_result(conn)?;
+        let known: i64 = native!(conn, |c| blobs::table.find(f.sha256).count().get_result(c))?;
         if known == 0 {
-            diesel::insert_into(blobs::table)
+            native!(conn, |c| diesel::insert_into(blobs::table)
                 .values((
                     blobs::sha256.eq(f.sha256),
                     blobs::size.eq(f.content.len() as i64),
                     blobs::content.eq(f.content),
                 ))
-                .execute(conn)?;
+                .execute(c))?;
         }
-        diesel::insert_into(attachments::table)
+        native!(conn, |c| diesel::insert_into(attachments::table)
             .values((
                 attachments::message_id.eq(id),
                 attachments::position.eq(position as i32),
@@ -267,7 +269,7 @@ pub fn insert_message(
                 attachments::size.eq(f.content.len() as i64),
                 attachments::sha256.eq(f.sha256),
             ))
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(id)
 }
@@ -277,12 +279,12 @@ pub fn ticket_of_message_ids(conn: &mut AnyConnection, ids: &[String]) -> StoreR
     if ids.is_empty() {
         return Ok(None);
     }
-    Ok(messages::table
+    Ok(native!(conn, |c| messages::table
         .filter(messages::message_id.eq_any(ids))
         .order(messages::id.desc())
         .select(messages::ticket_id)
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 /// The Message-IDs of a ticket's thread, oldest first, for References.
@@ -292,12 +294,12 @@ pub fn thread_received(
     conn: &mut AnyConnection,
     ticket_id: i64,
 ) -> StoreResult<Vec<(NaiveDateTime, String, String)>> {
-    let rows: Vec<(NaiveDateTime, String, Option<String>)> = messages::table
+    let rows: Vec<(NaiveDateTime, String, Option<String>)> = native!(conn, |c| messages::table
         .filter(messages::ticket_id.eq(ticket_id))
         .filter(messages::message_id.is_not_null())
         .order(messages::id.asc())
         .select((messages::at, messages::from_email, messages::message_id))
-        .load(conn)?;
+        .load(c))?;
     Ok(rows
         .into_iter()
         .filter_map(|(at, from, id)| Some((at, from, id?)))
@@ -393,13 +395,13 @@ pub fn latest_of_kind(
     ticket_id: i64,
     kind: MessageKind,
 ) -> StoreResult<Option<String>> {
-    Ok(messages::table
+    Ok(native!(conn, |c| messages::table
         .filter(messages::ticket_id.eq(ticket_id))
         .filter(messages::kind.eq(kind.as_str()))
         .order(messages::id.desc())
         .select(messages::body)
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 /// The newest open ticket of `requester` with this subject (compared
@@ -410,13 +412,13 @@ pub fn open_with_subject(
     subject: &str,
     since: NaiveDateTime,
 ) -> StoreResult<Option<(i64, Ticket)>> {
-    let candidates: Vec<(i64, String)> = tickets::table
+    let candidates: Vec<(i64, String)> = native!(conn, |c| tickets::table
         .filter(tickets::requester_email.eq(requester))
         .filter(tickets::status.ne(Status::Closed.as_str()))
         .filter(tickets::created_at.ge(since))
         .order(tickets::id.desc())
         .select((tickets::id, tickets::subject))
-        .load(conn)?;
+        .load(c))?;
     let wanted = subject.to_lowercase();
     match candidates
         .into_iter()

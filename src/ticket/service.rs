@@ -305,8 +305,8 @@ fn process_parsed(
         return Ok(Outcome::Duplicate);
     }
     let own = match &msg.message_id {
-        Some(id) => outbox::is_ours(conn, id)?,
-        None => false,
+        Some(id) if outbound::may_be_ours(id) => outbox::is_ours(conn, id)?,
+        _ => false,
     };
     if own || msg.from.email == desk_address {
         let why = "our own mail came back".to_string();
