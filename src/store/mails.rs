@@ -122,15 +122,60 @@ pub fn set_state(
     error: Option<&str>,
     ticket_id: Option<i64>,
 ) -> StoreResult<()> {
-    native!(conn, |c| diesel::update(raw_mails::table.find(id))
-        .set((
-            raw_mails::state.eq(new_state),
-            raw_mails::error.eq(error),
-            raw_mails::ticket_id.eq(ticket_id),
-        ))
-        .execute(c))?;
+    let update = SetState {
+        id,
+        state: new_state,
+        error,
+        ticket_id,
+    };
+    native!(conn, |c| update.execute(c))?;
     Ok(())
 }
+
+/// `UPDATE raw_mails SET state, error, ticket_id WHERE id`, written out so
+/// that it is compiled once per connection and kept: diesel compiles each
+/// UPDATE of its query builder anew at every run (the text of one may
+/// change with its values), and this one runs for every mail.
+struct SetState<'a> {
+    id: i64,
+    state: &'a str,
+    error: Option<&'a str>,
+    ticket_id: Option<i64>,
+}
+
+impl<'a, DB> diesel::query_builder::QueryFragment<DB> for SetState<'a>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    Option<&'a str>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+    Option<i64>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        out.push_sql("UPDATE raw_mails SET state = ");
+        out.push_bind_param::<Text, str>(self.state)?;
+        out.push_sql(", error = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.error)?;
+        out.push_sql(", ticket_id = ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.ticket_id)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.id)?;
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for SetState<'_> {
+    type QueryId = SetState<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<C> RunQueryDsl<C> for SetState<'_> {}
 
 /// Mails whose processing was interrupted (a crash between storing and
 /// processing), oldest first.

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{attachments, blobs, counters, messages, tickets, watchers};
+use super::schema::{attachments, blobs, messages, tickets, watchers};
 use super::{native, AnyConnection, StoreError, StoreResult};
 use crate::config::Language;
 use crate::ticket::{
@@ -73,14 +73,47 @@ impl TicketRow {
 /// The next ticket number. The counter row is updated in the caller's
 /// transaction, so PostgreSQL serialises concurrent daemons on it.
 pub fn next_number(conn: &mut AnyConnection) -> StoreResult<TicketRef> {
-    let value: i64 = native!(conn, |c| diesel::update(
-        counters::table.find("ticket_number")
-    )
-    .set(counters::value.eq(counters::value + 1))
-    .returning(counters::value)
-    .get_result(c))?;
+    let bump = Bump {
+        name: "ticket_number",
+    };
+    let value: i64 = native!(conn, |c| bump.get_result(c))?;
     Ok(TicketRef(value))
 }
+
+/// `UPDATE counters SET value = value + 1 WHERE name RETURNING value`,
+/// written out so that it is compiled once per connection and kept:
+/// diesel compiles each UPDATE of its query builder anew at every run, and
+/// this one runs for every new ticket.
+struct Bump<'a> {
+    name: &'a str,
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for Bump<'_>
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("UPDATE counters SET value = value + 1 WHERE name = ");
+        out.push_bind_param::<diesel::sql_types::Text, str>(self.name)?;
+        out.push_sql(" RETURNING value");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for Bump<'_> {
+    type QueryId = Bump<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for Bump<'_> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<C> RunQueryDsl<C> for Bump<'_> {}
 
 pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
     Ok(native!(conn, |c| diesel::insert_into(tickets::table)

@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod machine;
+mod post;
 pub mod service;
 
 use chrono::NaiveDateTime;

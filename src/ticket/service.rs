@@ -7,6 +7,7 @@ use diesel::Connection;
 use serde_json::json;
 
 use super::machine::{self, Actor, Audience, Decision, Event, Notice, Policy, Verdict};
+use super::post::{self, Post};
 use super::{MessageKind, Person, Status, Ticket, TicketRef};
 use crate::clock::Clock;
 use crate::config::{Language, Settings};
@@ -153,28 +154,35 @@ pub fn ingest_batch(
 ) -> StoreResult<Vec<Outcome>> {
     let raws: Vec<std::sync::Arc<[u8]>> = mails.iter().map(|(_, raw)| (*raw).into()).collect();
     let reader = inbound::Reader::start(raws, &desk.desk_address(), PARSE_LIMIT);
-    let fast: StoreResult<Vec<Outcome>> = conn.transaction(|conn| {
-        crate::store::lock_for_write(conn)?;
-        let mut outcomes = Vec::with_capacity(mails.len());
-        for ((source, raw), parsed) in mails.iter().zip(reader) {
-            let sha256 = inbound::sha256_hex(raw);
-            let message_id = parsed.as_ref().ok().map(|m| m.message_id.as_deref());
-            let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, message_id, clock)? {
-                Stored::Existing(_, state) if state != mails::state::RECEIVED => {
-                    Outcome::AlreadyDone(state)
-                }
-                Stored::New(id) | Stored::Existing(id, _) => {
-                    let stored = StoredMail {
-                        id,
-                        raw,
-                        sha256: &sha256,
-                    };
-                    guarded(|| process_parsed(conn, desk, stored, parsed, clock))?
-                }
-            };
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
+    // Each mail's answers are rendered and composed on a thread of their
+    // own while the next mail is processed.
+    let fast: StoreResult<Vec<Outcome>> = std::thread::scope(|scope| {
+        let post = &mut Post::ahead(scope, desk);
+        conn.transaction(|conn| {
+            crate::store::lock_for_write(conn)?;
+            let mut outcomes = Vec::with_capacity(mails.len());
+            for ((source, raw), parsed) in mails.iter().zip(reader) {
+                let sha256 = inbound::sha256_hex(raw);
+                let message_id = parsed.as_ref().ok().map(|m| m.message_id.as_deref());
+                let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, message_id, clock)?
+                {
+                    Stored::Existing(_, state) if state != mails::state::RECEIVED => {
+                        Outcome::AlreadyDone(state)
+                    }
+                    Stored::New(id) | Stored::Existing(id, _) => {
+                        let stored = StoredMail {
+                            id,
+                            raw,
+                            sha256: &sha256,
+                        };
+                        guarded(|| process_parsed(conn, desk, stored, parsed, clock, post))?
+                    }
+                };
+                outcomes.push(outcome);
+            }
+            post.flush(conn, desk, clock)?;
+            Ok(outcomes)
+        })
     });
     match fast {
         Err(e) if !e.is_recoverable() => {
@@ -271,7 +279,7 @@ fn process_in_tx(
         raw: &raw.raw,
         sha256: &raw.sha256,
     };
-    process_parsed(conn, desk, stored, parsed, clock)
+    process_parsed(conn, desk, stored, parsed, clock, &mut Post::Now)
 }
 
 /// A stored mail waiting to be processed.
@@ -288,6 +296,7 @@ fn process_parsed(
     stored: StoredMail<'_>,
     parsed: Result<InboundMessage, inbound::ParseError>,
     clock: &Clock,
+    post: &mut Post<'_>,
 ) -> StoreResult<Outcome> {
     let raw_id = stored.id;
     let desk_address = desk.desk_address();
@@ -400,6 +409,7 @@ fn process_parsed(
                 &decision,
                 Some((&msg, raw_id)),
                 clock,
+                post,
             )?;
             (id, decision.ticket, outcome)
         }
@@ -412,13 +422,13 @@ fn process_parsed(
                 }
                 _ => None,
             };
-            let (id, ticket) = open_ticket(conn, desk, &msg, raw_id, follows, clock)?;
+            let (id, ticket) = open_ticket(conn, desk, &msg, raw_id, follows, clock, post)?;
             let number = ticket.number;
             (id, ticket, Outcome::Created(number))
         }
     };
     if !msg.refused.is_empty() {
-        tell_refused_attachments(conn, desk, ticket_id, ticket, &msg, clock)?;
+        tell_refused_attachments(conn, desk, ticket_id, ticket, &msg, clock, post)?;
     }
     mails::set_state(conn, raw_id, mails::state::PROCESSED, None, Some(ticket_id))?;
     Ok(outcome)
@@ -445,6 +455,7 @@ fn open_ticket(
     raw_id: i64,
     follows: Option<(TicketRef, String)>,
     clock: &Clock,
+    post: &mut Post<'_>,
 ) -> StoreResult<(i64, Ticket)> {
     let number = tickets::next_number(conn)?;
     let (follows, subject) = match follows {
@@ -472,6 +483,7 @@ fn open_ticket(
         Some((msg, raw_id)),
         &context,
         clock,
+        post,
     )?;
     if let Some(old) = follows {
         let line = format!(
@@ -532,6 +544,7 @@ fn tell_refused_attachments(
     ticket: Ticket,
     msg: &InboundMessage,
     clock: &Clock,
+    post: &mut Post<'_>,
 ) -> StoreResult<()> {
     let lines: Vec<String> = msg
         .refused
@@ -586,6 +599,7 @@ fn tell_refused_attachments(
         Some(msg),
         &Extra::default(),
         clock,
+        post,
     )
 }
 
@@ -600,6 +614,8 @@ struct Extra {
 
 /// Writes a decision on an existing ticket: the ticket's fields and
 /// watchers, the thread record, the outbox rows.
+// The change, its context and where its mails go: one argument each.
+#[allow(clippy::too_many_arguments)]
 fn persist(
     conn: &mut AnyConnection,
     desk: &Desk,
@@ -608,6 +624,7 @@ fn persist(
     decision: &Decision,
     mail: Option<(&InboundMessage, i64)>,
     clock: &Clock,
+    post: &mut Post<'_>,
 ) -> StoreResult<()> {
     if &decision.ticket != before {
         tickets::update(conn, ticket_id, &decision.ticket)?;
@@ -631,9 +648,12 @@ fn persist(
         mail,
         &Extra::default(),
         clock,
+        post,
     )
 }
 
+// The change, its context and where its mails go: one argument each.
+#[allow(clippy::too_many_arguments)]
 fn write_decision(
     conn: &mut AnyConnection,
     desk: &Desk,
@@ -642,6 +662,7 @@ fn write_decision(
     mail: Option<(&InboundMessage, i64)>,
     extra: &Extra,
     clock: &Clock,
+    post: &mut Post<'_>,
 ) -> StoreResult<()> {
     if let Some(record) = &decision.record {
         let system = Person {
@@ -684,6 +705,7 @@ fn write_decision(
         mail.map(|(m, _)| m),
         extra,
         clock,
+        post,
     )
 }
 
@@ -721,7 +743,16 @@ pub fn run_scheduler(
                 report.reminded += 1;
                 tracing::info!(ticket = %ticket.number, "reminder sent");
             }
-            persist(conn, desk, id, &ticket, &decision, None, clock)
+            persist(
+                conn,
+                desk,
+                id,
+                &ticket,
+                &decision,
+                None,
+                clock,
+                &mut Post::Now,
+            )
         })?;
     }
     Ok(report)
@@ -801,46 +832,6 @@ fn recipients(desk: &Desk, ticket: &Ticket, notice: &Notice, sender: Option<&str
         }
     }
     out
-}
-
-/// Why a mail must not go to `to`, if it must not: the address bounced
-/// for good, or too many automatic answers went to it lately (the backstop
-/// against loops with autoresponders that no header betrays). Agents'
-/// notification addresses are never limited.
-fn held_back(
-    conn: &mut AnyConnection,
-    desk: &Desk,
-    notice: &Notice,
-    to: &str,
-    clock: &Clock,
-) -> StoreResult<Option<String>> {
-    if addresses::is_undeliverable(conn, to)? {
-        return Ok(Some("the address bounced for good".into()));
-    }
-    let t = &desk.settings.tickets;
-    if notice.template.auto_submitted() != "auto-replied" || t.agent_notify.iter().any(|a| a == to)
-    {
-        return Ok(None);
-    }
-    let now = clock.now_naive();
-    let kinds = machine::Template::AUTO_REPLIED.map(machine::Template::name);
-    let written = addresses::written_since(conn, to, kinds, now - chrono::Duration::days(1))?;
-    let hour = written
-        .iter()
-        .filter(|at| **at >= now - chrono::Duration::hours(1))
-        .count();
-    if hour >= t.max_auto_per_hour as usize {
-        return Ok(Some(format!(
-            "loop guard: {hour} automatic answers to this address in the last hour"
-        )));
-    }
-    let day = written.len();
-    if day >= t.max_auto_per_day as usize {
-        return Ok(Some(format!(
-            "loop guard: {day} automatic answers to this address in the last day"
-        )));
-    }
-    Ok(None)
 }
 
 pub fn size_text(size: usize) -> String {
@@ -1017,6 +1008,8 @@ fn message_context(
     })
 }
 
+// The change, its context and where its mails go: one argument each.
+#[allow(clippy::too_many_arguments)]
 fn enqueue_notices(
     conn: &mut AnyConnection,
     desk: &Desk,
@@ -1025,10 +1018,14 @@ fn enqueue_notices(
     mail: Option<&InboundMessage>,
     extra: &Extra,
     clock: &Clock,
+    post: &mut Post<'_>,
 ) -> StoreResult<()> {
     if decision.notices.is_empty() {
         return Ok(());
     }
+    // The mails posted before are written first: the loop guard and the
+    // threading headers read them.
+    post.flush(conn, desk, clock)?;
     let ticket = &decision.ticket;
     let system = Person {
         email: desk.desk_address(),
@@ -1075,7 +1072,6 @@ fn enqueue_notices(
         _ => None,
     };
     let from = &desk.settings.smtp.from;
-    let sender = from.email.to_string();
     for notice in &decision.notices {
         let signed = matches!(
             notice.template,
@@ -1092,56 +1088,31 @@ fn enqueue_notices(
             extra.follows,
             agent_name.as_deref().filter(|_| signed),
         );
-        let rendered = desk
-            .renderer
-            .render(ticket.language, notice.template.name(), &context)
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        for to in recipients(desk, ticket, notice, mail.map(|m| m.from.email.as_str())) {
-            let references = thread.seen_by(&to, desk, ticket);
-            let in_reply_to = mail
-                .and_then(|m| m.message_id.clone())
-                .filter(|id| references.contains(id))
-                .or_else(|| references.last().cloned());
-            let message_id = outbound::new_message_id(from);
-            let composed = outbound::compose(&outbound::Draft {
-                from,
-                to: std::slice::from_ref(&to),
-                subject: &rendered.subject,
-                body: &rendered.body,
-                html: rendered.html.as_deref(),
-                message_id: &message_id,
-                in_reply_to: in_reply_to.as_deref(),
-                references: &references,
-                auto_submitted: notice.template.auto_submitted(),
-                date: clock.now(),
+        let addressed = recipients(desk, ticket, notice, mail.map(|m| m.from.email.as_str()))
+            .into_iter()
+            .map(|to| {
+                let references = thread.seen_by(&to, desk, ticket);
+                let in_reply_to = mail
+                    .and_then(|m| m.message_id.clone())
+                    .filter(|id| references.contains(id))
+                    .or_else(|| references.last().cloned());
+                post::Addressed {
+                    message_id: outbound::new_message_id(from),
+                    to,
+                    in_reply_to,
+                    references,
+                }
             })
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let held = held_back(conn, desk, notice, &to, clock)?;
-            if let Some(why) = &held {
-                tracing::warn!(to = %to, kind = notice.template.name(), "mail held back: {why}");
-            }
-            outbox::insert(
-                conn,
-                &outbox::NewOutgoing {
-                    ticket_id: Some(ticket_id),
-                    kind: notice.template.name(),
-                    message_id: &message_id,
-                    sender: &sender,
-                    recipients: &to,
-                    subject: &rendered.subject,
-                    raw: &composed.raw,
-                    state: if held.is_some() {
-                        outbox::state::HELD
-                    } else {
-                        outbox::state::PENDING
-                    },
-                    attempts: 0,
-                    next_attempt_at: clock.now_naive(),
-                    created_at: clock.now_naive(),
-                    last_error: held.as_deref(),
-                },
-            )?;
-        }
+            .collect();
+        let letters = post::Letters {
+            ticket_id,
+            template: notice.template,
+            language: ticket.language,
+            context,
+            addressed,
+            date: clock.now(),
+        };
+        post.send(conn, desk, clock, letters)?;
     }
     Ok(())
 }
@@ -1361,7 +1332,16 @@ pub fn relay_refused(
         if let Verdict::Apply(decision) =
             machine::apply(&ticket, &event, Actor::System, now, &desk.policy)
         {
-            persist(conn, desk, id, &ticket, &decision, None, clock)?;
+            persist(
+                conn,
+                desk,
+                id,
+                &ticket,
+                &decision,
+                None,
+                clock,
+                &mut Post::Now,
+            )?;
         }
         Ok(())
     })

@@ -1,0 +1,256 @@
+//! Where the mails a change causes go: rendered and composed, then
+//! written to the outbox in the transaction of the change. One mail at a
+//! time they are composed at once; in a batch, on a thread of their own
+//! while the next mail of the batch is processed, and written before that
+//! mail's own mails are decided, so that the loop guard and the threading
+//! headers see them.
+
+use std::collections::VecDeque;
+use std::sync::mpsc;
+
+use chrono::{DateTime, Utc};
+
+use super::machine::Template;
+use super::service::Desk;
+use crate::clock::Clock;
+use crate::config::Language;
+use crate::outbound;
+use crate::store::{addresses, outbox, AnyConnection, StoreError, StoreResult};
+
+/// One notice to render, and the mails it makes: one per recipient.
+pub(super) struct Letters {
+    pub ticket_id: i64,
+    pub template: Template,
+    pub language: Language,
+    pub context: serde_json::Value,
+    pub addressed: Vec<Addressed>,
+    pub date: DateTime<Utc>,
+}
+
+/// One recipient of a notice, with its threading headers.
+pub(super) struct Addressed {
+    pub to: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+/// A notice rendered: its subject, and one mail's bytes per recipient.
+struct Written {
+    subject: String,
+    raws: Vec<Vec<u8>>,
+}
+
+/// How a change's mails are posted.
+pub(super) enum Post<'s> {
+    /// Composed and written at once.
+    Now,
+    /// Composed on the composing thread; written at the next
+    /// [`Post::flush`].
+    Ahead(Composer<'s>),
+}
+
+/// The composing thread of a batch, and the notices handed to it.
+pub(super) struct Composer<'s> {
+    jobs: mpsc::Sender<Letters>,
+    done: mpsc::Receiver<(Letters, StoreResult<Written>)>,
+    in_flight: usize,
+    _thread: std::thread::ScopedJoinHandle<'s, ()>,
+}
+
+impl<'s> Post<'s> {
+    /// A composing thread in `scope`, which ends when the `Post` is
+    /// dropped.
+    pub(super) fn ahead<'e>(scope: &'s std::thread::Scope<'s, 'e>, desk: &'s Desk) -> Post<'s> {
+        let (jobs, inbox) = mpsc::channel::<Letters>();
+        let (outbox, done) = mpsc::channel();
+        let thread = scope.spawn(move || {
+            for letters in inbox {
+                let written = guarded_write_out(desk, &letters);
+                if outbox.send((letters, written)).is_err() {
+                    return;
+                }
+            }
+        });
+        Post::Ahead(Composer {
+            jobs,
+            done,
+            in_flight: 0,
+            _thread: thread,
+        })
+    }
+
+    /// Posts one notice's mails: written now, or handed to the composing
+    /// thread.
+    pub(super) fn send(
+        &mut self,
+        conn: &mut AnyConnection,
+        desk: &Desk,
+        clock: &Clock,
+        letters: Letters,
+    ) -> StoreResult<()> {
+        match self {
+            Post::Now => {
+                let written = write_out(desk, &letters)?;
+                record(conn, desk, clock, &letters, written)
+            }
+            Post::Ahead(composer) => {
+                composer
+                    .jobs
+                    .send(letters)
+                    .map_err(|_| StoreError::Invalid("the composing thread stopped".into()))?;
+                composer.in_flight += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes every mail handed to the composing thread to the outbox, in
+    /// the order they were posted.
+    pub(super) fn flush(
+        &mut self,
+        conn: &mut AnyConnection,
+        desk: &Desk,
+        clock: &Clock,
+    ) -> StoreResult<()> {
+        let Post::Ahead(composer) = self else {
+            return Ok(());
+        };
+        let mut ready = VecDeque::new();
+        while composer.in_flight > 0 {
+            let answer = composer
+                .done
+                .recv()
+                .map_err(|_| StoreError::Invalid("the composing thread stopped".into()))?;
+            composer.in_flight -= 1;
+            ready.push_back(answer);
+        }
+        for (letters, written) in ready {
+            record(conn, desk, clock, &letters, written?)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`write_out`], a panic of ours turned into an error of that notice.
+fn guarded_write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_out(desk, letters)))
+        .unwrap_or_else(|panic| {
+            Err(StoreError::Panic(crate::inbound::panic_message(
+                panic.as_ref(),
+            )))
+        })
+}
+
+/// Renders a notice and composes its mail to each recipient.
+fn write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
+    let rendered = desk
+        .renderer
+        .render(letters.language, letters.template.name(), &letters.context)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let from = &desk.settings.smtp.from;
+    let raws = letters
+        .addressed
+        .iter()
+        .map(|a| {
+            outbound::compose(&outbound::Draft {
+                from,
+                to: std::slice::from_ref(&a.to),
+                subject: &rendered.subject,
+                body: &rendered.body,
+                html: rendered.html.as_deref(),
+                message_id: &a.message_id,
+                in_reply_to: a.in_reply_to.as_deref(),
+                references: &a.references,
+                auto_submitted: letters.template.auto_submitted(),
+                date: letters.date,
+            })
+            .map(|c| c.raw)
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Written {
+        subject: rendered.subject,
+        raws,
+    })
+}
+
+/// Writes a notice's mails to the outbox, each held back when its
+/// recipient bounced for good or the loop guard stops it.
+fn record(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    letters: &Letters,
+    written: Written,
+) -> StoreResult<()> {
+    let sender = desk.settings.smtp.from.email.to_string();
+    let kind = letters.template.name();
+    for (a, raw) in letters.addressed.iter().zip(&written.raws) {
+        let held = held_back(conn, desk, letters.template, &a.to, clock)?;
+        if let Some(why) = &held {
+            tracing::warn!(to = %a.to, kind, "mail held back: {why}");
+        }
+        outbox::insert(
+            conn,
+            &outbox::NewOutgoing {
+                ticket_id: Some(letters.ticket_id),
+                kind,
+                message_id: &a.message_id,
+                sender: &sender,
+                recipients: &a.to,
+                subject: &written.subject,
+                raw,
+                state: if held.is_some() {
+                    outbox::state::HELD
+                } else {
+                    outbox::state::PENDING
+                },
+                attempts: 0,
+                next_attempt_at: clock.now_naive(),
+                created_at: clock.now_naive(),
+                last_error: held.as_deref(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Why a mail must not go to `to`, if it must not: the address bounced
+/// for good, or too many automatic answers went to it lately (the backstop
+/// against loops with autoresponders that no header betrays). Agents'
+/// notification addresses are never limited.
+fn held_back(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    template: Template,
+    to: &str,
+    clock: &Clock,
+) -> StoreResult<Option<String>> {
+    if addresses::is_undeliverable(conn, to)? {
+        return Ok(Some("the address bounced for good".into()));
+    }
+    let t = &desk.settings.tickets;
+    if template.auto_submitted() != "auto-replied" || t.agent_notify.iter().any(|a| a == to) {
+        return Ok(None);
+    }
+    let now = clock.now_naive();
+    let kinds = Template::AUTO_REPLIED.map(Template::name);
+    let written = addresses::written_since(conn, to, kinds, now - chrono::Duration::days(1))?;
+    let hour = written
+        .iter()
+        .filter(|at| **at >= now - chrono::Duration::hours(1))
+        .count();
+    if hour >= t.max_auto_per_hour as usize {
+        return Ok(Some(format!(
+            "loop guard: {hour} automatic answers to this address in the last hour"
+        )));
+    }
+    let day = written.len();
+    if day >= t.max_auto_per_day as usize {
+        return Ok(Some(format!(
+            "loop guard: {day} automatic answers to this address in the last day"
+        )));
+    }
+    Ok(None)
+}
