@@ -1,28 +1,35 @@
 //! Where the mails a change causes go: rendered and composed, then
 //! written to the outbox in the transaction of the change. One mail at a
-//! time they are composed at once; in a batch, on a thread of their own
-//! while the next mail of the batch is processed, and written before that
-//! mail's own mails are decided, so that the loop guard and the threading
-//! headers see them.
+//! time they are composed at once. In a batch they are composed on a
+//! thread of their own while the next mails are processed, and written in
+//! the order they were posted: at the batch's end, or before a change
+//! reads the mails sent on a ticket (the threading headers). The loop
+//! guard reads the outbox as each mail is written, so it sees every mail
+//! posted before, as when mail is written at once.
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
 
-use super::machine::Template;
-use super::service::Desk;
+use super::machine::{Notice, Template};
+use super::service::{self, Desk};
+use super::{Ticket, TicketRef};
 use crate::clock::Clock;
-use crate::config::Language;
 use crate::outbound;
 use crate::store::{addresses, outbox, AnyConnection, StoreError, StoreResult};
 
-/// One notice to render, and the mails it makes: one per recipient.
+/// One notice to render, what its template is told (see
+/// [`service::template_context`]), and the mails it makes: one per
+/// recipient.
 pub(super) struct Letters {
     pub ticket_id: i64,
-    pub template: Template,
-    pub language: Language,
-    pub context: serde_json::Value,
+    pub ticket: Ticket,
+    pub notice: Notice,
+    pub message: serde_json::Value,
+    pub solution: Option<String>,
+    pub follows: Option<TicketRef>,
+    pub agent: Option<String>,
     pub addressed: Vec<Addressed>,
     pub date: DateTime<Utc>,
 }
@@ -30,15 +37,15 @@ pub(super) struct Letters {
 /// One recipient of a notice, with its threading headers.
 pub(super) struct Addressed {
     pub to: String,
-    pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
 }
 
-/// A notice rendered: its subject, and one mail's bytes per recipient.
+/// A notice rendered: its subject, and the Message-ID and bytes of the
+/// mail to each recipient.
 struct Written {
     subject: String,
-    raws: Vec<Vec<u8>>,
+    mails: Vec<(String, Vec<u8>)>,
 }
 
 /// How a change's mails are posted.
@@ -144,34 +151,45 @@ fn guarded_write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
 
 /// Renders a notice and composes its mail to each recipient.
 fn write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
+    let context = service::template_context(
+        desk,
+        &letters.ticket,
+        &letters.notice,
+        letters.message.clone(),
+        letters.solution.as_deref(),
+        letters.follows,
+        letters.agent.as_deref(),
+    );
+    let template = letters.notice.template;
     let rendered = desk
         .renderer
-        .render(letters.language, letters.template.name(), &letters.context)
+        .render(letters.ticket.language, template.name(), &context)
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let from = &desk.settings.smtp.from;
-    let raws = letters
+    let mails = letters
         .addressed
         .iter()
         .map(|a| {
-            outbound::compose(&outbound::Draft {
+            let message_id = outbound::new_message_id(from);
+            let composed = outbound::compose(&outbound::Draft {
                 from,
                 to: std::slice::from_ref(&a.to),
                 subject: &rendered.subject,
                 body: &rendered.body,
                 html: rendered.html.as_deref(),
-                message_id: &a.message_id,
+                message_id: &message_id,
                 in_reply_to: a.in_reply_to.as_deref(),
                 references: &a.references,
-                auto_submitted: letters.template.auto_submitted(),
+                auto_submitted: template.auto_submitted(),
                 date: letters.date,
             })
-            .map(|c| c.raw)
-            .map_err(|e| StoreError::Invalid(e.to_string()))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            Ok((message_id, composed.raw))
         })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Written {
         subject: rendered.subject,
-        raws,
+        mails,
     })
 }
 
@@ -185,9 +203,10 @@ fn record(
     written: Written,
 ) -> StoreResult<()> {
     let sender = desk.settings.smtp.from.email.to_string();
-    let kind = letters.template.name();
-    for (a, raw) in letters.addressed.iter().zip(&written.raws) {
-        let held = held_back(conn, desk, letters.template, &a.to, clock)?;
+    let template = letters.notice.template;
+    let kind = template.name();
+    for (a, (message_id, raw)) in letters.addressed.iter().zip(&written.mails) {
+        let held = held_back(conn, desk, template, &a.to, clock)?;
         if let Some(why) = &held {
             tracing::warn!(to = %a.to, kind, "mail held back: {why}");
         }
@@ -196,7 +215,7 @@ fn record(
             &outbox::NewOutgoing {
                 ticket_id: Some(letters.ticket_id),
                 kind,
-                message_id: &a.message_id,
+                message_id,
                 sender: &sender,
                 recipients: &a.to,
                 subject: &written.subject,

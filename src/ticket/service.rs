@@ -1023,9 +1023,6 @@ fn enqueue_notices(
     if decision.notices.is_empty() {
         return Ok(());
     }
-    // The mails posted before are written first: the loop guard and the
-    // threading headers read them.
-    post.flush(conn, desk, clock)?;
     let ticket = &decision.ticket;
     let system = Person {
         email: desk.desk_address(),
@@ -1055,8 +1052,13 @@ fn enqueue_notices(
     let thread = match &extra.thread {
         Some(known) => Thread::Opened(known),
         None => Thread::Stored {
+            // The threading headers name the mails sent on the ticket: the
+            // ones posted before are written first.
             received: tickets::thread_received(conn, ticket_id)?,
-            sent: outbox::thread_sent(conn, ticket_id)?,
+            sent: {
+                post.flush(conn, desk, clock)?;
+                outbox::thread_sent(conn, ticket_id)?
+            },
             agents: agents::list(conn)?.into_iter().map(|a| a.email).collect(),
         },
     };
@@ -1071,22 +1073,12 @@ fn enqueue_notices(
         }
         _ => None,
     };
-    let from = &desk.settings.smtp.from;
     for notice in &decision.notices {
         let signed = matches!(
             notice.template,
             machine::Template::AgentReply
                 | machine::Template::Solution
                 | machine::Template::AgentClosure
-        );
-        let context = template_context(
-            desk,
-            ticket,
-            notice,
-            message.clone(),
-            solution.as_deref(),
-            extra.follows,
-            agent_name.as_deref().filter(|_| signed),
         );
         let addressed = recipients(desk, ticket, notice, mail.map(|m| m.from.email.as_str()))
             .into_iter()
@@ -1097,7 +1089,6 @@ fn enqueue_notices(
                     .filter(|id| references.contains(id))
                     .or_else(|| references.last().cloned());
                 post::Addressed {
-                    message_id: outbound::new_message_id(from),
                     to,
                     in_reply_to,
                     references,
@@ -1106,9 +1097,12 @@ fn enqueue_notices(
             .collect();
         let letters = post::Letters {
             ticket_id,
-            template: notice.template,
-            language: ticket.language,
-            context,
+            ticket: ticket.clone(),
+            notice: notice.clone(),
+            message: message.clone(),
+            solution: solution.clone(),
+            follows: extra.follows,
+            agent: agent_name.clone().filter(|_| signed),
             addressed,
             date: clock.now(),
         };

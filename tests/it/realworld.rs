@@ -11,6 +11,7 @@ const DESK: &str = "sau@example.test";
 
 on_both_databases!(
     the_same_request_again_is_a_followup,
+    the_same_request_twice_in_one_batch_threads_as_one,
     one_mail_to_two_support_addresses_is_one_ticket,
     a_permanent_bounce_stops_mail_to_the_address,
     autoresponder_ping_pong_is_capped,
@@ -112,6 +113,37 @@ fn the_same_request_again_is_a_followup(db: Db) {
     ));
     app.run_at("2026-11-25T09:00:00Z");
     assert_eq!(app.tickets().len(), 2);
+}
+
+/// Both mails come in one batch, whose answers are composed on the side
+/// and written at its end: the second answer still names the first in its
+/// References, as the requester's client saw them.
+fn the_same_request_twice_in_one_batch_threads_as_one(db: Db) {
+    let app = TestApp::start(db);
+    for (id, body) in [
+        ("b1@mairie-exemple.fr", "Elle ne marche plus."),
+        ("b2@mairie-exemple.fr", "Toujours rien, c'est urgent !"),
+    ] {
+        app.append(&mail(JEANNE, "Scanner en panne", id, "", body));
+    }
+    app.run_at("2026-11-23T09:00:00Z");
+    assert_eq!(app.tickets().len(), 1);
+    assert_eq!(app.kinds(1), ["initial", "followup"]);
+    let acks = app.sent_to(JEANNE_ADDR);
+    assert_eq!(acks.len(), 2);
+    let (first, second) = if acks[0].references.contains(&acks[1].message_id) {
+        (&acks[1], &acks[0])
+    } else {
+        (&acks[0], &acks[1])
+    };
+    assert!(
+        second.references.contains(&first.message_id),
+        "{:?} does not name {}",
+        second.references,
+        first.message_id
+    );
+    assert_eq!(second.in_reply_to, "b2@mairie-exemple.fr");
+    assert!(second.body.contains("Vous nous avez déjà écrit"));
 }
 
 fn one_mail_to_two_support_addresses_is_one_ticket(db: Db) {
