@@ -101,9 +101,10 @@ pub async fn open_session(desk: &Desk) -> Result<(Session, Features), ImapError>
     Ok((session, features))
 }
 
-/// Fetches and processes every waiting mail, batch by batch: each mail is
-/// stored, processed in its own transaction, then moved away; the cursor
-/// advances only once a batch has left the mailbox.
+/// Fetches and processes every waiting mail, batch by batch: a batch is
+/// stored and processed in one transaction (a mail that breaks it is done
+/// again alone, see [`service::ingest_batch`]), then moved away; the
+/// cursor advances only once a batch has left the mailbox.
 pub async fn fetch_cycle(
     session: &mut Session,
     features: Features,
