@@ -7,7 +7,6 @@
 //! guard reads the outbox as each mail is written, so it sees every mail
 //! posted before, as when mail is written at once.
 
-use std::collections::VecDeque;
 use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
@@ -49,29 +48,29 @@ struct Written {
 }
 
 /// How a change's mails are posted.
-pub(super) enum Post<'s> {
+pub(super) enum Post {
     /// Composed and written at once.
     Now,
     /// Composed on the composing thread; written at the next
     /// [`Post::flush`].
-    Ahead(Composer<'s>),
+    Ahead(Composer),
 }
 
-/// The composing thread of a batch, and the notices handed to it.
-pub(super) struct Composer<'s> {
+/// The composing thread of a batch (it ends with the sender, and the
+/// scope joins it), and the notices handed to it.
+pub(super) struct Composer {
     jobs: mpsc::Sender<Letters>,
     done: mpsc::Receiver<(Letters, StoreResult<Written>)>,
     in_flight: usize,
-    _thread: std::thread::ScopedJoinHandle<'s, ()>,
 }
 
-impl<'s> Post<'s> {
+impl Post {
     /// A composing thread in `scope`, which ends when the `Post` is
     /// dropped.
-    pub(super) fn ahead<'e>(scope: &'s std::thread::Scope<'s, 'e>, desk: &'s Desk) -> Post<'s> {
+    pub(super) fn ahead<'s>(scope: &'s std::thread::Scope<'s, '_>, desk: &'s Desk) -> Post {
         let (jobs, inbox) = mpsc::channel::<Letters>();
         let (outbox, done) = mpsc::channel();
-        let thread = scope.spawn(move || {
+        scope.spawn(move || {
             for letters in inbox {
                 let written = guarded_write_out(desk, &letters);
                 if outbox.send((letters, written)).is_err() {
@@ -83,7 +82,6 @@ impl<'s> Post<'s> {
             jobs,
             done,
             in_flight: 0,
-            _thread: thread,
         })
     }
 
@@ -123,16 +121,12 @@ impl<'s> Post<'s> {
         let Post::Ahead(composer) = self else {
             return Ok(());
         };
-        let mut ready = VecDeque::new();
         while composer.in_flight > 0 {
-            let answer = composer
+            let (letters, written) = composer
                 .done
                 .recv()
                 .map_err(|_| StoreError::Invalid("the composing thread stopped".into()))?;
             composer.in_flight -= 1;
-            ready.push_back(answer);
-        }
-        for (letters, written) in ready {
             record(conn, desk, clock, &letters, written?)?;
         }
         Ok(())

@@ -154,8 +154,8 @@ pub fn ingest_batch(
 ) -> StoreResult<Vec<Outcome>> {
     let raws: Vec<std::sync::Arc<[u8]>> = mails.iter().map(|(_, raw)| (*raw).into()).collect();
     let reader = inbound::Reader::start(raws, &desk.desk_address(), PARSE_LIMIT);
-    // Each mail's answers are rendered and composed on a thread of their
-    // own while the next mail is processed.
+    // The answers are rendered and composed on a thread of their own
+    // while the next mails are processed.
     let fast: StoreResult<Vec<Outcome>> = std::thread::scope(|scope| {
         let post = &mut Post::ahead(scope, desk);
         conn.transaction(|conn| {
@@ -296,7 +296,7 @@ fn process_parsed(
     stored: StoredMail<'_>,
     parsed: Result<InboundMessage, inbound::ParseError>,
     clock: &Clock,
-    post: &mut Post<'_>,
+    post: &mut Post,
 ) -> StoreResult<Outcome> {
     let raw_id = stored.id;
     let desk_address = desk.desk_address();
@@ -455,7 +455,7 @@ fn open_ticket(
     raw_id: i64,
     follows: Option<(TicketRef, String)>,
     clock: &Clock,
-    post: &mut Post<'_>,
+    post: &mut Post,
 ) -> StoreResult<(i64, Ticket)> {
     let number = tickets::next_number(conn)?;
     let (follows, subject) = match follows {
@@ -544,7 +544,7 @@ fn tell_refused_attachments(
     ticket: Ticket,
     msg: &InboundMessage,
     clock: &Clock,
-    post: &mut Post<'_>,
+    post: &mut Post,
 ) -> StoreResult<()> {
     let lines: Vec<String> = msg
         .refused
@@ -624,7 +624,7 @@ fn persist(
     decision: &Decision,
     mail: Option<(&InboundMessage, i64)>,
     clock: &Clock,
-    post: &mut Post<'_>,
+    post: &mut Post,
 ) -> StoreResult<()> {
     if &decision.ticket != before {
         tickets::update(conn, ticket_id, &decision.ticket)?;
@@ -662,7 +662,7 @@ fn write_decision(
     mail: Option<(&InboundMessage, i64)>,
     extra: &Extra,
     clock: &Clock,
-    post: &mut Post<'_>,
+    post: &mut Post,
 ) -> StoreResult<()> {
     if let Some(record) = &decision.record {
         let system = Person {
@@ -1018,7 +1018,7 @@ fn enqueue_notices(
     mail: Option<&InboundMessage>,
     extra: &Extra,
     clock: &Clock,
-    post: &mut Post<'_>,
+    post: &mut Post,
 ) -> StoreResult<()> {
     if decision.notices.is_empty() {
         return Ok(());
@@ -1102,7 +1102,7 @@ fn enqueue_notices(
             message: message.clone(),
             solution: solution.clone(),
             follows: extra.follows,
-            agent: agent_name.clone().filter(|_| signed),
+            agent: agent_name.as_ref().filter(|_| signed).cloned(),
             addressed,
             date: clock.now(),
         };
