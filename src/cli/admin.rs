@@ -8,6 +8,7 @@ use serde_json::json;
 use super::tickets::parse_number;
 use super::Cli;
 use crate::clock::Clock;
+use crate::outbound::relay::name as relay_name;
 use crate::store::{agents as agent_store, outbox as outbox_store};
 use crate::ticket::service;
 use crate::ticket::service::rfc3339;
@@ -137,6 +138,8 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
             let now = Clock::System.now_naive();
             // What a daemon of this machine that died had claimed is free.
             outbox_store::release_dead_claims(&mut conn, now, crate::instance::is_dead)?;
+            // Now means now, even while the relay is on hold.
+            outbox_store::lift_relay_hold(&mut conn, &relay_name(&settings.smtp))?;
             let n = outbox_store::retry(&mut conn, ids, now)?;
             if !ids.is_empty() && n < ids.len() {
                 eprintln!(
@@ -179,10 +182,25 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
         }
     };
     let rows = outbox_store::list(&mut conn)?;
+    let hold = outbox_store::relay_hold(&mut conn, &relay_name(&settings.smtp))?;
+    // A pending row waits for its own retry time, or for the end of the
+    // relay's hold, whichever comes last; and says why.
+    let waits = |r: &outbox_store::Outgoing| match &hold {
+        Some(h) if r.state == "pending" && r.next_attempt_at <= h.until => (
+            h.until,
+            Some(format!(
+                "relay unreachable since {}: {}",
+                rfc3339(h.since),
+                h.reason
+            )),
+        ),
+        _ => (r.next_attempt_at, r.last_error.clone()),
+    };
     if *json {
         let all: Vec<_> = rows
             .iter()
             .map(|r| {
+                let (next, why) = waits(r);
                 json!({
                     "id": r.id,
                     "kind": r.kind,
@@ -191,8 +209,8 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
                     "message_id": r.message_id,
                     "state": r.state,
                     "attempts": r.attempts,
-                    "next_attempt_at": rfc3339(r.next_attempt_at),
-                    "last_error": r.last_error,
+                    "next_attempt_at": rfc3339(next),
+                    "last_error": why,
                     "created_at": rfc3339(r.created_at),
                     "sent_at": r.sent_at.map(rfc3339),
                 })
@@ -200,9 +218,10 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
             .collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
-        for r in rows {
-            let detail = match (&r.state[..], &r.last_error) {
-                ("pending", Some(e)) => format!(" (retry at {}: {e})", rfc3339(r.next_attempt_at)),
+        for r in &rows {
+            let (next, why) = waits(r);
+            let detail = match (&r.state[..], why) {
+                ("pending", Some(e)) => format!(" (retry at {}: {e})", rfc3339(next)),
                 (_, Some(e)) => format!(" ({e})"),
                 _ => String::new(),
             };

@@ -77,11 +77,13 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Sends every due row once, `PARALLEL` at a time. A 4xx for one mail
-/// defers that mail only; a relay that cannot be reached defers everything
-/// due and ends the pass, so an outage costs one connection attempt per
-/// backoff step. `keep_going` is asked before each batch of rows is
-/// claimed: a daemon told to stop finishes the rows in hand (a fraction
-/// of a second) and leaves the rest due.
+/// defers that mail only; a relay that cannot be reached is put on hold
+/// (see [`outbox::hold_relay`]) and ends the pass: nothing is tried again
+/// before the hold ends, so an outage costs one connection attempt and one
+/// row written per backoff step, however much mail waits. `keep_going` is
+/// asked before each batch of rows is claimed: a daemon told to stop
+/// finishes the rows in hand (a fraction of a second) and leaves the rest
+/// due.
 pub async fn send_due(
     conn: &mut AnyConnection,
     desk: &crate::ticket::service::Desk,
@@ -90,6 +92,14 @@ pub async fn send_due(
     keep_going: impl Fn() -> bool + Sync,
 ) -> StoreResult<Report> {
     let now = clock.now_naive();
+    let name = relay.name();
+    let hold = db(|| outbox::relay_hold(conn, &name))?;
+    if let Some(h) = hold.as_ref().filter(|h| h.until > now) {
+        return Ok(Report {
+            error: Some(held(h)),
+            ..Report::default()
+        });
+    }
     // Recording a send need not wait for PostgreSQL's disk: what a crash
     // forgets is sent again, with its Message-ID.
     db(|| crate::store::relaxed_commits(conn))?;
@@ -100,24 +110,45 @@ pub async fn send_due(
             "mail claimed by a daemon that died is due again"
         );
     }
-    let (untried, mut report, unreachable) = send_claimed(conn, desk, relay, clock, &keep_going);
+    let failures = hold.as_ref().map_or(0, |h| h.failures);
+    let (untried, mut report, unreachable) =
+        send_claimed(conn, desk, relay, clock, failures, &keep_going);
     let untried = untried?;
+    // The rows claimed and not tried are due again; when the relay is
+    // unreachable, the hold keeps them waiting.
+    if !untried.is_empty() {
+        db(|| outbox::release(conn, &untried, clock.now_naive()))?;
+    }
     match unreachable {
         Some((why, retry_at)) => {
-            // The relay cannot be reached: everything due waits, the rows
-            // claimed and not tried included.
-            db(|| outbox::release(conn, &untried, retry_at))?;
             let now = clock.now_naive();
-            let deferred = untried.len() + db(|| outbox::defer_due(conn, now, retry_at))?;
-            report.deferred += deferred;
-            tracing::warn!(retry_at = %retry_at, waiting = deferred + 1, "relay unreachable, will retry: {why}");
+            db(|| outbox::hold_relay(conn, &name, now, retry_at, &why))?;
+            let waiting = db(|| outbox::pending_count(conn))?;
+            report.deferred = usize::try_from(waiting).unwrap_or(usize::MAX);
+            tracing::warn!(
+                retry_at = %crate::ticket::service::rfc3339(retry_at),
+                waiting,
+                "relay unreachable, will retry: {why}"
+            );
         }
-        None if !untried.is_empty() => {
-            db(|| outbox::release(conn, &untried, clock.now_naive()))?;
+        None if hold.is_some() && report.sent + report.failed + report.deferred > 0 => {
+            db(|| outbox::lift_relay_hold(conn, &name))?;
+            tracing::info!(relay = %name, "relay reachable again");
         }
         None => {}
     }
     Ok(report)
+}
+
+/// Why nothing is tried: the relay is on hold.
+fn held(hold: &outbox::RelayHold) -> String {
+    use crate::ticket::service::rfc3339;
+    format!(
+        "relay unreachable since {} ({}), next try at {}",
+        rfc3339(hold.since),
+        hold.reason,
+        rfc3339(hold.until)
+    )
 }
 
 /// Mails handed to the relay and not yet recorded, at most: a crash
@@ -162,6 +193,7 @@ fn send_claimed(
     desk: &crate::ticket::service::Desk,
     relay: &Relay,
     clock: &Clock,
+    failures: i32,
     keep_going: &(impl Fn() -> bool + Sync),
 ) -> (
     StoreResult<Vec<i64>>,
@@ -208,8 +240,15 @@ fn send_claimed(
                         }
                         Err(e) => {
                             let why = e.to_string();
+                            // A 4xx waits by this mail's attempts; an
+                            // unreachable relay by its failures in a row.
+                            let step = if e.is_transient() {
+                                row.attempts + 1
+                            } else {
+                                failures + 1
+                            };
                             let retry_at: NaiveDateTime = clock.now_naive()
-                                + chrono::Duration::from_std(backoff(row.attempts + 1))
+                                + chrono::Duration::from_std(backoff(step))
                                     .unwrap_or(chrono::Duration::hours(1));
                             report.deferred += 1;
                             report.error = Some(why.clone());

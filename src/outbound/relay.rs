@@ -171,6 +171,11 @@ impl<S: AsyncTokioStream + AsyncRead + AsyncWrite + Unpin> AsyncTokioStream for 
 /// Written data held at most, in bytes, before it is pushed out anyway.
 const HOLD_AT_MOST: usize = 64 * 1024;
 
+/// The relay a configuration names, as `host:port`.
+pub fn name(settings: &SmtpSettings) -> String {
+    format!("{}:{}", settings.host, settings.port)
+}
+
 /// The relay, with its idle connections.
 pub struct Relay {
     settings: SmtpSettings,
@@ -312,6 +317,11 @@ impl Relay {
             },
             idle: Mutex::new(Vec::new()),
         })
+    }
+
+    /// `host:port`: what a hold on this relay is recorded under.
+    pub fn name(&self) -> String {
+        name(&self.settings)
     }
 
     fn unreachable(&self, what: impl std::fmt::Display) -> RelayError {

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::outbox;
+use super::schema::{outbox, relay_holds};
 use super::{native, AnyConnection, StoreResult};
 
 /// Delivery state of an outbox row.
@@ -178,12 +178,86 @@ pub fn thread_sent(
         .load(c))?)
 }
 
-/// When the next pending row is due, if any.
-pub fn next_due(conn: &mut AnyConnection) -> StoreResult<Option<NaiveDateTime>> {
-    Ok(outbox::table
+/// When the next pending row is due, if any: not before the end of a
+/// hold on `relay`.
+pub fn next_due(conn: &mut AnyConnection, relay: &str) -> StoreResult<Option<NaiveDateTime>> {
+    let due = outbox::table
         .filter(outbox::state.eq(state::PENDING))
         .select(diesel::dsl::min(outbox::next_attempt_at))
-        .first::<Option<NaiveDateTime>>(conn)?)
+        .first::<Option<NaiveDateTime>>(conn)?;
+    let hold = relay_hold(conn, relay)?;
+    Ok(due.map(|d| hold.map_or(d, |h| d.max(h.until))))
+}
+
+/// How many rows wait to be sent.
+pub fn pending_count(conn: &mut AnyConnection) -> StoreResult<i64> {
+    Ok(outbox::table
+        .filter(outbox::state.eq(state::PENDING))
+        .count()
+        .get_result(conn)?)
+}
+
+/// A relay that could not be reached: nothing is tried before `until`.
+#[derive(Queryable, Debug, Clone, PartialEq, Eq)]
+pub struct RelayHold {
+    pub until: NaiveDateTime,
+    /// Connection attempts that failed in a row: the next wait grows
+    /// with them.
+    pub failures: i32,
+    pub reason: String,
+    /// When the relay was first found unreachable.
+    pub since: NaiveDateTime,
+}
+
+/// The hold on `relay` (`host:port`), if one was recorded, expired or not.
+pub fn relay_hold(conn: &mut AnyConnection, relay: &str) -> StoreResult<Option<RelayHold>> {
+    Ok(native!(conn, |c| relay_holds::table
+        .find(relay)
+        .select((
+            relay_holds::held_until,
+            relay_holds::failures,
+            relay_holds::reason,
+            relay_holds::since
+        ))
+        .first(c)
+        .optional())?)
+}
+
+/// Records that `relay` could not be reached at `now`: no mail is tried
+/// before `until`. Several daemons finding it down at once each count a
+/// failure, and the last one's `until` stands.
+pub fn hold_relay(
+    conn: &mut AnyConnection,
+    relay: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+    reason: &str,
+) -> StoreResult<()> {
+    let row = (
+        relay_holds::relay.eq(relay),
+        relay_holds::held_until.eq(until),
+        relay_holds::failures.eq(1),
+        relay_holds::reason.eq(reason),
+        relay_holds::since.eq(now),
+    );
+    let again = (
+        relay_holds::held_until.eq(until),
+        relay_holds::failures.eq(relay_holds::failures + 1),
+        relay_holds::reason.eq(reason),
+    );
+    native!(conn, |c| diesel::insert_into(relay_holds::table)
+        .values(row)
+        .on_conflict(relay_holds::relay)
+        .do_update()
+        .set(again)
+        .execute(c))?;
+    Ok(())
+}
+
+/// The relay took mail again (or an administrator asked to try now): the
+/// hold is lifted. Returns whether there was one.
+pub fn lift_relay_hold(conn: &mut AnyConnection, relay: &str) -> StoreResult<bool> {
+    Ok(diesel::delete(relay_holds::table.find(relay)).execute(conn)? > 0)
 }
 
 /// Marks rows sent (the relay accepted them): one statement for all.
@@ -227,26 +301,6 @@ pub fn mark_failed(
             .execute(conn)?,
     };
     Ok(())
-}
-
-/// Moves every pending row due at `now` to `until`, without counting an
-/// attempt: the relay is unreachable, trying them one by one would only
-/// hammer it.
-pub fn defer_due(
-    conn: &mut AnyConnection,
-    now: NaiveDateTime,
-    until: NaiveDateTime,
-) -> StoreResult<usize> {
-    Ok(diesel::update(
-        outbox::table
-            .filter(outbox::state.eq(state::PENDING))
-            .filter(outbox::next_attempt_at.le(now)),
-    )
-    .set((
-        outbox::next_attempt_at.eq(until),
-        outbox::claimed_by.eq(None::<String>),
-    ))
-    .execute(conn)?)
 }
 
 /// Every row, newest first, without the raw bytes.

@@ -158,3 +158,13 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    relay_holds (relay) {
+        relay -> Text,
+        held_until -> Timestamp,
+        failures -> Integer,
+        reason -> Text,
+        since -> Timestamp,
+    }
+}

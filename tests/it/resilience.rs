@@ -540,8 +540,12 @@ fn sigterm_during_a_long_drain_stops_quickly_and_sends_the_rest_later() {
     let waiting = app.outbox().len();
     assert_eq!(waiting, 2 * mails);
     app.mailbed("smtp-start", &[]);
-    // The relay was refused at the last try: everything due now.
-    app.sql("UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00'");
+    // The relay was refused at the last try: its hold over, everything
+    // due now.
+    app.sql(
+        "UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00'; \
+         UPDATE relay_holds SET held_until = '2000-01-01 00:00:00'",
+    );
     let child = app
         .command()
         .arg("run")

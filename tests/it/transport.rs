@@ -119,21 +119,88 @@ fn relay_down_then_back_delivers_everything_once() {
     let outbox = app.outbox();
     assert_eq!(outbox.len(), 2);
     assert!(outbox.iter().all(|r| r["state"] == "pending"));
-    assert!(outbox
-        .iter()
-        .any(|r| r["last_error"].as_str().is_some_and(|e| !e.is_empty())));
+    // Each waiting mail says why and until when, the untried one too.
+    let reasons = app.outbox_reasons("pending");
+    assert!(
+        reasons
+            .iter()
+            .all(|e| e.contains("relay unreachable since 2026-11-23T09:00:00")),
+        "{reasons:?}"
+    );
     let listing = app.ok(&["outbox", "list"]);
-    assert!(listing.contains("retry at"), "{listing}");
+    assert_eq!(
+        listing.matches("retry at 2026-11-23T09:00:").count(),
+        2,
+        "{listing}"
+    );
 
-    // Before the retry time nothing is attempted, even with the relay back.
+    // Before the retry time nothing is attempted, even with the relay back
+    // and new mail due at once.
     app.mailbed("smtp-start", &[]);
-    app.run_at("2026-11-23T09:00:10Z");
+    request(&app, "down2@mairie-exemple.fr");
+    let log = app.run_at("2026-11-23T09:00:10Z");
+    assert!(log.contains("next try at 2026-11-23T09:00:"), "{log}");
+    assert_eq!(app.tickets().len(), 2);
     assert_eq!(app.sent().len(), 0);
     app.run_at("2026-11-23T10:00:00Z");
-    assert_eq!(app.sent().len(), 2);
+    assert_eq!(app.sent().len(), 4);
     app.run_at("2026-11-23T11:00:00Z");
-    assert_eq!(app.sent().len(), 2, "sent twice");
-    assert!(app.outbox().iter().all(|r| r["state"] == "sent"));
+    assert_eq!(app.sent().len(), 4, "sent twice");
+    let outbox = app.outbox();
+    assert!(outbox.iter().all(|r| r["state"] == "sent"));
+    assert!(
+        outbox.iter().all(|r| r["last_error"].is_null()),
+        "{outbox:?}"
+    );
+}
+
+/// An outage that lasts: each failed connection doubles the wait (30 s,
+/// 1 min, 2 min, …), counted on the relay, not on each waiting mail;
+/// `outbox retry` tries at once whatever the hold.
+#[test]
+fn a_long_outage_backs_off_and_outbox_retry_tries_now() {
+    let app = TestApp::start(Db::Sqlite);
+    app.mailbed("smtp-stop", &[]);
+    request(&app, "long1@mairie-exemple.fr");
+    let mut at = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z").unwrap();
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let log = app.run_at(&at.to_rfc3339());
+        assert!(log.contains("relay unreachable, will retry"), "{log}");
+        let next = app.outbox()[0]["next_attempt_at"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Shown to the second, the fraction left out.
+        let next = chrono::DateTime::parse_from_rfc3339(&next).unwrap();
+        waits.push((next - at).num_seconds());
+        // Just before the hold ends: nothing tried.
+        let log = app.run_at(&(next - chrono::Duration::seconds(1)).to_rfc3339());
+        assert!(!log.contains("will retry"), "{log}");
+        assert!(log.contains("next try at"), "{log}");
+        at = next + chrono::Duration::seconds(1);
+    }
+    for (wait, base) in waits.iter().zip([30, 60, 120, 240]) {
+        assert!(
+            (base - 1..=base + base / 10 + 1).contains(wait),
+            "waits {waits:?}"
+        );
+    }
+    // Every waiting mail has been tried once at most: the hold, not the
+    // rows, carries the outage.
+    let outbox = app.outbox();
+    assert_eq!(
+        outbox
+            .iter()
+            .map(|r| r["attempts"].as_i64().unwrap())
+            .sum::<i64>(),
+        4,
+        "{outbox:?}"
+    );
+    app.mailbed("smtp-start", &[]);
+    let out = app.ok(&["outbox", "retry"]);
+    assert!(out.contains("2 sent"), "{out}");
+    assert_eq!(app.sent().len(), 2);
 }
 
 #[test]
