@@ -292,7 +292,10 @@ fn process_overlapped(
     } = overlap;
     tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
-            let worker = scope.spawn(|| service::ingest_batch(conn, desk, batch, clock));
+            let worker = std::thread::Builder::new()
+                .name("process".into())
+                .spawn_scoped(scope, || service::ingest_batch(conn, desk, batch, clock))
+                .expect("a thread to process the batch");
             let handle = tokio::runtime::Handle::current();
             let disposed = previous
                 .as_ref()

@@ -70,14 +70,21 @@ impl Post {
     pub(super) fn ahead<'s>(scope: &'s std::thread::Scope<'s, '_>, desk: &'s Desk) -> Post {
         let (jobs, inbox) = mpsc::channel::<Letters>();
         let (outbox, done) = mpsc::channel();
-        scope.spawn(move || {
-            for letters in inbox {
-                let written = guarded_write_out(desk, &letters);
-                if outbox.send((letters, written)).is_err() {
-                    return;
+        // Named, so that `top -H` and profiles tell it apart.
+        let composer = std::thread::Builder::new()
+            .name("compose".into())
+            .spawn_scoped(scope, move || {
+                for letters in inbox {
+                    let written = guarded_write_out(desk, &letters);
+                    if outbox.send((letters, written)).is_err() {
+                        return;
+                    }
                 }
-            }
-        });
+            });
+        if composer.is_err() {
+            // No thread to be had: every mail is written as it is posted.
+            return Post::Now;
+        }
         Post::Ahead(Composer {
             jobs,
             done,
