@@ -1,6 +1,8 @@
 //! `undeliverable`: addresses that bounced for good, and the rate limit of
 //! automatic mail per address.
 
+use std::collections::{BTreeSet, HashSet};
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -43,28 +45,56 @@ pub fn clear_undeliverable(conn: &mut AnyConnection, email: &str) -> StoreResult
     )
 }
 
-pub fn is_undeliverable(conn: &mut AnyConnection, email: &str) -> StoreResult<bool> {
-    let email = email.to_lowercase();
-    Ok(native!(conn, |c| undeliverable::table
-        .find(&email)
-        .count()
-        .get_result::<i64>(c))?
-        > 0)
+/// Addresses looked up in one statement, at most: the lists of a batch
+/// stay well under the databases' limits on bound values.
+const LOOKUP_CHUNK: usize = 500;
+
+/// Which of `emails` bounced for good, lowercased: one statement for a
+/// whole batch's recipients.
+pub fn undeliverable_among(
+    conn: &mut AnyConnection,
+    emails: &[&str],
+) -> StoreResult<HashSet<String>> {
+    let lowered: BTreeSet<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+    let lowered: Vec<String> = lowered.into_iter().collect();
+    let mut found = HashSet::new();
+    for chunk in lowered.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<String> = native!(conn, |c| undeliverable::table
+            .filter(undeliverable::email.eq_any(chunk))
+            .select(undeliverable::email)
+            .load(c))?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
-/// When mail of these kinds (the automatic answers) was written to
-/// `email` since `since`, held back mail excepted. Written without `IN`
-/// and without `LIMIT`, so SQLite keeps the statement compiled between
-/// mails (the loop guard keeps the list short).
+/// When mail of these kinds (the automatic answers) was written to each
+/// of `emails` since `since`, held back mail excepted: (address, when),
+/// one statement for a whole batch's recipients.
 pub fn written_since(
     conn: &mut AnyConnection,
-    email: &str,
+    emails: &[&str],
     kinds: [&str; 6],
     since: NaiveDateTime,
-) -> StoreResult<Vec<NaiveDateTime>> {
+) -> StoreResult<Vec<(String, NaiveDateTime)>> {
+    let distinct: BTreeSet<&str> = emails.iter().copied().collect();
+    let distinct: Vec<&str> = distinct.into_iter().collect();
+    let mut found = Vec::new();
+    for chunk in distinct.chunks(LOOKUP_CHUNK) {
+        found.extend(written_since_chunk(conn, chunk, kinds, since)?);
+    }
+    Ok(found)
+}
+
+fn written_since_chunk(
+    conn: &mut AnyConnection,
+    emails: &[&str],
+    kinds: [&str; 6],
+    since: NaiveDateTime,
+) -> StoreResult<Vec<(String, NaiveDateTime)>> {
     let [a, b, c, d, e, f] = kinds;
     Ok(native!(conn, |db| outbox::table
-        .filter(outbox::recipients.eq(email))
+        .filter(outbox::recipients.eq_any(emails))
         .filter(outbox::created_at.ge(since))
         .filter(
             outbox::kind
@@ -76,6 +106,6 @@ pub fn written_since(
                 .or(outbox::kind.eq(f)),
         )
         .filter(outbox::state.ne(super::outbox::state::HELD))
-        .select(outbox::created_at)
+        .select((outbox::recipients, outbox::created_at))
         .load(db))?)
 }

@@ -59,11 +59,19 @@ pub struct Outgoing {
     pub claimed_by: Option<String>,
 }
 
-pub fn insert(conn: &mut AnyConnection, row: &NewOutgoing<'_>) -> StoreResult<i64> {
-    Ok(native!(conn, |c| diesel::insert_into(outbox::table)
-        .values(row)
-        .returning(outbox::id)
-        .get_result(c))?)
+/// Rows written in one statement, at most (12 values each: well under
+/// the databases' limits on bound values).
+const INSERT_CHUNK: usize = 256;
+
+/// Writes rows in the order given (their ids follow that order): one
+/// statement for a whole batch's mail instead of one per mail.
+pub fn insert_all(conn: &mut AnyConnection, rows: &[NewOutgoing<'_>]) -> StoreResult<()> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        native!(conn, |c| diesel::insert_into(outbox::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 /// How long a claimed row is reserved for the daemon sending it; past

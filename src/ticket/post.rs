@@ -9,7 +9,9 @@
 
 use std::sync::mpsc;
 
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::machine::{Notice, Template};
 use super::service::{self, Desk};
@@ -104,7 +106,7 @@ impl Post {
         match self {
             Post::Now => {
                 let written = write_out(desk, &letters)?;
-                record(conn, desk, clock, &letters, written)
+                record(conn, desk, clock, &[(letters, written)])
             }
             Post::Ahead(composer) => {
                 composer
@@ -128,15 +130,16 @@ impl Post {
         let Post::Ahead(composer) = self else {
             return Ok(());
         };
+        let mut notices = Vec::with_capacity(composer.in_flight);
         while composer.in_flight > 0 {
             let (letters, written) = composer
                 .done
                 .recv()
                 .map_err(|_| StoreError::Invalid("the composing thread stopped".into()))?;
             composer.in_flight -= 1;
-            record(conn, desk, clock, &letters, written?)?;
+            notices.push((letters, written?));
         }
-        Ok(())
+        record(conn, desk, clock, &notices)
     }
 }
 
@@ -194,32 +197,94 @@ fn write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
     })
 }
 
-/// Writes a notice's mails to the outbox, each held back when its
-/// recipient bounced for good or the loop guard stops it.
+/// Writes notices' mails to the outbox, in order, each held back when
+/// its recipient bounced for good or the loop guard stops it: the
+/// addresses are looked up and the rows written with one statement each
+/// for all the notices, and the loop guard counts the mails written
+/// before in the same call, as it would have seen them in the outbox.
 fn record(
     conn: &mut AnyConnection,
     desk: &Desk,
     clock: &Clock,
-    letters: &Letters,
-    written: Written,
+    notices: &[(Letters, Written)],
 ) -> StoreResult<()> {
-    let sender = desk.settings.smtp.from.email.to_string();
-    let template = letters.notice.template;
-    let kind = template.name();
-    for (a, (message_id, raw)) in letters.addressed.iter().zip(&written.mails) {
-        let held = held_back(conn, desk, template, &a.to, clock)?;
-        if let Some(why) = &held {
-            tracing::warn!(to = %a.to, kind, "mail held back: {why}");
+    let now = clock.now_naive();
+    let t = &desk.settings.tickets;
+    // Agents' notification addresses are never limited.
+    let limited = |template: Template, to: &str| {
+        template.auto_submitted() == "auto-replied" && !t.agent_notify.iter().any(|a| a == to)
+    };
+    let addressed = || {
+        notices
+            .iter()
+            .flat_map(|(letters, _)| letters.addressed.iter().map(move |a| (letters, a)))
+    };
+    let all: Vec<&str> = addressed().map(|(_, a)| a.to.as_str()).collect();
+    let bounced = addresses::undeliverable_among(conn, &all)?;
+    let guarded: Vec<&str> = addressed()
+        .filter(|(l, a)| limited(l.notice.template, &a.to))
+        .map(|(_, a)| a.to.as_str())
+        .collect();
+    // The automatic answers of the last day to each guarded address.
+    let mut answered: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
+    if !guarded.is_empty() {
+        let kinds = Template::AUTO_REPLIED.map(Template::name);
+        let since = now - chrono::Duration::days(1);
+        for (to, at) in addresses::written_since(conn, &guarded, kinds, since)? {
+            answered.entry(to).or_default().push(at);
         }
-        outbox::insert(
-            conn,
-            &outbox::NewOutgoing {
-                ticket_id: Some(letters.ticket_id),
+    }
+    let sender = desk.settings.smtp.from.email.to_string();
+    let mut reasons: Vec<Option<String>> = Vec::with_capacity(all.len());
+    for (letters, a) in addressed() {
+        let template = letters.notice.template;
+        let held = if bounced.contains(&a.to.to_lowercase()) {
+            Some("the address bounced for good".to_string())
+        } else if limited(template, &a.to) {
+            let sent = answered.entry(a.to.clone()).or_default();
+            let held = loop_guard(desk, sent, now);
+            if held.is_none() {
+                // Counted for the mails after it.
+                sent.push(now);
+            }
+            held
+        } else {
+            None
+        };
+        if let Some(why) = &held {
+            tracing::warn!(to = %a.to, kind = template.name(), "mail held back: {why}");
+        }
+        reasons.push(held);
+    }
+    let mut reason = reasons.iter();
+    let rows: Vec<outbox::NewOutgoing<'_>> = notices
+        .iter()
+        .flat_map(|(letters, written)| {
+            let kind = letters.notice.template.name();
+            letters
+                .addressed
+                .iter()
+                .zip(&written.mails)
+                .map(move |(a, (message_id, raw))| {
+                    (
+                        kind,
+                        letters.ticket_id,
+                        &written.subject,
+                        a,
+                        message_id,
+                        raw,
+                    )
+                })
+        })
+        .map(|(kind, ticket_id, subject, a, message_id, raw)| {
+            let held = reason.next().and_then(Option::as_deref);
+            outbox::NewOutgoing {
+                ticket_id: Some(ticket_id),
                 kind,
                 message_id,
                 sender: &sender,
                 recipients: &a.to,
-                subject: &written.subject,
+                subject,
                 raw,
                 state: if held.is_some() {
                     outbox::state::HELD
@@ -227,50 +292,34 @@ fn record(
                     outbox::state::PENDING
                 },
                 attempts: 0,
-                next_attempt_at: clock.now_naive(),
-                created_at: clock.now_naive(),
-                last_error: held.as_deref(),
-            },
-        )?;
-    }
-    Ok(())
+                next_attempt_at: now,
+                created_at: now,
+                last_error: held,
+            }
+        })
+        .collect();
+    outbox::insert_all(conn, &rows)
 }
 
-/// Why a mail must not go to `to`, if it must not: the address bounced
-/// for good, or too many automatic answers went to it lately (the backstop
-/// against loops with autoresponders that no header betrays). Agents'
-/// notification addresses are never limited.
-fn held_back(
-    conn: &mut AnyConnection,
-    desk: &Desk,
-    template: Template,
-    to: &str,
-    clock: &Clock,
-) -> StoreResult<Option<String>> {
-    if addresses::is_undeliverable(conn, to)? {
-        return Ok(Some("the address bounced for good".into()));
-    }
+/// Why one more automatic answer must not go to an address that had
+/// these in the last day, if it must not: the backstop against loops with
+/// autoresponders that no header betrays.
+fn loop_guard(desk: &Desk, sent: &[NaiveDateTime], now: NaiveDateTime) -> Option<String> {
     let t = &desk.settings.tickets;
-    if template.auto_submitted() != "auto-replied" || t.agent_notify.iter().any(|a| a == to) {
-        return Ok(None);
-    }
-    let now = clock.now_naive();
-    let kinds = Template::AUTO_REPLIED.map(Template::name);
-    let written = addresses::written_since(conn, to, kinds, now - chrono::Duration::days(1))?;
-    let hour = written
+    let hour = sent
         .iter()
         .filter(|at| **at >= now - chrono::Duration::hours(1))
         .count();
     if hour >= t.max_auto_per_hour as usize {
-        return Ok(Some(format!(
+        return Some(format!(
             "loop guard: {hour} automatic answers to this address in the last hour"
-        )));
+        ));
     }
-    let day = written.len();
+    let day = sent.len();
     if day >= t.max_auto_per_day as usize {
-        return Ok(Some(format!(
+        return Some(format!(
             "loop guard: {day} automatic answers to this address in the last day"
-        )));
+        ));
     }
-    Ok(None)
+    None
 }

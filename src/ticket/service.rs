@@ -1251,9 +1251,9 @@ pub fn enqueue_alert(
                 date: clock.now(),
             })
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            outbox::insert(
+            outbox::insert_all(
                 conn,
-                &outbox::NewOutgoing {
+                &[outbox::NewOutgoing {
                     ticket_id: None,
                     kind: "alert",
                     message_id: &message_id,
@@ -1266,7 +1266,7 @@ pub fn enqueue_alert(
                     next_attempt_at: clock.now_naive(),
                     created_at: clock.now_naive(),
                     last_error: None,
-                },
+                }],
             )?;
         }
         Ok(())

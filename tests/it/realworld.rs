@@ -15,6 +15,7 @@ on_both_databases!(
     one_mail_to_two_support_addresses_is_one_ticket,
     a_permanent_bounce_stops_mail_to_the_address,
     autoresponder_ping_pong_is_capped,
+    a_burst_from_one_robot_in_one_batch_is_capped,
     oversized_attachments_are_refused_and_the_sender_told,
     a_mail_over_the_message_size_keeps_its_text_only,
     a_robot_answering_our_mail_never_loops,
@@ -274,6 +275,31 @@ fn a_permanent_bounce_stops_mail_to_the_address(db: Db) {
     let out = app.ok(&["outbox", "retry", &id]);
     assert!(out.contains("1 sent"), "{out}");
     assert_eq!(app.sent_to(JEANNE_ADDR).len(), 2);
+}
+
+/// A robot's burst fetched in one batch: the answers of a batch are
+/// written together, and the loop guard still counts each one before the
+/// next, so no more than `max_auto_per_hour` go.
+fn a_burst_from_one_robot_in_one_batch_is_capped(db: Db) {
+    let app = TestApp::start(db);
+    for n in 0..12 {
+        app.append(&mail(
+            "Accueil automatique <accueil@prestataire.example>",
+            &format!("Votre message n°{n} a bien été reçu"),
+            &format!("burst{n}@prestataire.example"),
+            "",
+            "Merci pour votre message.",
+        ));
+    }
+    let log = app.run_once();
+    assert!(log.contains("fetched=12"), "{log}");
+    assert_eq!(app.tickets().len(), 12);
+    assert_eq!(app.sent_to("accueil@prestataire.example").len(), 5);
+    let held = app.outbox_reasons("held");
+    assert_eq!(held.len(), 7, "{held:?}");
+    assert!(held.iter().all(|w| w.contains("last hour")), "{held:?}");
+    // The agents are told of every ticket: their address is never limited.
+    assert_eq!(app.sent_to(DESK).len(), 12);
 }
 
 fn autoresponder_ping_pong_is_capped(db: Db) {
