@@ -274,8 +274,15 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
     );
     let raw_after = raw(&runtime);
     let raw_rate = (raw_before + raw_after) / 2.0;
+    // The target is SQLite's, the default database; PostgreSQL's
+    // figure is measured for comparison (a round trip per statement).
+    let target = if database_url.starts_with("sqlite") {
+        "target >= 0.5"
+    } else {
+        "no target"
+    };
     println!(
-        "ingest       {ingest_rate:>8.0} mail/s   raw fetch+move {raw_rate:>8.0} mail/s ({raw_before:.0} before, {raw_after:.0} after)   ratio {:.2} (target >= 0.5)",
+        "ingest       {ingest_rate:>8.0} mail/s   raw fetch+move {raw_rate:>8.0} mail/s ({raw_before:.0} before, {raw_after:.0} after)   ratio {:.2} ({target})",
         ingest_rate / raw_rate
     );
     println!(
