@@ -83,9 +83,11 @@ pub fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<RawMail> {
 }
 
 /// Another mail with this Message-ID, or these bytes, already handled.
-/// (Written without `IN` and without `LIMIT`, so SQLite keeps the
-/// statements compiled between mails. Two statements, not one with OR:
-/// SQLite would then read along the state index, all the mails.)
+/// One statement, a `UNION ALL` of the two lookups, so that each reads
+/// along its own index (with OR, SQLite would read along the state index,
+/// all the mails); written without `IN` and without `LIMIT`, so SQLite
+/// keeps it compiled between mails. Without a Message-ID the first
+/// lookup (`= NULL`) finds nothing.
 pub fn find_processed_twin(
     conn: &mut AnyConnection,
     id: i64,
@@ -95,24 +97,18 @@ pub fn find_processed_twin(
     let handled = raw_mails::state
         .eq(state::PROCESSED)
         .or(raw_mails::state.eq(state::IGNORED));
-    let by_id = match message_id {
-        Some(mid) => native!(conn, |c| raw_mails::table
-            .filter(raw_mails::message_id.eq(mid))
-            .filter(raw_mails::id.ne(id))
-            .filter(handled)
-            .select(diesel::dsl::min(raw_mails::id))
-            .get_result::<Option<i64>>(c))?,
-        None => None,
-    };
-    if by_id.is_some() {
-        return Ok(by_id);
-    }
-    Ok(native!(conn, |c| raw_mails::table
+    let by_message_id = raw_mails::table
+        .filter(raw_mails::message_id.eq(message_id))
+        .filter(raw_mails::id.ne(id))
+        .filter(handled)
+        .select(raw_mails::id);
+    let by_bytes = raw_mails::table
         .filter(raw_mails::sha256.eq(sha256))
         .filter(raw_mails::id.ne(id))
         .filter(handled)
-        .select(diesel::dsl::min(raw_mails::id))
-        .get_result::<Option<i64>>(c))?)
+        .select(raw_mails::id);
+    let twins: Vec<i64> = native!(conn, |c| by_message_id.union_all(by_bytes).load(c))?;
+    Ok(twins.into_iter().min())
 }
 
 pub fn set_state(

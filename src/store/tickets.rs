@@ -283,16 +283,17 @@ pub fn insert_message(
         .returning(messages::id)
         .get_result(c))?;
     for (position, f) in files.iter().enumerate() {
-        let known: i64 = native!(conn, |c| blobs::table.find(f.sha256).count().get_result(c))?;
-        if known == 0 {
-            native!(conn, |c| diesel::insert_into(blobs::table)
-                .values((
-                    blobs::sha256.eq(f.sha256),
-                    blobs::size.eq(f.content.len() as i64),
-                    blobs::content.eq(f.content),
-                ))
-                .execute(c))?;
-        }
+        // Stored once: a file already known (a signature's logo) is left
+        // as it is, in the same statement (one round trip, not two).
+        native!(conn, |c| diesel::insert_into(blobs::table)
+            .values((
+                blobs::sha256.eq(f.sha256),
+                blobs::size.eq(f.content.len() as i64),
+                blobs::content.eq(f.content),
+            ))
+            .on_conflict(blobs::sha256)
+            .do_nothing()
+            .execute(c))?;
         native!(conn, |c| diesel::insert_into(attachments::table)
             .values((
                 attachments::message_id.eq(id),
