@@ -65,11 +65,17 @@ const INSERT_CHUNK: usize = 256;
 
 /// Writes rows in the order given (their ids follow that order): one
 /// statement for a whole batch's mail instead of one per mail.
-pub fn insert_all(conn: &mut AnyConnection, rows: &[NewOutgoing<'_>]) -> StoreResult<()> {
-    for chunk in rows.chunks(INSERT_CHUNK) {
+pub fn insert_all(conn: &mut AnyConnection, mut rows: &[NewOutgoing<'_>]) -> StoreResult<()> {
+    while !rows.is_empty() {
+        // Chunks of a power of two rows: each number of rows is its own
+        // statement, prepared and kept by the database connection, so
+        // only a few sizes are ever used.
+        let n = INSERT_CHUNK.min(1 << rows.len().ilog2());
+        let (chunk, rest) = rows.split_at(n);
         native!(conn, |c| diesel::insert_into(outbox::table)
             .values(chunk)
             .execute(c))?;
+        rows = rest;
     }
     Ok(())
 }

@@ -42,11 +42,15 @@ pub(super) struct Addressed {
     pub references: Vec<String>,
 }
 
-/// A notice rendered: its subject, and the Message-ID and bytes of the
-/// mail to each recipient.
+/// A notice rendered, all that is left of it to write to the outbox
+/// (what it was made from is dropped at once, so that a batch holds only
+/// this until its end): its subject, and the recipient, Message-ID and
+/// bytes of each of its mails.
 struct Written {
+    ticket_id: i64,
+    template: Template,
     subject: String,
-    mails: Vec<(String, Vec<u8>)>,
+    mails: Vec<(String, String, Vec<u8>)>,
 }
 
 /// How a change's mails are posted.
@@ -62,7 +66,7 @@ pub(super) enum Post {
 /// scope joins it), and the notices handed to it.
 pub(super) struct Composer {
     jobs: mpsc::Sender<Letters>,
-    done: mpsc::Receiver<(Letters, StoreResult<Written>)>,
+    done: mpsc::Receiver<StoreResult<Written>>,
     in_flight: usize,
 }
 
@@ -77,8 +81,7 @@ impl Post {
             .name("compose".into())
             .spawn_scoped(scope, move || {
                 for letters in inbox {
-                    let written = guarded_write_out(desk, &letters);
-                    if outbox.send((letters, written)).is_err() {
+                    if outbox.send(guarded_write_out(desk, letters)).is_err() {
                         return;
                     }
                 }
@@ -105,8 +108,8 @@ impl Post {
     ) -> StoreResult<()> {
         match self {
             Post::Now => {
-                let written = write_out(desk, &letters)?;
-                record(conn, desk, clock, &[(letters, written)])
+                let written = write_out(desk, letters)?;
+                record(conn, desk, clock, &[written])
             }
             Post::Ahead(composer) => {
                 composer
@@ -132,19 +135,19 @@ impl Post {
         };
         let mut notices = Vec::with_capacity(composer.in_flight);
         while composer.in_flight > 0 {
-            let (letters, written) = composer
+            let written = composer
                 .done
                 .recv()
                 .map_err(|_| StoreError::Invalid("the composing thread stopped".into()))?;
             composer.in_flight -= 1;
-            notices.push((letters, written?));
+            notices.push(written?);
         }
         record(conn, desk, clock, &notices)
     }
 }
 
 /// [`write_out`], a panic of ours turned into an error of that notice.
-fn guarded_write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
+fn guarded_write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_out(desk, letters)))
         .unwrap_or_else(|panic| {
             Err(StoreError::Panic(crate::inbound::panic_message(
@@ -154,7 +157,7 @@ fn guarded_write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
 }
 
 /// Renders a notice and composes its mail to each recipient.
-fn write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
+fn write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
     let context = service::template_context(
         desk,
         &letters.ticket,
@@ -188,10 +191,12 @@ fn write_out(desk: &Desk, letters: &Letters) -> StoreResult<Written> {
                 date: letters.date,
             })
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            Ok((message_id, composed.raw))
+            Ok((a.to.clone(), message_id, composed.raw))
         })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Written {
+        ticket_id: letters.ticket_id,
+        template,
         subject: rendered.subject,
         mails,
     })
@@ -206,7 +211,7 @@ fn record(
     conn: &mut AnyConnection,
     desk: &Desk,
     clock: &Clock,
-    notices: &[(Letters, Written)],
+    notices: &[Written],
 ) -> StoreResult<()> {
     let now = clock.now_naive();
     let t = &desk.settings.tickets;
@@ -214,16 +219,16 @@ fn record(
     let limited = |template: Template, to: &str| {
         template.auto_submitted() == "auto-replied" && !t.agent_notify.iter().any(|a| a == to)
     };
-    let addressed = || {
+    let mails = || {
         notices
             .iter()
-            .flat_map(|(letters, _)| letters.addressed.iter().map(move |a| (letters, a)))
+            .flat_map(|w| w.mails.iter().map(move |(to, id, raw)| (w, to, id, raw)))
     };
-    let all: Vec<&str> = addressed().map(|(_, a)| a.to.as_str()).collect();
+    let all: Vec<&str> = mails().map(|(_, to, ..)| to.as_str()).collect();
     let bounced = addresses::undeliverable_among(conn, &all)?;
-    let guarded: Vec<&str> = addressed()
-        .filter(|(l, a)| limited(l.notice.template, &a.to))
-        .map(|(_, a)| a.to.as_str())
+    let guarded: Vec<&str> = mails()
+        .filter(|(w, to, ..)| limited(w.template, to))
+        .map(|(_, to, ..)| to.as_str())
         .collect();
     // The automatic answers of the last day to each guarded address.
     let mut answered: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
@@ -236,12 +241,11 @@ fn record(
     }
     let sender = desk.settings.smtp.from.email.to_string();
     let mut reasons: Vec<Option<String>> = Vec::with_capacity(all.len());
-    for (letters, a) in addressed() {
-        let template = letters.notice.template;
-        let held = if bounced.contains(&a.to.to_lowercase()) {
+    for (w, to, ..) in mails() {
+        let held = if bounced.contains(&to.to_lowercase()) {
             Some("the address bounced for good".to_string())
-        } else if limited(template, &a.to) {
-            let sent = answered.entry(a.to.clone()).or_default();
+        } else if limited(w.template, to) {
+            let sent = answered.entry(to.clone()).or_default();
             let held = loop_guard(desk, sent, now);
             if held.is_none() {
                 // Counted for the mails after it.
@@ -252,50 +256,29 @@ fn record(
             None
         };
         if let Some(why) = &held {
-            tracing::warn!(to = %a.to, kind = template.name(), "mail held back: {why}");
+            tracing::warn!(to = %to, kind = w.template.name(), "mail held back: {why}");
         }
         reasons.push(held);
     }
-    let mut reason = reasons.iter();
-    let rows: Vec<outbox::NewOutgoing<'_>> = notices
-        .iter()
-        .flat_map(|(letters, written)| {
-            let kind = letters.notice.template.name();
-            letters
-                .addressed
-                .iter()
-                .zip(&written.mails)
-                .map(move |(a, (message_id, raw))| {
-                    (
-                        kind,
-                        letters.ticket_id,
-                        &written.subject,
-                        a,
-                        message_id,
-                        raw,
-                    )
-                })
-        })
-        .map(|(kind, ticket_id, subject, a, message_id, raw)| {
-            let held = reason.next().and_then(Option::as_deref);
-            outbox::NewOutgoing {
-                ticket_id: Some(ticket_id),
-                kind,
-                message_id,
-                sender: &sender,
-                recipients: &a.to,
-                subject,
-                raw,
-                state: if held.is_some() {
-                    outbox::state::HELD
-                } else {
-                    outbox::state::PENDING
-                },
-                attempts: 0,
-                next_attempt_at: now,
-                created_at: now,
-                last_error: held,
-            }
+    let rows: Vec<outbox::NewOutgoing<'_>> = mails()
+        .zip(&reasons)
+        .map(|((w, to, message_id, raw), held)| outbox::NewOutgoing {
+            ticket_id: Some(w.ticket_id),
+            kind: w.template.name(),
+            message_id,
+            sender: &sender,
+            recipients: to,
+            subject: &w.subject,
+            raw,
+            state: if held.is_some() {
+                outbox::state::HELD
+            } else {
+                outbox::state::PENDING
+            },
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+            last_error: held.as_deref(),
         })
         .collect();
     outbox::insert_all(conn, &rows)
