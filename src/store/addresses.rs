@@ -45,12 +45,14 @@ pub fn clear_undeliverable(conn: &mut AnyConnection, email: &str) -> StoreResult
     )
 }
 
-/// Addresses looked up in one statement, at most: the lists of a batch
-/// stay well under the databases' limits on bound values.
+/// Addresses looked up in one PostgreSQL statement, at most.
 const LOOKUP_CHUNK: usize = 500;
 
-/// Which of `emails` bounced for good, lowercased: one statement for a
-/// whole batch's recipients.
+/// Which of `emails` bounced for good, lowercased. On PostgreSQL one
+/// statement (an array) for a whole batch's recipients: a round trip
+/// saved per mail. On SQLite one compiled statement run per address: a
+/// list of hundreds of values would be compiled anew at each batch, and
+/// costs more than it saves where there is no round trip.
 pub fn undeliverable_among(
     conn: &mut AnyConnection,
     emails: &[&str],
@@ -58,19 +60,32 @@ pub fn undeliverable_among(
     let lowered: BTreeSet<String> = emails.iter().map(|e| e.to_lowercase()).collect();
     let lowered: Vec<String> = lowered.into_iter().collect();
     let mut found = HashSet::new();
-    for chunk in lowered.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<String> = native!(conn, |c| undeliverable::table
-            .filter(undeliverable::email.eq_any(chunk))
-            .select(undeliverable::email)
-            .load(c))?;
-        found.extend(rows);
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            for chunk in lowered.chunks(LOOKUP_CHUNK) {
+                let rows: Vec<String> = undeliverable::table
+                    .filter(undeliverable::email.eq_any(chunk))
+                    .select(undeliverable::email)
+                    .load(c)?;
+                found.extend(rows);
+            }
+        }
+        AnyConnection::Sqlite(c) => {
+            for email in lowered {
+                let known: i64 = undeliverable::table.find(&email).count().get_result(c)?;
+                if known > 0 {
+                    found.insert(email);
+                }
+            }
+        }
     }
     Ok(found)
 }
 
 /// When mail of these kinds (the automatic answers) was written to each
-/// of `emails` since `since`, held back mail excepted: (address, when),
-/// one statement for a whole batch's recipients.
+/// of `emails` since `since`, held back mail excepted: (address, when).
+/// One statement for a whole batch on PostgreSQL, one compiled statement
+/// run per address on SQLite (see [`undeliverable_among`]).
 pub fn written_since(
     conn: &mut AnyConnection,
     emails: &[&str],
@@ -79,13 +94,19 @@ pub fn written_since(
 ) -> StoreResult<Vec<(String, NaiveDateTime)>> {
     let distinct: BTreeSet<&str> = emails.iter().copied().collect();
     let distinct: Vec<&str> = distinct.into_iter().collect();
+    let chunk = match conn {
+        AnyConnection::Postgresql(_) => LOOKUP_CHUNK,
+        AnyConnection::Sqlite(_) => 1,
+    };
     let mut found = Vec::new();
-    for chunk in distinct.chunks(LOOKUP_CHUNK) {
-        found.extend(written_since_chunk(conn, chunk, kinds, since)?);
+    for emails in distinct.chunks(chunk) {
+        found.extend(written_since_chunk(conn, emails, kinds, since)?);
     }
     Ok(found)
 }
 
+/// Written with `=` for one address, so that SQLite keeps the statement
+/// compiled between mails, and `= ANY` for several on PostgreSQL.
 fn written_since_chunk(
     conn: &mut AnyConnection,
     emails: &[&str],
@@ -93,8 +114,7 @@ fn written_since_chunk(
     since: NaiveDateTime,
 ) -> StoreResult<Vec<(String, NaiveDateTime)>> {
     let [a, b, c, d, e, f] = kinds;
-    Ok(native!(conn, |db| outbox::table
-        .filter(outbox::recipients.eq_any(emails))
+    let automatic = outbox::table
         .filter(outbox::created_at.ge(since))
         .filter(
             outbox::kind
@@ -106,6 +126,13 @@ fn written_since_chunk(
                 .or(outbox::kind.eq(f)),
         )
         .filter(outbox::state.ne(super::outbox::state::HELD))
-        .select((outbox::recipients, outbox::created_at))
-        .load(db))?)
+        .select((outbox::recipients, outbox::created_at));
+    Ok(match emails {
+        [one] => native!(conn, |db| automatic
+            .filter(outbox::recipients.eq(*one))
+            .load(db))?,
+        many => native!(conn, |db| automatic
+            .filter(outbox::recipients.eq_any(many))
+            .load(db))?,
+    })
 }

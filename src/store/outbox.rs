@@ -59,23 +59,33 @@ pub struct Outgoing {
     pub claimed_by: Option<String>,
 }
 
-/// Rows written in one statement, at most (12 values each: well under
-/// the databases' limits on bound values).
+/// Rows written in one PostgreSQL statement, at most (12 values each:
+/// well under its limit on bound values).
 const INSERT_CHUNK: usize = 256;
 
-/// Writes rows in the order given (their ids follow that order): one
-/// statement for a whole batch's mail instead of one per mail.
+/// Writes rows in the order given (their ids follow that order). On
+/// PostgreSQL one statement for a whole batch's mail, a round trip saved
+/// per mail; chunks of a power of two rows, so that only a few sizes of
+/// the statement are ever prepared. On SQLite one compiled statement run
+/// per row: with no round trip to save, a statement of hundreds of rows
+/// was no faster and held 20 MiB more at the peak of a backlog.
 pub fn insert_all(conn: &mut AnyConnection, mut rows: &[NewOutgoing<'_>]) -> StoreResult<()> {
-    while !rows.is_empty() {
-        // Chunks of a power of two rows: each number of rows is its own
-        // statement, prepared and kept by the database connection, so
-        // only a few sizes are ever used.
-        let n = INSERT_CHUNK.min(1 << rows.len().ilog2());
-        let (chunk, rest) = rows.split_at(n);
-        native!(conn, |c| diesel::insert_into(outbox::table)
-            .values(chunk)
-            .execute(c))?;
-        rows = rest;
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            while !rows.is_empty() {
+                let n = INSERT_CHUNK.min(1 << rows.len().ilog2());
+                let (chunk, rest) = rows.split_at(n);
+                diesel::insert_into(outbox::table)
+                    .values(chunk)
+                    .execute(c)?;
+                rows = rest;
+            }
+        }
+        AnyConnection::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(outbox::table).values(row).execute(c)?;
+            }
+        }
     }
     Ok(())
 }
