@@ -4,8 +4,9 @@
 //! thread of their own while the next mails are processed, and written in
 //! the order they were posted: at the batch's end, or before a change
 //! reads the mails sent on a ticket (the threading headers). The loop
-//! guard reads the outbox as each mail is written, so it sees every mail
-//! posted before, as when mail is written at once.
+//! guard reads the outbox once for the mails written together and counts
+//! each one it lets through before deciding the next, so it sees every
+//! mail posted before, as when mail is written at once.
 
 use std::sync::mpsc;
 
