@@ -812,7 +812,6 @@ async fn dispatcher_loop(
             return;
         }
     };
-    let relay_name = transport.name();
     let mut conn: Option<AnyConnection> = None;
     let mut retry = MIN_BACKOFF;
     loop {
@@ -832,7 +831,11 @@ async fn dispatcher_loop(
                     if report.sent + report.failed > 0 {
                         tracing::info!(sent = report.sent, failed = report.failed, "outbox");
                     }
-                    if let Ok(Some(due)) = db(|| store::outbox::next_due(c, &relay_name)) {
+                    let due = db(|| store::outbox::next_due(c))
+                        .ok()
+                        .flatten()
+                        .map(|due| report.held_until.map_or(due, |held| due.max(held)));
+                    if let Some(due) = due {
                         let wait = (due - clock.now_naive()).to_std().unwrap_or(Duration::ZERO);
                         next_wake = wait.clamp(Duration::from_millis(200), Duration::from_secs(60));
                     }

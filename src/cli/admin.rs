@@ -186,7 +186,7 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
     // A pending row waits for its own retry time, or for the end of the
     // relay's hold, whichever comes last; and says why.
     let waits = |r: &outbox_store::Outgoing| match &hold {
-        Some(h) if r.state == "pending" && r.next_attempt_at <= h.until => (
+        Some(h) if r.state == outbox_store::state::PENDING && r.next_attempt_at <= h.until => (
             h.until,
             Some(format!(
                 "relay unreachable since {}: {}",

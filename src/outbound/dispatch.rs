@@ -57,6 +57,9 @@ pub struct Report {
     pub failed: usize,
     /// The last transient error, when the pass stopped on one.
     pub error: Option<String>,
+    /// Until when the relay is on hold, when it is: nothing is tried
+    /// before, whatever is due.
+    pub held_until: Option<NaiveDateTime>,
 }
 
 fn envelope(row: &outbox::Outgoing) -> Result<Envelope, String> {
@@ -97,6 +100,7 @@ pub async fn send_due(
     if let Some(h) = hold.as_ref().filter(|h| h.until > now) {
         return Ok(Report {
             error: Some(held(h)),
+            held_until: Some(h.until),
             ..Report::default()
         });
     }
@@ -123,6 +127,7 @@ pub async fn send_due(
         Some((why, retry_at)) => {
             let now = clock.now_naive();
             db(|| outbox::hold_relay(conn, &name, now, retry_at, &why))?;
+            report.held_until = Some(retry_at);
             let waiting = db(|| outbox::pending_count(conn))?;
             report.deferred = usize::try_from(waiting).unwrap_or(usize::MAX);
             tracing::warn!(

@@ -48,11 +48,19 @@ pub fn clear_undeliverable(conn: &mut AnyConnection, email: &str) -> StoreResult
 /// Addresses looked up in one PostgreSQL statement, at most.
 const LOOKUP_CHUNK: usize = 500;
 
-/// Which of `emails` bounced for good, lowercased. On PostgreSQL one
-/// statement (an array) for a whole batch's recipients: a round trip
-/// saved per mail. On SQLite one compiled statement run per address: a
-/// list of hundreds of values would be compiled anew at each batch, and
-/// costs more than it saves where there is no round trip.
+/// How many addresses one lookup takes. PostgreSQL: a batch's worth in
+/// one statement (`= ANY`, an array), a round trip saved per mail.
+/// SQLite: one, with `=`, so that the statement stays compiled between
+/// mails; a list of hundreds of values would be compiled anew at each
+/// batch, and costs more than it saves where there is no round trip.
+fn lookup_chunk(conn: &AnyConnection) -> usize {
+    match conn {
+        AnyConnection::Postgresql(_) => LOOKUP_CHUNK,
+        AnyConnection::Sqlite(_) => 1,
+    }
+}
+
+/// Which of `emails` bounced for good, lowercased.
 pub fn undeliverable_among(
     conn: &mut AnyConnection,
     emails: &[&str],
@@ -60,32 +68,24 @@ pub fn undeliverable_among(
     let lowered: BTreeSet<String> = emails.iter().map(|e| e.to_lowercase()).collect();
     let lowered: Vec<String> = lowered.into_iter().collect();
     let mut found = HashSet::new();
-    match conn {
-        AnyConnection::Postgresql(c) => {
-            for chunk in lowered.chunks(LOOKUP_CHUNK) {
-                let rows: Vec<String> = undeliverable::table
-                    .filter(undeliverable::email.eq_any(chunk))
-                    .select(undeliverable::email)
-                    .load(c)?;
-                found.extend(rows);
-            }
-        }
-        AnyConnection::Sqlite(c) => {
-            for email in lowered {
-                let known: i64 = undeliverable::table.find(&email).count().get_result(c)?;
-                if known > 0 {
-                    found.insert(email);
-                }
-            }
-        }
+    for chunk in lowered.chunks(lookup_chunk(conn)) {
+        let rows: Vec<String> = match chunk {
+            [one] => native!(conn, |c| undeliverable::table
+                .find(one)
+                .select(undeliverable::email)
+                .load(c))?,
+            many => native!(conn, |c| undeliverable::table
+                .filter(undeliverable::email.eq_any(many))
+                .select(undeliverable::email)
+                .load(c))?,
+        };
+        found.extend(rows);
     }
     Ok(found)
 }
 
 /// When mail of these kinds (the automatic answers) was written to each
 /// of `emails` since `since`, held back mail excepted: (address, when).
-/// One statement for a whole batch on PostgreSQL, one compiled statement
-/// run per address on SQLite (see [`undeliverable_among`]).
 pub fn written_since(
     conn: &mut AnyConnection,
     emails: &[&str],
@@ -94,19 +94,14 @@ pub fn written_since(
 ) -> StoreResult<Vec<(String, NaiveDateTime)>> {
     let distinct: BTreeSet<&str> = emails.iter().copied().collect();
     let distinct: Vec<&str> = distinct.into_iter().collect();
-    let chunk = match conn {
-        AnyConnection::Postgresql(_) => LOOKUP_CHUNK,
-        AnyConnection::Sqlite(_) => 1,
-    };
     let mut found = Vec::new();
-    for emails in distinct.chunks(chunk) {
+    for emails in distinct.chunks(lookup_chunk(conn)) {
         found.extend(written_since_chunk(conn, emails, kinds, since)?);
     }
     Ok(found)
 }
 
-/// Written with `=` for one address, so that SQLite keeps the statement
-/// compiled between mails, and `= ANY` for several on PostgreSQL.
+/// One lookup of [`written_since`] (see [`lookup_chunk`]).
 fn written_since_chunk(
     conn: &mut AnyConnection,
     emails: &[&str],

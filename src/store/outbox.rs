@@ -202,15 +202,13 @@ pub fn thread_sent(
         .load(c))?)
 }
 
-/// When the next pending row is due, if any: not before the end of a
-/// hold on `relay`.
-pub fn next_due(conn: &mut AnyConnection, relay: &str) -> StoreResult<Option<NaiveDateTime>> {
-    let due = outbox::table
+/// When the next pending row is due, if any (a hold on the relay, which
+/// [`crate::outbound::dispatch::send_due`] reports, may keep it longer).
+pub fn next_due(conn: &mut AnyConnection) -> StoreResult<Option<NaiveDateTime>> {
+    Ok(outbox::table
         .filter(outbox::state.eq(state::PENDING))
         .select(diesel::dsl::min(outbox::next_attempt_at))
-        .first::<Option<NaiveDateTime>>(conn)?;
-    let hold = relay_hold(conn, relay)?;
-    Ok(due.map(|d| hold.map_or(d, |h| d.max(h.until))))
+        .first::<Option<NaiveDateTime>>(conn)?)
 }
 
 /// How many rows wait to be sent.
