@@ -1,5 +1,6 @@
 //! guichet: an email-driven helpdesk. See `main.rs` for the architecture.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -6,10 +6,12 @@
 //! imap/       fetch from the support mailbox (IDLE or poll), batched
 //! store/      raw bytes stored first: nothing is lost (raw_mails)
 //! inbound/    parse, classify automatic mail, strip quotes, find [TAG #n]
-//! ticket/     match the ticket and the sender's role, run the state
-//!             machine, write ticket + message + outbox in one transaction
+//! app/        load what the rules need, ask the domain for a plan, apply
+//!             it: ticket + messages + outbox rows in one transaction
+//! ticket/     the domain, pure: decide(context, mail, policy, now) -> Plan
 //! outbound/   render (tera), compose (lettre), dispatch the outbox (SMTP)
-//! daemon.rs   the tasks of `guichet run`, systemd notify, SIGTERM
+//! daemon/     the supervised tasks of `guichet run`, systemd notify and
+//!             watchdog, SIGTERM
 //! cli/        one file per subcommand
 //! ```
 

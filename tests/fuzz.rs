@@ -219,10 +219,32 @@ fn fuzz<S: Strategy>(
     assert!(done > 0, "{name}: no case ran");
 }
 
+/// The desk's rules with the configuration's defaults.
+fn policy() -> machine::Policy {
+    let config = r#"
+[database]
+url = "sqlite:///tmp/unused.db"
+[imap]
+host = "127.0.0.1"
+tls = "none"
+username = "support@example.test"
+password = "x"
+[smtp]
+host = "127.0.0.1"
+tls = "none"
+from = "support@example.test"
+[tickets]
+agent_notify = ["sau@example.test"]
+"#;
+    guichet::config::Settings::parse(config)
+        .expect("valid settings")
+        .policy()
+}
+
 #[test]
 fn nothing_that_reads_mail_panics() {
     let tagger = SubjectTagger::new("SUPPORT");
-    let policy = machine::Policy::default();
+    let policy = policy();
     fuzz("mail readers", message(), |raw| {
         let _ = inbound::peek_message_id(&raw);
         let parsed = inbound::parse(&raw, "support@example.test");
@@ -251,7 +273,7 @@ fn nothing_that_reads_mail_panics() {
 #[test]
 fn text_readers_never_panic_on_any_string() {
     let tagger = SubjectTagger::new("SUPPORT");
-    let policy = machine::Policy::default();
+    let policy = policy();
     fuzz(
         "text readers",
         "\\PC{0,400}|[ -~\n>#]{0,400}",

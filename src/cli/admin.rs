@@ -7,11 +7,11 @@ use serde_json::json;
 
 use super::tickets::parse_number;
 use super::Cli;
+use crate::app;
+use crate::clock::rfc3339;
 use crate::clock::Clock;
 use crate::outbound::relay::name as relay_name;
 use crate::store::{agents as agent_store, outbox as outbox_store};
-use crate::ticket::service;
-use crate::ticket::service::rfc3339;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AgentsCommand {
@@ -112,7 +112,7 @@ pub(super) fn watchers(cli: &Cli, cmd: &WatchersCommand) -> anyhow::Result<ExitC
         WatchersCommand::Add { number, email } => {
             let n = parse_number(number)?;
             let email = check_address(email)?;
-            if service::add_watcher(&mut conn, n, &email, &Clock::System)? {
+            if app::watchers::add_watcher(&mut conn, n, &email, &Clock::System)? {
                 println!("{email} now follows {}", n.display(&tag));
             } else {
                 println!("{email} already follows {}", n.display(&tag));
@@ -120,7 +120,7 @@ pub(super) fn watchers(cli: &Cli, cmd: &WatchersCommand) -> anyhow::Result<ExitC
         }
         WatchersCommand::Remove { number, email } => {
             let n = parse_number(number)?;
-            if !service::remove_watcher(&mut conn, n, email)? {
+            if !app::watchers::remove_watcher(&mut conn, n, email)? {
                 bail!("{email} does not follow {}", n.display(&tag));
             }
             println!("{email} no longer follows {}", n.display(&tag));
@@ -149,7 +149,7 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
             }
             println!("{n} mail(s) due now");
             // And sent now, with what else is due, as `run --once` would.
-            let desk = crate::ticket::service::Desk::new(settings)?;
+            let desk = crate::app::Desk::new(settings)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -157,14 +157,9 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
             let report = runtime.block_on(async {
                 let transport = crate::outbound::dispatch::transport(&desk.settings.smtp)?;
                 let clock = Clock::System;
-                let report = crate::outbound::dispatch::send_due(
-                    &mut conn,
-                    &desk,
-                    &transport,
-                    &clock,
-                    || true,
-                )
-                .await;
+                let report =
+                    crate::app::delivery::send_due(&mut conn, &desk, &transport, &clock, || true)
+                        .await;
                 transport.close().await;
                 anyhow::Ok(report?)
             })?;
@@ -237,7 +232,7 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
 pub(super) fn failed(cli: &Cli, cmd: &FailedCommand) -> anyhow::Result<ExitCode> {
     use crate::store::mails;
     let settings = super::load_settings(cli)?;
-    let desk = crate::ticket::service::Desk::new(settings)?;
+    let desk = crate::app::Desk::new(settings)?;
     let mut conn = super::open_db(&desk.settings)?;
     match cmd {
         FailedCommand::List { json } => {
@@ -274,8 +269,8 @@ pub(super) fn failed(cli: &Cli, cmd: &FailedCommand) -> anyhow::Result<ExitCode>
             let clock = Clock::System;
             // `process` marks it failed again when it still cannot be
             // processed; a passing database error leaves it to the daemon.
-            match service::process(&mut conn, &desk, *id, &clock)? {
-                service::Outcome::Failed(why) => bail!("mail #{id} still fails: {why}"),
+            match app::process(&mut conn, &desk, *id, &clock)? {
+                app::Outcome::Failed(why) => bail!("mail #{id} still fails: {why}"),
                 other => println!("mail #{id}: {other:?}"),
             }
         }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::Cli;
+use crate::app::{self, Desk, Outcome, Source};
 use crate::clock::Clock;
-use crate::ticket::service::{self, Desk, Outcome, Source};
 
 /// sysexits.h: temporary failure, the MTA retries later.
 const EX_TEMPFAIL: u8 = 75;
@@ -67,7 +67,7 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             uidvalidity: None,
             uid: None,
         };
-        let id = match service::store_raw(&mut conn, source, &raw, &clock) {
+        let id = match app::store_raw(&mut conn, source, &raw, &clock) {
             Ok(id) => id,
             Err(e) => {
                 eprintln!("guichet: {name}: mail not stored: {e}");
@@ -75,7 +75,7 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             }
         };
         // Stored: from here on nothing is lost, whatever happens.
-        match service::process(&mut conn, &desk, id, &clock) {
+        match app::process(&mut conn, &desk, id, &clock) {
             Ok(Outcome::Created(n)) => {
                 println!("{name}: new ticket {}", n.display(desk.tagger.tag()))
             }

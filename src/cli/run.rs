@@ -7,8 +7,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::Cli;
+use crate::app::Desk;
 use crate::clock::Clock;
-use crate::ticket::service::Desk;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {

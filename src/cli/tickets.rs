@@ -6,9 +6,9 @@ use anyhow::{anyhow, bail};
 use serde_json::json;
 
 use super::Cli;
+use crate::clock::rfc3339;
 use crate::store::tickets;
-use crate::ticket::service::rfc3339;
-use crate::ticket::{Status, Ticket, TicketRef};
+use crate::ticket::{Person, Status, Ticket, TicketRef};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum TicketsCommand {
@@ -35,20 +35,25 @@ pub(super) fn ticket_json(t: &Ticket, tag: &str) -> serde_json::Value {
         "number": t.number.0,
         "reference": t.number.display(tag),
         "subject": t.subject,
-        "status": t.status,
-        "close_reason": t.close_reason,
-        "type": t.ticket_type,
-        "impact": t.impact,
+        "status": t.status.as_str(),
+        "close_reason": t.close_reason.map(|r| r.as_str()),
+        "type": t.ticket_type.as_str(),
+        "impact": t.impact.map(|i| i.as_str()),
         "category": t.category,
         "organisation": t.organisation,
-        "requester": t.requester,
+        "requester": person_json(&t.requester),
         "watchers": t.watchers,
-        "language": t.language,
+        "language": t.language.as_str(),
         "created_at": rfc3339(t.created_at),
         "updated_at": rfc3339(t.updated_at),
         "solved_at": t.solved_at.map(rfc3339),
         "closed_at": t.closed_at.map(rfc3339),
     })
+}
+
+/// `{"email": …, "name": …}`
+pub(super) fn person_json(p: &Person) -> serde_json::Value {
+    json!({ "email": p.email, "name": p.name })
 }
 
 pub(super) fn parse_number(s: &str) -> anyhow::Result<TicketRef> {

@@ -44,28 +44,7 @@ pub enum AfterProcessing {
     Delete,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    Fr,
-    En,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Fr => "fr",
-            Language::En => "en",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Language> {
-        match s {
-            "fr" => Some(Language::Fr),
-            "en" => Some(Language::En),
-            _ => None,
-        }
-    }
-}
+pub use crate::ticket::Language;
 
 #[derive(Clone, Debug)]
 pub struct ImapSettings {
@@ -112,7 +91,7 @@ pub struct TicketSettings {
     /// As written in the configuration (shown in mail); matched folded.
     pub validate_keywords: Vec<String>,
     pub refuse_keywords: Vec<String>,
-    pub reply_to_closed: crate::ticket::machine::ReplyToClosed,
+    pub reply_to_closed: crate::ticket::policy::ReplyToClosed,
     /// Whether mail written by an agent is signed with the agent's name
     /// (the agent's address is never shown).
     pub sign_with_agent_name: bool,
@@ -129,32 +108,30 @@ pub struct TicketSettings {
     pub duplicate_window: Duration,
 }
 
-impl TicketSettings {
-    /// The state machine's rules.
-    pub fn policy(&self) -> crate::ticket::machine::Policy {
-        use crate::ticket::command::fold;
+impl Settings {
+    /// The desk's rules, as the domain takes them.
+    pub fn policy(&self) -> crate::ticket::policy::Policy {
+        use crate::ticket::text::fold;
+        let t = &self.tickets;
         let to_chrono =
             |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(3650));
-        crate::ticket::machine::Policy {
-            validate_keywords: self.validate_keywords.iter().map(|k| fold(k)).collect(),
-            refuse_keywords: self.refuse_keywords.iter().map(|k| fold(k)).collect(),
-            auto_close_after: to_chrono(self.auto_close_after),
-            remind_before: to_chrono(self.remind_before),
-            reply_to_closed: self.reply_to_closed,
+        crate::ticket::policy::Policy {
+            desk_address: self.smtp.from_address(),
+            subject_tag: t.subject_tag.clone(),
+            language: t.language,
+            agent_notify: t.agent_notify.iter().map(|a| a.to_lowercase()).collect(),
+            validate_keywords: t.validate_keywords.iter().map(|k| fold(k)).collect(),
+            refuse_keywords: t.refuse_keywords.iter().map(|k| fold(k)).collect(),
+            auto_close_after: to_chrono(t.auto_close_after),
+            remind_before: to_chrono(t.remind_before),
+            reply_to_closed: t.reply_to_closed,
+            sign_with_agent_name: t.sign_with_agent_name,
+            duplicate_window: to_chrono(t.duplicate_window),
+            max_attachment_size: t.max_attachment_size,
+            max_message_size: t.max_message_size,
+            max_auto_per_hour: t.max_auto_per_hour,
+            max_auto_per_day: t.max_auto_per_day,
         }
-    }
-
-    /// The keyword shown to requesters for `language`, from the list.
-    pub fn shown_keyword(list: &[String], language: Language) -> String {
-        let preferred: &[&str] = match language {
-            Language::Fr => &["valider", "refuser"],
-            Language::En => &["accept", "refuse"],
-        };
-        list.iter()
-            .find(|k| preferred.contains(&crate::ticket::command::fold(k).as_str()))
-            .or_else(|| list.first())
-            .map(|k| k.to_uppercase())
-            .unwrap_or_default()
     }
 }
 
@@ -332,7 +309,7 @@ impl Settings {
         );
         let refuse_keywords = tickets.word_list("refuse_keywords", &["REFUSER", "REFUSE"]);
         {
-            use crate::ticket::command::fold;
+            use crate::ticket::text::fold;
             for k in &validate_keywords {
                 if refuse_keywords.iter().any(|r| fold(r) == fold(k)) {
                     tickets.problem(
@@ -343,11 +320,11 @@ impl Settings {
             }
         }
         let reply_to_closed = match tickets.string_or("reply_to_closed", "new_ticket").as_str() {
-            "new_ticket" => crate::ticket::machine::ReplyToClosed::NewTicket,
-            "reopen" => crate::ticket::machine::ReplyToClosed::Reopen,
+            "new_ticket" => crate::ticket::policy::ReplyToClosed::NewTicket,
+            "reopen" => crate::ticket::policy::ReplyToClosed::Reopen,
             _ => {
                 tickets.problem("reply_to_closed", "must be \"new_ticket\" or \"reopen\"");
-                crate::ticket::machine::ReplyToClosed::NewTicket
+                crate::ticket::policy::ReplyToClosed::NewTicket
             }
         };
         let sign_with_agent_name = match tickets.string_or("agent_identity", "hidden").as_str() {

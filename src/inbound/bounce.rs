@@ -6,19 +6,7 @@ use std::sync::LazyLock;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use regex::Regex;
 
-/// What a bounce says.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Bounce {
-    /// The Message-ID of the mail that failed (without angle brackets).
-    pub original_message_id: Option<String>,
-    /// The address that failed, lower case.
-    pub recipient: Option<String>,
-    /// The RFC 3463 status code, e.g. "5.1.1".
-    pub status: Option<String>,
-    /// A permanent failure (status class 5): the address should not be
-    /// mailed again.
-    pub permanent: bool,
-}
+pub use crate::ticket::Bounce;
 
 static STATUS_IN_TEXT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b").expect("static regex"));

@@ -6,15 +6,7 @@ use std::sync::LazyLock;
 use mail_parser::{Message, MimeHeaders};
 use regex::Regex;
 
-/// What kind of automatic mail a message is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Automatic {
-    /// Out-of-office, autoresponder, list or bulk mail.
-    AutoReply,
-    /// A delivery status notification (RFC 3464) or a mailer-daemon notice.
-    Bounce,
-}
+pub use crate::ticket::Automatic;
 
 /// Subjects of out-of-office replies that carry no header saying so.
 static OOO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {

@@ -16,14 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-pub use classify::Automatic;
-
-/// A person as named in a mail header.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Person {
-    pub email: String,
-    pub name: Option<String>,
-}
+pub use crate::ticket::{Automatic, Person};
 
 #[derive(Clone, Debug)]
 pub struct InboundAttachment {

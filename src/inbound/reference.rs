@@ -1,26 +1,9 @@
 //! Ticket references in subjects: `[SUPPORT #000123]`, found whatever the
 //! reply or forward prefixes and the leading zeros.
 
-use std::fmt;
-
 use regex::Regex;
 
-/// A ticket number as written in subjects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TicketRef(pub i64);
-
-impl TicketRef {
-    /// `[TAG #000123]`
-    pub fn display(self, tag: &str) -> String {
-        format!("[{tag} #{:06}]", self.0)
-    }
-}
-
-impl fmt::Display for TicketRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{:06}", self.0)
-    }
-}
+pub use crate::ticket::TicketRef;
 
 /// Finds and removes ticket tags of one desk.
 #[derive(Clone, Debug)]

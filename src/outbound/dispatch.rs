@@ -10,7 +10,7 @@ use lettre::address::Envelope;
 use super::relay::{Relay, RelayError, PARALLEL};
 use crate::clock::Clock;
 use crate::config::SmtpSettings;
-use crate::store::{outbox, AnyConnection, StoreResult};
+use crate::store::{blocking as db, outbox, AnyConnection, StoreResult};
 
 /// The first retry waits this long; each further one twice as long.
 const FIRST_RETRY: Duration = Duration::from_secs(30);
@@ -20,15 +20,6 @@ const MAX_RETRY: Duration = Duration::from_secs(3600);
 /// for a few milliseconds, during which fewer mails than `UNRECORDED` go
 /// out, so the sends do not wait.
 const DISPATCH_BATCH: i64 = 64;
-
-/// How a failed send should be treated.
-pub trait SendErrorClass: std::fmt::Display {
-    /// The relay refused this mail for good (5xx): retrying is useless.
-    fn is_permanent(&self) -> bool;
-    /// The relay answered this mail with a temporary refusal (4xx): the
-    /// others may still go through.
-    fn is_transient(&self) -> bool;
-}
 
 pub type Transport = Relay;
 
@@ -44,10 +35,15 @@ pub fn backoff(attempt: i32) -> Duration {
     let base = FIRST_RETRY
         .saturating_mul(2u32.saturating_pow(exp))
         .min(MAX_RETRY);
-    let mut byte = [0u8; 1];
-    let _ = getrandom::getrandom(&mut byte);
-    base + base.mul_f64(f64::from(byte[0]) / 2550.0)
+    crate::clock::jittered(base)
 }
+
+/// What is done when the relay refuses a mail for good (5xx), beside
+/// marking it failed: the application records it on the ticket (see
+/// `app::delivery::relay_refused`). Called on the connection that records
+/// the sends.
+pub type OnRefused<'a> =
+    &'a (dyn Fn(&mut AnyConnection, &outbox::Outgoing, &RelayError) -> StoreResult<()> + Sync);
 
 /// What one pass of the dispatcher did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -75,10 +71,6 @@ fn envelope(row: &outbox::Outgoing) -> Result<Envelope, String> {
     Envelope::new(Some(from), to).map_err(|e| e.to_string())
 }
 
-fn db<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
-
 /// Sends every due row once, `PARALLEL` at a time. A 4xx for one mail
 /// defers that mail only; a relay that cannot be reached is put on hold
 /// (see [`outbox::hold_relay`]) and ends the pass: nothing is tried again
@@ -89,10 +81,10 @@ fn db<T>(f: impl FnOnce() -> T) -> T {
 /// due.
 pub async fn send_due(
     conn: &mut AnyConnection,
-    desk: &crate::ticket::service::Desk,
     relay: &Relay,
     clock: &Clock,
     keep_going: impl Fn() -> bool + Sync,
+    on_refused: OnRefused<'_>,
 ) -> StoreResult<Report> {
     let now = clock.now_naive();
     let name = relay.name();
@@ -116,7 +108,7 @@ pub async fn send_due(
     }
     let failures = hold.as_ref().map_or(0, |h| h.failures);
     let (untried, mut report, unreachable) =
-        send_claimed(conn, desk, relay, clock, failures, &keep_going);
+        send_claimed(conn, relay, clock, failures, &keep_going, on_refused);
     let untried = untried?;
     // The rows claimed and not tried are due again; when the relay is
     // unreachable, the hold keeps them waiting.
@@ -131,7 +123,7 @@ pub async fn send_due(
             let waiting = db(|| outbox::pending_count(conn))?;
             report.deferred = usize::try_from(waiting).unwrap_or(usize::MAX);
             tracing::warn!(
-                retry_at = %crate::ticket::service::rfc3339(retry_at),
+                retry_at = %crate::clock::rfc3339(retry_at),
                 waiting,
                 "relay unreachable, will retry: {why}"
             );
@@ -147,7 +139,7 @@ pub async fn send_due(
 
 /// Why nothing is tried: the relay is on hold.
 fn held(hold: &outbox::RelayHold) -> String {
-    use crate::ticket::service::rfc3339;
+    use crate::clock::rfc3339;
     format!(
         "relay unreachable since {} ({}), next try at {}",
         rfc3339(hold.since),
@@ -178,7 +170,7 @@ type Permit = tokio::sync::OwnedSemaphorePermit;
 /// What became of one mail handed to the relay, for the keeper thread.
 enum Sent {
     Accepted(i64),
-    Refused(Box<outbox::Outgoing>, String, bool),
+    Refused(Box<outbox::Outgoing>, RelayError),
     Deferred(i64, String, NaiveDateTime),
 }
 
@@ -195,11 +187,11 @@ enum Sent {
 #[allow(clippy::type_complexity)]
 fn send_claimed(
     conn: &mut AnyConnection,
-    desk: &crate::ticket::service::Desk,
     relay: &Relay,
     clock: &Clock,
     failures: i32,
     keep_going: &(impl Fn() -> bool + Sync),
+    on_refused: OnRefused<'_>,
 ) -> (
     StoreResult<Vec<i64>>,
     Report,
@@ -211,7 +203,7 @@ fn send_claimed(
         std::thread::scope(|scope| {
             let (tell, told) = std::sync::mpsc::channel::<(Sent, Permit)>();
             let (hand, mut handed) = tokio::sync::mpsc::unbounded_channel::<outbox::Outgoing>();
-            let keeper = scope.spawn(move || keep(conn, desk, clock, keep_going, hand, told));
+            let keeper = scope.spawn(move || keep(conn, clock, keep_going, on_refused, hand, told));
             let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(UNRECORDED));
             let rows = futures::stream::poll_fn(|cx| handed.poll_recv(cx));
             let mut sends = rows
@@ -238,10 +230,9 @@ fn send_claimed(
                             Sent::Accepted(row.id)
                         }
                         Err(e) if e.is_permanent() || matches!(e, RelayError::Config(_)) => {
-                            let why = e.to_string();
-                            tracing::error!(outbox = row.id, to = %row.recipients, "mail refused for good: {why}");
+                            tracing::error!(outbox = row.id, to = %row.recipients, "mail refused for good: {e}");
                             report.failed += 1;
-                            Sent::Refused(Box::new(row), why, e.is_permanent())
+                            Sent::Refused(Box::new(row), e)
                         }
                         Err(e) => {
                             let why = e.to_string();
@@ -289,9 +280,9 @@ fn send_claimed(
 /// Returns the rows claimed whose outcome never came (the sends stopped).
 fn keep(
     conn: &mut AnyConnection,
-    desk: &crate::ticket::service::Desk,
     clock: &Clock,
     keep_going: &(impl Fn() -> bool + Sync),
+    on_refused: OnRefused<'_>,
     hand: tokio::sync::mpsc::UnboundedSender<outbox::Outgoing>,
     told: std::sync::mpsc::Receiver<(Sent, Permit)>,
 ) -> StoreResult<Vec<i64>> {
@@ -350,11 +341,11 @@ fn keep(
                     claimed.remove(&id);
                     accepted.push(id);
                 }
-                Sent::Refused(row, why, permanent) => {
+                Sent::Refused(row, e) => {
                     claimed.remove(&row.id);
-                    outbox::mark_failed(conn, row.id, &why, None)?;
-                    if permanent {
-                        crate::ticket::service::relay_refused(conn, desk, &row, &why, clock)?;
+                    outbox::mark_failed(conn, row.id, &e.to_string(), None)?;
+                    if e.is_permanent() {
+                        on_refused(conn, &row, &e)?;
                     }
                 }
                 Sent::Deferred(id, why, retry_at) => {

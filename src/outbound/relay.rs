@@ -37,12 +37,69 @@ pub enum RelayError {
     Config(String),
 }
 
-impl super::dispatch::SendErrorClass for RelayError {
-    fn is_permanent(&self) -> bool {
+impl RelayError {
+    /// The relay refused this mail for good (5xx): retrying is useless.
+    pub fn is_permanent(&self) -> bool {
         matches!(self, RelayError::Smtp(e) if e.is_permanent())
     }
-    fn is_transient(&self) -> bool {
+
+    /// The relay answered this mail with a temporary refusal (4xx): the
+    /// others may still go through.
+    pub fn is_transient(&self) -> bool {
         matches!(self, RelayError::Smtp(e) if e.is_transient())
+    }
+
+    /// The relay's reply status, when it answered with one.
+    pub fn status(&self) -> Option<ReplyStatus> {
+        let RelayError::Smtp(e) = self else {
+            return None;
+        };
+        let code = e.status()?;
+        let text = std::error::Error::source(e).map(|s| s.to_string());
+        Some(ReplyStatus::new(&code.to_string(), text.as_deref()))
+    }
+}
+
+/// An SMTP reply's status: its code (RFC 5321 section 4.2.1) and the
+/// enhanced status code that begins its text, when the relay gave one
+/// (RFC 3463, RFC 2034).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyStatus {
+    pub code: u16,
+    /// Class, subject, detail: 5.1.1 is (5, 1, 1).
+    pub enhanced: Option<(u8, u16, u16)>,
+}
+
+impl ReplyStatus {
+    /// From the reply's code ("550") and text ("5.1.1 <a@b>: unknown").
+    pub fn new(code: &str, text: Option<&str>) -> ReplyStatus {
+        let enhanced = text
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|word| {
+                let mut parts = word.split('.');
+                let class: u8 = parts.next()?.parse().ok()?;
+                let subject: u16 = parts.next()?.parse().ok()?;
+                let detail: u16 = parts.next()?.parse().ok()?;
+                (parts.next().is_none()
+                    && matches!(class, 2 | 4 | 5)
+                    && subject < 1000
+                    && detail < 1000)
+                    .then_some((class, subject, detail))
+            });
+        ReplyStatus {
+            code: code.parse().unwrap_or(0),
+            enhanced,
+        }
+    }
+}
+
+impl std::fmt::Display for ReplyStatus {
+    /// The enhanced code when there is one ("5.1.1"), else the code ("550").
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.enhanced {
+            Some((c, s, d)) => write!(f, "{c}.{s}.{d}"),
+            None => write!(f, "{}", self.code),
+        }
     }
 }
 

@@ -294,13 +294,10 @@ pub fn lock_for_write(conn: &mut AnyConnection) -> StoreResult<()> {
     Ok(())
 }
 
-impl AnyConnection {
-    pub fn backend(&self) -> Backend {
-        match self {
-            AnyConnection::Postgresql(_) => Backend::Postgres,
-            AnyConnection::Sqlite(_) => Backend::Sqlite,
-        }
-    }
+/// Runs database work from an async task: on this thread, with the
+/// runtime told that it blocks (the connections are synchronous).
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
 }
 
 /// The URL without its password, for messages.

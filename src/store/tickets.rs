@@ -351,11 +351,21 @@ pub struct AttachmentView {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MessageView {
     pub kind: String,
+    #[serde(serialize_with = "person")]
     pub from: Person,
     pub at: String,
     pub body: String,
     pub message_id: Option<String>,
     pub attachments: Vec<AttachmentView>,
+}
+
+/// A person as the contract's JSON writes one: `{"email", "name"}`.
+fn person<S: serde::Serializer>(p: &Person, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut out = s.serialize_struct("Person", 2)?;
+    out.serialize_field("email", &p.email)?;
+    out.serialize_field("name", &p.name)?;
+    out.end()
 }
 
 /// The whole thread of a ticket, oldest first.
@@ -397,7 +407,7 @@ pub fn thread(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<Messa
         out.push(MessageView {
             kind,
             from: Person { email, name },
-            at: crate::ticket::service::rfc3339(at),
+            at: crate::clock::rfc3339(at),
             body,
             message_id,
             attachments: files

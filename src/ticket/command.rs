@@ -1,6 +1,7 @@
 //! Agent commands: a first line beginning with `#` (after quotes are
 //! stripped), e.g. `#solution …`, `#note …`, `#watch add x@y`, `#close`.
 
+use super::text::{fold, is_address};
 use super::{Impact, TicketType};
 
 /// What an agent asked for.
@@ -35,19 +36,6 @@ pub struct Parsed {
     pub command: Result<Command, CommandError>,
     /// The rest of the first line after the command, then the next lines.
     pub text: String,
-}
-
-/// Lower case without accents, so `#Clôturer` and `#cloturer` match.
-pub fn fold(s: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    s.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .collect::<String>()
-        .to_lowercase()
-}
-
-fn is_address(s: &str) -> bool {
-    s.parse::<lettre::Address>().is_ok()
 }
 
 /// Parses the first non-empty line if it starts with `#`; `None` otherwise

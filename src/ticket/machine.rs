@@ -1,13 +1,16 @@
 //! The ticket state machine as a pure function: (ticket, event, actor, now)
 //! to a verdict: the ticket after the event, what to record in its thread,
-//! and which mails to send. No I/O here; `service` applies the verdict.
+//! and which mails to send. No I/O here; [`super::decide`] builds the
+//! plan around it.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 
 use super::command::{self, Command, CommandError};
-use super::{CloseReason, MessageKind, Person, Status, Ticket, TicketRef, TicketType};
-use crate::config::Language;
-use crate::inbound::Automatic;
+pub use super::notice::{Audience, Notice, Situation, Template};
+use super::text::fold;
+use super::{
+    Automatic, CloseReason, Language, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
+};
 
 /// Who wrote a mail, relative to a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,191 +45,7 @@ pub enum Event {
     Tick,
 }
 
-/// What to do with a mail on a closed ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReplyToClosed {
-    NewTicket,
-    Reopen,
-}
-
-/// The desk's rules, from the configuration.
-#[derive(Clone, Debug)]
-pub struct Policy {
-    /// Folded (lower case, no accents).
-    pub validate_keywords: Vec<String>,
-    pub refuse_keywords: Vec<String>,
-    pub auto_close_after: Duration,
-    pub remind_before: Duration,
-    pub reply_to_closed: ReplyToClosed,
-}
-
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            validate_keywords: ["valider", "accepter", "accept", "ok"]
-                .map(String::from)
-                .to_vec(),
-            refuse_keywords: ["refuser", "refuse"].map(String::from).to_vec(),
-            auto_close_after: Duration::days(7),
-            remind_before: Duration::days(2),
-            reply_to_closed: ReplyToClosed::NewTicket,
-        }
-    }
-}
-
-/// Who a notice goes to; the service turns these into addresses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Audience {
-    Requester,
-    Watchers,
-    /// The desk's notification addresses (never the author of the mail).
-    Agents,
-    /// The author of the mail that caused the notice.
-    Sender,
-}
-
-/// Which mail to send; each is a template in `templates/{fr,en}/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Template {
-    Acknowledgement,
-    AgentNewTicket,
-    AgentFollowUp,
-    AgentReply,
-    AgentNote,
-    Solution,
-    ValidationConfirmation,
-    ValidatedNotice,
-    RefusalAcknowledged,
-    AgentRefusal,
-    Reminder,
-    AutoClosure,
-    AgentClosure,
-    CommandError,
-    SecurityRefused,
-    AgentBounce,
-    AttachmentRefused,
-}
-
-impl Template {
-    pub const ALL: &'static [Template] = &[
-        Template::Acknowledgement,
-        Template::AgentNewTicket,
-        Template::AgentFollowUp,
-        Template::AgentReply,
-        Template::AgentNote,
-        Template::Solution,
-        Template::ValidationConfirmation,
-        Template::ValidatedNotice,
-        Template::RefusalAcknowledged,
-        Template::AgentRefusal,
-        Template::Reminder,
-        Template::AutoClosure,
-        Template::AgentClosure,
-        Template::CommandError,
-        Template::SecurityRefused,
-        Template::AgentBounce,
-        Template::AttachmentRefused,
-    ];
-
-    /// The answers to someone's mail (RFC 3834 `auto-replied`), which the
-    /// loop guard counts; the rest is `auto-generated`.
-    pub const AUTO_REPLIED: [Template; 6] = [
-        Template::Acknowledgement,
-        Template::ValidationConfirmation,
-        Template::RefusalAcknowledged,
-        Template::CommandError,
-        Template::SecurityRefused,
-        Template::AttachmentRefused,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Template::Acknowledgement => "acknowledgement",
-            Template::AgentNewTicket => "agent_new_ticket",
-            Template::AgentFollowUp => "agent_followup",
-            Template::AgentReply => "agent_reply",
-            Template::AgentNote => "agent_note",
-            Template::Solution => "solution",
-            Template::ValidationConfirmation => "validation_confirmation",
-            Template::ValidatedNotice => "validated_notice",
-            Template::RefusalAcknowledged => "refusal_acknowledged",
-            Template::AgentRefusal => "agent_refusal",
-            Template::Reminder => "reminder",
-            Template::AutoClosure => "auto_closure",
-            Template::AgentClosure => "agent_closure",
-            Template::CommandError => "command_error",
-            Template::SecurityRefused => "security_refused",
-            Template::AgentBounce => "agent_bounce",
-            Template::AttachmentRefused => "attachment_refused",
-        }
-    }
-
-    /// RFC 3834 section 5: direct answers to a person's mail are
-    /// "auto-replied", everything else we send is "auto-generated".
-    pub fn auto_submitted(self) -> &'static str {
-        if Template::AUTO_REPLIED.contains(&self) {
-            "auto-replied"
-        } else {
-            "auto-generated"
-        }
-    }
-}
-
-/// Why the agents are told of a requester's or watcher's mail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Situation {
-    FollowUp,
-    /// On a solved ticket, without validating or refusing.
-    Undecided,
-    /// On a closed ticket, which was reopened.
-    Reopened,
-    /// A command or keyword whose mail could not be authenticated.
-    Unauthenticated,
-    /// A new mail with the subject of an open ticket of the same
-    /// requester, added to it instead of opening another.
-    Merged,
-}
-
-impl Situation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Situation::FollowUp => "followup",
-            Situation::Undecided => "undecided",
-            Situation::Reopened => "reopened",
-            Situation::Unauthenticated => "unauthenticated",
-            Situation::Merged => "merged",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
-    pub template: Template,
-    pub to: Vec<Audience>,
-    pub situation: Situation,
-    pub error: Option<CommandError>,
-}
-
-impl Notice {
-    pub fn new(template: Template, to: &[Audience]) -> Notice {
-        Notice {
-            template,
-            to: to.to_vec(),
-            situation: Situation::FollowUp,
-            error: None,
-        }
-    }
-
-    pub fn situation(mut self, s: Situation) -> Notice {
-        self.situation = s;
-        self
-    }
-
-    fn error(mut self, e: CommandError) -> Notice {
-        self.error = Some(e);
-        self
-    }
-}
+pub use super::policy::{Policy, ReplyToClosed};
 
 /// What goes into the thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,7 +162,7 @@ pub fn decision_in(body: &str, policy: &Policy) -> Option<Decided> {
     let word_end = first_line
         .find(|c: char| !c.is_alphanumeric())
         .unwrap_or(first_line.len());
-    let word = command::fold(&first_line[..word_end]);
+    let word = fold(&first_line[..word_end]);
     if word.is_empty() {
         return None;
     }

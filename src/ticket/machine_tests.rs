@@ -5,13 +5,10 @@ use chrono::{Duration, NaiveDateTime};
 use proptest::prelude::*;
 
 use super::*;
+use crate::ticket::policy::tests::policy;
 
 fn at(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
-}
-
-fn policy() -> Policy {
-    Policy::default()
 }
 
 fn opened() -> Ticket {

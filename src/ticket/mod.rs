@@ -1,16 +1,14 @@
-//! The domain: tickets, their statuses and the messages of their thread.
-//! Nothing here knows IMAP, SMTP or diesel; `machine` decides, `service`
-//! applies the decision in one database transaction.
+//! The domain: tickets, their statuses and the messages of their thread,
+//! and every rule that decides what a mail or the clock does to them. It
+//! is pure: nothing here knows IMAP, SMTP, the database or the
+//! configuration file (`scripts/check-layers` checks that it imports only
+//! `std`, `chrono` and itself). [`decide::decide`] turns (a snapshot of
+//! what the rules need, the mail, the policy, now) into a [`plan::Plan`],
+//! which the application layer (`crate::app`) applies in one transaction.
 
-pub mod command;
-pub mod machine;
-mod post;
-pub mod service;
+use std::fmt;
 
 use chrono::NaiveDateTime;
-
-pub use crate::inbound::reference::TicketRef;
-pub use crate::inbound::Person;
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -36,13 +34,20 @@ macro_rules! string_enum {
             }
         }
 
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
     };
 }
+
+// After the macro: the modules below use it.
+pub mod command;
+pub mod decide;
+pub mod letters;
+pub mod limits;
+pub mod machine;
+pub mod notice;
+pub mod plan;
+pub mod policy;
+pub mod schedule;
+pub mod text;
 
 string_enum!(
     /// Where a ticket stands (see the contract).
@@ -107,7 +112,7 @@ pub struct Ticket {
     pub category: Option<String>,
     pub organisation: Option<String>,
     pub requester: Person,
-    pub language: crate::config::Language,
+    pub language: Language,
     pub watchers: Vec<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -117,16 +122,75 @@ pub struct Ticket {
     pub reminded_at: Option<NaiveDateTime>,
 }
 
-impl Ticket {
-    pub fn is_open(&self) -> bool {
-        self.status != Status::Closed
-    }
-}
-
 /// The organisation a requester belongs to, from the domain of the address.
 pub fn organisation_of(email: &str) -> Option<String> {
     email
         .rsplit_once('@')
         .map(|(_, domain)| domain.to_ascii_lowercase())
         .filter(|d| !d.is_empty())
+}
+
+/// A person as named in a mail header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// Lower case.
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// A ticket number as written in subjects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TicketRef(pub i64);
+
+impl TicketRef {
+    /// `[TAG #000123]`
+    pub fn display(self, tag: &str) -> String {
+        format!("[{tag} #{:06}]", self.0)
+    }
+}
+
+impl fmt::Display for TicketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{:06}", self.0)
+    }
+}
+
+string_enum!(
+    /// The language of the mail a ticket's requester receives.
+    Language {
+        Fr => "fr",
+        En => "en",
+    }
+);
+
+/// What kind of automatic mail a mail is, when it is one: never answered,
+/// never a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Automatic {
+    /// Out-of-office, autoresponder, list or bulk mail.
+    AutoReply,
+    /// A delivery status notification (RFC 3464) or a mailer-daemon notice.
+    Bounce,
+}
+
+/// What a delivery report says of a mail of ours that failed.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Bounce {
+    /// The Message-ID of the mail that failed (without angle brackets).
+    pub original_message_id: Option<String>,
+    /// The address that failed, lower case.
+    pub recipient: Option<String>,
+    /// The RFC 3463 status code, e.g. "5.1.1".
+    pub status: Option<String>,
+    /// A permanent failure (status class 5): the address should not be
+    /// mailed again.
+    pub permanent: bool,
+}
+
+/// An attachment as the rules see it: its name, type and size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
 }

@@ -10,6 +10,7 @@ mod lifecycle;
 mod outages;
 mod realworld;
 mod resilience;
+mod supervision;
 mod transport;
 
 /// Declares a test for each database backend.

@@ -248,12 +248,15 @@ fn fill(dir: &Path) -> PathBuf {
 /// The SQLite database on a small file system that fills up: the daemon
 /// stops fetching and says why, leaves the mail in the INBOX, and carries
 /// on by itself once there is room again.
+///
+/// Mounting a small file system needs root: the test is ignored (and says
+/// so in the summary) unless run with `--include-ignored`, which
+/// `scripts/test` passes when it runs as root; run that way without root,
+/// it fails instead of passing unseen.
 #[test]
+#[ignore = "needs root: scripts/test runs it as root"]
 fn a_full_disk_stops_fetching_and_resumes_when_space_returns() {
-    if !is_root() {
-        eprintln!("skipped: mounting a small file system needs root");
-        return;
-    }
+    assert!(is_root(), "mounting a small file system needs root");
     let app = TestApp::start(Db::Sqlite);
     let small = app.path().join("small");
     std::fs::create_dir_all(&small).unwrap();

@@ -1,46 +1,34 @@
-//! Where the mails a change causes go: rendered and composed, then
-//! written to the outbox in the transaction of the change. One mail at a
-//! time they are composed at once. In a batch they are composed on a
-//! thread of their own while the next mails are processed, and written in
-//! the order they were posted: at the batch's end, or before a change
-//! reads the mails sent on a ticket (the threading headers). The loop
-//! guard reads the outbox once for the mails written together and counts
-//! each one it lets through before deciding the next, so it sees every
-//! mail posted before, as when mail is written at once.
-
-use std::sync::mpsc;
+//! Where a plan's letters go: rendered and composed, then written to the
+//! outbox in the transaction of the change. One mail at a time they are
+//! composed at once. In a batch they are composed on a thread of their own
+//! while the next mails are processed, and written in the order they were
+//! posted at the batch's end; until then [`Post::unwritten`] tells the
+//! threading headers of later mails what was sent. The loop guard reads
+//! the outbox once for the mails written together and counts each one it
+//! lets through before deciding the next, so it sees every mail posted
+//! before, as when mail is written at once.
 
 use std::collections::HashMap;
+use std::sync::mpsc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::machine::{Notice, Template};
-use super::service::{self, Desk};
-use super::{Ticket, TicketRef};
+use super::Desk;
 use crate::clock::Clock;
 use crate::outbound;
 use crate::store::{addresses, outbox, AnyConnection, StoreError, StoreResult};
+use crate::ticket::letters::Seen;
+use crate::ticket::limits;
+use crate::ticket::notice::Template;
+use crate::ticket::plan::Letter;
+use crate::ticket::Ticket;
 
-/// One notice to render, what its template is told (see
-/// [`service::template_context`]), and the mails it makes: one per
-/// recipient.
+/// One letter of a plan, the ticket it is about, and when it is sent.
 pub(super) struct Letters {
     pub ticket_id: i64,
     pub ticket: Ticket,
-    pub notice: Notice,
-    pub message: serde_json::Value,
-    pub solution: Option<String>,
-    pub follows: Option<TicketRef>,
-    pub agent: Option<String>,
-    pub addressed: Vec<Addressed>,
+    pub letter: Letter,
     pub date: DateTime<Utc>,
-}
-
-/// One recipient of a notice, with its threading headers.
-pub(super) struct Addressed {
-    pub to: String,
-    pub in_reply_to: Option<String>,
-    pub references: Vec<String>,
 }
 
 /// A notice rendered, all that is left of it to write to the outbox
@@ -64,11 +52,13 @@ pub(super) enum Post {
 }
 
 /// The composing thread of a batch (it ends with the sender, and the
-/// scope joins it), and the notices handed to it.
+/// scope joins it), the notices handed to it, and the mails they make
+/// that are not in the outbox yet, by ticket.
 pub(super) struct Composer {
     jobs: mpsc::Sender<Letters>,
     done: mpsc::Receiver<StoreResult<Written>>,
     in_flight: usize,
+    unwritten: HashMap<i64, Vec<Seen>>,
 }
 
 impl Post {
@@ -82,7 +72,10 @@ impl Post {
             .name("compose".into())
             .spawn_scoped(scope, move || {
                 for letters in inbox {
-                    if outbox.send(guarded_write_out(desk, letters)).is_err() {
+                    if outbox
+                        .send(super::guarded(|| write_out(desk, letters)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -95,7 +88,17 @@ impl Post {
             jobs,
             done,
             in_flight: 0,
+            unwritten: HashMap::new(),
         })
+    }
+
+    /// The mails posted on a ticket and not yet written to the outbox:
+    /// what the outbox does not tell the threading headers yet.
+    pub(super) fn unwritten(&self, ticket_id: i64) -> &[Seen] {
+        match self {
+            Post::Ahead(c) => c.unwritten.get(&ticket_id).map_or(&[], Vec::as_slice),
+            Post::Now => &[],
+        }
     }
 
     /// Posts one notice's mails: written now, or handed to the composing
@@ -113,6 +116,13 @@ impl Post {
                 record(conn, desk, clock, &[written])
             }
             Post::Ahead(composer) => {
+                let at = clock.now_naive();
+                let seen = composer.unwritten.entry(letters.ticket_id).or_default();
+                seen.extend(letters.letter.to.iter().map(|a| Seen {
+                    at,
+                    who: a.to.clone(),
+                    message_id: a.message_id.clone(),
+                }));
                 composer
                     .jobs
                     .send(letters)
@@ -143,60 +153,50 @@ impl Post {
             composer.in_flight -= 1;
             notices.push(written?);
         }
+        composer.unwritten.clear();
         record(conn, desk, clock, &notices)
     }
 }
 
-/// [`write_out`], a panic of ours turned into an error of that notice.
-fn guarded_write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_out(desk, letters)))
-        .unwrap_or_else(|panic| {
-            Err(StoreError::Panic(crate::inbound::panic_message(
-                panic.as_ref(),
-            )))
-        })
-}
-
-/// Renders a notice and composes its mail to each recipient.
+/// Renders a letter and composes its mail to each recipient.
 fn write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
-    let context = service::template_context(
-        desk,
-        &letters.ticket,
-        &letters.notice,
-        letters.message.clone(),
-        letters.solution.as_deref(),
-        letters.follows,
-        letters.agent.as_deref(),
-    );
-    let template = letters.notice.template;
+    let Letters {
+        ticket_id,
+        ticket,
+        letter,
+        date,
+    } = letters;
+    let context = desk
+        .presentation
+        .letter_context(&ticket, &letter, &desk.policy);
+    let template = letter.template;
     let rendered = desk
         .renderer
-        .render(letters.ticket.language, template.name(), &context)
+        .render(ticket.language, template.as_str(), &context)
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let from = &desk.settings.smtp.from;
-    let mails = letters
-        .addressed
-        .iter()
+    let mails = letter
+        .to
+        .into_iter()
         .map(|a| {
-            let message_id = outbound::new_message_id(from);
             let composed = outbound::compose(&outbound::Draft {
                 from,
                 to: std::slice::from_ref(&a.to),
                 subject: &rendered.subject,
                 body: &rendered.body,
                 html: rendered.html.as_deref(),
-                message_id: &message_id,
+                message_id: &a.message_id,
                 in_reply_to: a.in_reply_to.as_deref(),
                 references: &a.references,
                 auto_submitted: template.auto_submitted(),
-                date: letters.date,
+                date,
             })
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            Ok((a.to.clone(), message_id, composed.raw))
+            Ok((a.to, a.message_id, composed.raw))
         })
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(Written {
-        ticket_id: letters.ticket_id,
+        ticket_id,
         template,
         subject: rendered.subject,
         mails,
@@ -215,11 +215,7 @@ fn record(
     notices: &[Written],
 ) -> StoreResult<()> {
     let now = clock.now_naive();
-    let t = &desk.settings.tickets;
-    // Agents' notification addresses are never limited.
-    let limited = |template: Template, to: &str| {
-        template.auto_submitted() == "auto-replied" && !t.agent_notify.iter().any(|a| a == to)
-    };
+    let policy = &desk.policy;
     let mails = || {
         notices
             .iter()
@@ -228,13 +224,13 @@ fn record(
     let all: Vec<&str> = mails().map(|(_, to, ..)| to.as_str()).collect();
     let bounced = addresses::undeliverable_among(conn, &all)?;
     let guarded: Vec<&str> = mails()
-        .filter(|(w, to, ..)| limited(w.template, to))
+        .filter(|(w, to, ..)| limits::is_guarded(w.template, to, policy))
         .map(|(_, to, ..)| to.as_str())
         .collect();
     // The automatic answers of the last day to each guarded address.
     let mut answered: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
     if !guarded.is_empty() {
-        let kinds = Template::AUTO_REPLIED.map(Template::name);
+        let kinds = Template::AUTO_REPLIED.map(Template::as_str);
         let since = now - chrono::Duration::days(1);
         for (to, at) in addresses::written_since(conn, &guarded, kinds, since)? {
             answered.entry(to).or_default().push(at);
@@ -243,21 +239,14 @@ fn record(
     let sender = desk.settings.smtp.from.email.to_string();
     let mut reasons: Vec<Option<String>> = Vec::with_capacity(all.len());
     for (w, to, ..) in mails() {
-        let held = if bounced.contains(&to.to_lowercase()) {
-            Some("the address bounced for good".to_string())
-        } else if limited(w.template, to) {
-            let sent = answered.entry(to.clone()).or_default();
-            let held = loop_guard(desk, sent, now);
-            if held.is_none() {
-                // Counted for the mails after it.
-                sent.push(now);
-            }
-            held
-        } else {
-            None
-        };
+        let sent = answered.entry(to.clone()).or_default();
+        let is_bounced = bounced.contains(&to.to_lowercase());
+        let held = limits::hold_reason(w.template, to, is_bounced, sent, now, policy);
         if let Some(why) = &held {
-            tracing::warn!(to = %to, kind = w.template.name(), "mail held back: {why}");
+            tracing::warn!(to = %to, kind = w.template.as_str(), "mail held back: {why}");
+        } else if limits::is_guarded(w.template, to, policy) {
+            // Counted for the mails after it.
+            sent.push(now);
         }
         reasons.push(held);
     }
@@ -265,7 +254,7 @@ fn record(
         .zip(&reasons)
         .map(|((w, to, message_id, raw), held)| outbox::NewOutgoing {
             ticket_id: Some(w.ticket_id),
-            kind: w.template.name(),
+            kind: w.template.as_str(),
             message_id,
             sender: &sender,
             recipients: to,
@@ -283,27 +272,4 @@ fn record(
         })
         .collect();
     outbox::insert_all(conn, &rows)
-}
-
-/// Why one more automatic answer must not go to an address that had
-/// these in the last day, if it must not: the backstop against loops with
-/// autoresponders that no header betrays.
-fn loop_guard(desk: &Desk, sent: &[NaiveDateTime], now: NaiveDateTime) -> Option<String> {
-    let t = &desk.settings.tickets;
-    let hour = sent
-        .iter()
-        .filter(|at| **at >= now - chrono::Duration::hours(1))
-        .count();
-    if hour >= t.max_auto_per_hour as usize {
-        return Some(format!(
-            "loop guard: {hour} automatic answers to this address in the last hour"
-        ));
-    }
-    let day = sent.len();
-    if day >= t.max_auto_per_day as usize {
-        return Some(format!(
-            "loop guard: {day} automatic answers to this address in the last day"
-        ));
-    }
-    None
 }

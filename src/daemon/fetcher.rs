@@ -1,19 +1,23 @@
-//! The daemon: the fetcher (IMAP IDLE or polling), the outbox dispatcher,
-//! systemd notifications, and a clean stop on SIGTERM/SIGINT.
+//! The fetcher: one IMAP session at a time, IDLE or polling, each batch
+//! fetched, processed (`app::ingest_batch`) and moved away, the cursor
+//! advanced once it has left the mailbox; reconnection with backoff, and
+//! one alert to the administrators when the login keeps failing.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use super::lease::{Lease, LEASE_RENEW};
+use super::{notify, sleep_or_stop, Heartbeats, WORK_BUDGET};
+use crate::app::{self, Desk, Outcome, Source};
+use crate::clock::jittered;
 use crate::clock::Clock;
 use crate::imap::{self, Features, ImapError, Session};
-use crate::outbound::dispatch::{self, Transport};
-use crate::store::{self, cursors, AnyConnection, StoreError};
-use crate::ticket::service::{self, Desk, Outcome, Source};
+use crate::store::{self, blocking as db, cursors, AnyConnection, StoreError};
 
 /// Reconnection waits start here and double up to `MAX_BACKOFF`.
-const MIN_BACKOFF: Duration = Duration::from_secs(1);
+pub(super) const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// IDLE is renewed before servers drop it (RFC 2177: at most 29 minutes).
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
@@ -28,53 +32,6 @@ pub enum CycleError {
     LeaseLost,
 }
 
-/// How long a fetch lease lasts without renewal: another daemon takes the
-/// mailbox over this long after its holder died.
-pub const LEASE_TTL: Duration = Duration::from_secs(15);
-/// How often the holder renews it (IDLE is re-armed at this pace too).
-pub const LEASE_RENEW: Duration = Duration::from_secs(5);
-
-/// This daemon's claim on fetching one mailbox. Leases follow the real
-/// clock whatever `--now` says: they are about processes being alive.
-pub struct Lease {
-    pub name: String,
-    pub holder: String,
-}
-
-impl Lease {
-    pub fn for_mailbox(desk: &Desk) -> Lease {
-        let i = &desk.settings.imap;
-        Lease {
-            name: format!(
-                "fetch imap://{}@{}:{}/{}",
-                i.username, i.host, i.port, i.mailbox
-            ),
-            holder: crate::instance::id().to_string(),
-        }
-    }
-
-    /// Takes or renews the lease; false when another live daemon holds it.
-    pub fn renew(&self, conn: &mut AnyConnection) -> Result<bool, StoreError> {
-        let now = Clock::System.now_naive();
-        let until = now + chrono::Duration::from_std(LEASE_TTL).expect("small duration");
-        db(|| store::leases::acquire(conn, &self.name, &self.holder, now, until))
-    }
-
-    pub fn release(&self, conn: &mut AnyConnection) {
-        if let Err(e) = db(|| store::leases::release(conn, &self.name, &self.holder)) {
-            tracing::warn!("could not release the fetch lease: {e}");
-        }
-    }
-
-    /// Who holds it now, if someone else does.
-    pub fn other_holder(&self, conn: &mut AnyConnection) -> Option<String> {
-        db(|| store::leases::holder(conn, &self.name, Clock::System.now_naive()))
-            .ok()
-            .flatten()
-            .filter(|h| h != &self.holder)
-    }
-}
-
 /// What one fetch cycle did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CycleReport {
@@ -85,12 +42,8 @@ pub struct CycleReport {
     pub skipped: usize,
 }
 
-fn db<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
-
 /// Logs in and prepares the mailboxes mail is moved to.
-pub async fn open_session(desk: &Desk) -> Result<(Session, Features), ImapError> {
+pub(super) async fn open_session(desk: &Desk) -> Result<(Session, Features), ImapError> {
     let settings = &desk.settings.imap;
     let mut session = imap::connect(settings).await?;
     let features = imap::features(&mut session).await?;
@@ -103,9 +56,9 @@ pub async fn open_session(desk: &Desk) -> Result<(Session, Features), ImapError>
 
 /// Fetches and processes every waiting mail, batch by batch: a batch is
 /// stored and processed in one transaction (a mail that breaks it is done
-/// again alone, see [`service::ingest_batch`]), then moved away; the
+/// again alone, see [`app::ingest_batch`]), then moved away; the
 /// cursor advances only once a batch has left the mailbox.
-pub async fn fetch_cycle(
+pub(super) async fn fetch_cycle(
     session: &mut Session,
     features: Features,
     conn: &mut AnyConnection,
@@ -294,7 +247,7 @@ fn process_overlapped(
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new()
                 .name("process".into())
-                .spawn_scoped(scope, || service::ingest_batch(conn, desk, batch, clock))
+                .spawn_scoped(scope, || app::ingest_batch(conn, desk, batch, clock))
                 .expect("a thread to process the batch");
             let handle = tokio::runtime::Handle::current();
             let disposed = previous
@@ -334,201 +287,53 @@ fn log_outcome(uid: u32, outcome: &Outcome) {
     }
 }
 
-/// Sends READY/WATCHDOG/STOPPING to systemd when run under it.
-fn notify(state: &[sd_notify::NotifyState<'_>]) {
-    if std::env::var_os("NOTIFY_SOCKET").is_some() {
-        let _ = sd_notify::notify(false, state);
+/// What the fetcher keeps from one session to the next.
+struct FetchLoop {
+    lease: Lease,
+    ready_sent: bool,
+    backoff: Duration,
+    alarm: LoginAlarm,
+    beats: Arc<Heartbeats>,
+}
+
+impl FetchLoop {
+    /// The fetcher will beat again within `within` (a wait, then a step).
+    fn beat(&self, within: Duration) {
+        self.beats.beat("fetcher", within + WAIT_MARGIN);
     }
 }
 
-/// `guichet run --once`: one full cycle, then return.
-pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
-    let url = desk.settings.database_url.clone();
-    let mut conn = db(|| -> Result<AnyConnection, StoreError> {
-        let mut c = store::connect(&url)?;
-        store::migrate(&mut c)?;
-        Ok(c)
-    })?;
-    let resumed = db(|| service::resume_unprocessed(&mut conn, &desk, &clock))?;
-    if !resumed.is_empty() {
-        tracing::info!(
-            count = resumed.len(),
-            "resumed mail left unprocessed by an interrupted run"
-        );
-    }
-    let (_tx, stop) = watch::channel(false);
-    let lease = Lease::for_mailbox(&desk);
-    let report = if lease.renew(&mut conn)? {
-        let (mut session, features) = match open_session(&desk).await {
-            Ok(s) => s,
-            Err(e) => {
-                lease.release(&mut conn);
-                return Err(e.into());
-            }
-        };
-        let report = fetch_cycle(
-            &mut session,
-            features,
-            &mut conn,
-            &desk,
-            &clock,
-            &stop,
-            &lease,
-        )
-        .await;
-        let _ = session.logout().await;
-        lease.release(&mut conn);
-        report?
-    } else {
-        let who = lease.other_holder(&mut conn).unwrap_or_default();
-        tracing::info!(holder = %who, "another daemon fetches this mailbox; not fetching");
-        CycleReport::default()
-    };
-    tracing::info!(
-        fetched = report.fetched,
-        created = report.created,
-        added = report.added,
-        failed = report.failed,
-        "fetch done"
-    );
-    let scheduled = db(|| service::run_scheduler(&mut conn, &desk, &clock))?;
-    tracing::info!(
-        reminded = scheduled.reminded,
-        closed = scheduled.closed,
-        "scheduler done"
-    );
-    let transport = dispatch::transport(&desk.settings.smtp)?;
-    let sent = dispatch::send_due(&mut conn, &desk, &transport, &clock, || true).await?;
-    transport.close().await;
-    match &sent.error {
-        Some(e) => tracing::warn!(
-            sent = sent.sent,
-            "outbox not fully sent, the rest waits for the next run: {e}"
-        ),
-        None => tracing::info!(sent = sent.sent, failed = sent.failed, "outbox sent"),
-    }
-    Ok(())
-}
+/// Added to a wait's length for the watchdog: the round trips around it.
+const WAIT_MARGIN: Duration = Duration::from_secs(10);
 
-/// `guichet run`: until SIGTERM or SIGINT.
-pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
-    let url = desk.settings.database_url.clone();
-    let migrated = db(|| -> Result<usize, StoreError> {
-        let mut c = store::connect(&url)?;
-        store::migrate(&mut c)
-    })?;
-    if migrated > 0 {
-        tracing::info!(migrations = migrated, "database schema upgraded");
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let wake_dispatcher = Arc::new(Notify::new());
-
-    let fetcher = tokio::spawn(fetcher_loop(
-        Arc::clone(&desk),
-        clock,
-        stop_rx.clone(),
-        Arc::clone(&wake_dispatcher),
-    ));
-    let dispatcher = tokio::spawn(dispatcher_loop(
-        Arc::clone(&desk),
-        clock,
-        stop_rx.clone(),
-        Arc::clone(&wake_dispatcher),
-    ));
-    let scheduler = tokio::spawn(scheduler_loop(
-        Arc::clone(&desk),
-        clock,
-        stop_rx.clone(),
-        Arc::clone(&wake_dispatcher),
-    ));
-    let watchdog = tokio::spawn(watchdog_loop(stop_rx.clone()));
-
-    wait_for_signal().await;
-    tracing::info!("stopping: finishing the mail in hand");
-    notify(&[sd_notify::NotifyState::Stopping]);
-    let _ = stop_tx.send(true);
-    wake_dispatcher.notify_one();
-    let drain = async {
-        let _ = fetcher.await;
-        let _ = dispatcher.await;
-        let _ = scheduler.await;
-    };
-    if tokio::time::timeout(Duration::from_secs(20), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("stopped before the work in hand finished; it resumes at next start");
-    }
-    watchdog.abort();
-    tracing::info!("stopped");
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-}
-
-async fn watchdog_loop(mut stop: watch::Receiver<bool>) {
-    let mut usec = 0u64;
-    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
-        return;
-    }
-    let period = Duration::from_micros(usec / 2);
-    loop {
-        notify(&[sd_notify::NotifyState::Watchdog]);
-        tokio::select! {
-            _ = tokio::time::sleep(period) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
-
-/// Sleeps for `d` unless asked to stop; returns whether to stop.
-/// A reconnection wait made up to a tenth longer at random, so that
-/// daemons cut off together (a server restart) do not all come back in
-/// the same instant.
-fn jittered(d: Duration) -> Duration {
-    let mut byte = [0u8; 1];
-    let _ = getrandom::getrandom(&mut byte);
-    d + d.mul_f64(f64::from(byte[0]) / 2550.0)
-}
-
-async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
-    if *stop.borrow() {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(d) => *stop.borrow(),
-        _ = stop.changed() => true,
-    }
-}
-
-async fn fetcher_loop(
+pub(super) async fn fetcher_loop(
     desk: Arc<Desk>,
     clock: Clock,
     mut stop: watch::Receiver<bool>,
     wake_dispatcher: Arc<Notify>,
+    beats: Arc<Heartbeats>,
 ) {
-    let mut backoff = MIN_BACKOFF;
-    let mut ready_sent = false;
+    let mut state = FetchLoop {
+        lease: Lease::for_mailbox(&desk),
+        ready_sent: false,
+        backoff: MIN_BACKOFF,
+        alarm: LoginAlarm::default(),
+        beats,
+    };
     let mut conn: Option<AnyConnection> = None;
-    let lease = Lease::for_mailbox(&desk);
     let mut standing_by = false;
-    let mut alarm = LoginAlarm::default();
     loop {
         if *stop.borrow() {
             return;
         }
+        // Connecting and logging in are bounded by their own timeouts.
+        state.beat(WORK_BUDGET);
+        let backoff = state.backoff;
+        let lease = &state.lease;
         if conn.is_none() {
             match db(|| store::connect(&desk.settings.database_url)) {
                 Ok(mut c) => {
-                    if let Ok(n) = db(|| service::resume_unprocessed(&mut c, &desk, &clock)) {
+                    if let Ok(n) = db(|| app::resume_unprocessed(&mut c, &desk, &clock)) {
                         if !n.is_empty() {
                             tracing::info!(count = n.len(), "resumed mail left unprocessed");
                         }
@@ -537,10 +342,9 @@ async fn fetcher_loop(
                 }
                 Err(e) => {
                     tracing::error!("{e}; retrying in {}s", backoff.as_secs());
-                    if sleep_or_stop(jittered(backoff), &mut stop).await {
+                    if state.wait_backoff(&mut stop).await {
                         return;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
             }
@@ -561,11 +365,12 @@ async fn fetcher_loop(
                     tracing::info!(holder = %who, "another daemon fetches this mailbox; standing by");
                     standing_by = true;
                 }
-                if !ready_sent {
+                if !state.ready_sent {
                     // Standing by is serving: the other daemon fetches.
                     notify(&[sd_notify::NotifyState::Ready]);
-                    ready_sent = true;
+                    state.ready_sent = true;
                 }
+                state.beat(LEASE_RENEW);
                 if sleep_or_stop(LEASE_RENEW, &mut stop).await {
                     return;
                 }
@@ -574,28 +379,17 @@ async fn fetcher_loop(
             Err(e) => {
                 tracing::error!("{e}; retrying in {}s", backoff.as_secs());
                 conn = None;
-                if sleep_or_stop(jittered(backoff), &mut stop).await {
+                if state.wait_backoff(&mut stop).await {
                     return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         }
-        let result = fetch_session(
-            &desk,
-            &clock,
-            c,
-            &mut stop,
-            &wake_dispatcher,
-            &mut ready_sent,
-            &mut backoff,
-            &lease,
-            &mut alarm,
-        )
-        .await;
+        let result = fetch_session(&desk, &clock, c, &mut stop, &wake_dispatcher, &mut state).await;
+        let backoff = state.backoff;
         match result {
             Ok(()) => {
-                lease.release(c);
+                state.lease.release(c);
                 return;
             }
             Err(CycleError::LeaseLost) => {
@@ -604,7 +398,7 @@ async fn fetcher_loop(
             }
             Err(e) => {
                 if let CycleError::Imap(ImapError::Login(why)) = &e {
-                    if alarm.failed(c, &desk, &clock, why) {
+                    if state.alarm.failed(c, &desk, &clock, why) {
                         wake_dispatcher.notify_one();
                     }
                 }
@@ -617,12 +411,22 @@ async fn fetcher_loop(
                 } else {
                     tracing::warn!("{e}; reconnecting in {}s", backoff.as_secs());
                 }
-                if sleep_or_stop(jittered(backoff), &mut stop).await {
+                if state.wait_backoff(&mut stop).await {
                     return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+impl FetchLoop {
+    /// Waits the reconnection backoff, which then doubles; returns whether
+    /// to stop.
+    async fn wait_backoff(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        let wait = jittered(self.backoff);
+        self.beat(wait);
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        sleep_or_stop(wait, stop).await
     }
 }
 
@@ -658,7 +462,7 @@ impl LoginAlarm {
             desk.settings.imap.port,
             desk.settings.imap.mailbox
         );
-        match db(|| service::enqueue_alert(conn, desk, "imap_login", &detail, minutes, clock)) {
+        match db(|| app::alerts::enqueue_alert(conn, desk, "imap_login", &detail, minutes, clock)) {
             Ok(()) => !desk.settings.alerts.to.is_empty(),
             Err(e) => {
                 tracing::error!("could not queue the alert mail: {e}");
@@ -677,20 +481,17 @@ impl LoginAlarm {
 
 /// One IMAP session: fetch, then IDLE (or sleep) and fetch again, renewing
 /// the lease, until an error (returned, to reconnect) or a stop request.
-#[allow(clippy::too_many_arguments)]
 async fn fetch_session(
     desk: &Desk,
     clock: &Clock,
     conn: &mut AnyConnection,
     stop: &mut watch::Receiver<bool>,
     wake_dispatcher: &Notify,
-    ready_sent: &mut bool,
-    backoff: &mut Duration,
-    lease: &Lease,
-    alarm: &mut LoginAlarm,
+    state: &mut FetchLoop,
 ) -> Result<(), CycleError> {
     let (mut session, features) = open_session(desk).await?;
-    alarm.succeeded();
+    state.alarm.succeeded();
+    let lease = &state.lease;
     let settings = &desk.settings.imap;
     let use_idle = settings.idle && features.idle;
     tracing::info!(
@@ -704,13 +505,14 @@ async fn fetch_session(
     let mut fetch_now = true;
     loop {
         if fetch_now {
+            state.beat(WORK_BUDGET);
             let report =
                 fetch_cycle(&mut session, features, conn, desk, clock, stop, lease).await?;
             last_fetch = std::time::Instant::now();
-            *backoff = MIN_BACKOFF;
-            if !*ready_sent {
+            state.backoff = MIN_BACKOFF;
+            if !state.ready_sent {
                 notify(&[sd_notify::NotifyState::Ready]);
-                *ready_sent = true;
+                state.ready_sent = true;
             }
             if report.fetched > 0 {
                 wake_dispatcher.notify_one();
@@ -725,6 +527,8 @@ async fn fetch_session(
         }
         // Wait for new mail at most LEASE_RENEW at a time, so the lease
         // stays fresh; IDLE wakes up at once when mail arrives.
+        state.beat(LEASE_RENEW);
+        super::injected_fault_in("fetcher").await;
         if use_idle {
             let mut handle = session.idle();
             handle.init().await.map_err(ImapError::from)?;
@@ -763,99 +567,6 @@ async fn fetch_session(
                 return Ok(());
             }
             fetch_now = last_fetch.elapsed() >= settings.poll_interval;
-        }
-    }
-}
-
-/// How often the scheduler looks for reminders and closures to do.
-const SCHEDULER_PERIOD: Duration = Duration::from_secs(60);
-
-async fn scheduler_loop(
-    desk: Arc<Desk>,
-    clock: Clock,
-    mut stop: watch::Receiver<bool>,
-    wake_dispatcher: Arc<Notify>,
-) {
-    let mut conn: Option<AnyConnection> = None;
-    loop {
-        if conn.is_none() {
-            conn = db(|| store::connect(&desk.settings.database_url))
-                .map_err(|e| tracing::error!("scheduler: {e}"))
-                .ok();
-        }
-        if let Some(c) = conn.as_mut() {
-            match db(|| service::run_scheduler(c, &desk, &clock)) {
-                Ok(r) if r.reminded + r.closed > 0 => wake_dispatcher.notify_one(),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!("scheduler: {e}");
-                    conn = None;
-                }
-            }
-        }
-        if sleep_or_stop(SCHEDULER_PERIOD, &mut stop).await {
-            return;
-        }
-    }
-}
-
-async fn dispatcher_loop(
-    desk: Arc<Desk>,
-    clock: Clock,
-    mut stop: watch::Receiver<bool>,
-    wake: Arc<Notify>,
-) {
-    let transport: Transport = match dispatch::transport(&desk.settings.smtp) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!("{e}; outgoing mail stays in the outbox");
-            return;
-        }
-    };
-    let mut conn: Option<AnyConnection> = None;
-    let mut retry = MIN_BACKOFF;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let mut next_wake = Duration::from_secs(60);
-        if conn.is_none() {
-            conn = db(|| store::connect(&desk.settings.database_url))
-                .map_err(|e| tracing::error!("outbox: {e}; retrying in {}s", retry.as_secs()))
-                .ok();
-        }
-        if let Some(c) = conn.as_mut() {
-            match dispatch::send_due(c, &desk, &transport, &clock, || !*stop.borrow()).await {
-                Ok(report) => {
-                    retry = MIN_BACKOFF;
-                    if report.sent + report.failed > 0 {
-                        tracing::info!(sent = report.sent, failed = report.failed, "outbox");
-                    }
-                    let due = db(|| store::outbox::next_due(c))
-                        .ok()
-                        .flatten()
-                        .map(|due| report.held_until.map_or(due, |held| due.max(held)));
-                    if let Some(due) = due {
-                        let wait = (due - clock.now_naive()).to_std().unwrap_or(Duration::ZERO);
-                        next_wake = wait.clamp(Duration::from_millis(200), Duration::from_secs(60));
-                    }
-                }
-                Err(e) => {
-                    tracing::error!("outbox: {e}; retrying in {}s", retry.as_secs());
-                    conn = None;
-                }
-            }
-        }
-        if conn.is_none() {
-            // No database (restarted, say): try again soon, not at the
-            // next mail's wake-up.
-            next_wake = retry;
-            retry = (retry * 2).min(Duration::from_secs(60));
-        }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(next_wake) => {}
-            _ = stop.changed() => return,
         }
     }
 }

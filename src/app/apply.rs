@@ -1,0 +1,174 @@
+//! A plan applied: the addresses whose mail stops or resumes, the ticket
+//! written, its thread's records, and its letters posted, all in the
+//! caller's transaction.
+
+use super::post::{Letters, Post};
+use super::Desk;
+use crate::clock::Clock;
+use crate::inbound::InboundMessage;
+use crate::store::tickets::{NewAttachment, NewMessage};
+use crate::store::{addresses, outbox, tickets, AnyConnection, StoreResult};
+use crate::ticket::decide::Snapshot;
+use crate::ticket::letters::{Agents, Seen, Thread};
+use crate::ticket::plan::{AddressChange, Author, Plan, TicketChange};
+use crate::ticket::{MessageKind, Person, Status, Ticket};
+
+/// The mail a plan was decided on, as stored.
+#[derive(Clone, Copy)]
+pub(super) struct Received<'a> {
+    pub message: &'a InboundMessage,
+    pub raw_id: i64,
+}
+
+/// Writes a plan; returns the ticket it wrote (its row and state), if any.
+/// `ticket_id` is the row of the ticket the plan updates.
+pub(super) fn apply(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    plan: Plan,
+    ticket_id: Option<i64>,
+    mail: Option<Received<'_>>,
+    clock: &Clock,
+    post: &mut Post,
+) -> StoreResult<Option<(i64, Ticket)>> {
+    let now = clock.now_naive();
+    for change in &plan.addresses {
+        match change {
+            AddressChange::Deliverable(address) => {
+                if addresses::clear_undeliverable(conn, address)? {
+                    tracing::info!(address = %address, "address writes again: mail to it resumes");
+                }
+            }
+            AddressChange::Undeliverable { address, reason } => {
+                addresses::mark_undeliverable(conn, address, reason, now)?;
+                tracing::warn!(address = %address, "address bounced for good: no more mail to it");
+            }
+        }
+    }
+    let (id, ticket) = match plan.ticket {
+        TicketChange::None => return Ok(None),
+        TicketChange::Open(mut ticket) => {
+            ticket.number = tickets::next_number(conn)?;
+            (tickets::insert(conn, &ticket)?, ticket)
+        }
+        TicketChange::Update { before, after } => {
+            let id = ticket_id.expect("an update names the ticket's row");
+            if before != after {
+                write_update(conn, id, &before, &after, clock)?;
+            }
+            (id, after)
+        }
+    };
+    let desk_person = Person {
+        email: desk.policy.desk_address.clone(),
+        name: None,
+    };
+    for entry in &plan.entries {
+        let by_sender = mail.filter(|_| entry.author == Author::Sender);
+        let files: Vec<NewAttachment<'_>> = match by_sender {
+            Some(m) if entry.with_attachments => plan
+                .kept
+                .iter()
+                .filter_map(|&i| m.message.attachments.get(i))
+                .map(|a| NewAttachment {
+                    filename: &a.filename,
+                    content_type: &a.content_type,
+                    content: &a.content,
+                    sha256: &a.sha256,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        tickets::insert_message(
+            conn,
+            &NewMessage {
+                ticket_id: id,
+                raw_mail_id: by_sender.map(|m| m.raw_id),
+                kind: entry.kind,
+                from: by_sender.map_or(&desk_person, |m| &m.message.from),
+                at: now,
+                body: &entry.body,
+                message_id: by_sender.and_then(|m| m.message.message_id.as_deref()),
+            },
+            &files,
+        )?;
+    }
+    for letter in plan.letters {
+        let letters = Letters {
+            ticket_id: id,
+            ticket: ticket.clone(),
+            letter,
+            date: clock.now(),
+        };
+        post.send(conn, desk, clock, letters)?;
+    }
+    Ok(Some((id, ticket)))
+}
+
+/// A ticket's fields and watchers, as they become.
+fn write_update(
+    conn: &mut AnyConnection,
+    id: i64,
+    before: &Ticket,
+    after: &Ticket,
+    clock: &Clock,
+) -> StoreResult<()> {
+    tickets::update(conn, id, after)?;
+    let now = clock.now_naive();
+    for w in &after.watchers {
+        if !before.watchers.contains(w) {
+            tickets::add_watcher(conn, id, w, now)?;
+        }
+    }
+    for w in &before.watchers {
+        if !after.watchers.contains(w) {
+            tickets::remove_watcher(conn, id, w)?;
+        }
+    }
+    Ok(())
+}
+
+/// What the rules need of a ticket: its state, its thread's mails (those
+/// posted in this batch and not written yet included), and the solution
+/// awaiting an answer.
+pub(super) fn snapshot(
+    conn: &mut AnyConnection,
+    id: i64,
+    ticket: Ticket,
+    post: &Post,
+) -> StoreResult<Snapshot> {
+    let seen = |(at, who, message_id)| Seen {
+        at,
+        who,
+        message_id,
+    };
+    let received = tickets::thread_received(conn, id)?
+        .into_iter()
+        .map(seen)
+        .collect();
+    let mut sent: Vec<Seen> = outbox::thread_sent(conn, id)?
+        .into_iter()
+        .map(seen)
+        .collect();
+    sent.extend(post.unwritten(id).iter().cloned());
+    let solution = if ticket.status == Status::Solved {
+        tickets::latest_of_kind(conn, id, MessageKind::Solution)?
+    } else {
+        None
+    };
+    Ok(Snapshot {
+        ticket,
+        thread: Thread { received, sent },
+        solution,
+    })
+}
+
+/// The agents, as the rules see them.
+pub(super) fn agents(conn: &mut AnyConnection) -> StoreResult<Agents> {
+    Ok(Agents {
+        list: crate::store::agents::list(conn)?
+            .into_iter()
+            .map(|a| (a.email, a.name))
+            .collect(),
+    })
+}

@@ -1,0 +1,530 @@
+//! Mail into tickets: the raw mail stored first, then in one transaction
+//! read, matched to its ticket, decided ([`crate::ticket::decide`]) and
+//! applied, with the outbox rows of the mails it causes.
+
+use std::sync::Arc;
+
+use diesel::Connection;
+
+use super::apply::{self, Received};
+use super::post::Post;
+use super::{guarded, Desk, Outcome};
+use crate::clock::Clock;
+use crate::inbound::{self, InboundMessage};
+use crate::outbound;
+use crate::store::{mails, outbox, tickets, AnyConnection, StoreResult};
+use crate::ticket::decide::{self, Context, Mail};
+use crate::ticket::letters::Agents;
+use crate::ticket::plan::PlanOutcome;
+use crate::ticket::{Attachment, Ticket};
+
+/// Reading one mail may take this long; past it the mail is set aside.
+const PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Where a raw mail came from: an IMAP mailbox position, or a pipe/file.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    pub name: &'a str,
+    pub uidvalidity: Option<u32>,
+    pub uid: Option<u32>,
+}
+
+/// Stores the raw bytes before anything else; returns the row id. A mail
+/// already stored under the same IMAP key is not stored twice.
+pub fn store_raw(
+    conn: &mut AnyConnection,
+    source: Source<'_>,
+    raw: &[u8],
+    clock: &Clock,
+) -> StoreResult<i64> {
+    conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
+        let sha256 = inbound::sha256_hex(raw);
+        match store_raw_in_tx(conn, source, raw, &sha256, None, clock)? {
+            Stored::New(id) | Stored::Existing(id, _) => Ok(id),
+        }
+    })
+}
+
+/// A raw mail once stored: its row, and whether an earlier run already
+/// took it past `received`.
+enum Stored {
+    New(i64),
+    Existing(i64, String),
+}
+
+/// Stores a raw mail unless it is stored already; `message_id` is the
+/// mail's own, when it has been read already.
+fn store_raw_in_tx(
+    conn: &mut AnyConnection,
+    source: Source<'_>,
+    raw: &[u8],
+    sha256: &str,
+    message_id: Option<Option<&str>>,
+    clock: &Clock,
+) -> StoreResult<Stored> {
+    if let (Some(v), Some(u)) = (source.uidvalidity, source.uid) {
+        if let Some((id, state)) = mails::find_by_key(conn, source.name, v.into(), u.into())? {
+            return Ok(Stored::Existing(id, state));
+        }
+    }
+    let message_id = match message_id {
+        Some(known) => known.map(str::to_string),
+        None => inbound::peek_message_id(raw),
+    };
+    let id = mails::insert(
+        conn,
+        &mails::NewRawMail {
+            source: source.name,
+            uidvalidity: source.uidvalidity.map(i64::from),
+            uid: source.uid.map(i64::from),
+            message_id: message_id.as_deref(),
+            sha256,
+            raw,
+            received_at: clock.now_naive(),
+            state: mails::state::RECEIVED,
+        },
+    )?;
+    Ok(Stored::New(id))
+}
+
+/// Stores and processes a batch of fetched mails in one transaction: one
+/// commit per batch instead of two per mail, and the mails are read on the
+/// parsing thread while the database work goes on. When one mail's
+/// processing fails for a reason retrying cannot fix, the batch is rolled
+/// back and done again with each mail in a savepoint of its own, so that
+/// mail is marked failed and the others go on. A recoverable error (a lost
+/// connection, a full disk) is returned, so the batch is fetched and
+/// processed again later.
+pub fn ingest_batch(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    mails: &[(Source<'_>, &[u8])],
+    clock: &Clock,
+) -> StoreResult<Vec<Outcome>> {
+    let raws: Vec<Arc<[u8]>> = mails.iter().map(|(_, raw)| (*raw).into()).collect();
+    let reader = inbound::Reader::start(raws, &desk.policy.desk_address, PARSE_LIMIT);
+    // The answers are rendered and composed on a thread of their own
+    // while the next mails are processed.
+    let fast: StoreResult<Vec<Outcome>> = std::thread::scope(|scope| {
+        let post = &mut Post::ahead(scope, desk);
+        conn.transaction(|conn| {
+            crate::store::lock_for_write(conn)?;
+            let agents = apply::agents(conn)?;
+            let mut outcomes = Vec::with_capacity(mails.len());
+            for ((source, raw), parsed) in mails.iter().zip(reader) {
+                let sha256 = inbound::sha256_hex(raw);
+                let message_id = parsed.as_ref().ok().map(|m| m.message_id.as_deref());
+                let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, message_id, clock)?
+                {
+                    Stored::Existing(_, state) if state != mails::state::RECEIVED => {
+                        Outcome::AlreadyDone(state)
+                    }
+                    Stored::New(id) | Stored::Existing(id, _) => {
+                        let stored = StoredMail {
+                            id,
+                            raw,
+                            sha256: &sha256,
+                        };
+                        guarded(|| {
+                            process_parsed(conn, desk, &agents, stored, parsed, clock, post)
+                        })?
+                    }
+                };
+                outcomes.push(outcome);
+            }
+            post.flush(conn, desk, clock)?;
+            Ok(outcomes)
+        })
+    });
+    match fast {
+        Err(e) if !e.is_recoverable() => {
+            tracing::warn!("a mail of the batch could not be processed ({e}); processing the batch again mail by mail");
+            ingest_one_by_one(conn, desk, mails, clock)
+        }
+        other => other,
+    }
+}
+
+/// [`ingest_batch`] with a savepoint per mail: what one mail breaks is
+/// undone alone, and that mail is marked failed.
+fn ingest_one_by_one(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    mails: &[(Source<'_>, &[u8])],
+    clock: &Clock,
+) -> StoreResult<Vec<Outcome>> {
+    conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
+        let mut outcomes = Vec::with_capacity(mails.len());
+        for (source, raw) in mails {
+            let sha256 = inbound::sha256_hex(raw);
+            let (id, stored) = match store_raw_in_tx(conn, *source, raw, &sha256, None, clock)? {
+                Stored::New(id) => (id, None),
+                Stored::Existing(id, state) => (id, Some(state)),
+            };
+            let outcome = match stored {
+                Some(state) if state != mails::state::RECEIVED => Outcome::AlreadyDone(state),
+                _ => match conn.transaction(|conn| {
+                    guarded(|| process_stored(conn, desk, id, raw, &sha256, clock))
+                }) {
+                    Ok(o) => o,
+                    Err(e) if e.is_recoverable() => return Err(e),
+                    Err(e) => {
+                        let why = format!("processing failed: {e}");
+                        mails::set_state(conn, id, mails::state::FAILED, Some(&why), None)?;
+                        Outcome::Failed(why)
+                    }
+                },
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    })
+}
+
+/// Processes one stored mail in one transaction. A mail that cannot be read
+/// or processed (bad data, a bug of ours) is marked failed and kept; a
+/// recoverable database error rolls everything back and is returned, so
+/// the mail is processed again later.
+pub fn process(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    raw_id: i64,
+    clock: &Clock,
+) -> StoreResult<Outcome> {
+    let done = conn.transaction(|conn| {
+        crate::store::lock_for_write(conn)?;
+        guarded(|| {
+            let raw = mails::get(conn, raw_id)?;
+            if raw.state != mails::state::RECEIVED {
+                return Ok(Outcome::AlreadyDone(raw.state));
+            }
+            process_stored(conn, desk, raw_id, &raw.raw, &raw.sha256, clock)
+        })
+    });
+    match done {
+        Err(e) if !e.is_recoverable() => {
+            let why = format!("processing failed: {e}");
+            mark_failed(conn, raw_id, &why)?;
+            Ok(Outcome::Failed(why))
+        }
+        other => other,
+    }
+}
+
+/// Marks a stored mail failed, in its own transaction, after processing
+/// it failed for a reason retrying will not fix.
+pub fn mark_failed(conn: &mut AnyConnection, raw_id: i64, why: &str) -> StoreResult<()> {
+    conn.transaction(|conn| mails::set_state(conn, raw_id, mails::state::FAILED, Some(why), None))
+}
+
+/// Re-processes mails left `received` by an interrupted run.
+pub fn resume_unprocessed(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+) -> StoreResult<Vec<Outcome>> {
+    let ids = mails::unprocessed(conn)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(process(conn, desk, id, clock)?);
+    }
+    Ok(out)
+}
+
+/// A stored mail read on this thread and processed, mail by mail.
+fn process_stored(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    raw_id: i64,
+    raw: &[u8],
+    sha256: &str,
+    clock: &Clock,
+) -> StoreResult<Outcome> {
+    let parsed = inbound::parse_within(raw, &desk.policy.desk_address, PARSE_LIMIT);
+    let stored = StoredMail {
+        id: raw_id,
+        raw,
+        sha256,
+    };
+    let agents = apply::agents(conn)?;
+    process_parsed(conn, desk, &agents, stored, parsed, clock, &mut Post::Now)
+}
+
+/// A stored mail waiting to be processed.
+#[derive(Clone, Copy)]
+struct StoredMail<'a> {
+    id: i64,
+    raw: &'a [u8],
+    sha256: &'a str,
+}
+
+/// One mail: the snapshot loaded, the plan decided and applied, the raw
+/// mail's state set.
+fn process_parsed(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    agents: &Agents,
+    stored: StoredMail<'_>,
+    parsed: Result<InboundMessage, inbound::ParseError>,
+    clock: &Clock,
+    post: &mut Post,
+) -> StoreResult<Outcome> {
+    let raw_id = stored.id;
+    let msg = match parsed {
+        Ok(m) => m,
+        Err(e) => {
+            let why = e.to_string();
+            mails::set_state(conn, raw_id, mails::state::FAILED, Some(&why), None)?;
+            return Ok(Outcome::Failed(why));
+        }
+    };
+    if mails::find_processed_twin(conn, raw_id, msg.message_id.as_deref(), stored.sha256)?.is_some()
+    {
+        mails::set_state(conn, raw_id, mails::state::DUPLICATE, None, None)?;
+        return Ok(Outcome::Duplicate);
+    }
+    #[cfg(test)]
+    tests::maybe_panic(&msg.subject);
+
+    let ours = match &msg.message_id {
+        Some(id) if outbound::may_be_ours(id) => outbox::is_ours(conn, id)?,
+        _ => false,
+    };
+    let attachments: Vec<Attachment> = msg
+        .attachments
+        .iter()
+        .map(|a| Attachment {
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size: a.content.len() as u64,
+        })
+        .collect();
+    let subject = desk.tagger.clean(&msg.subject);
+    let authenticated = authentication(desk, &msg);
+    let mail = Mail {
+        from: &msg.from,
+        message_id: msg.message_id.as_deref(),
+        subject: &subject,
+        body: &msg.body,
+        automatic: msg.automatic,
+        bounce: msg.bounce.as_ref(),
+        authenticated: authenticated.as_ref(),
+        attachments: &attachments,
+        raw_size: stored.raw.len() as u64,
+    };
+    let matched = if ours {
+        None
+    } else {
+        match_ticket(conn, desk, &msg)?
+    };
+    let matched = match matched {
+        Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post)?)),
+        None => None,
+    };
+    let same_subject =
+        if !ours && decide::may_merge(&mail, matched.as_ref().map(|(_, s)| &s.ticket), agents) {
+            let window = chrono::Duration::from_std(desk.settings.tickets.duplicate_window)
+                .unwrap_or(chrono::Duration::days(1));
+            let since = clock.now_naive() - window;
+            match tickets::open_with_subject(conn, &msg.from.email, &subject, since)? {
+                Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post)?)),
+                None => None,
+            }
+        } else {
+            None
+        };
+    let context = Context {
+        ours,
+        matched: matched.as_ref().map(|(_, s)| s),
+        same_subject: same_subject.as_ref().map(|(_, s)| s),
+        agents,
+    };
+    let plan = decide::decide(
+        &context,
+        &mail,
+        &desk.policy,
+        clock.now_naive(),
+        &mut desk.message_ids(),
+    );
+    // The row of the ticket the plan updates: the merged one when the
+    // mail joins the open ticket with its subject.
+    let ticket_id = match (&plan.ticket, &matched, &same_subject) {
+        (crate::ticket::plan::TicketChange::Update { before, .. }, m, s) => [m, s]
+            .into_iter()
+            .flatten()
+            .find(|(_, snap)| snap.ticket.number == before.number)
+            .map(|(id, _)| *id),
+        _ => None,
+    };
+    let outcome = plan.outcome.clone();
+    let written = apply::apply(
+        conn,
+        desk,
+        plan,
+        ticket_id,
+        Some(Received {
+            message: &msg,
+            raw_id,
+        }),
+        clock,
+        post,
+    )?;
+    let Some((ticket_id, ticket)) = written else {
+        let why = match outcome {
+            PlanOutcome::Ignored(why) => why,
+            other => format!("{other:?}"),
+        };
+        mails::set_state(conn, raw_id, mails::state::IGNORED, Some(&why), None)?;
+        return Ok(Outcome::Ignored(why));
+    };
+    mails::set_state(conn, raw_id, mails::state::PROCESSED, None, Some(ticket_id))?;
+    let number = ticket.number;
+    Ok(match outcome {
+        PlanOutcome::Opened => Outcome::Created(number),
+        PlanOutcome::Added(kind) => Outcome::Added(number, kind),
+        PlanOutcome::CommandRefused => Outcome::CommandRefused(number),
+        PlanOutcome::Ignored(why) => Outcome::Ignored(why),
+        PlanOutcome::Scheduled => Outcome::Ignored("scheduled".into()),
+    })
+}
+
+/// What the trusted receiving server says of the sender, when configured.
+fn authentication(desk: &Desk, msg: &InboundMessage) -> Option<Result<(), String>> {
+    let trusted = desk.settings.security.trusted_authserv_id.as_deref()?;
+    let headers: Vec<&str> = msg.auth_results.iter().map(String::as_str).collect();
+    Some(
+        match inbound::auth::judge(&headers, trusted, &msg.from.email) {
+            inbound::auth::AuthVerdict::Pass => Ok(()),
+            inbound::auth::AuthVerdict::Fail(why) => Err(why),
+        },
+    )
+}
+
+/// The ticket a mail belongs to, by threading headers first (Message-IDs we
+/// sent or received), then by the subject tag.
+fn match_ticket(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    msg: &InboundMessage,
+) -> StoreResult<Option<(i64, Ticket)>> {
+    let mut ids: Vec<String> = msg.in_reply_to.clone();
+    ids.extend(msg.references.iter().rev().cloned());
+    // A bounce names the mail of ours that failed.
+    if let Some(id) = msg
+        .bounce
+        .as_ref()
+        .and_then(|b| b.original_message_id.clone())
+    {
+        ids.insert(0, id);
+    }
+    let by_thread = match outbox::ticket_of_sent(conn, &ids)? {
+        Some(id) => Some(id),
+        None => tickets::ticket_of_message_ids(conn, &ids)?,
+    };
+    Ok(match by_thread {
+        Some(id) => Some(tickets::get_by_id(conn, id)?),
+        None => match desk.tagger.find(&msg.subject) {
+            Some(number) => tickets::find_by_number(conn, number)?,
+            None => None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    /// Processing panics on a mail with this subject (unit tests only):
+    /// a bug of ours, reached after the mail was parsed.
+    const PANIC_SUBJECT: &str = "make the processing panic";
+
+    pub(super) fn maybe_panic(subject: &str) {
+        assert!(subject != PANIC_SUBJECT, "injected panic");
+    }
+
+    fn desk(dir: &std::path::Path) -> Desk {
+        let text = format!(
+            r#"[database]
+url = "sqlite://{}/g.db"
+[imap]
+host = "127.0.0.1"
+tls = "none"
+username = "support@example.test"
+password = "x"
+[smtp]
+host = "127.0.0.1"
+tls = "none"
+from = "Support <support@example.test>"
+[tickets]
+agent_notify = ["sau@example.test"]
+"#,
+            dir.display()
+        );
+        Desk::new(Settings::parse(&text).expect("valid settings")).expect("desk")
+    }
+
+    fn mail(n: usize, subject: &str) -> Vec<u8> {
+        format!(
+            "From: Requester {n} <r{n}@example.org>\r\nTo: support@example.test\r\n\
+             Subject: {subject}\r\nMessage-ID: <m{n}@example.org>\r\n\
+             Date: Mon, 23 Nov 2026 09:00:00 +0100\r\n\r\nHello {n}\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_panic_while_processing_fails_that_mail_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let desk = desk(dir.path());
+        let mut conn = crate::store::connect(&desk.settings.database_url).unwrap();
+        crate::store::migrate(&mut conn).unwrap();
+        let clock = Clock::System;
+        let raws = [mail(1, "first"), mail(2, PANIC_SUBJECT), mail(3, "third")];
+        let batch: Vec<(Source<'_>, &[u8])> = raws
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let source = Source {
+                    name: "INBOX",
+                    uidvalidity: Some(1),
+                    uid: Some(i as u32 + 1),
+                };
+                (source, raw.as_slice())
+            })
+            .collect();
+        let outcomes = ingest_batch(&mut conn, &desk, &batch, &clock).unwrap();
+        assert!(matches!(outcomes[0], Outcome::Created(_)), "{outcomes:?}");
+        assert!(
+            matches!(&outcomes[1], Outcome::Failed(why) if why.contains("injected panic")),
+            "{outcomes:?}"
+        );
+        assert!(matches!(outcomes[2], Outcome::Created(_)), "{outcomes:?}");
+        // Kept, and not tried again by itself at the next start.
+        assert_eq!(mails::unprocessed(&mut conn).unwrap(), Vec::<i64>::new());
+        assert!(resume_unprocessed(&mut conn, &desk, &clock)
+            .unwrap()
+            .is_empty());
+
+        // The same through `process` (ingest, failed retry): marked failed.
+        let id = store_raw(
+            &mut conn,
+            Source {
+                name: "ingest",
+                uidvalidity: None,
+                uid: None,
+            },
+            &mail(4, PANIC_SUBJECT),
+            &clock,
+        )
+        .unwrap();
+        let outcome = process(&mut conn, &desk, id, &clock).unwrap();
+        assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
+        assert_eq!(
+            mails::get(&mut conn, id).unwrap().state,
+            mails::state::FAILED
+        );
+    }
+}

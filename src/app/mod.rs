@@ -1,0 +1,88 @@
+//! The application layer: loads what a rule needs, calls the domain
+//! ([`crate::ticket`]) for a plan, and applies the plan in one database
+//! transaction together with the outbox rows of the mails it sends. Only
+//! this layer (and the daemon's fetcher and dispatcher) touches the
+//! database, IMAP or SMTP on a ticket's behalf.
+//!
+//! - [`ingest`]: raw mail stored, read, decided and applied, in batches;
+//! - [`apply`]: a plan written (ticket, thread, addresses, letters);
+//! - [`post`]: letters rendered, composed and written to the outbox;
+//! - [`scheduler`]: reminders and automatic closure;
+//! - [`alerts`]: mail to the administrators;
+//! - [`watchers`]: the CLI's changes to a ticket.
+
+pub mod alerts;
+mod apply;
+pub mod delivery;
+pub mod ingest;
+mod post;
+pub mod scheduler;
+pub mod watchers;
+
+use crate::config::Settings;
+use crate::inbound::reference::SubjectTagger;
+use crate::outbound::present::Presentation;
+use crate::outbound::Renderer;
+use crate::store::{mails, StoreError, StoreResult};
+use crate::ticket::policy::Policy;
+use crate::ticket::{MessageKind, TicketRef};
+
+pub use ingest::{ingest_batch, mark_failed, process, resume_unprocessed, store_raw, Source};
+
+/// Everything needed to turn mail into tickets, built once from settings.
+pub struct Desk {
+    pub settings: Settings,
+    pub tagger: SubjectTagger,
+    pub renderer: Renderer,
+    pub policy: Policy,
+    pub presentation: Presentation,
+}
+
+impl Desk {
+    pub fn new(settings: Settings) -> anyhow::Result<Desk> {
+        Ok(Desk {
+            tagger: SubjectTagger::new(&settings.tickets.subject_tag),
+            renderer: Renderer::new()?,
+            policy: settings.policy(),
+            presentation: Presentation::new(&settings),
+            settings,
+        })
+    }
+
+    /// New Message-IDs for the mails a plan sends.
+    pub(crate) fn message_ids(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::repeat_with(|| crate::outbound::new_message_id(&self.settings.smtp.from))
+    }
+}
+
+/// What processing one mail did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Created(TicketRef),
+    Added(TicketRef, MessageKind),
+    /// An agent command that was not understood; the agent was told.
+    CommandRefused(TicketRef),
+    Duplicate,
+    Ignored(String),
+    Failed(String),
+    /// Processed by an earlier run (seen again after a crash or restart).
+    AlreadyDone(String),
+}
+
+impl Outcome {
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+            || matches!(self, Outcome::AlreadyDone(s) if s == mails::state::FAILED)
+    }
+}
+
+/// Runs one piece of work, turning a panic of ours into an error that is
+/// not retried: the transaction around it rolls back, and the mail is
+/// marked failed instead of stopping the mail behind it.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        Err(StoreError::Panic(crate::inbound::panic_message(
+            panic.as_ref(),
+        )))
+    })
+}

@@ -1,0 +1,62 @@
+//! The clock's work: reminders and the automatic closure of solved
+//! tickets, each ticket in its own transaction.
+
+use diesel::Connection;
+
+use super::apply;
+use super::post::Post;
+use super::Desk;
+use crate::clock::Clock;
+use crate::store::{tickets, AnyConnection, StoreResult};
+use crate::ticket::notice::Template;
+use crate::ticket::schedule;
+use crate::ticket::Status;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerReport {
+    pub reminded: usize,
+    pub closed: usize,
+}
+
+/// Runs the scheduler once as of `clock`.
+pub fn run_scheduler(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+) -> StoreResult<SchedulerReport> {
+    let mut report = SchedulerReport::default();
+    let now = clock.now_naive();
+    for id in tickets::ids_with_status(conn, Status::Solved)? {
+        conn.transaction(|conn| -> StoreResult<()> {
+            // Under the write lock, so that several daemons act once per
+            // ticket: the second one sees the first one's change.
+            crate::store::lock_for_write(conn)?;
+            let (id, ticket) = tickets::get_by_id(conn, id)?;
+            if !schedule::is_due(&ticket, &desk.policy, now) {
+                return Ok(());
+            }
+            let post = &mut Post::Now;
+            let snapshot = apply::snapshot(conn, id, ticket, post)?;
+            let Some(plan) =
+                schedule::plan_due(&snapshot, &desk.policy, now, &mut desk.message_ids())
+            else {
+                return Ok(());
+            };
+            let number = snapshot.ticket.number;
+            if plan.ticket().is_some_and(|t| t.status == Status::Closed) {
+                report.closed += 1;
+                tracing::info!(ticket = %number, "closed automatically");
+            } else if plan
+                .letters
+                .iter()
+                .any(|l| l.template == Template::Reminder)
+            {
+                report.reminded += 1;
+                tracing::info!(ticket = %number, "reminder sent");
+            }
+            apply::apply(conn, desk, plan, Some(id), None, clock, post)?;
+            Ok(())
+        })?;
+    }
+    Ok(report)
+}

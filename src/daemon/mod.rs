@@ -1,0 +1,374 @@
+//! The daemon (`guichet run`): the fetcher, the outbox dispatcher and the
+//! scheduler as tasks, supervised (one that ends or panics stops the
+//! daemon with a failure, so systemd restarts it); systemd notifications,
+//! the watchdog fed by the tasks' progress, and a clean stop on
+//! SIGTERM/SIGINT.
+
+pub mod fetcher;
+pub mod lease;
+pub mod progress;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::app::{self, Desk};
+use crate::clock::Clock;
+use crate::outbound::dispatch::{self, Transport};
+use crate::store::{self, blocking as db, AnyConnection, StoreError};
+use fetcher::{fetch_cycle, open_session, CycleReport, MIN_BACKOFF};
+use lease::Lease;
+pub use progress::Heartbeats;
+
+/// Sends READY/WATCHDOG/STOPPING to systemd when run under it.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        let _ = sd_notify::notify(false, state);
+    }
+}
+
+/// `guichet run --once`: one full cycle, then return.
+pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
+    let url = desk.settings.database_url.clone();
+    let mut conn = db(|| -> Result<AnyConnection, StoreError> {
+        let mut c = store::connect(&url)?;
+        store::migrate(&mut c)?;
+        Ok(c)
+    })?;
+    let resumed = db(|| app::resume_unprocessed(&mut conn, &desk, &clock))?;
+    if !resumed.is_empty() {
+        tracing::info!(
+            count = resumed.len(),
+            "resumed mail left unprocessed by an interrupted run"
+        );
+    }
+    let (_tx, stop) = watch::channel(false);
+    let lease = Lease::for_mailbox(&desk);
+    let report = if lease.renew(&mut conn)? {
+        let (mut session, features) = match open_session(&desk).await {
+            Ok(s) => s,
+            Err(e) => {
+                lease.release(&mut conn);
+                return Err(e.into());
+            }
+        };
+        let report = fetch_cycle(
+            &mut session,
+            features,
+            &mut conn,
+            &desk,
+            &clock,
+            &stop,
+            &lease,
+        )
+        .await;
+        let _ = session.logout().await;
+        lease.release(&mut conn);
+        report?
+    } else {
+        let who = lease.other_holder(&mut conn).unwrap_or_default();
+        tracing::info!(holder = %who, "another daemon fetches this mailbox; not fetching");
+        CycleReport::default()
+    };
+    tracing::info!(
+        fetched = report.fetched,
+        created = report.created,
+        added = report.added,
+        failed = report.failed,
+        "fetch done"
+    );
+    let scheduled = db(|| app::scheduler::run_scheduler(&mut conn, &desk, &clock))?;
+    tracing::info!(
+        reminded = scheduled.reminded,
+        closed = scheduled.closed,
+        "scheduler done"
+    );
+    let transport = dispatch::transport(&desk.settings.smtp)?;
+    let sent = app::delivery::send_due(&mut conn, &desk, &transport, &clock, || true).await?;
+    transport.close().await;
+    match &sent.error {
+        Some(e) => tracing::warn!(
+            sent = sent.sent,
+            "outbox not fully sent, the rest waits for the next run: {e}"
+        ),
+        None => tracing::info!(sent = sent.sent, failed = sent.failed, "outbox sent"),
+    }
+    Ok(())
+}
+
+/// `guichet run`: until SIGTERM or SIGINT, or until a task fails.
+pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
+    let url = desk.settings.database_url.clone();
+    let migrated = db(|| -> Result<usize, StoreError> {
+        let mut c = store::connect(&url)?;
+        store::migrate(&mut c)
+    })?;
+    if migrated > 0 {
+        tracing::info!(migrations = migrated, "database schema upgraded");
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let wake_dispatcher = Arc::new(Notify::new());
+    let beats = Arc::new(Heartbeats::default());
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(named(
+        "fetcher",
+        fetcher::fetcher_loop(
+            Arc::clone(&desk),
+            clock,
+            stop_rx.clone(),
+            Arc::clone(&wake_dispatcher),
+            Arc::clone(&beats),
+        ),
+    ));
+    tasks.spawn(named(
+        "dispatcher",
+        dispatcher_loop(
+            Arc::clone(&desk),
+            clock,
+            stop_rx.clone(),
+            Arc::clone(&wake_dispatcher),
+            Arc::clone(&beats),
+        ),
+    ));
+    tasks.spawn(named(
+        "scheduler",
+        scheduler_loop(
+            Arc::clone(&desk),
+            clock,
+            stop_rx.clone(),
+            Arc::clone(&wake_dispatcher),
+            Arc::clone(&beats),
+        ),
+    ));
+    let watchdog = tokio::spawn(watchdog_loop(stop_rx.clone(), Arc::clone(&beats)));
+
+    // Until a signal, or a task that ends by itself: a panic, or a loop
+    // that gave up. Either way the daemon is no longer doing its job.
+    let failed = tokio::select! {
+        _ = wait_for_signal() => None,
+        ended = tasks.join_next() => Some(ended_task(ended)),
+    };
+    match &failed {
+        None => tracing::info!("stopping: finishing the mail in hand"),
+        Some(why) => tracing::error!("{why}: stopping the daemon so that it is restarted"),
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = stop_tx.send(true);
+    wake_dispatcher.notify_one();
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(20), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopped before the work in hand finished; it resumes at next start");
+    }
+    watchdog.abort();
+    match failed {
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Some(why) => Err(anyhow::anyhow!(why)),
+    }
+}
+
+/// A task of the daemon, which says its name when it ends.
+async fn named(name: &'static str, task: impl std::future::Future<Output = ()>) -> &'static str {
+    task.await;
+    name
+}
+
+/// Why a task ended before the daemon was told to stop.
+fn ended_task(ended: Option<Result<&'static str, tokio::task::JoinError>>) -> String {
+    match ended {
+        Some(Ok(name)) => format!("the {name} stopped by itself"),
+        Some(Err(e)) if e.is_panic() => {
+            let what = crate::inbound::panic_message(e.into_panic().as_ref());
+            format!("a task of the daemon panicked: {what}")
+        }
+        Some(Err(e)) => format!("a task of the daemon ended: {e}"),
+        None => "no task left".to_string(),
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Tells systemd all is well (WATCHDOG=1) every half watchdog period, as
+/// long as every task keeps the promise of its last heartbeat: a task
+/// stuck past it (a server that never answers, a lock never released)
+/// stops the pings, and systemd restarts the daemon.
+async fn watchdog_loop(mut stop: watch::Receiver<bool>, beats: Arc<Heartbeats>) {
+    let mut usec = 0u64;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let period = Duration::from_micros(usec / 2);
+    let mut silent = false;
+    loop {
+        match beats.late() {
+            None => {
+                if silent {
+                    tracing::info!("every task makes progress again: the watchdog is fed");
+                    silent = false;
+                }
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+            Some((task, late)) if !silent => {
+                tracing::error!(
+                    "the {task} has made no progress for {}s past its due time: the watchdog is no longer fed, systemd will restart the daemon",
+                    late.as_secs()
+                );
+                silent = true;
+            }
+            Some(_) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Sleeps for `d` unless asked to stop; returns whether to stop.
+async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+/// A fault injected into a running daemon's task by the tests, through
+/// `GUICHET_FAULT=TASK-panic` or `TASK-hang`: supervision and the watchdog
+/// are checked on the real binary. Nothing happens without the variable.
+async fn injected_fault_in(task: &str) {
+    let Ok(fault) = std::env::var("GUICHET_FAULT") else {
+        return;
+    };
+    if fault == format!("{task}-panic") {
+        panic!("injected fault: the {task} panics (GUICHET_FAULT={fault})");
+    }
+    if fault == format!("{task}-hang") {
+        tracing::warn!("injected fault: the {task} hangs (GUICHET_FAULT={fault})");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// How long one step of a task's work (a batch, a pass of the outbox, a
+/// scheduler run) may take before the watchdog counts it as stuck.
+pub(crate) const WORK_BUDGET: Duration = Duration::from_secs(600);
+
+/// How often the scheduler looks for reminders and closures to do.
+const SCHEDULER_PERIOD: Duration = Duration::from_secs(60);
+
+async fn scheduler_loop(
+    desk: Arc<Desk>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+    wake_dispatcher: Arc<Notify>,
+    beats: Arc<Heartbeats>,
+) {
+    let mut conn: Option<AnyConnection> = None;
+    loop {
+        beats.beat("scheduler", SCHEDULER_PERIOD + WORK_BUDGET);
+        if conn.is_none() {
+            conn = db(|| store::connect(&desk.settings.database_url))
+                .map_err(|e| tracing::error!("scheduler: {e}"))
+                .ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            match db(|| app::scheduler::run_scheduler(c, &desk, &clock)) {
+                Ok(r) if r.reminded + r.closed > 0 => wake_dispatcher.notify_one(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("scheduler: {e}");
+                    conn = None;
+                }
+            }
+        }
+        if sleep_or_stop(SCHEDULER_PERIOD, &mut stop).await {
+            return;
+        }
+    }
+}
+
+async fn dispatcher_loop(
+    desk: Arc<Desk>,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+    wake: Arc<Notify>,
+    beats: Arc<Heartbeats>,
+) {
+    let transport: Transport = match dispatch::transport(&desk.settings.smtp) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}; outgoing mail stays in the outbox");
+            return;
+        }
+    };
+    let mut conn: Option<AnyConnection> = None;
+    let mut retry = MIN_BACKOFF;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mut next_wake = Duration::from_secs(60);
+        // A pass, then a wait of at most a minute.
+        beats.beat("dispatcher", next_wake + WORK_BUDGET);
+        if conn.is_none() {
+            conn = db(|| store::connect(&desk.settings.database_url))
+                .map_err(|e| tracing::error!("outbox: {e}; retrying in {}s", retry.as_secs()))
+                .ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            // Each claim of due rows is progress.
+            let keep_going = || {
+                beats.beat("dispatcher", WORK_BUDGET);
+                !*stop.borrow()
+            };
+            match app::delivery::send_due(c, &desk, &transport, &clock, keep_going).await {
+                Ok(report) => {
+                    retry = MIN_BACKOFF;
+                    if report.sent + report.failed > 0 {
+                        tracing::info!(sent = report.sent, failed = report.failed, "outbox");
+                    }
+                    let due = db(|| store::outbox::next_due(c))
+                        .ok()
+                        .flatten()
+                        .map(|due| report.held_until.map_or(due, |held| due.max(held)));
+                    if let Some(due) = due {
+                        let wait = (due - clock.now_naive()).to_std().unwrap_or(Duration::ZERO);
+                        next_wake = wait.clamp(Duration::from_millis(200), Duration::from_secs(60));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("outbox: {e}; retrying in {}s", retry.as_secs());
+                    conn = None;
+                }
+            }
+        }
+        if conn.is_none() {
+            // No database (restarted, say): try again soon, not at the
+            // next mail's wake-up.
+            next_wake = retry;
+            retry = (retry * 2).min(Duration::from_secs(60));
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(next_wake) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! What templates are told: the desk, the ticket, the letter, in the words
+//! and formats of the requester's language (dates, sizes, statuses). The
+//! names are listed in `templates/README.md`.
+
+use chrono::{NaiveDateTime, TimeZone, Utc};
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::ticket::plan::{Letter, Said};
+use crate::ticket::policy::{Policy, ReplyToClosed};
+use crate::ticket::text::{fold, size_text};
+use crate::ticket::{machine, Language, Status, Ticket};
+
+/// The desk as its mail presents it, built once from the settings.
+#[derive(Clone, Debug)]
+pub struct Presentation {
+    pub desk_name: String,
+    pub desk_address: String,
+    pub subject_tag: String,
+    /// The keywords as the configuration writes them.
+    pub validate_keywords: Vec<String>,
+    pub refuse_keywords: Vec<String>,
+}
+
+impl Presentation {
+    pub fn new(settings: &Settings) -> Presentation {
+        let from = &settings.smtp.from;
+        Presentation {
+            desk_name: from.name.clone().unwrap_or_else(|| from.email.to_string()),
+            desk_address: from.email.to_string(),
+            subject_tag: settings.tickets.subject_tag.clone(),
+            validate_keywords: settings.tickets.validate_keywords.clone(),
+            refuse_keywords: settings.tickets.refuse_keywords.clone(),
+        }
+    }
+
+    fn desk(&self) -> serde_json::Value {
+        json!({ "name": self.desk_name, "address": self.desk_address })
+    }
+
+    /// What a letter's template is told.
+    pub fn letter_context(
+        &self,
+        ticket: &Ticket,
+        letter: &Letter,
+        policy: &Policy,
+    ) -> serde_json::Value {
+        let lang = ticket.language;
+        let tag = &self.subject_tag;
+        json!({
+            "desk": self.desk(),
+            "ticket": {
+                "number": ticket.number.0,
+                "reference": ticket.number.display(tag),
+                "subject": ticket.subject,
+                "status": ticket.status.as_str(),
+                "status_text": status_text(ticket.status, lang),
+                "requester": { "email": ticket.requester.email, "name": ticket.requester.name },
+                "organisation": ticket.organisation,
+                "type": ticket.ticket_type.as_str(),
+                "impact": ticket.impact.map(|i| i.as_str()),
+                "category": ticket.category,
+                "watchers": ticket.watchers,
+                "auto_close_date": machine::deadline(ticket, policy).map(|d| long_date(d, lang)),
+                "solved_date": ticket.solved_at.map(|d| long_date(d, lang)),
+            },
+            "message": said_context(&letter.said),
+            "solution": letter.solution.as_ref().map(|body| json!({ "body": body })),
+            "keywords": {
+                "validate": shown_keyword(&self.validate_keywords, lang),
+                "refuse": shown_keyword(&self.refuse_keywords, lang),
+            },
+            "situation": letter.situation.as_str(),
+            "follows": letter.follows.map(|f| f.display(tag)),
+            "error": letter.error.as_ref().map(|e| json!({ "command": e.command, "reason": e.reason })),
+            "agent": letter.signature.as_ref().map(|name| json!({ "name": name })),
+            "reply_to_closed": match policy.reply_to_closed {
+                ReplyToClosed::NewTicket => "new_ticket",
+                ReplyToClosed::Reopen => "reopen",
+            },
+        })
+    }
+
+    /// What the `alert` template is told: the desk, and what is wrong.
+    pub fn alert_context(&self, what: &str, detail: &str, minutes: u64) -> serde_json::Value {
+        json!({
+            "desk": self.desk(),
+            "alert": { "what": what, "detail": detail, "minutes": minutes },
+        })
+    }
+}
+
+/// The keyword shown to requesters for `language`, from the list.
+pub fn shown_keyword(list: &[String], language: Language) -> String {
+    let preferred: &[&str] = match language {
+        Language::Fr => &["valider", "refuser"],
+        Language::En => &["accept", "refuse"],
+    };
+    list.iter()
+        .find(|k| preferred.contains(&fold(k).as_str()))
+        .or_else(|| list.first())
+        .map(|k| k.to_uppercase())
+        .unwrap_or_default()
+}
+
+fn said_context(said: &Said) -> serde_json::Value {
+    json!({
+        "from": { "email": said.from.email, "name": said.from.name },
+        "body": said.body,
+        "attachments": said.attachments.iter().map(|a| json!({
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "size_text": size_text(a.size),
+        })).collect::<Vec<_>>(),
+        "refused": said.refused.iter().map(|r| json!({
+            "filename": r.filename,
+            "size_text": size_text(r.size),
+            "whole_mail": r.whole_mail,
+            "limit_text": size_text(r.limit),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn status_text(status: Status, language: Language) -> &'static str {
+    match (language, status) {
+        (Language::Fr, Status::New) => "nouveau",
+        (Language::Fr, Status::InProgress) => "en cours",
+        (Language::Fr, Status::Waiting) => "en attente de votre réponse",
+        (Language::Fr, Status::Solved) => "résolu",
+        (Language::Fr, Status::Closed) => "clos",
+        (Language::En, Status::New) => "new",
+        (Language::En, Status::InProgress) => "in progress",
+        (Language::En, Status::Waiting) => "waiting for your answer",
+        (Language::En, Status::Solved) => "solved",
+        (Language::En, Status::Closed) => "closed",
+    }
+}
+
+/// "lundi 30 novembre 2026" / "Monday 30 November 2026", in local time.
+pub fn long_date(t: NaiveDateTime, language: Language) -> String {
+    use chrono::{Datelike, Local};
+    let local = Utc.from_utc_datetime(&t).with_timezone(&Local);
+    let weekday = local.weekday().num_days_from_monday() as usize;
+    let month = local.month0() as usize;
+    match language {
+        Language::Fr => {
+            const DAYS: [&str; 7] = [
+                "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+            ];
+            const MONTHS: [&str; 12] = [
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
+            ];
+            let day = if local.day() == 1 {
+                "1er".to_string()
+            } else {
+                local.day().to_string()
+            };
+            format!(
+                "{} {} {} {}",
+                DAYS[weekday],
+                day,
+                MONTHS[month],
+                local.year()
+            )
+        }
+        Language::En => {
+            const DAYS: [&str; 7] = [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+                "Sunday",
+            ];
+            const MONTHS: [&str; 12] = [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ];
+            format!(
+                "{} {} {} {}",
+                DAYS[weekday],
+                local.day(),
+                MONTHS[month],
+                local.year()
+            )
+        }
+    }
+}

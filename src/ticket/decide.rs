@@ -1,0 +1,489 @@
+//! The decision: (a snapshot of what the rules need, the mail, the policy,
+//! now) to a [`Plan`]. Whose mail it is, which ticket it enters or opens,
+//! what is recorded, what is kept of it, and who is told what.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
+use super::letters::{self, Agents, Seen, Thread};
+use super::limits::{self, Refused};
+use super::machine::{self, Actor, Decision, Event, Verdict};
+use super::notice::{Audience, Notice, Situation, Template};
+use super::plan::{AddressChange, Author, Entry, Letter, Plan, PlanOutcome, Said, TicketChange};
+use super::policy::Policy;
+use super::text::size_text;
+use super::{Attachment, Automatic, Bounce, MessageKind, Person, Status, Ticket, TicketRef};
+
+/// A received mail, as the rules read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Mail<'a> {
+    pub from: &'a Person,
+    pub message_id: Option<&'a str>,
+    /// The subject without reply prefixes nor our tags.
+    pub subject: &'a str,
+    /// What the sender wrote, quoted history and signature stripped.
+    pub body: &'a str,
+    pub automatic: Option<Automatic>,
+    pub bounce: Option<&'a Bounce>,
+    /// What the trusted receiving server says of the sender: `None` when
+    /// the desk checks nothing, else passed or why not.
+    pub authenticated: Option<&'a Result<(), String>>,
+    pub attachments: &'a [Attachment],
+    /// The size of the whole raw mail, in bytes.
+    pub raw_size: u64,
+}
+
+/// A ticket as loaded for a decision: its state, the mails of its thread
+/// (for threading headers), and the solution it awaits an answer to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub ticket: Ticket,
+    pub thread: Thread,
+    pub solution: Option<String>,
+}
+
+/// What the application layer loads before deciding on a mail.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The mail's Message-ID is one of ours: our own mail came back.
+    pub ours: bool,
+    /// The ticket the mail's threading headers or subject tag name.
+    pub matched: Option<&'a Snapshot>,
+    /// The sender's open ticket with the same subject, opened within the
+    /// duplicate window: loaded when [`may_merge`] says so.
+    pub same_subject: Option<&'a Snapshot>,
+    pub agents: &'a Agents,
+}
+
+/// Who the sender of a mail is to a ticket.
+pub fn actor_of(ticket: &Ticket, email: &str, agents: &Agents) -> Actor {
+    if email == ticket.requester.email {
+        Actor::Requester
+    } else if agents.is_agent(email) {
+        Actor::Agent
+    } else if ticket.watchers.iter().any(|w| w == email) {
+        Actor::Watcher
+    } else {
+        Actor::Stranger
+    }
+}
+
+/// Whether our own mail came back: its Message-ID is ours, or it is from
+/// the desk's own address.
+fn is_ours(context: &Context<'_>, mail: &Mail<'_>, policy: &Policy) -> bool {
+    context.ours || mail.from.email == policy.desk_address
+}
+
+/// Whether the mail would open a new ticket of its own (no ticket, or a
+/// ticket it may not enter), so that the sender's open ticket with the
+/// same subject is looked up: the same request sent again while it is
+/// open is a follow-up on it.
+pub fn may_merge(mail: &Mail<'_>, matched: Option<&Ticket>, agents: &Agents) -> bool {
+    if mail.automatic.is_some() {
+        return false;
+    }
+    match matched {
+        None => true,
+        Some(t) => actor_of(t, &mail.from.email, agents) == Actor::Stranger,
+    }
+}
+
+/// Decides what a mail does. `ids` gives each mail to send its Message-ID,
+/// in order.
+pub fn decide(
+    context: &Context<'_>,
+    mail: &Mail<'_>,
+    policy: &Policy,
+    now: NaiveDateTime,
+    ids: &mut dyn Iterator<Item = String>,
+) -> Plan {
+    if is_ours(context, mail, policy) {
+        return Plan::ignore("our own mail came back");
+    }
+    let (kept, refused) = limits::sort_attachments(mail.attachments, mail.raw_size, policy);
+    let mut addresses = Vec::new();
+    if mail.automatic.is_none() {
+        addresses.push(AddressChange::Deliverable(mail.from.email.clone()));
+    }
+    if let Some(b) = mail.bounce {
+        if let (true, Some(r)) = (b.permanent, &b.recipient) {
+            addresses.push(AddressChange::Undeliverable {
+                address: r.clone(),
+                reason: format!("bounced: {}", b.status.as_deref().unwrap_or("no status")),
+            });
+        }
+    }
+    let verdict = match (context.matched, mail.automatic) {
+        (Some(s), _) => {
+            let actor = actor_of(&s.ticket, &mail.from.email, context.agents);
+            Some((
+                s,
+                machine::apply(&s.ticket, &event_of(mail), actor, now, policy),
+            ))
+        }
+        (None, Some(auto)) => {
+            let mut plan = Plan::ignore(format!(
+                "automatic mail ({auto:?}) matching no ticket, not answered"
+            ));
+            plan.addresses = addresses;
+            return plan;
+        }
+        (None, None) => None,
+    };
+    let said = Said {
+        from: mail.from.clone(),
+        body: String::new(),
+        attachments: kept.iter().map(|&i| mail.attachments[i].clone()).collect(),
+        refused,
+    };
+    let mut draft = match verdict {
+        Some((s, Verdict::Apply(decision))) => Draft::update(s, decision, false),
+        Some((_, Verdict::OpenNew { follows: Some(old) })) => {
+            let subject = context.matched.map(|s| s.ticket.subject.clone());
+            Draft::open(mail, subject, Some(old), policy, now)
+        }
+        Some((_, Verdict::OpenNew { follows: None })) | None => match context.same_subject {
+            Some(s) if may_merge(mail, context.matched.map(|m| &m.ticket), context.agents) => {
+                let event = Event::Mail {
+                    body: mail.body.to_string(),
+                    authenticated: mail.authenticated.cloned(),
+                };
+                match machine::apply(&s.ticket, &event, Actor::Requester, now, policy) {
+                    Verdict::Apply(decision) => Draft::update(s, decision, true),
+                    Verdict::OpenNew { .. } => Draft::open(mail, None, None, policy, now),
+                }
+            }
+            _ => Draft::open(mail, None, None, policy, now),
+        },
+    };
+    draft.addresses = addresses;
+    draft.kept = kept;
+    draft.finish(Some(mail), said, context.agents, policy, now, ids)
+}
+
+/// The event a mail is to the ticket it names.
+fn event_of(mail: &Mail<'_>) -> Event {
+    match (mail.bounce, mail.automatic) {
+        (Some(b), _) => Event::Bounce {
+            recipient: b.recipient.clone(),
+            status: b.status.clone(),
+            permanent: b.permanent,
+        },
+        (None, Some(a)) => Event::Automatic(a),
+        (None, None) => Event::Mail {
+            body: mail.body.to_string(),
+            authenticated: mail.authenticated.cloned(),
+        },
+    }
+}
+
+/// What a relay said of a mail it refused for good.
+#[derive(Clone, Debug)]
+pub struct Refusal<'a> {
+    pub recipient: &'a str,
+    /// The template of the refused mail, when it was a letter.
+    pub template: Option<Template>,
+    /// The reply's status: the enhanced code ("5.1.1") when there was one.
+    pub status: Option<String>,
+    /// The relay's whole answer, for the record.
+    pub why: &'a str,
+}
+
+/// A relay refused for good (5xx) a mail of a ticket to `recipient`: like
+/// a bounce, the address stops being mailed, the refusal is recorded on
+/// the ticket and the agents are told. `None` for mail to the agents' own
+/// addresses and for the agents' notice of a bounce, so that a failing
+/// notification address cannot feed itself (the refusal is only logged).
+pub fn relay_refused(
+    snapshot: &Snapshot,
+    refusal: Refusal<'_>,
+    policy: &Policy,
+    now: NaiveDateTime,
+    ids: &mut dyn Iterator<Item = String>,
+) -> Option<Plan> {
+    let Refusal {
+        recipient,
+        template,
+        status,
+        why,
+    } = refusal;
+    if policy.is_agent_notify(recipient) || template == Some(Template::AgentBounce) {
+        return None;
+    }
+    let event = Event::Bounce {
+        recipient: Some(recipient.to_string()),
+        status,
+        permanent: true,
+    };
+    let Verdict::Apply(decision) =
+        machine::apply(&snapshot.ticket, &event, Actor::System, now, policy)
+    else {
+        return None;
+    };
+    let mut draft = Draft::update(snapshot, decision, false);
+    draft.addresses = vec![AddressChange::Undeliverable {
+        address: recipient.to_string(),
+        reason: format!("refused by the relay: {why}"),
+    }];
+    let plan = draft.finish(
+        None,
+        desk_said(policy),
+        &Agents::default(),
+        policy,
+        now,
+        ids,
+    );
+    Some(plan)
+}
+
+/// What a letter shows when no mail caused it: the desk wrote.
+pub(super) fn desk_said(policy: &Policy) -> Said {
+    Said {
+        from: Person {
+            email: policy.desk_address.clone(),
+            name: None,
+        },
+        body: String::new(),
+        attachments: Vec::new(),
+        refused: Vec::new(),
+    }
+}
+
+/// A plan being built: the ticket's change and what the machine decided.
+pub(super) struct Draft {
+    outcome: PlanOutcome,
+    before: Option<Ticket>,
+    decision: Decision,
+    thread: Thread,
+    solution: Option<String>,
+    follows: Option<TicketRef>,
+    merged: bool,
+    kept: Vec<usize>,
+    addresses: Vec<AddressChange>,
+}
+
+impl Draft {
+    /// A decision on an existing ticket; `merged`: a new mail added to
+    /// the open ticket with its subject, acknowledged as such.
+    pub(super) fn update(snapshot: &Snapshot, decision: Decision, merged: bool) -> Draft {
+        let outcome = match &decision.record {
+            Some(r) => PlanOutcome::Added(r.kind),
+            None => PlanOutcome::CommandRefused,
+        };
+        Draft {
+            outcome,
+            before: Some(snapshot.ticket.clone()),
+            decision,
+            thread: snapshot.thread.clone(),
+            solution: snapshot.solution.clone(),
+            follows: None,
+            merged,
+            kept: Vec::new(),
+            addresses: Vec::new(),
+        }
+    }
+
+    /// A new ticket from the mail; `follows` is the closed ticket it was
+    /// written on, whose subject it keeps (ours carries decorations,
+    /// "Demande clôturée : …").
+    fn open(
+        mail: &Mail<'_>,
+        closed_subject: Option<String>,
+        follows: Option<TicketRef>,
+        policy: &Policy,
+        now: NaiveDateTime,
+    ) -> Draft {
+        let subject = match (follows, closed_subject) {
+            (Some(_), Some(s)) => s,
+            _ => mail.subject.to_string(),
+        };
+        let decision = machine::open(
+            TicketRef(0),
+            mail.from.clone(),
+            subject,
+            mail.body,
+            policy.language,
+            now,
+        );
+        Draft {
+            outcome: PlanOutcome::Opened,
+            before: None,
+            decision,
+            thread: Thread::default(),
+            solution: None,
+            follows,
+            merged: false,
+            kept: Vec::new(),
+            addresses: Vec::new(),
+        }
+    }
+
+    /// The plan: records, then each notice addressed, with the threading
+    /// headers of what each recipient saw (the mail itself included).
+    pub(super) fn finish(
+        self,
+        mail: Option<&Mail<'_>>,
+        said: Said,
+        agents: &Agents,
+        policy: &Policy,
+        now: NaiveDateTime,
+        ids: &mut dyn Iterator<Item = String>,
+    ) -> Plan {
+        let Draft {
+            outcome,
+            before,
+            decision,
+            mut thread,
+            solution,
+            follows,
+            merged,
+            kept,
+            addresses,
+        } = self;
+        let ticket = &decision.ticket;
+        let mut entries = Vec::new();
+        if let Some(r) = &decision.record {
+            entries.push(Entry {
+                kind: r.kind,
+                body: r.body.clone(),
+                author: if mail.is_some() {
+                    Author::Sender
+                } else {
+                    Author::Desk
+                },
+                with_attachments: r.with_attachments,
+            });
+            if let Some((m, id)) = mail.and_then(|m| Some((m, m.message_id?))) {
+                thread.received.push(Seen {
+                    at: now,
+                    who: m.from.email.clone(),
+                    message_id: id.to_string(),
+                });
+            }
+        }
+        if let (Some(old), None) = (follows, &before) {
+            entries.push(Entry {
+                kind: MessageKind::System,
+                body: format!(
+                    "follows {}, which was closed",
+                    old.display(&policy.subject_tag)
+                ),
+                author: Author::Desk,
+                with_attachments: false,
+            });
+        }
+        // What the letters show: the recorded text (a solution without its
+        // command line), never an internal system line.
+        let body = match &decision.record {
+            Some(r) if r.kind == MessageKind::System => String::new(),
+            Some(r) => r.body.clone(),
+            None => mail.map(|m| m.body.to_string()).unwrap_or_default(),
+        };
+        let said = Arc::new(Said { body, ..said });
+        let solution = match &decision.record {
+            Some(r) if r.kind == MessageKind::Solution => Some(r.body.clone()),
+            _ => solution,
+        };
+        let reminds = decision
+            .notices
+            .iter()
+            .any(|n| n.template == Template::Reminder);
+        let solution = solution.filter(|_| ticket.status == Status::Solved || reminds);
+        let mut notices = decision.notices.clone();
+        if merged {
+            notices.insert(
+                0,
+                Notice::new(Template::Acknowledgement, &[Audience::Requester])
+                    .situation(Situation::Merged),
+            );
+        }
+        let sender = mail.map(|m| m.from.email.as_str());
+        let replying_to = mail.and_then(|m| m.message_id);
+        let signature = mail.and_then(|m| {
+            letters::signature(&m.from.email, m.from.name.as_deref(), agents, policy)
+        });
+        let mut write = |notice: &Notice, said: &Arc<Said>, thread: &Thread| {
+            let to = letters::recipients(ticket, notice, sender, policy);
+            Letter {
+                template: notice.template,
+                situation: notice.situation,
+                error: notice.error.clone(),
+                said: Arc::clone(said),
+                solution: solution.clone(),
+                follows,
+                signature: signature
+                    .clone()
+                    .filter(|_| notice.template.is_agent_words()),
+                to: letters::address(to, thread, ticket, replying_to, agents, policy, ids),
+            }
+        };
+        // The letters of one change were decided together: each names the
+        // thread as it was, not the others.
+        let mut letters: Vec<Letter> = notices.iter().map(|n| write(n, &said, &thread)).collect();
+        if !said.refused.is_empty() {
+            entries.push(Entry {
+                kind: MessageKind::System,
+                body: refused_lines(&said.refused),
+                author: Author::Desk,
+                with_attachments: false,
+            });
+            if let Some(m) = mail.filter(|m| m.automatic.is_none()) {
+                // Told after the rest: it names the mails sent before it.
+                for a in letters.iter().flat_map(|l| &l.to) {
+                    thread.sent.push(Seen {
+                        at: now,
+                        who: a.to.clone(),
+                        message_id: a.message_id.clone(),
+                    });
+                }
+                let notice = Notice::new(Template::AttachmentRefused, &[Audience::Sender]);
+                let told = Arc::new(Said {
+                    body: m.body.to_string(),
+                    ..(*said).clone()
+                });
+                letters.push(write(&notice, &told, &thread));
+            }
+        }
+        let ticket = match before {
+            Some(before) => TicketChange::Update {
+                before,
+                after: decision.ticket,
+            },
+            None => TicketChange::Open(decision.ticket),
+        };
+        Plan {
+            outcome,
+            ticket,
+            entries,
+            kept,
+            addresses,
+            letters,
+        }
+    }
+}
+
+/// The system line recording which attachments were not kept.
+fn refused_lines(refused: &[Refused]) -> String {
+    refused
+        .iter()
+        .map(|r| {
+            let why = if r.whole_mail {
+                "the whole mail is over"
+            } else {
+                "over"
+            };
+            format!(
+                "attachment not kept: {} ({}): {why} {}",
+                r.filename,
+                size_text(r.size),
+                size_text(r.limit)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,0 +1,513 @@
+//! The decision on whole mails: who the sender is, which ticket the mail
+//! enters or opens, what is kept, who is told, with which threading
+//! headers. No database: the snapshot is written here.
+
+use chrono::NaiveDateTime;
+
+use super::*;
+use crate::ticket::letters::{Agents, Seen, Thread};
+use crate::ticket::plan::{AddressChange, Author, PlanOutcome, TicketChange};
+use crate::ticket::policy::tests::policy;
+use crate::ticket::{Language, Status, TicketType};
+
+fn at(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("valid time")
+}
+
+const NOW: &str = "2026-11-30 10:00";
+
+fn alice() -> Person {
+    Person {
+        email: "alice@mairie.example".into(),
+        name: Some("Alice Martin".into()),
+    }
+}
+
+fn person(email: &str) -> Person {
+    Person {
+        email: email.into(),
+        name: None,
+    }
+}
+
+fn agents() -> Agents {
+    Agents {
+        list: vec![("bob@agents.example".into(), Some("Bob".into()))],
+    }
+}
+
+fn ids() -> impl Iterator<Item = String> {
+    (1..).map(|i| format!("id{i}@desk"))
+}
+
+fn ticket(status: Status) -> Ticket {
+    Ticket {
+        number: TicketRef(12),
+        subject: "Imprimante".into(),
+        status,
+        close_reason: None,
+        ticket_type: TicketType::Request,
+        impact: None,
+        category: None,
+        organisation: Some("mairie.example".into()),
+        requester: alice(),
+        language: Language::Fr,
+        watchers: vec!["chef@mairie.example".into()],
+        created_at: at("2026-11-30 09:00"),
+        updated_at: at("2026-11-30 09:00"),
+        solved_at: (status == Status::Solved).then(|| at("2026-11-30 09:30")),
+        closed_at: None,
+        reminded_at: None,
+    }
+}
+
+fn snapshot(status: Status) -> Snapshot {
+    Snapshot {
+        ticket: ticket(status),
+        thread: Thread {
+            received: vec![Seen {
+                at: at("2026-11-30 09:00"),
+                who: "alice@mairie.example".into(),
+                message_id: "request@alice".into(),
+            }],
+            sent: vec![
+                Seen {
+                    at: at("2026-11-30 09:00"),
+                    who: "alice@mairie.example".into(),
+                    message_id: "ack@desk".into(),
+                },
+                Seen {
+                    at: at("2026-11-30 09:00"),
+                    who: "sau@example.test".into(),
+                    message_id: "new@desk".into(),
+                },
+            ],
+        },
+        solution: (status == Status::Solved).then(|| "Changez le toner.".to_string()),
+    }
+}
+
+/// A mail as the reader gives it, with the fields tests change.
+struct Given {
+    from: Person,
+    message_id: Option<&'static str>,
+    subject: &'static str,
+    body: &'static str,
+    automatic: Option<Automatic>,
+    bounce: Option<Bounce>,
+    attachments: Vec<Attachment>,
+    raw_size: u64,
+}
+
+impl Given {
+    fn from(from: Person, body: &'static str) -> Given {
+        Given {
+            from,
+            message_id: Some("m1@client"),
+            subject: "Imprimante",
+            body,
+            automatic: None,
+            bounce: None,
+            attachments: Vec::new(),
+            raw_size: 2000,
+        }
+    }
+
+    fn mail(&self) -> Mail<'_> {
+        Mail {
+            from: &self.from,
+            message_id: self.message_id,
+            subject: self.subject,
+            body: self.body,
+            automatic: self.automatic,
+            bounce: self.bounce.as_ref(),
+            authenticated: None,
+            attachments: &self.attachments,
+            raw_size: self.raw_size,
+        }
+    }
+}
+
+fn run(given: &Given, matched: Option<&Snapshot>, same_subject: Option<&Snapshot>) -> Plan {
+    let agents = agents();
+    let context = Context {
+        ours: false,
+        matched,
+        same_subject,
+        agents: &agents,
+    };
+    decide(&context, &given.mail(), &policy(), at(NOW), &mut ids())
+}
+
+fn to_of(plan: &Plan) -> Vec<(Template, Vec<&str>)> {
+    plan.letters
+        .iter()
+        .map(|l| (l.template, l.to.iter().map(|a| a.to.as_str()).collect()))
+        .collect()
+}
+
+#[test]
+fn who_the_sender_is_to_a_ticket() {
+    let t = ticket(Status::InProgress);
+    let a = agents();
+    assert_eq!(actor_of(&t, "alice@mairie.example", &a), Actor::Requester);
+    assert_eq!(actor_of(&t, "bob@agents.example", &a), Actor::Agent);
+    assert_eq!(actor_of(&t, "chef@mairie.example", &a), Actor::Watcher);
+    assert_eq!(actor_of(&t, "eve@elsewhere.example", &a), Actor::Stranger);
+    // The requester who is also an agent writes as the requester.
+    let mut own = t.clone();
+    own.requester = person("bob@agents.example");
+    assert_eq!(actor_of(&own, "bob@agents.example", &a), Actor::Requester);
+}
+
+#[test]
+fn a_new_request_opens_a_ticket_acknowledged_and_told_to_the_agents() {
+    let given = Given::from(alice(), "L'imprimante est hors ligne.");
+    let plan = run(&given, None, None);
+    assert_eq!(plan.outcome, PlanOutcome::Opened);
+    let TicketChange::Open(t) = &plan.ticket else {
+        panic!("a new ticket: {:?}", plan.ticket);
+    };
+    assert_eq!(t.subject, "Imprimante");
+    assert_eq!(t.requester, alice());
+    assert_eq!(t.number, TicketRef(0), "numbered when written");
+    assert_eq!(
+        to_of(&plan),
+        [
+            (Template::Acknowledgement, vec!["alice@mairie.example"]),
+            (Template::AgentNewTicket, vec!["sau@example.test"]),
+        ]
+    );
+    // Both thread on the request, each with a Message-ID of its own.
+    for (l, id) in plan.letters.iter().zip(["id1@desk", "id2@desk"]) {
+        assert_eq!(l.to[0].references, ["m1@client"]);
+        assert_eq!(l.to[0].in_reply_to.as_deref(), Some("m1@client"));
+        assert_eq!(l.to[0].message_id, id);
+    }
+    assert_eq!(plan.entries.len(), 1);
+    assert_eq!(plan.entries[0].kind, MessageKind::Initial);
+    assert_eq!(plan.entries[0].author, Author::Sender);
+    assert_eq!(
+        plan.addresses,
+        [AddressChange::Deliverable("alice@mairie.example".into())]
+    );
+}
+
+#[test]
+fn our_own_mail_coming_back_is_set_aside() {
+    let given = Given::from(person("support@example.test"), "Bonjour");
+    let plan = run(&given, None, None);
+    assert_eq!(
+        plan.outcome,
+        PlanOutcome::Ignored("our own mail came back".into())
+    );
+    assert!(plan.letters.is_empty() && plan.addresses.is_empty());
+    let agents = agents();
+    let context = Context {
+        ours: true,
+        matched: None,
+        same_subject: None,
+        agents: &agents,
+    };
+    let given = Given::from(alice(), "Bonjour");
+    let plan = decide(&context, &given.mail(), &policy(), at(NOW), &mut ids());
+    assert!(matches!(plan.outcome, PlanOutcome::Ignored(_)));
+    assert_eq!(plan.ticket, TicketChange::None);
+}
+
+#[test]
+fn automatic_mail_matching_no_ticket_is_never_answered() {
+    let mut given = Given::from(person("robot@lists.example"), "Je suis absent.");
+    given.automatic = Some(Automatic::AutoReply);
+    let plan = run(&given, None, None);
+    assert!(matches!(plan.outcome, PlanOutcome::Ignored(ref why) if why.contains("automatic")));
+    assert!(plan.letters.is_empty());
+    // Nor does an automatic mail mean the address works again.
+    assert!(plan.addresses.is_empty());
+}
+
+#[test]
+fn a_permanent_bounce_stops_mail_to_the_address_and_tells_the_agents() {
+    let mut given = Given::from(person("mailer-daemon@mx.mairie.example"), "");
+    given.automatic = Some(Automatic::Bounce);
+    given.bounce = Some(Bounce {
+        original_message_id: Some("ack@desk".into()),
+        recipient: Some("alice@mairie.example".into()),
+        status: Some("5.1.1".into()),
+        permanent: true,
+    });
+    let s = snapshot(Status::New);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(
+        plan.addresses,
+        [AddressChange::Undeliverable {
+            address: "alice@mairie.example".into(),
+            reason: "bounced: 5.1.1".into(),
+        }]
+    );
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Bounce));
+    assert_eq!(
+        to_of(&plan),
+        [(Template::AgentBounce, vec!["sau@example.test"])]
+    );
+}
+
+#[test]
+fn the_same_request_sent_again_joins_the_open_ticket() {
+    let given = Given::from(alice(), "Toujours en panne, je renvoie ma demande.");
+    let open = snapshot(Status::New);
+    let plan = run(&given, None, Some(&open));
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Followup));
+    let TicketChange::Update { before, .. } = &plan.ticket else {
+        panic!("an update: {:?}", plan.ticket);
+    };
+    assert_eq!(before.number, TicketRef(12));
+    // The requester is told it joined her ticket, in her thread.
+    let ack = &plan.letters[0];
+    assert_eq!(ack.template, Template::Acknowledgement);
+    assert_eq!(ack.situation, Situation::Merged);
+    assert_eq!(ack.to[0].to, "alice@mairie.example");
+    assert_eq!(
+        ack.to[0].references,
+        ["request@alice", "ack@desk", "m1@client"]
+    );
+    assert_eq!(plan.letters[1].template, Template::AgentFollowUp);
+}
+
+#[test]
+fn only_mail_that_would_open_a_ticket_of_its_own_looks_for_the_same_subject() {
+    let a = agents();
+    let t = ticket(Status::InProgress);
+    let requester = Given::from(alice(), "Suite");
+    assert!(may_merge(&requester.mail(), None, &a));
+    assert!(!may_merge(&requester.mail(), Some(&t), &a));
+    let stranger = Given::from(person("eve@elsewhere.example"), "Suite");
+    assert!(may_merge(&stranger.mail(), Some(&t), &a));
+    let agent = Given::from(person("bob@agents.example"), "Suite");
+    assert!(!may_merge(&agent.mail(), Some(&t), &a));
+    let mut robot = Given::from(alice(), "Absent");
+    robot.automatic = Some(Automatic::AutoReply);
+    assert!(!may_merge(&robot.mail(), None, &a));
+}
+
+#[test]
+fn a_stranger_with_someone_elses_reference_opens_a_ticket_of_their_own() {
+    let given = Given::from(person("eve@elsewhere.example"), "VALIDER");
+    let s = snapshot(Status::Solved);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Opened);
+    let t = plan.ticket().expect("a ticket");
+    assert_eq!(t.requester.email, "eve@elsewhere.example");
+    // Nothing of the other ticket reaches her.
+    for l in &plan.letters {
+        for a in &l.to {
+            assert_eq!(a.references, ["m1@client"]);
+        }
+        assert_eq!(l.solution, None);
+    }
+}
+
+#[test]
+fn a_reply_to_a_closed_ticket_opens_one_that_follows_it() {
+    let mut s = snapshot(Status::Closed);
+    s.ticket.subject = "Imprimante".into();
+    let given = Given {
+        subject: "Demande clôturée : Imprimante",
+        ..Given::from(alice(), "Elle est encore en panne.")
+    };
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Opened);
+    assert_eq!(
+        plan.ticket().map(|t| t.subject.as_str()),
+        Some("Imprimante")
+    );
+    assert_eq!(plan.letters[0].follows, Some(TicketRef(12)));
+    assert_eq!(plan.entries[1].kind, MessageKind::System);
+    assert_eq!(plan.entries[1].author, Author::Desk);
+    assert!(plan.entries[1].body.contains("[SUPPORT #000012]"));
+}
+
+#[test]
+fn an_agent_reply_reaches_requester_and_watchers_threaded_on_what_they_saw() {
+    let given = Given {
+        message_id: Some("reply@agent-laptop"),
+        ..Given::from(person("bob@agents.example"), "Le toner est changé.")
+    };
+    let s = snapshot(Status::New);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::AgentReply));
+    assert_eq!(
+        to_of(&plan),
+        [(
+            Template::AgentReply,
+            vec!["alice@mairie.example", "chef@mairie.example"]
+        )]
+    );
+    let to_alice = &plan.letters[0].to[0];
+    // The agent's own Message-ID is never shown to the requester.
+    assert_eq!(to_alice.references, ["request@alice", "ack@desk"]);
+    assert_eq!(to_alice.in_reply_to.as_deref(), Some("ack@desk"));
+    let to_watcher = &plan.letters[0].to[1];
+    assert_eq!(to_watcher.references, ["request@alice"]);
+    assert_eq!(plan.letters[0].said.body, "Le toner est changé.");
+}
+
+#[test]
+fn an_agents_note_stays_with_the_agents() {
+    let given = Given::from(person("bob@agents.example"), "#note appeler le fournisseur");
+    let s = snapshot(Status::InProgress);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Note));
+    assert_eq!(
+        to_of(&plan),
+        [(Template::AgentNote, vec!["sau@example.test"])]
+    );
+    // The notice to the agents names the whole thread, the agent's mail too.
+    assert_eq!(
+        plan.letters[0].to[0].references,
+        ["request@alice", "new@desk", "m1@client"]
+    );
+}
+
+#[test]
+fn a_solution_carries_its_text_and_an_undecided_answer_the_pending_one() {
+    let given = Given::from(person("bob@agents.example"), "#solution Redémarrez.");
+    let s = snapshot(Status::InProgress);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.letters[0].template, Template::Solution);
+    assert_eq!(plan.letters[0].solution.as_deref(), Some("Redémarrez."));
+    assert_eq!(plan.letters[0].said.body, "Redémarrez.");
+
+    let given = Given::from(alice(), "Je regarde demain.");
+    let s = snapshot(Status::Solved);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.letters[0].template, Template::AgentFollowUp);
+    assert_eq!(plan.letters[0].situation, Situation::Undecided);
+    assert_eq!(
+        plan.letters[0].solution.as_deref(),
+        Some("Changez le toner.")
+    );
+}
+
+#[test]
+fn an_unknown_command_is_refused_to_the_agent_alone() {
+    let given = Given::from(person("bob@agents.example"), "#fixit maintenant");
+    let s = snapshot(Status::InProgress);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::CommandRefused);
+    assert!(plan.entries.is_empty());
+    assert_eq!(
+        to_of(&plan),
+        [(Template::CommandError, vec!["bob@agents.example"])]
+    );
+}
+
+#[test]
+fn what_an_agent_wrote_is_signed_when_the_desk_signs() {
+    let signs = Policy {
+        sign_with_agent_name: true,
+        ..policy()
+    };
+    let agents = agents();
+    let s = snapshot(Status::InProgress);
+    let context = Context {
+        ours: false,
+        matched: Some(&s),
+        same_subject: None,
+        agents: &agents,
+    };
+    let given = Given::from(person("bob@agents.example"), "#solution Redémarrez.");
+    let plan = decide(&context, &given.mail(), &signs, at(NOW), &mut ids());
+    assert_eq!(plan.letters[0].signature.as_deref(), Some("Bob"));
+    let given = Given::from(person("bob@agents.example"), "#note interne");
+    let plan = decide(&context, &given.mail(), &signs, at(NOW), &mut ids());
+    assert_eq!(plan.letters[0].signature, None, "a note is not signed");
+}
+
+#[test]
+fn attachments_over_the_limit_are_refused_and_the_sender_told_after_the_rest() {
+    let small = Policy {
+        max_attachment_size: 1 << 20,
+        ..policy()
+    };
+    let mut given = Given::from(alice(), "Voici la capture et le scan.");
+    given.attachments = vec![
+        Attachment {
+            filename: "capture.png".into(),
+            content_type: "image/png".into(),
+            size: 40_000,
+        },
+        Attachment {
+            filename: "scan.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 3 << 20,
+        },
+    ];
+    let agents = agents();
+    let context = Context {
+        ours: false,
+        matched: None,
+        same_subject: None,
+        agents: &agents,
+    };
+    let plan = decide(&context, &given.mail(), &small, at(NOW), &mut ids());
+    assert_eq!(plan.kept, [0]);
+    let line = &plan.entries.last().expect("a system line").body;
+    assert_eq!(line, "attachment not kept: scan.pdf (3 MiB): over 1 MiB");
+    let refused = plan.letters.last().expect("a letter");
+    assert_eq!(refused.template, Template::AttachmentRefused);
+    assert_eq!(refused.to[0].to, "alice@mairie.example");
+    // It names the acknowledgement sent just before it.
+    assert_eq!(refused.to[0].references, ["m1@client", "id1@desk"]);
+    assert_eq!(refused.said.refused.len(), 1);
+    assert_eq!(refused.said.attachments.len(), 1);
+
+    // A robot is never answered, but what was not kept is recorded.
+    given.automatic = Some(Automatic::AutoReply);
+    let s = snapshot(Status::InProgress);
+    let context = Context {
+        matched: Some(&s),
+        ..context
+    };
+    let plan = decide(&context, &given.mail(), &small, at(NOW), &mut ids());
+    assert!(plan.letters.is_empty());
+    assert!(plan.entries.iter().any(|e| e.body.contains("scan.pdf")));
+}
+
+#[test]
+fn a_relay_refusal_marks_the_address_unless_it_is_the_agents() {
+    let s = snapshot(Status::InProgress);
+    let refusal = Refusal {
+        recipient: "alice@mairie.example",
+        template: Some(Template::AgentReply),
+        status: Some("5.1.1".into()),
+        why: "550 5.1.1 unknown user",
+    };
+    let plan = relay_refused(&s, refusal, &policy(), at(NOW), &mut ids()).expect("a plan");
+    assert_eq!(
+        plan.addresses,
+        [AddressChange::Undeliverable {
+            address: "alice@mairie.example".into(),
+            reason: "refused by the relay: 550 5.1.1 unknown user".into(),
+        }]
+    );
+    assert_eq!(
+        to_of(&plan),
+        [(Template::AgentBounce, vec!["sau@example.test"])]
+    );
+    assert!(plan.entries[0].body.contains("(5.1.1)"));
+    // The agents' own address, or their notice of a bounce: logged only.
+    for (to, template) in [
+        ("sau@example.test", Template::AgentNewTicket),
+        ("alice@mairie.example", Template::AgentBounce),
+    ] {
+        let refusal = Refusal {
+            recipient: to,
+            template: Some(template),
+            status: None,
+            why: "550",
+        };
+        let none = relay_refused(&s, refusal, &policy(), at(NOW), &mut ids());
+        assert_eq!(none, None);
+    }
+}

@@ -1,0 +1,150 @@
+//! A plan: everything a decision will do, for the application layer to
+//! apply in one transaction. The ticket as it will be, the records of its
+//! thread, each mail to send with its recipients, Message-ID and threading
+//! headers, and the addresses whose mail stops or resumes.
+
+use std::sync::Arc;
+
+use super::command::CommandError;
+use super::limits::Refused;
+use super::notice::{Situation, Template};
+use super::{Attachment, MessageKind, Person, Ticket, TicketRef};
+
+/// What a mail, the clock or a relay's refusal does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub outcome: PlanOutcome,
+    pub ticket: TicketChange,
+    /// The thread's new records, in order.
+    pub entries: Vec<Entry>,
+    /// Which of the mail's attachments are kept (indices into
+    /// [`super::decide::Mail::attachments`]); the others were refused.
+    pub kept: Vec<usize>,
+    /// Done before the letters are written, in order.
+    pub addresses: Vec<AddressChange>,
+    /// The mails to send, in order.
+    pub letters: Vec<Letter>,
+}
+
+impl Plan {
+    /// A plan that only sets the mail aside.
+    pub fn ignore(why: impl Into<String>) -> Plan {
+        Plan {
+            outcome: PlanOutcome::Ignored(why.into()),
+            ticket: TicketChange::None,
+            entries: Vec::new(),
+            kept: Vec::new(),
+            addresses: Vec::new(),
+            letters: Vec::new(),
+        }
+    }
+
+    /// The ticket as it is after the plan, if there is one.
+    pub fn ticket(&self) -> Option<&Ticket> {
+        match &self.ticket {
+            TicketChange::None => None,
+            TicketChange::Open(t) => Some(t),
+            TicketChange::Update { after, .. } => Some(after),
+        }
+    }
+
+    /// Nothing to write and nothing to send.
+    pub fn is_noop(&self) -> bool {
+        let unchanged = match &self.ticket {
+            TicketChange::None => true,
+            TicketChange::Open(_) => false,
+            TicketChange::Update { before, after } => before == after,
+        };
+        unchanged && self.entries.is_empty() && self.letters.is_empty() && self.addresses.is_empty()
+    }
+}
+
+/// What becomes of the mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanOutcome {
+    /// A new ticket.
+    Opened,
+    /// Recorded on an existing ticket as this kind.
+    Added(MessageKind),
+    /// An agent command that was not understood; the agent is told.
+    CommandRefused,
+    /// Set aside, not answered, for this reason.
+    Ignored(String),
+    /// What the clock or a relay's refusal did (no mail).
+    Scheduled,
+}
+
+/// What happens to a ticket.
+// One per plan, consumed at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum TicketChange {
+    /// No ticket: the mail is set aside.
+    None,
+    /// A ticket opened by the mail. Its number is given when it is
+    /// written: `TicketRef(0)` until then.
+    Open(Ticket),
+    /// An existing ticket, as it was and as it will be (maybe the same).
+    Update { before: Ticket, after: Ticket },
+}
+
+/// Who a record of the thread is from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Author {
+    /// The mail's sender: the record keeps the mail and its Message-ID.
+    Sender,
+    /// The desk itself (a system line).
+    Desk,
+}
+
+/// One record of a ticket's thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: MessageKind,
+    pub body: String,
+    pub author: Author,
+    /// Whether the mail's kept attachments belong with this record.
+    pub with_attachments: bool,
+}
+
+/// Mail to an address stops (it bounced for good) or resumes (it wrote).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AddressChange {
+    Undeliverable { address: String, reason: String },
+    Deliverable(String),
+}
+
+/// What the mail that caused a letter says, as the letter shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Said {
+    pub from: Person,
+    pub body: String,
+    pub attachments: Vec<Attachment>,
+    pub refused: Vec<Refused>,
+}
+
+/// One notice, rendered once and sent to each of its recipients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Letter {
+    pub template: Template,
+    pub situation: Situation,
+    pub error: Option<CommandError>,
+    pub said: Arc<Said>,
+    /// The solution awaiting the requester's answer, when the ticket has one.
+    pub solution: Option<String>,
+    /// The closed ticket this one follows.
+    pub follows: Option<TicketRef>,
+    /// The agent's name the letter is signed with.
+    pub signature: Option<String>,
+    pub to: Vec<Addressed>,
+}
+
+/// One recipient of a letter, with its mail's Message-ID and threading
+/// headers (RFC 5322 section 3.6.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addressed {
+    pub to: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}

@@ -1,0 +1,160 @@
+//! Text as the ticket rules compare it: words folded to lower case without
+//! accents, and the shape of an email address. Written on `std` alone so
+//! that the domain depends on nothing but itself (see `scripts/check-layers`);
+//! `tests/fold.rs` checks [`fold`] against Unicode's own decomposition.
+
+/// Lower case without accents, so that `VALIDÉ`, `validé` and `valide`
+/// match, and `#Clôturer` is `#cloturer`. Precomposed Latin letters lose
+/// their diacritics (`é` → `e`); combining marks (mail from
+/// Apple devices may come decomposed, `e` + U+0301) are dropped.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        match base_letters(c) {
+            Some(base) => out.push_str(base),
+            None => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// U+0300–U+036F, the combining diacritical marks (and their extension
+/// and supplement blocks), which a decomposed accent is made of.
+fn is_combining_mark(c: char) -> bool {
+    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}')
+}
+
+/// The folded form of a precomposed Latin letter with a diacritic.
+fn base_letters(c: char) -> Option<&'static str> {
+    Some(match c {
+        'À'..='Å' | 'à'..='å' | 'Ā' | 'ā' | 'Ă' | 'ă' | 'Ą' | 'ą' => "a",
+        'Ç' | 'ç' | 'Ć' | 'ć' | 'Ĉ' | 'ĉ' | 'Ċ' | 'ċ' | 'Č' | 'č' => "c",
+        'Ď' | 'ď' => "d",
+        'È'..='Ë' | 'è'..='ë' | 'Ē' | 'ē' | 'Ĕ' | 'ĕ' | 'Ė' | 'ė' | 'Ę' | 'ę' | 'Ě' | 'ě' => {
+            "e"
+        }
+        'Ĝ' | 'ĝ' | 'Ğ' | 'ğ' | 'Ġ' | 'ġ' | 'Ģ' | 'ģ' => "g",
+        'Ĥ' | 'ĥ' => "h",
+        'Ì'..='Ï' | 'ì'..='ï' | 'Ĩ' | 'ĩ' | 'Ī' | 'ī' | 'Ĭ' | 'ĭ' | 'Į' | 'į' | 'İ' => {
+            "i"
+        }
+        'Ĵ' | 'ĵ' => "j",
+        'Ķ' | 'ķ' => "k",
+        'Ĺ' | 'ĺ' | 'Ļ' | 'ļ' | 'Ľ' | 'ľ' => "l",
+        'Ñ' | 'ñ' | 'Ń' | 'ń' | 'Ņ' | 'ņ' | 'Ň' | 'ň' => "n",
+        'Ò'..='Ö' | 'ò'..='ö' | 'Ō' | 'ō' | 'Ŏ' | 'ŏ' | 'Ő' | 'ő' => "o",
+        'Ŕ' | 'ŕ' | 'Ŗ' | 'ŗ' | 'Ř' | 'ř' => "r",
+        'Ś' | 'ś' | 'Ŝ' | 'ŝ' | 'Ş' | 'ş' | 'Š' | 'š' => "s",
+        'Ţ' | 'ţ' | 'Ť' | 'ť' => "t",
+        'Ù'..='Ü'
+        | 'ù'..='ü'
+        | 'Ũ'
+        | 'ũ'
+        | 'Ū'
+        | 'ū'
+        | 'Ŭ'
+        | 'ŭ'
+        | 'Ů'
+        | 'ů'
+        | 'Ű'
+        | 'ű'
+        | 'Ų'
+        | 'ų' => "u",
+        'Ŵ' | 'ŵ' => "w",
+        'Ý' | 'ý' | 'ÿ' | 'Ŷ' | 'ŷ' | 'Ÿ' => "y",
+        'Ź' | 'ź' | 'Ż' | 'ż' | 'Ž' | 'ž' => "z",
+        _ => return None,
+    })
+}
+
+/// Whether `s` has the shape of a mail address an agent may name in a
+/// command (`#watch add chef@mairie.fr`): one `@`, a local part and a
+/// domain of printable characters without spaces, brackets, quotes or
+/// separators, and a domain of dot-separated labels (RFC 5321 section
+/// 4.1.2's dot-atom form; quoted local parts are not accepted from a
+/// command line).
+pub fn is_address(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let atom_char = |c: char| {
+        !c.is_control()
+            && !c.is_whitespace()
+            && !matches!(
+                c,
+                '@' | '<' | '>' | '(' | ')' | '[' | ']' | ',' | ';' | ':' | '\\' | '"'
+            )
+    };
+    let dot_atom = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 255
+            && part
+                .split('.')
+                .all(|label| !label.is_empty() && label.chars().all(atom_char))
+    };
+    local.len() <= 64
+        && dot_atom(local)
+        && dot_atom(domain)
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+}
+
+/// A size as people read it: "830 B", "31 KiB", "2.5 MiB".
+pub fn size_text(size: u64) -> String {
+    match size {
+        s if s >= 1 << 20 => {
+            let text = format!("{:.1}", s as f64 / (1u64 << 20) as f64);
+            format!("{} MiB", text.trim_end_matches(".0"))
+        }
+        s if s >= 1 << 10 => format!("{} KiB", s.div_ceil(1 << 10)),
+        s => format!("{s} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_and_accents() {
+        assert_eq!(fold("VALIDÉ"), "valide");
+        assert_eq!(fold("Clôturer"), "cloturer");
+        assert_eq!(fold("Catégorie"), "categorie");
+        assert_eq!(fold("refusé"), "refuse");
+        // Decomposed, as Apple Mail may send it: e + combining acute.
+        assert_eq!(fold("Valide\u{301}"), "valide");
+        assert_eq!(fold("Ok"), "ok");
+        assert_eq!(fold("Straße"), "straße");
+    }
+
+    #[test]
+    fn addresses() {
+        for good in [
+            "chef@mairie-exemple.fr",
+            "a.b+tag@sub.example.org",
+            "x@localhost",
+        ] {
+            assert!(is_address(good), "{good}");
+        }
+        for bad in [
+            "nobody",
+            "@example.org",
+            "a@",
+            "a@@b.example",
+            "a b@example.org",
+            "a@exa mple.org",
+            "<a@b.example>",
+            "a@b..example",
+            ".a@b.example",
+            "a@b.example,c@d.example",
+            "a\r\n@b.example",
+            "\"a\"@b.example",
+        ] {
+            assert!(!is_address(bad), "{bad:?}");
+        }
+    }
+}
