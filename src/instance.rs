@@ -17,7 +17,7 @@ pub fn id() -> &'static str {
     ID.get_or_init(|| {
         let mut b = [0u8; 4];
         let _ = getrandom::getrandom(&mut b);
-        let tag: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let tag = crate::hex::hex(&b);
         format!("{}:{}:{tag}", hostname(), std::process::id())
     })
 }

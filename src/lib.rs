@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod hex;
 pub mod imap;
 pub mod inbound;
 pub mod instance;

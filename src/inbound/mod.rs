@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bounce;
 pub mod classify;
 pub mod quote;
+pub mod reader;
 pub mod reference;
 pub mod rfc2231;
 pub mod tnef;
@@ -17,6 +18,7 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 pub use crate::ticket::{Automatic, Person};
+pub use reader::{panic_message, parse_within, Reader};
 
 #[derive(Clone, Debug)]
 pub struct InboundAttachment {
@@ -44,19 +46,6 @@ pub struct InboundMessage {
     pub auth_results: Vec<String>,
     /// What a bounce says, when the mail is one.
     pub bounce: Option<bounce::Bounce>,
-    /// Attachments not kept (too large), filled by the service.
-    pub refused: Vec<RefusedAttachment>,
-}
-
-/// An attachment that was not kept, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefusedAttachment {
-    pub filename: String,
-    pub size: usize,
-    /// Refused because the whole mail was too large, not this file alone.
-    pub whole_mail: bool,
-    /// The limit it went over, in bytes.
-    pub limit: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -72,12 +61,7 @@ pub enum ParseError {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    crate::hex::hex(&Sha256::digest(bytes))
 }
 
 /// The Message-ID of raw mail, for de-duplication before a full parse.
@@ -103,140 +87,6 @@ fn normalize_id(id: &str) -> String {
 pub fn parse(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseError> {
     catch_unwind(AssertUnwindSafe(|| parse_inner(raw, own_loop_id)))
         .unwrap_or_else(|panic| Err(ParseError::Panic(panic_message(panic.as_ref()))))
-}
-
-/// What a caught panic said, for the one-line reason kept with the mail.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
-/// One mail to read, and where its result goes.
-struct ParseJob {
-    raw: std::sync::Arc<[u8]>,
-    own_loop_id: std::sync::Arc<str>,
-    reply: std::sync::mpsc::Sender<Result<InboundMessage, ParseError>>,
-}
-
-/// The parsing thread, started on first use and replaced when a mail got
-/// it stuck.
-static PARSER: std::sync::Mutex<Option<std::sync::mpsc::Sender<ParseJob>>> =
-    std::sync::Mutex::new(None);
-
-fn parser() -> Option<std::sync::mpsc::Sender<ParseJob>> {
-    let mut slot = PARSER.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.is_none() {
-        let (tx, rx) = std::sync::mpsc::channel::<ParseJob>();
-        std::thread::Builder::new()
-            .name("parse".into())
-            .spawn(move || {
-                for job in rx {
-                    let _ = job.reply.send(parse(&job.raw, &job.own_loop_id));
-                }
-            })
-            .ok()?;
-        *slot = Some(tx);
-    }
-    slot.clone()
-}
-
-/// Forgets the parsing thread (stuck or gone): the next use starts another.
-fn drop_parser() {
-    *PARSER.lock().unwrap_or_else(|p| p.into_inner()) = None;
-}
-
-/// Parses on the parsing thread and gives up after `limit`: a mail built
-/// to make a parser loop must not hold the mailbox. A stuck thread is left
-/// behind and replaced; the mail is marked failed and not tried again.
-pub fn parse_within(
-    raw: &[u8],
-    own_loop_id: &str,
-    limit: std::time::Duration,
-) -> Result<InboundMessage, ParseError> {
-    let mut reader = Reader::start(vec![raw.into()], own_loop_id, limit);
-    reader.next().unwrap_or_else(|| parse(raw, own_loop_id))
-}
-
-/// Reads a batch of mails on the parsing thread, in order, while the caller
-/// works on the ones already read: [`Reader::next`] gives each result in
-/// turn, waiting at most `limit` for each. A mail that gets the thread
-/// stuck is given up (`ParseError::Timeout`) and the mails after it go to a
-/// new thread.
-pub struct Reader {
-    raws: Vec<std::sync::Arc<[u8]>>,
-    own_loop_id: std::sync::Arc<str>,
-    limit: std::time::Duration,
-    /// Index of the next result to hand out.
-    next: usize,
-    answers: Option<std::sync::mpsc::Receiver<Result<InboundMessage, ParseError>>>,
-}
-
-impl Reader {
-    pub fn start(
-        raws: Vec<std::sync::Arc<[u8]>>,
-        own_loop_id: &str,
-        limit: std::time::Duration,
-    ) -> Reader {
-        let mut reader = Reader {
-            raws,
-            own_loop_id: own_loop_id.into(),
-            limit,
-            next: 0,
-            answers: None,
-        };
-        reader.submit_rest();
-        reader
-    }
-
-    /// Hands every mail not read yet to the parsing thread; without one,
-    /// they are read in the caller's thread as asked for.
-    fn submit_rest(&mut self) {
-        self.answers = None;
-        let Some(worker) = parser() else { return };
-        let (reply, answers) = std::sync::mpsc::channel();
-        for raw in &self.raws[self.next..] {
-            let job = ParseJob {
-                raw: raw.clone(),
-                own_loop_id: self.own_loop_id.clone(),
-                reply: reply.clone(),
-            };
-            if worker.send(job).is_err() {
-                drop_parser();
-                return;
-            }
-        }
-        self.answers = Some(answers);
-    }
-}
-
-impl Iterator for Reader {
-    type Item = Result<InboundMessage, ParseError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let raw = self.raws.get(self.next)?.clone();
-        let result = match &self.answers {
-            None => parse(&raw, &self.own_loop_id),
-            Some(answers) => match answers.recv_timeout(self.limit) {
-                Ok(result) => result,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    drop_parser();
-                    self.next += 1;
-                    self.submit_rest();
-                    return Some(Err(ParseError::Timeout(self.limit)));
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                    drop_parser();
-                    self.answers = None;
-                    parse(&raw, &self.own_loop_id)
-                }
-            },
-        };
-        self.next += 1;
-        Some(result)
-    }
 }
 
 /// The message with its top-level header lines made UTF-8 where they hold
@@ -419,7 +269,6 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
             .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
         bounce,
-        refused: Vec::new(),
     })
 }
 

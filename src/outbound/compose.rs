@@ -42,8 +42,11 @@ pub enum ComposeError {
 pub fn new_message_id(from: &Mailbox) -> String {
     let mut bytes = [0u8; 16];
     getrandom::getrandom(&mut bytes).expect("the operating system provides randomness");
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}.guichet@{}", hex, from.email.domain())
+    format!(
+        "{}.guichet@{}",
+        crate::hex::hex(&bytes),
+        from.email.domain()
+    )
 }
 
 /// Whether a Message-ID has the shape of ours ([`new_message_id`]): only

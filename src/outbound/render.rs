@@ -6,7 +6,8 @@ use tera::{Context, Tera};
 use crate::config::Language;
 
 /// The templates, compiled into the binary so an installed daemon needs no
-/// data files. One per `ticket::machine::Template`, in each language.
+/// data files. One per `ticket::notice::Template` and the alert, in each
+/// language (a unit test checks the list).
 macro_rules! templates {
     ($($name:literal),+ $(,)?) => {
         &[$(
@@ -159,5 +160,28 @@ impl Renderer {
             body,
             html,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TEMPLATES;
+    use crate::ticket::notice::Template;
+
+    /// The files compiled in are the domain's templates and the alert,
+    /// each in both languages: the list above is written out only because
+    /// `include_str!` needs literal paths.
+    #[test]
+    fn every_template_of_the_domain_is_compiled_in() {
+        let mut want: Vec<String> = Template::ALL
+            .iter()
+            .map(|t| t.as_str().to_string())
+            .chain(["alert".to_string()])
+            .flat_map(|name| [format!("fr/{name}.txt"), format!("en/{name}.txt")])
+            .collect();
+        let mut have: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+        want.sort();
+        have.sort();
+        assert_eq!(have, want);
     }
 }

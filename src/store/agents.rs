@@ -49,22 +49,3 @@ pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Agent>> {
         .order(agents::email.asc())
         .load(c))?)
 }
-
-pub fn is_agent(conn: &mut AnyConnection, email: &str) -> StoreResult<bool> {
-    let email = email.to_lowercase();
-    Ok(native!(conn, |c| agents::table
-        .find(&email)
-        .count()
-        .get_result::<i64>(c))?
-        > 0)
-}
-
-/// The name an agent was given, if the address is an agent's.
-pub fn name_of(conn: &mut AnyConnection, email: &str) -> StoreResult<Option<Option<String>>> {
-    let email = email.to_lowercase();
-    Ok(native!(conn, |c| agents::table
-        .find(&email)
-        .select(agents::name)
-        .first(c)
-        .optional())?)
-}

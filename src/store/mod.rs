@@ -79,40 +79,57 @@ pub enum StoreError {
 
 impl StoreError {
     /// Whether trying the same work again later may succeed (a lost
-    /// connection, a lock, a serialization failure), as opposed to a bug or
-    /// bad data.
+    /// connection, a lock, a serialization failure, a full disk), as
+    /// opposed to a bug or bad data.
     pub fn is_recoverable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             StoreError::Connect { .. } => true,
-            StoreError::Query(Error::DatabaseError(kind, info)) => {
-                let m = info.message();
-                matches!(
-                    kind,
-                    DatabaseErrorKind::SerializationFailure
-                        | DatabaseErrorKind::ClosedConnection
-                        | DatabaseErrorKind::UnableToSendCommand
-                ) || m.contains("locked")
-                    || m.contains("busy")
-                    // SQLITE_FULL or PostgreSQL out of space: fetching
-                    // stops and resumes when space returns.
-                    || m.contains("disk is full")
-                    || m.contains("could not extend file")
-                    || m.contains("No space left")
-                    // PostgreSQL restarted under us.
-                    || m.contains("terminating connection")
-                    || m.contains("server closed the connection")
-                    || m.contains("connection to server")
-                    // PostgreSQL deadlock (40P01), lock not available
-                    // (55P03), statement timeout or cancel (57014).
-                    || m.contains("deadlock detected")
-                    || m.contains("could not obtain lock")
-                    || m.contains("canceling statement")
-            }
+            StoreError::Query(Error::DatabaseError(kind, info)) => match kind {
+                // What diesel classifies itself: PostgreSQL's SQLSTATE
+                // 40001 and connection failures (class 08, or a connection
+                // left unusable: a server restarted under us).
+                DatabaseErrorKind::SerializationFailure
+                | DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand => true,
+                DatabaseErrorKind::Unknown => transient_message(info.message()),
+                _ => false,
+            },
             StoreError::Query(Error::BrokenTransactionManager) => true,
             _ => false,
         }
     }
+}
+
+/// The errors diesel leaves unclassified (`Unknown`) that waiting cures,
+/// by the text the database writes, since diesel hands over no error code
+/// beyond its kinds. SQLite's are the fixed strings of `sqlite3_errstr`
+/// (SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL), never translated.
+/// PostgreSQL's are the primary messages of SQLSTATE 40P01 (deadlock),
+/// 55P03 (lock not available), 57014 (statement cancelled or timed out),
+/// 53100 (disk full), 57P01-57P03 (shutdown, crash, cannot connect now):
+/// in English unless the server's `lc_messages` says otherwise, which is
+/// why the README asks for `lc_messages = 'C'` on guichet's role.
+fn transient_message(message: &str) -> bool {
+    const SQLITE: &[&str] = &[
+        "database is locked",
+        "database table is locked",
+        "database or disk is full",
+    ];
+    const POSTGRES: &[&str] = &[
+        "deadlock detected",
+        "could not obtain lock",
+        "canceling statement",
+        "could not extend file",
+        "No space left on device",
+        "terminating connection",
+        "the database system is",
+        "server closed the connection",
+    ];
+    SQLITE
+        .iter()
+        .chain(POSTGRES)
+        .any(|known| message.contains(known))
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -333,6 +350,27 @@ mod tests {
             redact_url("sqlite:///var/lib/g.db"),
             "sqlite:///var/lib/g.db"
         );
+    }
+
+    #[test]
+    fn what_waiting_cures_is_retried() {
+        for m in [
+            "database is locked",
+            "database or disk is full",
+            "deadlock detected",
+            "could not extend file \"base/16384/2619\": No space left on device",
+            "terminating connection due to administrator command",
+            "the database system is starting up",
+        ] {
+            assert!(transient_message(m), "{m}");
+        }
+        for m in [
+            "UNIQUE constraint failed: raw_mails.id",
+            "no such table: tickets",
+            "syntax error at or near \"SELEC\"",
+        ] {
+            assert!(!transient_message(m), "{m}");
+        }
     }
 
     #[test]
