@@ -25,6 +25,10 @@ pub fn relay_refused(
     let Some(ticket_id) = row.ticket_id else {
         return Ok(());
     };
+    let template = Template::parse(&row.kind);
+    if !decide::refusal_matters(&row.recipients, template, &desk.policy) {
+        return Ok(());
+    }
     conn.transaction(|conn| {
         // A ticket change: committed to disk, whatever the sending
         // connection's own records do (outbound::dispatch::send_due).
@@ -33,12 +37,14 @@ pub fn relay_refused(
         let (id, ticket) = tickets::get_by_id(conn, ticket_id)?;
         let post = &mut Post::Now;
         let snapshot = apply::snapshot(conn, id, ticket, post)?;
+        let agents = apply::agents(conn)?;
         let why = refusal.to_string();
         let plan = decide::relay_refused(
             &snapshot,
+            &agents,
             decide::Refusal {
                 recipient: &row.recipients,
-                template: Template::parse(&row.kind),
+                template,
                 status: refusal.status().map(|s| s.to_string()),
                 why: &why,
             },

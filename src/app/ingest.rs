@@ -15,11 +15,15 @@ use crate::outbound;
 use crate::store::{mails, outbox, tickets, AnyConnection, StoreResult};
 use crate::ticket::decide::{self, Context, Mail};
 use crate::ticket::letters::Agents;
-use crate::ticket::plan::PlanOutcome;
+use crate::ticket::plan::{PlanOutcome, TicketChange};
 use crate::ticket::{Attachment, Ticket};
 
 /// Reading one mail may take this long; past it the mail is set aside.
 const PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Called before each mail is read and processed: the daemon's heartbeat
+/// (each mail is bounded in time, a batch of hostile ones is not).
+pub type Progress<'a> = &'a (dyn Fn() + Sync);
 
 /// Where a raw mail came from: an IMAP mailbox position, or a pipe/file.
 #[derive(Clone, Copy, Debug)]
@@ -101,6 +105,7 @@ pub fn ingest_batch(
     desk: &Desk,
     mails: &[(Source<'_>, &[u8])],
     clock: &Clock,
+    progress: Progress<'_>,
 ) -> StoreResult<Vec<Outcome>> {
     let raws: Vec<Arc<[u8]>> = mails.iter().map(|(_, raw)| (*raw).into()).collect();
     let reader = inbound::Reader::start(raws, &desk.policy.desk_address, PARSE_LIMIT);
@@ -113,6 +118,7 @@ pub fn ingest_batch(
             let agents = apply::agents(conn)?;
             let mut outcomes = Vec::with_capacity(mails.len());
             for ((source, raw), parsed) in mails.iter().zip(reader) {
+                progress();
                 let sha256 = inbound::sha256_hex(raw);
                 let message_id = parsed.as_ref().ok().map(|m| m.message_id.as_deref());
                 let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, message_id, clock)?
@@ -140,7 +146,7 @@ pub fn ingest_batch(
     match fast {
         Err(e) if !e.is_recoverable() => {
             tracing::warn!("a mail of the batch could not be processed ({e}); processing the batch again mail by mail");
-            ingest_one_by_one(conn, desk, mails, clock)
+            ingest_one_by_one(conn, desk, mails, clock, progress)
         }
         other => other,
     }
@@ -153,11 +159,13 @@ fn ingest_one_by_one(
     desk: &Desk,
     mails: &[(Source<'_>, &[u8])],
     clock: &Clock,
+    progress: Progress<'_>,
 ) -> StoreResult<Vec<Outcome>> {
     conn.transaction(|conn| {
         crate::store::lock_for_write(conn)?;
         let mut outcomes = Vec::with_capacity(mails.len());
         for (source, raw) in mails {
+            progress();
             let sha256 = inbound::sha256_hex(raw);
             let (id, stored) = match store_raw_in_tx(conn, *source, raw, &sha256, None, clock)? {
                 Stored::New(id) => (id, None),
@@ -224,10 +232,12 @@ pub fn resume_unprocessed(
     conn: &mut AnyConnection,
     desk: &Desk,
     clock: &Clock,
+    progress: Progress<'_>,
 ) -> StoreResult<Vec<Outcome>> {
     let ids = mails::unprocessed(conn)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
+        progress();
         out.push(process(conn, desk, id, clock)?);
     }
     Ok(out)
@@ -325,9 +335,7 @@ fn process_parsed(
     };
     let same_subject =
         if !ours && decide::may_merge(&mail, matched.as_ref().map(|(_, s)| &s.ticket), agents) {
-            let window = chrono::Duration::from_std(desk.settings.tickets.duplicate_window)
-                .unwrap_or(chrono::Duration::days(1));
-            let since = clock.now_naive() - window;
+            let since = clock.now_naive() - desk.policy.duplicate_window;
             match tickets::open_with_subject(conn, &msg.from.email, &subject, since)? {
                 Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post)?)),
                 None => None,
@@ -351,7 +359,7 @@ fn process_parsed(
     // The row of the ticket the plan updates: the merged one when the
     // mail joins the open ticket with its subject.
     let ticket_id = match (&plan.ticket, &matched, &same_subject) {
-        (crate::ticket::plan::TicketChange::Update { before, .. }, m, s) => [m, s]
+        (TicketChange::Update { before, .. }, m, s) => [m, s]
             .into_iter()
             .flatten()
             .find(|(_, snap)| snap.ticket.number == before.number)
@@ -385,8 +393,9 @@ fn process_parsed(
         PlanOutcome::Opened => Outcome::Created(number),
         PlanOutcome::Added(kind) => Outcome::Added(number, kind),
         PlanOutcome::CommandRefused => Outcome::CommandRefused(number),
+        // Neither comes with a ticket written from a mail.
         PlanOutcome::Ignored(why) => Outcome::Ignored(why),
-        PlanOutcome::Scheduled => Outcome::Ignored("scheduled".into()),
+        PlanOutcome::Scheduled => Outcome::Ignored("nothing from a mail".into()),
     })
 }
 
@@ -495,7 +504,7 @@ agent_notify = ["sau@example.test"]
                 (source, raw.as_slice())
             })
             .collect();
-        let outcomes = ingest_batch(&mut conn, &desk, &batch, &clock).unwrap();
+        let outcomes = ingest_batch(&mut conn, &desk, &batch, &clock, &|| ()).unwrap();
         assert!(matches!(outcomes[0], Outcome::Created(_)), "{outcomes:?}");
         assert!(
             matches!(&outcomes[1], Outcome::Failed(why) if why.contains("injected panic")),
@@ -504,7 +513,7 @@ agent_notify = ["sau@example.test"]
         assert!(matches!(outcomes[2], Outcome::Created(_)), "{outcomes:?}");
         // Kept, and not tried again by itself at the next start.
         assert_eq!(mails::unprocessed(&mut conn).unwrap(), Vec::<i64>::new());
-        assert!(resume_unprocessed(&mut conn, &desk, &clock)
+        assert!(resume_unprocessed(&mut conn, &desk, &clock, &|| ())
             .unwrap()
             .is_empty());
 

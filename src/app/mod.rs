@@ -8,6 +8,8 @@
 //! - [`apply`]: a plan written (ticket, thread, addresses, letters);
 //! - [`post`]: letters rendered, composed and written to the outbox;
 //! - [`scheduler`]: reminders and automatic closure;
+//! - [`delivery`]: the outbox sent, and what a relay's refusal does to a
+//!   ticket;
 //! - [`alerts`]: mail to the administrators;
 //! - [`watchers`]: the CLI's changes to a ticket.
 
@@ -27,7 +29,9 @@ use crate::store::{mails, StoreError, StoreResult};
 use crate::ticket::policy::Policy;
 use crate::ticket::{MessageKind, TicketRef};
 
-pub use ingest::{ingest_batch, mark_failed, process, resume_unprocessed, store_raw, Source};
+pub use ingest::{
+    ingest_batch, mark_failed, process, resume_unprocessed, store_raw, Progress, Source,
+};
 
 /// Everything needed to turn mail into tickets, built once from settings.
 pub struct Desk {

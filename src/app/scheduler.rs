@@ -37,9 +37,14 @@ pub fn run_scheduler(
             }
             let post = &mut Post::Now;
             let snapshot = apply::snapshot(conn, id, ticket, post)?;
-            let Some(plan) =
-                schedule::plan_due(&snapshot, &desk.policy, now, &mut desk.message_ids())
-            else {
+            let agents = apply::agents(conn)?;
+            let Some(plan) = schedule::plan_due(
+                &snapshot,
+                &agents,
+                &desk.policy,
+                now,
+                &mut desk.message_ids(),
+            ) else {
                 return Ok(());
             };
             let number = snapshot.ticket.number;

@@ -64,9 +64,13 @@ pub(super) async fn fetch_cycle(
     conn: &mut AnyConnection,
     desk: &Desk,
     clock: &Clock,
-    stop: &watch::Receiver<bool>,
-    lease: &Lease,
+    guard: &CycleGuard<'_>,
 ) -> Result<CycleReport, CycleError> {
+    let CycleGuard {
+        stop,
+        lease,
+        progress,
+    } = *guard;
     if !lease.renew(conn)? {
         return Err(CycleError::LeaseLost);
     }
@@ -125,6 +129,7 @@ pub(super) async fn fetch_cycle(
             settings,
             dispose: processed.take(),
             fetch: following.copied(),
+            progress,
         };
         let (outcomes, disposed, prefetched) =
             process_overlapped(conn, desk, clock, &batch_mails, overlap);
@@ -167,6 +172,15 @@ pub(super) async fn fetch_cycle(
         db(|| cursors::set(conn, mailbox, cursor, now))?;
     }
     Ok(report)
+}
+
+/// What a fetch cycle answers to: a stop request, the fetch lease, and
+/// the heartbeat it gives before each mail.
+#[derive(Clone, Copy)]
+pub(super) struct CycleGuard<'a> {
+    pub stop: &'a watch::Receiver<bool>,
+    pub lease: &'a Lease,
+    pub progress: app::Progress<'a>,
 }
 
 /// A batch fetched ahead, or why it could not be.
@@ -218,6 +232,7 @@ struct Overlap<'a> {
     dispose: Option<Processed>,
     /// The next batch's UIDs, to fetch.
     fetch: Option<&'a [u32]>,
+    progress: app::Progress<'a>,
 }
 
 /// Processes a fetched batch on a thread of its own while this one moves
@@ -242,12 +257,15 @@ fn process_overlapped(
         settings,
         dispose: previous,
         fetch,
+        progress,
     } = overlap;
     tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new()
                 .name("process".into())
-                .spawn_scoped(scope, || app::ingest_batch(conn, desk, batch, clock))
+                .spawn_scoped(scope, || {
+                    app::ingest_batch(conn, desk, batch, clock, progress)
+                })
                 .expect("a thread to process the batch");
             let handle = tokio::runtime::Handle::current();
             let disposed = previous
@@ -333,7 +351,8 @@ pub(super) async fn fetcher_loop(
         if conn.is_none() {
             match db(|| store::connect(&desk.settings.database_url)) {
                 Ok(mut c) => {
-                    if let Ok(n) = db(|| app::resume_unprocessed(&mut c, &desk, &clock)) {
+                    let beat = || state.beat(WORK_BUDGET);
+                    if let Ok(n) = db(|| app::resume_unprocessed(&mut c, &desk, &clock, &beat)) {
                         if !n.is_empty() {
                             tracing::info!(count = n.len(), "resumed mail left unprocessed");
                         }
@@ -506,8 +525,13 @@ async fn fetch_session(
     loop {
         if fetch_now {
             state.beat(WORK_BUDGET);
-            let report =
-                fetch_cycle(&mut session, features, conn, desk, clock, stop, lease).await?;
+            let beats = &state.beats;
+            let guard = CycleGuard {
+                stop,
+                lease,
+                progress: &|| beats.beat("fetcher", WORK_BUDGET),
+            };
+            let report = fetch_cycle(&mut session, features, conn, desk, clock, &guard).await?;
             last_fetch = std::time::Instant::now();
             state.backoff = MIN_BACKOFF;
             if !state.ready_sent {
@@ -517,21 +541,28 @@ async fn fetch_session(
             if report.fetched > 0 {
                 wake_dispatcher.notify_one();
             }
-        } else if !lease.renew(conn)? {
-            let _ = session.logout().await;
-            return Err(CycleError::LeaseLost);
+        } else {
+            // Renewing waits for the write lock another daemon's batch may
+            // hold.
+            state.beat(WORK_BUDGET);
+            if !lease.renew(conn)? {
+                let _ = session.logout().await;
+                return Err(CycleError::LeaseLost);
+            }
         }
         if *stop.borrow() {
             let _ = session.logout().await;
             return Ok(());
         }
         // Wait for new mail at most LEASE_RENEW at a time, so the lease
-        // stays fresh; IDLE wakes up at once when mail arrives.
-        state.beat(LEASE_RENEW);
-        super::injected_fault_in("fetcher").await;
+        // stays fresh; IDLE wakes up at once when mail arrives. Entering
+        // and leaving IDLE take a round trip each, bounded.
         if use_idle {
+            state.beat(imap::IO_TIMEOUT);
             let mut handle = session.idle();
-            handle.init().await.map_err(ImapError::from)?;
+            imap::with_timeout("IDLE", handle.init()).await?;
+            state.beat(LEASE_RENEW);
+            super::injected_fault_in("fetcher").await;
             let (stopped, new_data) = {
                 let (idle_wait, _interrupt) = handle.wait_with_timeout(LEASE_RENEW);
                 tokio::select! {
@@ -542,7 +573,8 @@ async fn fetch_session(
                     _ = stop.changed() => (true, false),
                 }
             };
-            session = handle.done().await.map_err(ImapError::from)?;
+            state.beat(imap::IO_TIMEOUT);
+            session = imap::with_timeout("DONE", handle.done()).await?;
             if stopped {
                 let _ = session.logout().await;
                 return Ok(());
@@ -561,6 +593,8 @@ async fn fetch_session(
             // servers miss notifications.
             fetch_now = new_data || last_fetch.elapsed() >= IDLE_RENEW.min(settings.poll_interval);
         } else {
+            state.beat(LEASE_RENEW);
+            super::injected_fault_in("fetcher").await;
             let left = settings.poll_interval.saturating_sub(last_fetch.elapsed());
             if sleep_or_stop(left.min(LEASE_RENEW), stop).await {
                 let _ = session.logout().await;

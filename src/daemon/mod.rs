@@ -17,7 +17,7 @@ use crate::app::{self, Desk};
 use crate::clock::Clock;
 use crate::outbound::dispatch::{self, Transport};
 use crate::store::{self, blocking as db, AnyConnection, StoreError};
-use fetcher::{fetch_cycle, open_session, CycleReport, MIN_BACKOFF};
+use fetcher::{fetch_cycle, open_session, CycleGuard, CycleReport, MIN_BACKOFF};
 use lease::Lease;
 pub use progress::Heartbeats;
 
@@ -36,7 +36,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         store::migrate(&mut c)?;
         Ok(c)
     })?;
-    let resumed = db(|| app::resume_unprocessed(&mut conn, &desk, &clock))?;
+    let resumed = db(|| app::resume_unprocessed(&mut conn, &desk, &clock, &|| ()))?;
     if !resumed.is_empty() {
         tracing::info!(
             count = resumed.len(),
@@ -53,16 +53,12 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
                 return Err(e.into());
             }
         };
-        let report = fetch_cycle(
-            &mut session,
-            features,
-            &mut conn,
-            &desk,
-            &clock,
-            &stop,
-            &lease,
-        )
-        .await;
+        let guard = CycleGuard {
+            stop: &stop,
+            lease: &lease,
+            progress: &|| (),
+        };
+        let report = fetch_cycle(&mut session, features, &mut conn, &desk, &clock, &guard).await;
         let _ = session.logout().await;
         lease.release(&mut conn);
         report?
@@ -107,6 +103,10 @@ pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     if migrated > 0 {
         tracing::info!(migrations = migrated, "database schema upgraded");
     }
+    // A relay client that cannot be set up (an unreadable CA file) is a
+    // configuration error, said before anything starts.
+    let transport = dispatch::transport(&desk.settings.smtp)
+        .map_err(|e| anyhow::anyhow!("cannot set up the SMTP relay: {e}"))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake_dispatcher = Arc::new(Notify::new());
     let beats = Arc::new(Heartbeats::default());
@@ -130,6 +130,7 @@ pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
             stop_rx.clone(),
             Arc::clone(&wake_dispatcher),
             Arc::clone(&beats),
+            transport,
         ),
     ));
     tasks.spawn(named(
@@ -212,10 +213,12 @@ async fn watchdog_loop(mut stop: watch::Receiver<bool>, beats: Arc<Heartbeats>) 
     if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
         return;
     }
-    let period = Duration::from_micros(usec / 2);
+    // Often enough that one ping held back by a task just past its
+    // promise never leaves systemd a whole period without one.
+    let period = Duration::from_micros(usec / 6);
     let mut silent = false;
     loop {
-        match beats.late() {
+        match beats.late().filter(|(_, late)| *late > LATE_GRACE) {
             None => {
                 if silent {
                     tracing::info!("every task makes progress again: the watchdog is fed");
@@ -238,6 +241,10 @@ async fn watchdog_loop(mut stop: watch::Receiver<bool>, beats: Arc<Heartbeats>) 
         }
     }
 }
+
+/// How far past its promise a task may be before the watchdog stops
+/// being fed: the promises are estimates, a restart is not.
+const LATE_GRACE: Duration = Duration::from_secs(30);
 
 /// Sleeps for `d` unless asked to stop; returns whether to stop.
 async fn sleep_or_stop(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
@@ -310,14 +317,8 @@ async fn dispatcher_loop(
     mut stop: watch::Receiver<bool>,
     wake: Arc<Notify>,
     beats: Arc<Heartbeats>,
+    transport: Transport,
 ) {
-    let transport: Transport = match dispatch::transport(&desk.settings.smtp) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!("{e}; outgoing mail stays in the outbox");
-            return;
-        }
-    };
     let mut conn: Option<AnyConnection> = None;
     let mut retry = MIN_BACKOFF;
     loop {

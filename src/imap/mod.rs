@@ -60,7 +60,8 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientCon
         .with_no_client_auth())
 }
 
-async fn with_timeout<T, E>(
+/// `fut`, given up after `IO_TIMEOUT` as a timeout of `what`.
+pub async fn with_timeout<T, E>(
     what: &'static str,
     fut: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, ImapError>

@@ -197,6 +197,7 @@ pub struct Refusal<'a> {
 /// notification address cannot feed itself (the refusal is only logged).
 pub fn relay_refused(
     snapshot: &Snapshot,
+    agents: &Agents,
     refusal: Refusal<'_>,
     policy: &Policy,
     now: NaiveDateTime,
@@ -208,7 +209,7 @@ pub fn relay_refused(
         status,
         why,
     } = refusal;
-    if policy.is_agent_notify(recipient) || template == Some(Template::AgentBounce) {
+    if !refusal_matters(recipient, template, policy) {
         return None;
     }
     let event = Event::Bounce {
@@ -226,15 +227,13 @@ pub fn relay_refused(
         address: recipient.to_string(),
         reason: format!("refused by the relay: {why}"),
     }];
-    let plan = draft.finish(
-        None,
-        desk_said(policy),
-        &Agents::default(),
-        policy,
-        now,
-        ids,
-    );
-    Some(plan)
+    Some(draft.finish(None, desk_said(policy), agents, policy, now, ids))
+}
+
+/// Whether a relay's refusal of a mail to `recipient` changes anything:
+/// not for the agents' own addresses nor the agents' notice of a bounce.
+pub fn refusal_matters(recipient: &str, template: Option<Template>, policy: &Policy) -> bool {
+    !(policy.is_agent_notify(recipient) || template == Some(Template::AgentBounce))
 }
 
 /// What a letter shows when no mail caused it: the desk wrote.

@@ -483,7 +483,8 @@ fn a_relay_refusal_marks_the_address_unless_it_is_the_agents() {
         status: Some("5.1.1".into()),
         why: "550 5.1.1 unknown user",
     };
-    let plan = relay_refused(&s, refusal, &policy(), at(NOW), &mut ids()).expect("a plan");
+    let plan =
+        relay_refused(&s, &agents(), refusal, &policy(), at(NOW), &mut ids()).expect("a plan");
     assert_eq!(
         plan.addresses,
         [AddressChange::Undeliverable {
@@ -507,7 +508,7 @@ fn a_relay_refusal_marks_the_address_unless_it_is_the_agents() {
             status: None,
             why: "550",
         };
-        let none = relay_refused(&s, refusal, &policy(), at(NOW), &mut ids());
+        let none = relay_refused(&s, &agents(), refusal, &policy(), at(NOW), &mut ids());
         assert_eq!(none, None);
     }
 }

@@ -139,7 +139,7 @@ pub fn address(
                 .map(str::to_string)
                 .or_else(|| references.last().cloned());
             Addressed {
-                message_id: ids.next().unwrap_or_default(),
+                message_id: ids.next().expect("an endless supply of Message-IDs"),
                 to,
                 in_reply_to,
                 references,

@@ -23,6 +23,7 @@ pub fn is_due(ticket: &Ticket, policy: &Policy, now: NaiveDateTime) -> bool {
 /// requester, or the automatic closure.
 pub fn plan_due(
     snapshot: &Snapshot,
+    agents: &Agents,
     policy: &Policy,
     now: NaiveDateTime,
     ids: &mut dyn Iterator<Item = String>,
@@ -38,7 +39,7 @@ pub fn plan_due(
     let mut plan = Draft::update(snapshot, decision, false).finish(
         None,
         desk_said(policy),
-        &Agents::default(),
+        agents,
         policy,
         now,
         ids,
@@ -109,7 +110,10 @@ mod tests {
         let s = solved_on("2026-11-23 10:00");
         let now = at("2026-11-26 09:00");
         assert!(!is_due(&s.ticket, &policy(), now));
-        assert_eq!(plan_due(&s, &policy(), now, &mut ids()), None);
+        assert_eq!(
+            plan_due(&s, &Agents::default(), &policy(), now, &mut ids()),
+            None
+        );
     }
 
     #[test]
@@ -117,7 +121,8 @@ mod tests {
         let s = solved_on("2026-11-23 10:00");
         let now = at("2026-11-28 10:00");
         assert!(is_due(&s.ticket, &policy(), now));
-        let plan = plan_due(&s, &policy(), now, &mut ids()).expect("a reminder");
+        let plan =
+            plan_due(&s, &Agents::default(), &policy(), now, &mut ids()).expect("a reminder");
         assert_eq!(plan.letters.len(), 1);
         let l = &plan.letters[0];
         assert_eq!(l.template, Template::Reminder);
@@ -142,7 +147,14 @@ mod tests {
     #[test]
     fn the_deadline_closes_and_tells_requester_and_watchers() {
         let s = solved_on("2026-11-23 10:00");
-        let plan = plan_due(&s, &policy(), at("2026-11-30 10:00"), &mut ids()).expect("a closure");
+        let plan = plan_due(
+            &s,
+            &Agents::default(),
+            &policy(),
+            at("2026-11-30 10:00"),
+            &mut ids(),
+        )
+        .expect("a closure");
         let after = plan.ticket().expect("the ticket");
         assert_eq!(after.status, Status::Closed);
         assert_eq!(after.close_reason, Some(CloseReason::Auto));
