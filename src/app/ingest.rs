@@ -343,8 +343,19 @@ fn process_parsed(
         } else {
             None
         };
+    // A delivery report acts only on a mail of ours it names.
+    let reported: Option<Vec<String>> = match msg
+        .bounce
+        .as_ref()
+        .and_then(|b| b.original_message_id.as_deref())
+    {
+        Some(id) => outbox::recipients_of(conn, id)?
+            .map(|r| r.split(',').map(|a| a.trim().to_lowercase()).collect()),
+        None => None,
+    };
     let context = Context {
         ours,
+        reported: reported.as_deref(),
         matched: matched.as_ref().map(|(_, s)| s),
         same_subject: same_subject.as_ref().map(|(_, s)| s),
         agents,

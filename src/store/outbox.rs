@@ -352,6 +352,16 @@ pub fn ticket_of_sent(conn: &mut AnyConnection, ids: &[String]) -> StoreResult<O
         .flatten())
 }
 
+/// The recipients of the mail we sent with this Message-ID, if we sent
+/// one (what a delivery report about it may speak of).
+pub fn recipients_of(conn: &mut AnyConnection, message_id: &str) -> StoreResult<Option<String>> {
+    Ok(native!(conn, |c| outbox::table
+        .filter(outbox::message_id.eq(message_id))
+        .select(outbox::recipients)
+        .first::<String>(c)
+        .optional())?)
+}
+
 /// Whether a Message-ID is one we sent (our own mail coming back).
 pub fn is_ours(conn: &mut AnyConnection, message_id: &str) -> StoreResult<bool> {
     Ok(native!(conn, |c| outbox::table

@@ -48,6 +48,9 @@ pub struct Snapshot {
 pub struct Context<'a> {
     /// The mail's Message-ID is one of ours: our own mail came back.
     pub ours: bool,
+    /// For a delivery report: the recipients of the mail of ours it names
+    /// (its original Message-ID), when it names one.
+    pub reported: Option<&'a [String]>,
     /// The ticket the mail's threading headers or subject tag name.
     pub matched: Option<&'a Snapshot>,
     /// The sender's open ticket with the same subject, opened within the
@@ -75,6 +78,55 @@ fn is_ours(context: &Context<'_>, mail: &Mail<'_>, policy: &Policy) -> bool {
     context.ours || mail.from.email == policy.desk_address
 }
 
+/// What a delivery report may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reported {
+    /// It is about a mail we sent, to one of its recipients (or to an
+    /// address it does not say): recorded on that mail's ticket, and the
+    /// address stops being mailed when the failure is permanent.
+    OurMail,
+    /// Anything else has no effect: anyone can write a delivery report,
+    /// and one that named any address would silence it.
+    Nothing(String),
+}
+
+/// Whether a delivery report is about a mail we sent to the address it
+/// says failed: only then does it act. An address of the desk's own (its
+/// address, the agents' notification addresses, an agent) is never
+/// silenced by one: a failing notification address is the
+/// administrators' to see in the log.
+pub fn reported(
+    bounce: &Bounce,
+    sent_to: Option<&[String]>,
+    agents: &Agents,
+    policy: &Policy,
+) -> Reported {
+    let Some(sent_to) = sent_to else {
+        return Reported::Nothing(
+            "a delivery report naming no mail we sent: no effect".to_string(),
+        );
+    };
+    let Some(failed) = &bounce.recipient else {
+        return Reported::OurMail;
+    };
+    let failed = failed.to_lowercase();
+    if !sent_to
+        .iter()
+        .any(|r| r.trim().eq_ignore_ascii_case(&failed))
+    {
+        return Reported::Nothing(format!(
+            "a delivery report about {failed}, to whom the mail it names was not sent: no effect"
+        ));
+    }
+    if failed == policy.desk_address || policy.is_agent_notify(&failed) || agents.is_agent(&failed)
+    {
+        return Reported::Nothing(format!(
+            "a delivery report about the desk's own address {failed}: nothing marked"
+        ));
+    }
+    Reported::OurMail
+}
+
 /// Whether the mail would open a new ticket of its own (no ticket, or a
 /// ticket it may not enter), so that the sender's open ticket with the
 /// same subject is looked up: the same request sent again while it is
@@ -100,6 +152,18 @@ pub fn decide(
 ) -> Plan {
     if is_ours(context, mail, policy) {
         return Plan::ignore("our own mail came back");
+    }
+    if let Some(b) = mail.bounce {
+        if let Reported::Nothing(why) = reported(b, context.reported, context.agents, policy) {
+            return Plan::ignore(why);
+        }
+    }
+    if let (Some(s), Some(Automatic::AutoReply)) = (context.matched, mail.automatic) {
+        if actor_of(&s.ticket, &mail.from.email, context.agents) == Actor::Stranger {
+            // An out-of-office of someone the ticket does not know, even
+            // with the ticket's reference: nothing of it is kept there.
+            return Plan::ignore("automatic mail from someone outside the ticket: not recorded");
+        }
     }
     let (kept, refused) = limits::sort_attachments(mail.attachments, mail.raw_size, policy);
     let mut addresses = Vec::new();

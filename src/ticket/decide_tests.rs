@@ -97,6 +97,8 @@ struct Given {
     bounce: Option<Bounce>,
     attachments: Vec<Attachment>,
     raw_size: u64,
+    /// The recipients of the mail of ours a delivery report names.
+    reported: Option<Vec<String>>,
 }
 
 impl Given {
@@ -110,6 +112,7 @@ impl Given {
             bounce: None,
             attachments: Vec::new(),
             raw_size: 2000,
+            reported: None,
         }
     }
 
@@ -132,6 +135,7 @@ fn run(given: &Given, matched: Option<&Snapshot>, same_subject: Option<&Snapshot
     let agents = agents();
     let context = Context {
         ours: false,
+        reported: given.reported.as_deref(),
         matched,
         same_subject,
         agents: &agents,
@@ -205,6 +209,7 @@ fn our_own_mail_coming_back_is_set_aside() {
     let agents = agents();
     let context = Context {
         ours: true,
+        reported: None,
         matched: None,
         same_subject: None,
         agents: &agents,
@@ -236,6 +241,7 @@ fn a_permanent_bounce_stops_mail_to_the_address_and_tells_the_agents() {
         status: Some("5.1.1".into()),
         permanent: true,
     });
+    given.reported = Some(vec!["alice@mairie.example".into()]);
     let s = snapshot(Status::New);
     let plan = run(&given, Some(&s), None);
     assert_eq!(
@@ -412,6 +418,7 @@ fn what_an_agent_wrote_is_signed_when_the_desk_signs() {
     let s = snapshot(Status::InProgress);
     let context = Context {
         ours: false,
+        reported: None,
         matched: Some(&s),
         same_subject: None,
         agents: &agents,
@@ -446,6 +453,7 @@ fn attachments_over_the_limit_are_refused_and_the_sender_told_after_the_rest() {
     let agents = agents();
     let context = Context {
         ours: false,
+        reported: None,
         matched: None,
         same_subject: None,
         agents: &agents,
@@ -511,4 +519,82 @@ fn a_relay_refusal_marks_the_address_unless_it_is_the_agents() {
         let none = relay_refused(&s, &agents(), refusal, &policy(), at(NOW), &mut ids());
         assert_eq!(none, None);
     }
+}
+
+/// Anyone can write a delivery report: one that acts must be about a mail
+/// we sent, to the address it says failed.
+#[test]
+fn a_forged_delivery_report_silences_nobody() {
+    let report = |recipient: &str, original: &str| {
+        let mut g = Given::from(person("mailer-daemon@mx.elsewhere.example"), "");
+        g.automatic = Some(Automatic::Bounce);
+        g.bounce = Some(Bounce {
+            original_message_id: Some(original.into()),
+            recipient: Some(recipient.into()),
+            status: Some("5.1.1".into()),
+            permanent: true,
+        });
+        g
+    };
+    let s = snapshot(Status::InProgress);
+    // Naming no mail of ours (the ticket found by its subject tag).
+    let forged = report("alice@mairie.example", "invented@anywhere");
+    let plan = run(&forged, Some(&s), None);
+    assert!(
+        matches!(plan.outcome, PlanOutcome::Ignored(ref why) if why.contains("no mail we sent"))
+    );
+    assert!(plan.addresses.is_empty() && plan.letters.is_empty() && plan.entries.is_empty());
+    // Naming our mail, but an address it was not sent to.
+    let mut other = report("chef@mairie.example", "ack@desk");
+    other.reported = Some(vec!["alice@mairie.example".into()]);
+    let plan = run(&other, Some(&s), None);
+    assert!(matches!(plan.outcome, PlanOutcome::Ignored(ref why) if why.contains("was not sent")));
+    assert!(plan.addresses.is_empty());
+    // About the agents' notification address or an agent: never marked.
+    for ours in [
+        "sau@example.test",
+        "bob@agents.example",
+        "support@example.test",
+    ] {
+        let mut g = report(ours, "new@desk");
+        g.reported = Some(vec![ours.to_string()]);
+        let plan = run(&g, Some(&s), None);
+        assert!(
+            matches!(plan.outcome, PlanOutcome::Ignored(ref why) if why.contains("desk's own address")),
+            "{ours}: {:?}",
+            plan.outcome
+        );
+        assert!(plan.addresses.is_empty());
+    }
+    // The real one, case aside: marked.
+    let mut real = report("Alice@Mairie.example", "ack@desk");
+    real.reported = Some(vec!["alice@mairie.example".into()]);
+    let plan = run(&real, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Bounce));
+    assert_eq!(plan.addresses.len(), 1);
+}
+
+#[test]
+fn a_strangers_out_of_office_with_a_tickets_reference_is_not_recorded() {
+    let mut g = Given::from(person("eve@elsewhere.example"), "Je suis absente.");
+    g.automatic = Some(Automatic::AutoReply);
+    g.attachments = vec![Attachment {
+        filename: "logo.png".into(),
+        content_type: "image/png".into(),
+        size: 5000,
+    }];
+    let s = snapshot(Status::InProgress);
+    let plan = run(&g, Some(&s), None);
+    assert!(
+        matches!(plan.outcome, PlanOutcome::Ignored(ref why) if why.contains("outside the ticket"))
+    );
+    assert!(plan.entries.is_empty() && plan.kept.is_empty());
+    // The requester's own out-of-office is recorded, and answers nothing.
+    let mine = Given {
+        automatic: Some(Automatic::AutoReply),
+        ..Given::from(alice(), "Je suis absente.")
+    };
+    let plan = run(&mine, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::AutoReply));
+    assert!(plan.letters.is_empty());
 }

@@ -14,6 +14,7 @@ on_both_databases!(
     the_same_request_twice_in_one_batch_threads_as_one,
     one_mail_to_two_support_addresses_is_one_ticket,
     a_permanent_bounce_stops_mail_to_the_address,
+    a_forged_bounce_silences_nobody,
     autoresponder_ping_pong_is_capped,
     a_burst_from_one_robot_in_one_batch_is_capped,
     oversized_attachments_are_refused_and_the_sender_told,
@@ -168,6 +169,62 @@ fn one_mail_to_two_support_addresses_is_one_ticket(db: Db) {
     assert_eq!(app.tickets().len(), 1);
     assert_eq!(app.sent_to(JEANNE_ADDR).len(), 1);
     assert_eq!(app.count("INBOX"), 0);
+}
+
+/// Anyone can write a delivery report. One that names no mail of ours,
+/// or an address our mail did not go to, or the desk's own addresses,
+/// marks nothing: the requester and the agents still get their mail.
+fn a_forged_bounce_silences_nobody(db: Db) {
+    let app = TestApp::start(db);
+    app.ok(&["agents", "add", "marc.agent@example.test"]);
+    app.append(&mail(
+        JEANNE,
+        "Imprimante en panne",
+        "forged1@mairie-exemple.fr",
+        "",
+        "Elle ne marche plus.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    let ack = app.sent_to(JEANNE_ADDR).pop().unwrap();
+    // Reports naming an invented mail about the requester, and our real
+    // acknowledgement about the agents' address it was not sent to.
+    app.append(&dsn_for(
+        "invented@mx.elsewhere.example",
+        JEANNE_ADDR,
+        "5.1.1",
+    ));
+    app.append(&dsn_for(&ack.message_id, DESK, "5.1.1"));
+    app.run_at("2026-11-23T09:10:00Z");
+    assert_eq!(app.kinds(1), ["initial"], "a forged report was recorded");
+
+    // Both still get their mail.
+    let to_desk = app.sent_to(DESK).pop().unwrap();
+    app.reply(
+        &to_desk,
+        "Marc <marc.agent@example.test>",
+        "Avez-vous redémarré ?",
+        "",
+    );
+    app.append(&mail(
+        "Paul Durand <paul.durand@mairie-exemple.fr>",
+        "Scanner",
+        "forged2@mairie-exemple.fr",
+        "",
+        "Le scanner ne démarre pas.",
+    ));
+    app.run_at("2026-11-23T09:20:00Z");
+    assert_eq!(
+        app.sent_to(JEANNE_ADDR).len(),
+        2,
+        "the requester was silenced"
+    );
+    assert_eq!(app.sent_to(DESK).len(), 2, "the agents were silenced");
+    let held: Vec<_> = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["state"] == "held")
+        .collect();
+    assert!(held.is_empty(), "{held:?}");
 }
 
 fn dsn_for(message_id: &str, recipient: &str, status: &str) -> Vec<u8> {
