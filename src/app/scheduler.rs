@@ -26,6 +26,8 @@ pub fn run_scheduler(
 ) -> StoreResult<SchedulerReport> {
     let mut report = SchedulerReport::default();
     let now = clock.now_naive();
+    // Who the agents are, for the threading headers: once per run.
+    let agents = apply::agents(conn)?;
     for id in tickets::ids_with_status(conn, Status::Solved)? {
         conn.transaction(|conn| -> StoreResult<()> {
             // Under the write lock, so that several daemons act once per
@@ -37,7 +39,6 @@ pub fn run_scheduler(
             }
             let post = &mut Post::Now;
             let snapshot = apply::snapshot(conn, id, ticket, post)?;
-            let agents = apply::agents(conn)?;
             let Some(plan) = schedule::plan_due(
                 &snapshot,
                 &agents,
