@@ -134,6 +134,7 @@ fn said(template: Template) -> Said {
         body: body.into(),
         attachments,
         refused,
+        withheld: false,
     }
 }
 

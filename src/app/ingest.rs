@@ -321,6 +321,7 @@ fn process_parsed(
         automatic: msg.automatic,
         bounce: msg.bounce.as_ref(),
         authenticated: authenticated.as_ref(),
+        sender_doubt: msg.sender_doubt.as_deref(),
         attachments: &attachments,
         raw_size: stored.raw.len() as u64,
     };

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bounce;
 pub mod classify;
+pub mod hygiene;
 pub mod quote;
 pub mod reader;
 pub mod reference;
@@ -46,6 +47,10 @@ pub struct InboundMessage {
     pub auth_results: Vec<String>,
     /// What a bounce says, when the mail is one.
     pub bounce: Option<bounce::Bounce>,
+    /// Why the sender is not one clear address, when it is not: several
+    /// From headers or addresses, or a Sender of another address. Such a
+    /// mail acts on no ticket.
+    pub sender_doubt: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -138,21 +143,7 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
     if message.headers().is_empty() {
         return Err(ParseError::NotAMessage);
     }
-    let from = message
-        .from()
-        .and_then(|a| a.first())
-        .and_then(|addr| {
-            let email = addr.address()?.trim().to_lowercase();
-            if !email.contains('@') {
-                return None;
-            }
-            let name = addr
-                .name()
-                .map(|n| n.trim().to_string())
-                .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&email));
-            Some(Person { email, name })
-        })
-        .ok_or(ParseError::NoSender)?;
+    let (from, sender_doubt) = sender(&message)?;
 
     let ids = |v: &mail_parser::HeaderValue<'_>| -> Vec<String> {
         match v {
@@ -257,7 +248,7 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         message_id: message.message_id().map(normalize_id),
         in_reply_to: ids(message.in_reply_to()),
         references: ids(message.references()),
-        subject: message.subject().unwrap_or("").trim().to_string(),
+        subject: hygiene::subject(message.subject().unwrap_or("")),
         from,
         text,
         body,
@@ -269,7 +260,62 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
             .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
         bounce,
+        sender_doubt,
     })
+}
+
+/// One person from a parsed address: its address lowercased, its display
+/// name made safe ([`hygiene::name`]) and dropped when it only repeats
+/// the address.
+fn person(addr: &mail_parser::Addr<'_>) -> Option<Person> {
+    let email = addr.address()?.trim().to_lowercase();
+    if !email.contains('@') {
+        return None;
+    }
+    let name = addr
+        .name()
+        .map(hygiene::name)
+        .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&email));
+    Some(Person { email, name })
+}
+
+/// The sender: the first address of the first From header, and why it is
+/// in doubt when the mail names more than one (RFC 5322 allows one From
+/// header; a list of authors needs a Sender, which guichet does not take
+/// as the actor) or carries a Sender of another address (a delegate, a
+/// list, or someone borrowing a name: it may not act for the From).
+fn sender(message: &mail_parser::Message<'_>) -> Result<(Person, Option<String>), ParseError> {
+    let headers: Vec<&mail_parser::Address<'_>> = message
+        .header_values(mail_parser::HeaderName::From)
+        .filter_map(|v| v.as_address())
+        .collect();
+    let named: Vec<Person> = headers
+        .iter()
+        .flat_map(|a| a.iter())
+        .filter_map(person)
+        .collect();
+    let from = named.first().cloned().ok_or(ParseError::NoSender)?;
+    let mut distinct: Vec<&str> = named.iter().map(|p| p.email.as_str()).collect();
+    distinct.dedup();
+    let doubt = if message.header_values(mail_parser::HeaderName::From).count() > 1 {
+        Some(format!(
+            "the mail has several From headers ({})",
+            distinct.join(", ")
+        ))
+    } else if distinct.len() > 1 {
+        Some(format!(
+            "the mail names several senders ({})",
+            distinct.join(", ")
+        ))
+    } else {
+        message
+            .sender()
+            .and_then(|a| a.first())
+            .and_then(person)
+            .filter(|s| s.email != from.email)
+            .map(|s| format!("sent by {} on behalf of {}", s.email, from.email))
+    };
+    Ok((from, doubt))
 }
 
 /// The text of the first body part; HTML-only mail is converted to text,
@@ -460,17 +506,11 @@ pub fn type_of_name(name: &str) -> &'static str {
     }
 }
 
-/// A file name safe to show and to write: no directories, no control
-/// characters, never empty.
+/// A file name safe to show and to write: no directories, no control nor
+/// format characters, at most 255 bytes, never empty.
 pub fn sanitize_filename(name: Option<&str>, position: usize, content_type: &str) -> String {
-    let cleaned: String = name
-        .unwrap_or("")
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
+    let base = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned = hygiene::filename(base)
         .trim()
         .trim_start_matches('.')
         .to_string();

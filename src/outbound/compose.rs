@@ -59,10 +59,51 @@ fn header(name: &'static str, value: &str) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string())
 }
 
+/// The longest word written as it is in a header: past it, a word cannot
+/// be folded and the line would outgrow what a relay takes (998 bytes,
+/// RFC 5322 section 2.1.1; 78 recommended).
+const LONGEST_WORD: usize = 76;
+
+/// The Subject header. lettre encodes non-ASCII words in pieces but writes
+/// an ASCII word as it is, however long: a subject holding one word of
+/// thousands of characters (a pasted URL or log line) would make a line
+/// the relay refuses. Such a subject is written whole as RFC 2047
+/// encoded-words of whole characters, each on its own folded line.
+fn subject_header(subject: &str) -> HeaderValue {
+    let name = HeaderName::new_from_ascii_str("Subject");
+    if subject.split(' ').all(|w| w.len() <= LONGEST_WORD) {
+        return HeaderValue::new(name, subject.to_string());
+    }
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for c in subject.chars() {
+        let mut piece = String::new();
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'*' | b'+' | b'-' | b'/' => {
+                    piece.push(b as char)
+                }
+                b' ' => piece.push('_'),
+                _ => piece.push_str(&format!("={b:02X}")),
+            }
+        }
+        if word.len() + piece.len() > 60 {
+            words.push(format!("=?utf-8?q?{word}?="));
+            word.clear();
+        }
+        word.push_str(&piece);
+    }
+    if !word.is_empty() {
+        words.push(format!("=?utf-8?q?{word}?="));
+    }
+    HeaderValue::dangerous_new_pre_encoded(name, subject.to_string(), words.join("\r\n "))
+}
+
 pub fn compose(d: &Draft<'_>) -> Result<Composed, ComposeError> {
     let mut builder = Message::builder()
         .from(d.from.clone())
-        .subject(d.subject)
+        .raw_header(subject_header(d.subject))
         .date(SystemTime::from(d.date))
         .message_id(Some(format!("<{}>", d.message_id)))
         .raw_header(header("Auto-Submitted", d.auto_submitted))
@@ -101,4 +142,59 @@ pub fn compose(d: &Draft<'_>) -> Result<Composed, ComposeError> {
     Ok(Composed {
         raw: message.formatted(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn composed(subject: &str, references: &[String]) -> String {
+        let from: Mailbox = "Support <sau@example.test>".parse().unwrap();
+        let to = ["jeanne@mairie-exemple.fr".to_string()];
+        let raw = compose(&Draft {
+            from: &from,
+            to: &to,
+            subject,
+            body: "Bonjour",
+            html: None,
+            message_id: "abc.guichet@example.test",
+            in_reply_to: references.last().map(String::as_str),
+            references,
+            auto_submitted: "auto-replied",
+            date: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        })
+        .unwrap()
+        .raw;
+        String::from_utf8(raw).unwrap()
+    }
+
+    fn longest_line(raw: &str) -> usize {
+        raw.split("\r\n").map(str::len).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn no_header_line_passes_998_bytes() {
+        let long_ascii = "x".repeat(5000);
+        let long_accents = "é".repeat(3000);
+        let long_emoji = "👩\u{200D}💻".repeat(800);
+        let refs: Vec<String> = (0..200)
+            .map(|i| format!("{i:032x}.guichet@example.test"))
+            .collect();
+        for subject in [
+            long_ascii.as_str(),
+            long_accents.as_str(),
+            long_emoji.as_str(),
+        ] {
+            let raw = composed(&format!("[SUPPORT #000001] {subject}"), &refs);
+            assert!(longest_line(&raw) <= 998, "{}", longest_line(&raw));
+            // And the subject reads back whole.
+            let m = mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .unwrap();
+            assert_eq!(
+                m.subject().unwrap().replace(' ', ""),
+                format!("[SUPPORT#000001]{subject}")
+            );
+        }
+    }
 }

@@ -107,6 +107,7 @@ fn said_context(said: &Said) -> serde_json::Value {
     json!({
         "from": { "email": said.from.email, "name": said.from.name },
         "body": said.body,
+        "withheld": said.withheld,
         "attachments": said.attachments.iter().map(|a| json!({
             "filename": a.filename,
             "content_type": a.content_type,

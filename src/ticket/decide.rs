@@ -29,9 +29,30 @@ pub struct Mail<'a> {
     /// What the trusted receiving server says of the sender: `None` when
     /// the desk checks nothing, else passed or why not.
     pub authenticated: Option<&'a Result<(), String>>,
+    /// Why the sender is not one clear address (several From, a Sender of
+    /// another address): the mail is then treated as not authenticated,
+    /// whatever the desk checks.
+    pub sender_doubt: Option<&'a str>,
     pub attachments: &'a [Attachment],
     /// The size of the whole raw mail, in bytes.
     pub raw_size: u64,
+}
+
+impl Mail<'_> {
+    /// Whether the mail may act as its sender: `None` when the desk checks
+    /// nothing and the sender is clear, else passed or why not. A sender
+    /// in doubt never passes.
+    pub fn trust(&self) -> Option<Result<(), String>> {
+        match self.sender_doubt {
+            Some(doubt) => Some(Err(doubt.to_string())),
+            None => self.authenticated.cloned(),
+        }
+    }
+
+    /// Whether what the mail says must not be repeated outside the desk.
+    fn untrusted(&self) -> bool {
+        matches!(self.trust(), Some(Err(_)))
+    }
 }
 
 /// A ticket as loaded for a decision: its state, the mails of its thread
@@ -200,6 +221,7 @@ pub fn decide(
         body: String::new(),
         attachments: kept.iter().map(|&i| mail.attachments[i].clone()).collect(),
         refused,
+        withheld: false,
     };
     let mut draft = match verdict {
         Some((s, Verdict::Apply(decision))) => Draft::update(s, decision, false),
@@ -211,7 +233,7 @@ pub fn decide(
             Some(s) if may_merge(mail, context.matched.map(|m| &m.ticket), context.agents) => {
                 let event = Event::Mail {
                     body: mail.body.to_string(),
-                    authenticated: mail.authenticated.cloned(),
+                    authenticated: mail.trust(),
                 };
                 match machine::apply(&s.ticket, &event, Actor::Requester, now, policy) {
                     Verdict::Apply(decision) => Draft::update(s, decision, true),
@@ -237,7 +259,7 @@ fn event_of(mail: &Mail<'_>) -> Event {
         (None, Some(a)) => Event::Automatic(a),
         (None, None) => Event::Mail {
             body: mail.body.to_string(),
-            authenticated: mail.authenticated.cloned(),
+            authenticated: mail.trust(),
         },
     }
 }
@@ -310,6 +332,7 @@ pub(super) fn desk_said(policy: &Policy) -> Said {
         body: String::new(),
         attachments: Vec::new(),
         refused: Vec::new(),
+        withheld: false,
     }
 }
 
@@ -444,6 +467,18 @@ impl Draft {
             None => mail.map(|m| m.body.to_string()).unwrap_or_default(),
         };
         let said = Arc::new(Said { body, ..said });
+        // What an untrusted mail said goes to the agents only: repeated to
+        // its From, it would be the desk relaying a stranger's text (a
+        // phishing link, a file name) under its own name.
+        let withheld = mail.filter(|m| m.untrusted()).map(|_| {
+            Arc::new(Said {
+                body: String::new(),
+                attachments: Vec::new(),
+                withheld: true,
+                ..(*said).clone()
+            })
+        });
+        let outside = |notice: &Notice| notice.to.iter().any(|a| *a != Audience::Agents);
         let solution = match &decision.record {
             Some(r) if r.kind == MessageKind::Solution => Some(r.body.clone()),
             _ => solution,
@@ -483,7 +518,14 @@ impl Draft {
         };
         // The letters of one change were decided together: each names the
         // thread as it was, not the others.
-        let mut letters: Vec<Letter> = notices.iter().map(|n| write(n, &said, &thread)).collect();
+        let shown = |notice: &Notice| match &withheld {
+            Some(w) if outside(notice) => w,
+            _ => &said,
+        };
+        let mut letters: Vec<Letter> = notices
+            .iter()
+            .map(|n| write(n, shown(n), &thread))
+            .collect();
         if !said.refused.is_empty() {
             entries.push(Entry {
                 kind: MessageKind::System,
@@ -501,10 +543,13 @@ impl Draft {
                     });
                 }
                 let notice = Notice::new(Template::AttachmentRefused, &[Audience::Sender]);
-                let told = Arc::new(Said {
-                    body: m.body.to_string(),
-                    ..(*said).clone()
-                });
+                let told = match &withheld {
+                    Some(w) => Arc::clone(w),
+                    None => Arc::new(Said {
+                        body: m.body.to_string(),
+                        ..(*said).clone()
+                    }),
+                };
                 letters.push(write(&notice, &told, &thread));
             }
         }

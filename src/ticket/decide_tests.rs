@@ -99,6 +99,8 @@ struct Given {
     raw_size: u64,
     /// The recipients of the mail of ours a delivery report names.
     reported: Option<Vec<String>>,
+    authenticated: Option<Result<(), String>>,
+    sender_doubt: Option<&'static str>,
 }
 
 impl Given {
@@ -113,6 +115,8 @@ impl Given {
             attachments: Vec::new(),
             raw_size: 2000,
             reported: None,
+            authenticated: None,
+            sender_doubt: None,
         }
     }
 
@@ -124,7 +128,8 @@ impl Given {
             body: self.body,
             automatic: self.automatic,
             bounce: self.bounce.as_ref(),
-            authenticated: None,
+            authenticated: self.authenticated.as_ref(),
+            sender_doubt: self.sender_doubt,
             attachments: &self.attachments,
             raw_size: self.raw_size,
         }
@@ -597,4 +602,103 @@ fn a_strangers_out_of_office_with_a_tickets_reference_is_not_recorded() {
     let plan = run(&mine, Some(&s), None);
     assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::AutoReply));
     assert!(plan.letters.is_empty());
+}
+
+#[test]
+fn a_sender_in_doubt_acts_on_nothing() {
+    let doubt = "the mail names several senders (alice@mairie.example, eve@elsewhere.example)";
+    // The requester's address first, a stranger's second: no validation.
+    let g = Given {
+        sender_doubt: Some(doubt),
+        ..Given::from(alice(), "VALIDER")
+    };
+    let s = snapshot(Status::Solved);
+    let plan = run(&g, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Followup));
+    let TicketChange::Update { after, .. } = &plan.ticket else {
+        panic!("{:?}", plan.ticket);
+    };
+    assert_eq!(after.status, Status::Solved);
+    assert_eq!(
+        to_of(&plan),
+        [
+            (Template::SecurityRefused, vec!["alice@mairie.example"]),
+            (Template::AgentFollowUp, vec!["sau@example.test"]),
+        ]
+    );
+    assert_eq!(plan.letters[0].error.as_ref().unwrap().reason, doubt);
+    // An agent's address first: no command, no reply sent on, no watcher.
+    let g = Given {
+        sender_doubt: Some(doubt),
+        ..Given::from(
+            person("bob@agents.example"),
+            "#watch add eve@elsewhere.example",
+        )
+    };
+    let s = snapshot(Status::InProgress);
+    let plan = run(&g, Some(&s), None);
+    let TicketChange::Update { after, .. } = &plan.ticket else {
+        panic!("{:?}", plan.ticket);
+    };
+    assert_eq!(after.watchers, s.ticket.watchers);
+    assert!(plan
+        .letters
+        .iter()
+        .all(|l| l.to.iter().all(|a| a.to != "alice@mairie.example")));
+    // The same mail with a clear sender does what it says.
+    let g = Given::from(
+        person("bob@agents.example"),
+        "#watch add eve@elsewhere.example",
+    );
+    let plan = run(&g, Some(&s), None);
+    let TicketChange::Update { after, .. } = &plan.ticket else {
+        panic!("{:?}", plan.ticket);
+    };
+    assert!(after.watchers.iter().any(|w| w == "eve@elsewhere.example"));
+}
+
+#[test]
+fn what_an_untrusted_mail_said_is_not_repeated_outside_the_desk() {
+    let attachment = Attachment {
+        filename: "facture-urgente.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: 5000,
+    };
+    let text = "Votre compte expire : https://evil.example/login";
+    for (authenticated, doubt) in [
+        (Some(Err("dmarc=fail".to_string())), None),
+        (
+            None,
+            Some("sent by eve@elsewhere.example on behalf of alice@mairie.example"),
+        ),
+    ] {
+        let g = Given {
+            authenticated,
+            sender_doubt: doubt,
+            attachments: vec![attachment.clone()],
+            ..Given::from(alice(), text)
+        };
+        let plan = run(&g, None, None);
+        assert_eq!(plan.outcome, PlanOutcome::Opened);
+        let ack = &plan.letters[0];
+        assert_eq!(ack.template, Template::Acknowledgement);
+        assert!(ack.said.withheld);
+        assert!(ack.said.body.is_empty() && ack.said.attachments.is_empty());
+        // The agents see everything.
+        let agents = &plan.letters[1];
+        assert_eq!(agents.template, Template::AgentNewTicket);
+        assert!(!agents.said.withheld);
+        assert_eq!(agents.said.body, text);
+        assert_eq!(agents.said.attachments, std::slice::from_ref(&attachment));
+    }
+    // Authenticated, or with nothing checked: the acknowledgement quotes.
+    for authenticated in [Some(Ok(())), None] {
+        let g = Given {
+            authenticated,
+            ..Given::from(alice(), text)
+        };
+        let plan = run(&g, None, None);
+        assert!(!plan.letters[0].said.withheld);
+        assert_eq!(plan.letters[0].said.body, text);
+    }
 }

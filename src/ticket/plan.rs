@@ -121,6 +121,10 @@ pub struct Said {
     pub body: String,
     pub attachments: Vec<Attachment>,
     pub refused: Vec<Refused>,
+    /// The mail could not be trusted (not authenticated, or its sender in
+    /// doubt): what it said is not repeated to anyone outside the desk,
+    /// and the letter may say so.
+    pub withheld: bool,
 }
 
 /// One notice, rendered once and sent to each of its recipients.

@@ -10,6 +10,7 @@ mod lifecycle;
 mod outages;
 mod realworld;
 mod resilience;
+mod security;
 mod supervision;
 mod transport;
 

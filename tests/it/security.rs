@@ -1,0 +1,242 @@
+//! Strangers and hostile mail on the real bed: a mail whose sender is in
+//! doubt acts on nothing, only the receiving server's own
+//! Authentication-Results count, an untrusted mail is not quoted back, and
+//! what a stranger writes in a header is made safe before it is stored,
+//! shown or sent.
+
+use crate::app::{mail, Db, Sent, TestApp};
+use crate::on_both_databases;
+
+const JEANNE: &str = "Jeanne Martin <jeanne.martin@mairie-exemple.fr>";
+const JEANNE_ADDR: &str = "jeanne.martin@mairie-exemple.fr";
+const MARC: &str = "Marc Agent <marc.agent@example.test>";
+const MARC_ADDR: &str = "marc.agent@example.test";
+const EVE: &str = "Eve <eve@elsewhere.example>";
+const DESK: &str = "sau@example.test";
+
+on_both_databases!(
+    a_mail_with_several_senders_acts_on_nothing,
+    only_the_topmost_authentication_results_count,
+    an_untrusted_mail_is_not_quoted_back,
+    names_subjects_and_file_names_are_made_safe,
+);
+
+fn last_to(app: &TestApp, address: &str) -> Sent {
+    app.sent_to(address)
+        .pop()
+        .unwrap_or_else(|| panic!("nothing sent to {address}: {:?}", app.sent()))
+}
+
+/// A desk with one agent and one ticket awaiting Jeanne's validation.
+fn solved_ticket(db: Db) -> (TestApp, Sent) {
+    let app = TestApp::start(db);
+    app.ok(&["agents", "add", MARC_ADDR, "--name", "Marc"]);
+    app.append(&mail(
+        JEANNE,
+        "Copieur du 2e étage",
+        "req1@mairie-exemple.fr",
+        "",
+        "Le copieur affiche une erreur.",
+    ));
+    app.run_at("2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Redémarrez le copieur.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    let solution = last_to(&app, JEANNE_ADDR);
+    (app, solution)
+}
+
+/// Two From headers, or one with two addresses, or a Sender of another
+/// address: the mail is kept on the ticket and the agents told, but it
+/// validates nothing and no agent command in it runs.
+fn a_mail_with_several_senders_acts_on_nothing(db: Db) {
+    let (app, solution) = solved_ticket(db);
+    // mail-parser alone would take the last From header (the requester).
+    app.reply(&solution, EVE, "VALIDER", &format!("From: {JEANNE}\n"));
+    app.reply(&solution, &format!("{JEANNE}, {EVE}"), "VALIDER", "");
+    app.reply(
+        &solution,
+        JEANNE,
+        "VALIDER",
+        "Sender: eve@elsewhere.example\n",
+    );
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved", "a stranger validated");
+    let agents = app.sent_to(DESK);
+    let told: Vec<_> = agents
+        .iter()
+        .filter(|m| m.body.contains("eve@elsewhere.example"))
+        .collect();
+    assert!(told.len() >= 2, "the agents were not told: {agents:?}");
+
+    // An agent's address beside a stranger's: no watcher added, no reply
+    // sent on to the requester.
+    let before = app.sent_to(JEANNE_ADDR).len();
+    let to_desk = last_to(&app, DESK);
+    app.reply(
+        &to_desk,
+        &format!("{MARC}, {EVE}"),
+        "#watch add eve@elsewhere.example",
+        "",
+    );
+    app.reply(
+        &to_desk,
+        EVE,
+        "Cliquez ici : https://evil.example",
+        &format!("From: {MARC}\n"),
+    );
+    app.run_at("2026-11-23T11:00:00Z");
+    let ticket = app.ticket(1);
+    assert!(!ticket["watchers"].to_string().contains("eve@"), "{ticket}");
+    assert!(app
+        .sent_to(JEANNE_ADDR)
+        .iter()
+        .skip(before)
+        .all(|m| !m.body.contains("evil.example")));
+    assert!(app
+        .sent_to("eve@elsewhere.example")
+        .iter()
+        .all(|m| !m.body.contains("evil.example")));
+
+    // Jeanne alone validates.
+    app.reply(&solution, JEANNE, "VALIDER", "");
+    app.run_at("2026-11-23T12:00:00Z");
+    assert_eq!(app.ticket(1)["close_reason"], "validated");
+}
+
+/// With `[security]`, a pass counts only in the receiving server's own
+/// headers at the top, for the From's own domain, read with quoted
+/// strings and comments.
+fn only_the_topmost_authentication_results_count(db: Db) {
+    let (app, solution) = solved_ticket(db);
+    let text = std::fs::read_to_string(&app.config_path).unwrap()
+        + "\n[security]\ntrusted_authserv_id = \"mx.example.test\"\n";
+    std::fs::write(&app.config_path, text).unwrap();
+    let forged = [
+        // A forged pass with the server's id, below another server's.
+        "Authentication-Results: mx.example.test; spf=none smtp.mailfrom=mairie-exemple.fr; dmarc=none header.from=mairie-exemple.fr\n\
+         Authentication-Results: relay.example.net; spf=pass smtp.mailfrom=relay.example.net\n\
+         Authentication-Results: mx.example.test; dmarc=pass header.from=mairie-exemple.fr\n",
+        // A pass for another domain.
+        "Authentication-Results: mx.example.test; dmarc=pass header.from=elsewhere.example\n",
+        // A pass inside a quoted value.
+        "Authentication-Results: mx.example.test; dkim=fail reason=\"bad; dmarc=pass header.from=mairie-exemple.fr\" header.d=mairie-exemple.fr\n",
+    ];
+    for (i, headers) in forged.iter().enumerate() {
+        app.reply(&solution, JEANNE, "VALIDER", headers);
+        app.run_at(&format!("2026-11-23T1{i}:00:00Z"));
+        assert_eq!(app.ticket(1)["status"], "solved", "forged case {i} passed");
+    }
+    assert_eq!(
+        app.kinds(1).iter().filter(|k| *k == "followup").count(),
+        3,
+        "{:?}",
+        app.kinds(1)
+    );
+    app.reply(
+        &solution,
+        JEANNE,
+        "VALIDER",
+        "Authentication-Results: mx.example.test;\n  dkim=pass (good signature) header.d=mairie-exemple.fr header.s=sel;\n  dmarc=pass (p=reject) header.from=mairie-exemple.fr\n",
+    );
+    app.run_at("2026-11-23T15:00:00Z");
+    assert_eq!(app.ticket(1)["close_reason"], "validated");
+}
+
+/// A new mail that does not pass is acknowledged without its text nor its
+/// file names (the desk would otherwise relay a stranger's words under its
+/// name to whatever address is in From); the agents see all of it.
+fn an_untrusted_mail_is_not_quoted_back(db: Db) {
+    let app = TestApp::start(db);
+    let phishing = "Votre compte expire ce soir : https://evil.example/connexion";
+    // Without [security], a Sender of another address is a doubt: the
+    // mail is not quoted back.
+    app.append(&mail(
+        JEANNE,
+        "Autre",
+        "ph2@elsewhere.example",
+        "Sender: eve@elsewhere.example\n",
+        phishing,
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    // With it, a mail with no pass.
+    let text = std::fs::read_to_string(&app.config_path).unwrap()
+        + "\n[security]\ntrusted_authserv_id = \"mx.example.test\"\n";
+    std::fs::write(&app.config_path, text).unwrap();
+    let raw = format!(
+        "From: {JEANNE}\nTo: {DESK}\nSubject: Compte\nMessage-ID: <ph1@elsewhere.example>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n{phishing}\n--b\nContent-Type: application/pdf; name=\"facture-a-regler.pdf\"\nContent-Disposition: attachment; filename=\"facture-a-regler.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
+    );
+    app.append(raw.as_bytes());
+    app.run_at("2026-11-23T10:00:00Z");
+    let acks = app.sent_to(JEANNE_ADDR);
+    assert_eq!(acks.len(), 2, "{acks:?}");
+    for ack in &acks {
+        assert!(!ack.body.contains("evil.example"), "{}", ack.body);
+        assert!(!ack.body.contains("facture-a-regler"), "{}", ack.body);
+        assert!(ack.body.contains("pas reproduit"), "{}", ack.body);
+    }
+    let agents = app.sent_to(DESK);
+    assert!(agents.iter().all(|m| m.body.contains("evil.example")));
+    assert!(
+        agents
+            .iter()
+            .any(|m| m.body.contains("facture-a-regler.pdf")),
+        "{agents:?}"
+    );
+}
+
+/// A display name with CR/LF or bidi overrides, a subject of one
+/// 5,000-character word, a file name of 400 bytes: stored and shown safe,
+/// and the acknowledgement goes through the real relay (a header line over
+/// 998 bytes is refused, and the requester would be marked undeliverable).
+fn names_subjects_and_file_names_are_made_safe(db: Db) {
+    let app = TestApp::start(db);
+    let word = "x".repeat(5000);
+    let long_name = format!("{}.pdf", "n".repeat(400));
+    let raw = format!(
+        "From: =?utf-8?q?Jeanne=0D=0AStatut=3A_clos=E2=80=AE?= <{JEANNE_ADDR}>\nTo: {DESK}\nSubject: {word}\nMessage-ID: <h1@mairie-exemple.fr>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nVoir la pièce jointe.\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"{long_name}\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
+    );
+    app.append(raw.as_bytes());
+    app.run_at("2026-11-23T09:00:00Z");
+    let ticket = app.ticket(1);
+    assert_eq!(
+        ticket["requester"]["name"], "Jeanne Statut: clos",
+        "{ticket}"
+    );
+    assert!(ticket["subject"].as_str().unwrap().chars().count() <= 250);
+    let ack = last_to(&app, JEANNE_ADDR);
+    assert!(ack.subject.contains("xxxxxxxxxx"), "{}", ack.subject);
+    let notice = last_to(&app, DESK);
+    assert!(
+        !notice.body.lines().any(|l| l.starts_with("Statut")),
+        "{}",
+        notice.body
+    );
+    assert!(!notice.body.contains('\u{202E}'));
+    let shown = notice
+        .body
+        .lines()
+        .find(|l| l.contains(".pdf"))
+        .unwrap_or_else(|| panic!("{}", notice.body));
+    let name = shown.trim().trim_start_matches("- ");
+    let name = name.split(" (").next().unwrap();
+    assert!(name.len() <= 255 && name.ends_with(".pdf"), "{name}");
+    let undeliverable: Vec<_> = app
+        .outbox()
+        .into_iter()
+        .filter(|r| r["state"] != "sent")
+        .collect();
+    assert!(undeliverable.is_empty(), "{undeliverable:?}");
+    // Every line the sink received is within 998 bytes.
+    let sink = std::path::PathBuf::from(&app.env["SINK_DIR"]).join("new");
+    for entry in std::fs::read_dir(sink).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let longest = raw.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
+        assert!(longest <= 1000, "a line of {longest} bytes");
+    }
+}
