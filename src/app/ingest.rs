@@ -290,8 +290,18 @@ fn process_parsed(
             return Ok(Outcome::Failed(why));
         }
     };
-    if mails::find_processed_twin(conn, raw_id, msg.message_id.as_deref(), stored.sha256)?.is_some()
-    {
+    let fingerprint = msg.fingerprint();
+    if msg.message_id.is_some() {
+        mails::set_fingerprint(conn, raw_id, &fingerprint)?;
+    }
+    let twin = mails::find_processed_twin(
+        conn,
+        raw_id,
+        msg.message_id.as_deref(),
+        &fingerprint,
+        stored.sha256,
+    )?;
+    if twin.is_some() {
         mails::set_state(conn, raw_id, mails::state::DUPLICATE, None, None)?;
         return Ok(Outcome::Duplicate);
     }

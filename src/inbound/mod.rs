@@ -53,6 +53,25 @@ pub struct InboundMessage {
     pub sender_doubt: Option<String>,
 }
 
+impl InboundMessage {
+    /// What the mail says, apart from how it travelled: a hash of the
+    /// sender's address, the text and the attachments. One mail that
+    /// reached two support addresses has one fingerprint (only its
+    /// transport headers differ); another mail that borrowed its
+    /// Message-ID has another.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.from.email.as_bytes());
+        h.update([0]);
+        h.update(self.text.as_bytes());
+        for a in &self.attachments {
+            h.update([0]);
+            h.update(a.sha256.as_bytes());
+        }
+        crate::hex::hex(&h.finalize())
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
     #[error("not an RFC 5322 message")]

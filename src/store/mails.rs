@@ -82,16 +82,21 @@ pub fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<RawMail> {
         .first(c))?)
 }
 
-/// Another mail with this Message-ID, or these bytes, already handled.
-/// One statement, a `UNION ALL` of the two lookups, so that each reads
-/// along its own index (with OR, SQLite would read along the state index,
-/// all the mails); written without `IN` and without `LIMIT`, so SQLite
-/// keeps it compiled between mails. Without a Message-ID the first
-/// lookup (`= NULL`) finds nothing.
+/// Another mail already handled that is this one: the same bytes, or the
+/// same Message-ID with the same [`fingerprint`](InboundMessage) (sender,
+/// text, attachments; a mail stored before fingerprints counts by its
+/// Message-ID alone). One statement, a `UNION ALL` of the two lookups, so
+/// that each reads along its own index (with OR, SQLite would read along
+/// the state index, all the mails); written without `IN` and without
+/// `LIMIT`, so SQLite keeps it compiled between mails. Without a
+/// Message-ID the first lookup (`= NULL`) finds nothing.
+///
+/// [`InboundMessage`]: crate::inbound::InboundMessage
 pub fn find_processed_twin(
     conn: &mut AnyConnection,
     id: i64,
     message_id: Option<&str>,
+    fingerprint: &str,
     sha256: &str,
 ) -> StoreResult<Option<i64>> {
     let handled = raw_mails::state
@@ -101,6 +106,11 @@ pub fn find_processed_twin(
         .filter(raw_mails::message_id.eq(message_id))
         .filter(raw_mails::id.ne(id))
         .filter(handled)
+        .filter(
+            raw_mails::fingerprint
+                .eq(fingerprint)
+                .or(raw_mails::fingerprint.is_null()),
+        )
         .select(raw_mails::id);
     let by_bytes = raw_mails::table
         .filter(raw_mails::sha256.eq(sha256))
@@ -109,6 +119,14 @@ pub fn find_processed_twin(
         .select(raw_mails::id);
     let twins: Vec<i64> = native!(conn, |c| by_message_id.union_all(by_bytes).load(c))?;
     Ok(twins.into_iter().min())
+}
+
+/// Records what a stored mail says (see [`find_processed_twin`]).
+pub fn set_fingerprint(conn: &mut AnyConnection, id: i64, fingerprint: &str) -> StoreResult<()> {
+    native!(conn, |c| diesel::update(raw_mails::table.find(id))
+        .set(raw_mails::fingerprint.eq(fingerprint))
+        .execute(c))?;
+    Ok(())
 }
 
 pub fn set_state(

@@ -13,6 +13,7 @@ diesel::table! {
         state -> Text,
         error -> Nullable<Text>,
         ticket_id -> Nullable<BigInt>,
+        fingerprint -> Nullable<Text>,
     }
 }
 

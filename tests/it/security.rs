@@ -19,6 +19,7 @@ on_both_databases!(
     only_the_topmost_authentication_results_count,
     an_untrusted_mail_is_not_quoted_back,
     names_subjects_and_file_names_are_made_safe,
+    a_borrowed_message_id_drops_nobodys_mail,
 );
 
 fn last_to(app: &TestApp, address: &str) -> Sent {
@@ -239,4 +240,37 @@ fn names_subjects_and_file_names_are_made_safe(db: Db) {
         let longest = raw.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
         assert!(longest <= 1000, "a line of {longest} bytes");
     }
+}
+
+/// A stranger sends first a mail with the Message-ID Jeanne's will carry:
+/// hers still opens its ticket and is acknowledged. The same mail
+/// delivered twice (to two support addresses: other transport headers)
+/// is still one.
+fn a_borrowed_message_id_drops_nobodys_mail(db: Db) {
+    let app = TestApp::start(db);
+    app.append(&mail(
+        EVE,
+        "Bonjour",
+        "same-id@mairie-exemple.fr",
+        "",
+        "Rien d'important.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    let jeanne = mail(
+        JEANNE,
+        "Badge refusé",
+        "same-id@mairie-exemple.fr",
+        "",
+        "Mon badge ne passe plus à l'entrée.",
+    );
+    app.append(&jeanne);
+    let mut copy = b"Delivered-To: helpdesk@example.test\nReceived: from mx2.example.test by imap.example.test; Mon, 23 Nov 2026 10:00:05 +0100\n".to_vec();
+    copy.extend_from_slice(&jeanne);
+    app.append(&copy);
+    app.run_at("2026-11-23T10:00:00Z");
+    let tickets = app.tickets();
+    assert_eq!(tickets.len(), 2, "{tickets:?}");
+    assert_eq!(app.ticket(2)["requester"]["email"], JEANNE_ADDR);
+    assert_eq!(app.kinds(2), ["initial"]);
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), 1);
 }

@@ -1,0 +1,1 @@
+ALTER TABLE raw_mails DROP COLUMN fingerprint;
