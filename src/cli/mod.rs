@@ -61,12 +61,17 @@ pub enum Command {
 
 pub fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
+    // -v and -vv open guichet's own modules; the libraries stay at info.
     let default = match verbose {
         0 => "info",
-        1 => "debug",
-        _ => "trace",
+        1 => "info,guichet=debug",
+        _ => "info,guichet=trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default))
+        // async-imap logs every byte of the session at debug and trace:
+        // the LOGIN password and whole mails. Never, whatever RUST_LOG says.
+        .add_directive("async_imap=info".parse().expect("a valid filter directive"));
     // journald adds its own timestamps; elsewhere they help.
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()

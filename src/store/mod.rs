@@ -182,6 +182,9 @@ pub fn connect(url: &str) -> StoreResult<AnyConnection> {
                     )));
                 }
             }
+            if path != ":memory:" {
+                create_private(std::path::Path::new(path))?;
+            }
             let mut conn = diesel::SqliteConnection::establish(path).map_err(connect_err)?;
             conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = {};",
@@ -319,20 +322,58 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 /// The URL without its password, for messages.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
+            let userinfo = &base[scheme + 3..at];
             match userinfo.find(':') {
                 Some(colon) => format!(
                     "{}{}:***{}",
-                    &url[..scheme + 3],
+                    &base[..scheme + 3],
                     &userinfo[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_string(),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    // libpq takes the password as a parameter too (`?password=…`).
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// Creates the SQLite database file readable by its owner alone (0600),
+/// whatever the umask: it holds every mail and, with OAuth2, the tokens.
+/// SQLite gives its WAL and shared-memory files the database file's mode.
+/// An existing file is left as the administrator set it.
+fn create_private(path: &std::path::Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Invalid(format!(
+            "cannot create database {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -345,6 +386,14 @@ mod tests {
         assert_eq!(
             redact_url("postgres://guichet:s3cret@db/guichet"),
             "postgres://guichet:***@db/guichet"
+        );
+        assert_eq!(
+            redact_url("postgres://db/guichet?user=guichet&password=s3cret&sslmode=require"),
+            "postgres://db/guichet?user=guichet&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@db/g?sslpassword=k&PassWord=x"),
+            "postgres://u:***@db/g?sslpassword=***&PassWord=***"
         );
         assert_eq!(
             redact_url("sqlite:///var/lib/g.db"),

@@ -14,6 +14,79 @@ const MARC_ADDR: &str = "marc.agent@example.test";
 const EVE: &str = "Eve <eve@elsewhere.example>";
 const DESK: &str = "sau@example.test";
 
+/// A command run under umask 022, as an administrator's shell has it.
+fn under_umask_022(app: &TestApp, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_guichet"))
+        .arg("--config")
+        .arg(&app.config_path)
+        .args(args)
+        .env_remove("GUICHET_CONFIG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The database and its WAL are created 0600 whatever the umask; `-vv`,
+/// even with RUST_LOG=trace, logs neither the IMAP password nor a mail's
+/// body; `check` never prints a password given in the database URL.
+#[test]
+fn secrets_stay_out_of_files_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("private.db");
+    let app = TestApp::start_on_database(&format!("sqlite://{}", db.display()));
+    let out = under_umask_022(&app, &[], &["check"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&db), 0o600, "the database file");
+
+    app.append(&mail(
+        JEANNE,
+        "Mot de passe oublié",
+        "sec1@mairie-exemple.fr",
+        "",
+        "Mon code personnel est 4711-corps-du-message.",
+    ));
+    let out = under_umask_022(&app, &[("RUST_LOG", "trace")], &["-vv", "run", "--once"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(app.tickets().len(), 1);
+    assert!(
+        !stderr.contains(&app.env["IMAP_PASSWORD"]),
+        "the password: {stderr}"
+    );
+    assert!(!stderr.contains("4711-corps"), "a body: {stderr}");
+    let wal = dir.path().join("private.db-wal");
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600, "the WAL");
+    }
+
+    let url = "postgres://127.0.0.1:1/guichet?user=guichet&password=pg-s3cret-pw";
+    app.edit_config(
+        &format!("url = \"sqlite://{}\"", db.display()),
+        &format!("url = \"{url}\""),
+    );
+    let out = under_umask_022(&app, &[], &["check"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("database: FAILED"), "{all}");
+    assert!(!all.contains("pg-s3cret-pw"), "{all}");
+}
+
 on_both_databases!(
     a_mail_with_several_senders_acts_on_nothing,
     only_the_topmost_authentication_results_count,
