@@ -293,3 +293,57 @@ fn text_readers_never_panic_on_any_string() {
         },
     );
 }
+
+fn html_soup() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("<div>"),
+        Just("</div>"),
+        Just("<p>"),
+        Just("</p>"),
+        Just("<b>"),
+        Just("<ul><li>"),
+        Just("</li></ul>"),
+        Just("<table><tr><td>"),
+        Just("</td></tr></table>"),
+        Just("<blockquote type=\"cite\">"),
+        Just("</blockquote>"),
+        Just("<!--"),
+        Just("-->"),
+        Just("<script>"),
+        Just("</script>"),
+        Just("<style>"),
+        Just("<a href=\"https://x.example/?a>b\">"),
+        Just("</a>"),
+        Just("<br/>"),
+        Just("<o:p>"),
+        Just("<!DOCTYPE html>"),
+        Just("\""),
+        Just("'"),
+        Just("<"),
+        Just(">"),
+        Just("</"),
+        Just("&amp;"),
+        Just("&#x"),
+        Just("&#233;"),
+        Just("texte "),
+        Just("é"),
+        Just("\n"),
+    ];
+    (proptest::collection::vec(piece, 0..400), "\\PC{0,40}")
+        .prop_map(|(pieces, tail)| pieces.concat() + &tail)
+}
+
+#[test]
+fn html_is_read_at_a_bounded_cost() {
+    use guichet::inbound::html;
+    fuzz("html", html_soup(), |s: String| {
+        let flat = html::flatten(&s, 6);
+        // Only a lone "<" grows (to "&lt;").
+        prop_assert!(flat.len() <= s.len() + 3 * s.matches('<').count());
+        // What was kept is kept again: the pass is a fixed point.
+        prop_assert_eq!(html::flatten(&flat, 6), flat.clone());
+        let _ = html::strip(&s);
+        let _ = inbound::html_to_text(&s);
+        Ok(())
+    });
+}

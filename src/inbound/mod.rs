@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bounce;
 pub mod classify;
+pub mod html;
 pub mod hygiene;
 pub mod quote;
 pub mod reader;
@@ -491,12 +492,17 @@ fn to_crlf(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Readable text from HTML: paragraphs, lists and links kept, no wrapping.
+/// The cost is bounded whatever the HTML: see [`html`].
 pub fn html_to_text(html: &str) -> String {
-    html2text::config::plain()
-        .no_table_borders()
-        .string_from_read(html.as_bytes(), 10_000)
-        .unwrap_or_default()
-        .lines()
+    let text = if html.len() > html::MAX_HTML_BYTES {
+        html::strip(html)
+    } else {
+        html2text::config::plain()
+            .no_table_borders()
+            .string_from_read(html::flatten(html, html::MAX_DEPTH).as_bytes(), 10_000)
+            .unwrap_or_default()
+    };
+    text.lines()
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n")

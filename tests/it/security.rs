@@ -93,6 +93,7 @@ on_both_databases!(
     an_untrusted_mail_is_not_quoted_back,
     names_subjects_and_file_names_are_made_safe,
     a_borrowed_message_id_drops_nobodys_mail,
+    three_mib_of_nested_html_is_read,
 );
 
 fn last_to(app: &TestApp, address: &str) -> Sent {
@@ -346,4 +347,38 @@ fn a_borrowed_message_id_drops_nobodys_mail(db: Db) {
     assert_eq!(app.ticket(2)["requester"]["email"], JEANNE_ADDR);
     assert_eq!(app.kinds(2), ["initial"]);
     assert_eq!(app.sent_to(JEANNE_ADDR).len(), 1);
+}
+
+/// An HTML-only mail of 3 MiB of nested elements (html2text alone takes
+/// minutes on it, past the 30 s a mail may take to read, and the mail
+/// would fail): read, its text on the ticket, the next mail on time.
+fn three_mib_of_nested_html_is_read(db: Db) {
+    let app = TestApp::start(db);
+    let depth = (3 << 20) / 11;
+    let html = format!(
+        "<html><body>{}L'imprimante est hors ligne.{}</body></html>",
+        "<div>".repeat(depth),
+        "</div>".repeat(depth)
+    );
+    let raw = format!(
+        "From: {JEANNE}\nTo: {DESK}\nSubject: Imprimante\nMessage-ID: <deep1@mairie-exemple.fr>\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n{html}\n"
+    );
+    app.append(raw.as_bytes());
+    app.append(&mail(
+        JEANNE,
+        "Scanner",
+        "deep2@mairie-exemple.fr",
+        "",
+        "Le scanner aussi.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    let tickets = app.tickets();
+    assert_eq!(tickets.len(), 2, "{}", app.ok(&["failed", "list"]));
+    let first = app.ticket(1);
+    let body = first["messages"][0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("L'imprimante est hors ligne."),
+        "{}",
+        &body[..body.len().min(300)]
+    );
 }
