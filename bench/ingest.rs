@@ -392,6 +392,60 @@ fn bench_database(label: &str, database_url: &str, mails: usize, generated: &Pat
         "ingest       {ingest_rate:>8.0} mail/s   raw fetch+move {raw_rate:>8.0} mail/s ({raw_before:.0} before, {raw_after:.0} after)   ratio {:.2} ({target})",
         ingest_rate / raw_rate
     );
+    large_mails(&bed, &config, peak_kib);
+}
+
+/// Peak RSS of `run --once` on a backlog of large mails (BENCH_LARGE, by
+/// default 60 mails of 10 MiB: a PDF scan each), beside the peak on the
+/// backlog of ordinary mail measured just before: batches are bounded by
+/// bytes, so the first must stay near the second.
+fn large_mails(bed: &Bed, config: &Path, small_peak_kib: u64) {
+    let count: usize = std::env::var("BENCH_LARGE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    if count == 0 {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+import base64, os, sys
+out, n = sys.argv[1], int(sys.argv[2])
+blob = base64.encodebytes(os.urandom(7_600_000)).replace(b'\n', b'\r\n')
+for i in range(n):
+    head = (f"From: Agent Scanner {i} <scan{i}@mairie-exemple.fr>\r\nTo: support@example.test\r\n"
+            f"Subject: Scan du dossier {i}\r\nMessage-ID: <large{i}@mairie-exemple.fr>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nLe dossier scann\u00e9, en pi\u00e8ce jointe.\r\n"
+            f"--b\r\nContent-Type: application/pdf; name=\"dossier-{i}.pdf\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode()
+    with open(os.path.join(out, f"large{i}.eml"), "wb") as f:
+        f.write(head + blob + b"\r\n--b--\r\n")
+"#;
+    run(Command::new("python3").args([
+        "-c",
+        script,
+        dir.path().to_str().unwrap(),
+        &count.to_string(),
+    ]));
+    let bytes: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    mailbed(&["seed", bed.path(), dir.path().to_str().unwrap()]);
+    mailbed(&["smtp-stop", bed.path()]);
+    settle();
+    let mut once = guichet(config);
+    once.args(["run", "--once"]);
+    let (seconds, peak_kib) = timed(once);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "large mail   {count} mails, {:.0} MiB, in {seconds:.1} s: peak RSS {:>6.1} MiB, {:.2} x the ordinary backlog's {:.1} MiB (target < 300 MiB)",
+        bytes as f64 / f64::from(1 << 20),
+        mib(peak_kib),
+        peak_kib as f64 / small_peak_kib as f64,
+        mib(small_peak_kib)
+    );
 }
 
 fn main() {

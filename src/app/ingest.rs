@@ -103,11 +103,11 @@ fn store_raw_in_tx(
 pub fn ingest_batch(
     conn: &mut AnyConnection,
     desk: &Desk,
-    mails: &[(Source<'_>, &[u8])],
+    mails: &[(Source<'_>, Arc<[u8]>)],
     clock: &Clock,
     progress: Progress<'_>,
 ) -> StoreResult<Vec<Outcome>> {
-    let raws: Vec<Arc<[u8]>> = mails.iter().map(|(_, raw)| (*raw).into()).collect();
+    let raws: Vec<Arc<[u8]>> = mails.iter().map(|(_, raw)| Arc::clone(raw)).collect();
     let reader = inbound::Reader::start(raws, &desk.policy.desk_address, PARSE_LIMIT);
     // The answers are rendered and composed on a thread of their own
     // while the next mails are processed.
@@ -157,7 +157,7 @@ pub fn ingest_batch(
 fn ingest_one_by_one(
     conn: &mut AnyConnection,
     desk: &Desk,
-    mails: &[(Source<'_>, &[u8])],
+    mails: &[(Source<'_>, Arc<[u8]>)],
     clock: &Clock,
     progress: Progress<'_>,
 ) -> StoreResult<Vec<Outcome>> {
@@ -514,7 +514,7 @@ agent_notify = ["sau@example.test"]
         crate::store::migrate(&mut conn).unwrap();
         let clock = Clock::System;
         let raws = [mail(1, "first"), mail(2, PANIC_SUBJECT), mail(3, "third")];
-        let batch: Vec<(Source<'_>, &[u8])> = raws
+        let batch: Vec<(Source<'_>, Arc<[u8]>)> = raws
             .iter()
             .enumerate()
             .map(|(i, raw)| {
@@ -523,7 +523,7 @@ agent_notify = ["sau@example.test"]
                     uidvalidity: Some(1),
                     uid: Some(i as u32 + 1),
                 };
-                (source, raw.as_slice())
+                (source, Arc::from(raw.as_slice()))
             })
             .collect();
         let outcomes = ingest_batch(&mut conn, &desk, &batch, &clock, &|| ()).unwrap();

@@ -95,7 +95,11 @@ pub(super) async fn fetch_cycle(
         .then_some(imap::PROCESSED_KEYWORD);
     let uids = imap::uids_after(session, after, keyword).await?;
     let mut report = CycleReport::default();
-    let batches: Vec<&[u32]> = uids.chunks(imap::BATCH).collect();
+    // Batches bounded by bytes as well as by count: a backlog of large
+    // mails holds no more in memory than one of small ones.
+    let sized = imap::sizes(session, &uids).await?;
+    let batches = imap::batches(&sized, imap::BATCH, imap::BATCH_BYTES);
+    let batches: Vec<&[u32]> = batches.iter().map(Vec::as_slice).collect();
     let mut next = match batches.first() {
         Some(first) => Some(imap::fetch(session, first).await?),
         None => None,
@@ -109,7 +113,7 @@ pub(super) async fn fetch_cycle(
             return Err(CycleError::LeaseLost);
         }
         report.fetched += fetched.len();
-        let batch_mails: Vec<(Source<'_>, &[u8])> = fetched
+        let batch_mails: Vec<(Source<'_>, Arc<[u8]>)> = fetched
             .iter()
             .map(|(uid, raw)| {
                 let source = Source {
@@ -117,7 +121,7 @@ pub(super) async fn fetch_cycle(
                     uidvalidity: Some(uidvalidity),
                     uid: Some(*uid),
                 };
-                (source, raw.as_slice())
+                (source, Arc::clone(raw))
             })
             .collect();
         // While this batch is processed, the one before is moved away and
@@ -184,7 +188,7 @@ pub(super) struct CycleGuard<'a> {
 }
 
 /// A batch fetched ahead, or why it could not be.
-type Fetched = Result<Vec<(u32, Vec<u8>)>, ImapError>;
+type Fetched = Result<Vec<(u32, Arc<[u8]>)>, ImapError>;
 
 /// A batch moved away (its highest UID), or why it could not be.
 type Moved = Result<Option<u32>, ImapError>;
@@ -244,7 +248,7 @@ fn process_overlapped(
     conn: &mut AnyConnection,
     desk: &Desk,
     clock: &Clock,
-    batch: &[(Source<'_>, &[u8])],
+    batch: &[(Source<'_>, Arc<[u8]>)],
     overlap: Overlap<'_>,
 ) -> (
     Result<Vec<Outcome>, StoreError>,

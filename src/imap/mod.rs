@@ -22,8 +22,35 @@ use crate::config::{AfterProcessing, ImapSettings, Tls};
 /// considered dead.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Messages fetched per `UID FETCH` and moved per `UID MOVE`.
+/// Messages fetched per `UID FETCH` and moved per `UID MOVE`, at most.
 pub const BATCH: usize = 200;
+
+/// The bytes of mail one batch holds, at most (a larger mail is a batch
+/// of its own): one batch is processed while the next is fetched, so that
+/// about twice this is in memory, whatever the size of the mails.
+pub const BATCH_BYTES: u64 = 16 << 20;
+
+/// The UIDs in batches of at most `max_count` mails and `max_bytes` bytes
+/// (by their RFC822.SIZE), in order; a mail larger than `max_bytes` is a
+/// batch alone. A UID whose size is unknown counts as `max_bytes`.
+pub fn batches(sized: &[(u32, Option<u32>)], max_count: usize, max_bytes: u64) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut bytes = 0u64;
+    for &(uid, size) in sized {
+        let size = size.map_or(max_bytes, u64::from);
+        match out.last_mut() {
+            Some(last) if last.len() < max_count && bytes + size <= max_bytes => {
+                last.push(uid);
+                bytes += size;
+            }
+            _ => {
+                out.push(vec![uid]);
+                bytes = size;
+            }
+        }
+    }
+    out
+}
 
 /// The keyword set on processed mail when `after_processing = "flag"`.
 pub const PROCESSED_KEYWORD: &str = "$GuichetProcessed";
@@ -216,7 +243,10 @@ pub fn uid_set(uids: &[u32]) -> String {
 }
 
 /// Fetches whole messages in one `UID FETCH`, without setting \Seen.
-pub async fn fetch(session: &mut Session, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>, ImapError> {
+pub async fn fetch(
+    session: &mut Session,
+    uids: &[u32],
+) -> Result<Vec<(u32, Arc<[u8]>)>, ImapError> {
     if uids.is_empty() {
         return Ok(Vec::new());
     }
@@ -229,12 +259,37 @@ pub async fn fetch(session: &mut Session, uids: &[u32]) -> Result<Vec<(u32, Vec<
             .await
     })
     .await?;
-    let mut out: Vec<(u32, Vec<u8>)> = fetched
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+    // Each response let go once its mail is copied out.
+    let mut out: Vec<(u32, Arc<[u8]>)> = fetched
+        .into_iter()
+        .filter_map(|f| Some((f.uid?, Arc::from(f.body()?))))
         .collect();
     out.sort_by_key(|(uid, _)| *uid);
     Ok(out)
+}
+
+/// The size (RFC822.SIZE) of each of `uids`, in their order; `None` for a
+/// mail the server gave none for. A command per thousand UIDs (a few
+/// bytes of answer a mail), so that a scattered UID set stays a short
+/// command line.
+pub async fn sizes(
+    session: &mut Session,
+    uids: &[u32],
+) -> Result<Vec<(u32, Option<u32>)>, ImapError> {
+    let mut known = std::collections::HashMap::with_capacity(uids.len());
+    for chunk in uids.chunks(1000) {
+        let set = uid_set(chunk);
+        let fetched = with_timeout("UID FETCH RFC822.SIZE", async {
+            session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        known.extend(fetched.iter().filter_map(|f| Some((f.uid?, f.size?))));
+    }
+    Ok(uids.iter().map(|u| (*u, known.get(u).copied())).collect())
 }
 
 /// Moves messages out of the selected mailbox: `UID MOVE` (RFC 6851) when
@@ -332,7 +387,38 @@ pub async fn dispose(
 
 #[cfg(test)]
 mod tests {
-    use super::uid_set;
+    use super::{batches, uid_set};
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes() {
+        const MIB: u32 = 1 << 20;
+        // Small mails: by count.
+        let small: Vec<(u32, Option<u32>)> = (1..=450).map(|u| (u, Some(4000))).collect();
+        let b = batches(&small, 200, 16 << 20);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [200, 200, 50]);
+        assert_eq!(b.concat(), (1..=450).collect::<Vec<_>>());
+        // 10 MiB mails: one a batch; 5 MiB: three.
+        let large: Vec<(u32, Option<u32>)> = (1..=4).map(|u| (u, Some(10 * MIB))).collect();
+        assert_eq!(batches(&large, 200, 16 << 20), [[1], [2], [3], [4]]);
+        let mid: Vec<(u32, Option<u32>)> = (1..=7).map(|u| (u, Some(5 * MIB))).collect();
+        assert_eq!(
+            batches(&mid, 200, 16 << 20),
+            [vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+        );
+        // A mail over the bound is alone; one of unknown size too.
+        let mixed = [
+            (1, Some(1000)),
+            (2, Some(40 * MIB)),
+            (3, None),
+            (4, Some(1000)),
+            (5, Some(1000)),
+        ];
+        assert_eq!(
+            batches(&mixed, 200, 16 << 20),
+            [vec![1], vec![2], vec![3], vec![4, 5]]
+        );
+        assert!(batches(&[], 200, 16 << 20).is_empty());
+    }
 
     #[test]
     fn uid_sets_are_compact() {

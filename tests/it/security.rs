@@ -94,6 +94,7 @@ on_both_databases!(
     names_subjects_and_file_names_are_made_safe,
     a_borrowed_message_id_drops_nobodys_mail,
     three_mib_of_nested_html_is_read,
+    a_backlog_of_large_mails_is_fetched_in_bounded_memory,
 );
 
 fn last_to(app: &TestApp, address: &str) -> Sent {
@@ -381,4 +382,49 @@ fn three_mib_of_nested_html_is_read(db: Db) {
         "{}",
         &body[..body.len().min(300)]
     );
+}
+
+/// 24 mails of 8 MiB (a scan each) waiting: fetched in batches bounded by
+/// bytes, not 200 at a time, so the daemon's peak memory stays far below
+/// the backlog's 190 MiB times the copies a batch makes (it passed 600 MiB
+/// before), and every mail becomes its ticket.
+fn a_backlog_of_large_mails_is_fetched_in_bounded_memory(db: Db) {
+    let app = TestApp::start(db);
+    app.ok(&["migrate"]);
+    // 6 MiB of base64 lines: 8 MiB of mail.
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\n";
+    let blob = line.repeat((8 << 20) / line.len());
+    app.seed((0..24).map(|i| {
+        format!(
+            "From: Scanner {i} <scan{i}@mairie-exemple.fr>\nTo: {DESK}\nSubject: Dossier {i}\nMessage-ID: <scan{i}@mairie-exemple.fr>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nLe dossier {i} en pièce jointe.\n--b\nContent-Type: application/pdf; name=\"dossier-{i}.pdf\"\nContent-Transfer-Encoding: base64\n\n{blob}--b--\n"
+        )
+        .into_bytes()
+    }));
+    let mut child = app
+        .command()
+        .args(["run", "--once", "--now", "2026-11-23T09:00:00Z"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(kib) = std::fs::read_to_string(&status).ok().and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        }) {
+            peak_kib = peak_kib.max(kib);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app.tickets().len(), 24);
+    assert!(peak_kib < 300 * 1024, "peak RSS {} MiB", peak_kib / 1024);
 }
