@@ -95,6 +95,7 @@ on_both_databases!(
     a_borrowed_message_id_drops_nobodys_mail,
     three_mib_of_nested_html_is_read,
     a_backlog_of_large_mails_is_fetched_in_bounded_memory,
+    a_strangers_automatic_mail_is_not_recorded_on_a_ticket,
 );
 
 fn last_to(app: &TestApp, address: &str) -> Sent {
@@ -427,4 +428,44 @@ fn a_backlog_of_large_mails_is_fetched_in_bounded_memory(db: Db) {
     );
     assert_eq!(app.tickets().len(), 24);
     assert!(peak_kib < 300 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+}
+
+/// An out-of-office from someone the ticket does not know, carrying the
+/// ticket's reference and a logo: nothing of it lands on the ticket, no
+/// ticket opens, nobody is answered. The requester's own is recorded.
+fn a_strangers_automatic_mail_is_not_recorded_on_a_ticket(db: Db) {
+    let app = TestApp::start(db);
+    app.append(&mail(
+        JEANNE,
+        "Accès au logiciel de paie",
+        "paie1@mairie-exemple.fr",
+        "",
+        "Je n'arrive plus à me connecter.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    let ack = last_to(&app, JEANNE_ADDR);
+    let out_of_office = |from: &str, id: &str| {
+        format!(
+            "From: {from}\nTo: {DESK}\nSubject: Réponse automatique : {subject}\nMessage-ID: <{id}>\nIn-Reply-To: <{irt}>\nAuto-Submitted: auto-replied\nX-Auto-Response-Suppress: All\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nJe suis absente jusqu'au 30 novembre.\n--b\nContent-Type: image/png; name=\"logo.png\"\nContent-Disposition: attachment; filename=\"logo.png\"\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b--\n",
+            subject = ack.subject,
+            irt = ack.message_id,
+        )
+        .into_bytes()
+    };
+    app.append(&out_of_office(EVE, "ooo1@elsewhere.example"));
+    app.run_at("2026-11-23T09:10:00Z");
+    assert_eq!(app.kinds(1), ["initial"]);
+    assert_eq!(app.tickets().len(), 1);
+    assert!(app.sent_to("eve@elsewhere.example").is_empty());
+    let attachments = app.ticket(1)["messages"][0]["attachments"].clone();
+    assert_eq!(attachments, serde_json::json!([]), "{attachments}");
+
+    app.append(&out_of_office(JEANNE, "ooo2@mairie-exemple.fr"));
+    app.run_at("2026-11-23T09:20:00Z");
+    assert_eq!(app.kinds(1), ["initial", "auto_reply"]);
+    assert_eq!(
+        app.sent_to(JEANNE_ADDR).len(),
+        1,
+        "an out-of-office was answered"
+    );
 }
