@@ -39,7 +39,10 @@ fn at(s: &str) -> NaiveDateTime {
 fn ticket(language: Language, template: Template) -> Ticket {
     let solved = matches!(
         template,
-        Template::Solution | Template::Reminder | Template::AgentFollowUp
+        Template::Solution
+            | Template::Reminder
+            | Template::AgentFollowUp
+            | Template::AnswerUndecided
     );
     let closed = matches!(
         template,

@@ -48,6 +48,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "security_refused",
     "agent_bounce",
     "attachment_refused",
+    "answer_undecided",
     "alert",
 );
 

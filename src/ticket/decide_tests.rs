@@ -392,12 +392,17 @@ fn a_solution_carries_its_text_and_an_undecided_answer_the_pending_one() {
     let given = Given::from(alice(), "Je regarde demain.");
     let s = snapshot(Status::Solved);
     let plan = run(&given, Some(&s), None);
-    assert_eq!(plan.letters[0].template, Template::AgentFollowUp);
-    assert_eq!(plan.letters[0].situation, Situation::Undecided);
     assert_eq!(
-        plan.letters[0].solution.as_deref(),
-        Some("Changez le toner.")
+        to_of(&plan),
+        [
+            (Template::AnswerUndecided, vec!["alice@mairie.example"]),
+            (Template::AgentFollowUp, vec!["sau@example.test"]),
+        ]
     );
+    assert_eq!(plan.letters[1].situation, Situation::Undecided);
+    for letter in &plan.letters {
+        assert_eq!(letter.solution.as_deref(), Some("Changez le toner."));
+    }
 }
 
 #[test]

@@ -7,7 +7,6 @@ use chrono::NaiveDateTime;
 
 use super::command::{self, Command, CommandError};
 pub use super::notice::{Audience, Notice, Situation, Template};
-use super::text::fold;
 use super::{
     Automatic, CloseReason, Language, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
 };
@@ -146,37 +145,13 @@ pub fn deadline(ticket: &Ticket, policy: &Policy) -> Option<NaiveDateTime> {
         .map(|at| at + policy.auto_close_after)
 }
 
-/// A requester's decision on a proposed solution, from the first line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decided {
-    Validate,
-    /// With the explanation that follows the keyword.
-    Refuse(String),
-}
+pub use super::answer::Decided;
 
-/// Reads a validate or refuse keyword as the first word of the first
-/// non-empty line, whatever its case and accents.
+/// Reads a requester's answer to a proposed solution: see [`answer`].
+///
+/// [`answer`]: super::answer
 pub fn decision_in(body: &str, policy: &Policy) -> Option<Decided> {
-    let trimmed = body.trim_start();
-    let first_line = trimmed.lines().next()?;
-    let word_end = first_line
-        .find(|c: char| !c.is_alphanumeric())
-        .unwrap_or(first_line.len());
-    let word = fold(&first_line[..word_end]);
-    if word.is_empty() {
-        return None;
-    }
-    if policy.validate_keywords.contains(&word) {
-        return Some(Decided::Validate);
-    }
-    if policy.refuse_keywords.contains(&word) {
-        let explanation = trimmed[word_end..]
-            .trim_start_matches([' ', ':', ',', '.', '-', '!', '\t'])
-            .trim()
-            .to_string();
-        return Some(Decided::Refuse(explanation));
-    }
-    None
+    super::answer::read(body, &policy.validate_keywords, &policy.refuse_keywords)
 }
 
 fn touch(t: &mut Ticket, now: NaiveDateTime) {
@@ -308,7 +283,17 @@ pub fn apply(
                     };
                     return unauthenticated(t, body, word, reason.clone());
                 }
-                Verdict::Apply(requester_mail(t, body, decided, now))
+                let undecided =
+                    actor == Actor::Requester && t.status == Status::Solved && decided.is_none();
+                let mut decision = requester_mail(t, body, decided, now);
+                if undecided {
+                    // Told that the solution still waits, and how to answer.
+                    decision.notices.insert(
+                        0,
+                        Notice::new(Template::AnswerUndecided, &[Audience::Requester]),
+                    );
+                }
+                Verdict::Apply(decision)
             }
         },
     }

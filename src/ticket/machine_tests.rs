@@ -205,11 +205,20 @@ fn refusal_reopens_with_the_explanation() {
 
 #[test]
 fn other_answers_on_a_solved_ticket_are_undecided_followups() {
-    for body in ["merci, je regarde demain", "Valide-t-on ensemble ?", "OKAY"] {
+    for body in [
+        "merci, je regarde demain",
+        "Valide-t-on ensemble ?",
+        "OK mais pas encore",
+    ] {
         let d = decide(&solved(), &mail(body), Actor::Requester, "2026-11-24 09:00");
         assert_eq!(d.ticket.status, Status::Solved, "{body}");
         assert_eq!(d.record.as_ref().unwrap().kind, MessageKind::Followup);
-        assert_eq!(d.notices[0].situation, Situation::Undecided);
+        // The requester is told the solution still waits; the agents too.
+        assert_eq!(
+            templates(&d),
+            vec![Template::AnswerUndecided, Template::AgentFollowUp]
+        );
+        assert_eq!(d.notices[1].situation, Situation::Undecided);
     }
 }
 

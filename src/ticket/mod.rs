@@ -38,6 +38,7 @@ macro_rules! string_enum {
 }
 
 // After the macro: the modules below use it.
+pub mod answer;
 pub mod command;
 pub mod decide;
 pub mod letters;

@@ -36,19 +36,21 @@ string_enum!(
         SecurityRefused => "security_refused",
         AgentBounce => "agent_bounce",
         AttachmentRefused => "attachment_refused",
+        AnswerUndecided => "answer_undecided",
     }
 );
 
 impl Template {
     /// The answers to someone's mail (RFC 3834 `auto-replied`), which the
     /// loop guard counts; the rest is `auto-generated`.
-    pub const AUTO_REPLIED: [Template; 6] = [
+    pub const AUTO_REPLIED: [Template; 7] = [
         Template::Acknowledgement,
         Template::ValidationConfirmation,
         Template::RefusalAcknowledged,
         Template::CommandError,
         Template::SecurityRefused,
         Template::AttachmentRefused,
+        Template::AnswerUndecided,
     ];
 
     /// RFC 3834 section 5: direct answers to a person's mail are

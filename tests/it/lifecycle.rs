@@ -42,7 +42,70 @@ on_both_databases!(
     reply_to_a_closed_ticket_opens_a_new_one,
     validation_requires_authentication_when_configured,
     the_desks_own_words_and_the_admin_commands,
+    answers_as_people_write_them,
 );
+
+/// Answers to a solution as requesters write them: "OK mais …" decides
+/// nothing, and the requester is told the solution still waits and how to
+/// answer (the agents too); a keyword after a greeting, or a phrase,
+/// decides.
+fn answers_as_people_write_them(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Le pilote a été réinstallé.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let solution = last_to(&app, JEANNE_ADDR);
+    app.reply(
+        &solution,
+        JEANNE,
+        "Bonjour,\n\nOK mais l'imprimante fait toujours un bruit bizarre.\n\nJeanne\n\nEnvoyé de mon iPhone",
+        "",
+    );
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(
+        app.ticket(1)["status"],
+        "solved",
+        "an \"OK mais\" validated"
+    );
+    assert_eq!(app.kinds(1).last().unwrap(), "followup");
+    let told = last_to(&app, JEANNE_ADDR);
+    assert!(
+        told.body.contains("attend\ndonc toujours votre réponse"),
+        "{}",
+        told.body
+    );
+    assert!(
+        told.body.contains("Le pilote a été réinstallé."),
+        "{}",
+        told.body
+    );
+    assert_eq!(
+        told.subject,
+        solution.subject.replace("Solution proposée : ", ""),
+        "{}",
+        told.subject
+    );
+    let agents = last_to(&app, DESK);
+    assert!(
+        agents.body.contains("fait toujours un bruit"),
+        "{}",
+        agents.body
+    );
+
+    // A phrase after a greeting decides.
+    app.reply(
+        &told,
+        JEANNE,
+        "Bonjour Marc,\n\nC'est bon, le bruit a disparu. Merci !\n\nJeanne Martin\nÉtat civil",
+        "",
+    );
+    app.run_at("2026-11-23T11:00:00Z");
+    assert_eq!(app.ticket(1)["close_reason"], "validated");
+}
 
 /// A desk that set its own keywords and delays, and manages agents and
 /// watchers from the command line: a watcher added by `guichet watchers
