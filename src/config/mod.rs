@@ -84,6 +84,9 @@ impl SmtpSettings {
 pub struct TicketSettings {
     pub subject_tag: String,
     pub language: Language,
+    /// The desk's time zone for dates in mail (IANA name); `None`: the
+    /// system's.
+    pub timezone: Option<chrono_tz::Tz>,
     pub auto_close_after: Duration,
     /// The reminder goes this long before the automatic closure.
     pub remind_before: Duration,
@@ -296,6 +299,15 @@ impl Settings {
             tickets.problem("language", "must be \"fr\" or \"en\"");
             Language::Fr
         });
+        let timezone = tickets.opt_string("timezone").and_then(|name| {
+            name.parse::<chrono_tz::Tz>().ok().or_else(|| {
+                tickets.problem(
+                    "timezone",
+                    &format!("unknown time zone {name:?}: an IANA name such as \"Europe/Paris\""),
+                );
+                None
+            })
+        });
         let auto_close_after =
             tickets.duration_or("auto_close_after", Duration::from_secs(7 * 86_400));
         let remind_before = tickets.duration_or("remind_before", Duration::from_secs(2 * 86_400));
@@ -386,6 +398,7 @@ impl Settings {
             tickets: TicketSettings {
                 subject_tag,
                 language,
+                timezone,
                 auto_close_after,
                 remind_before,
                 agent_notify,
@@ -454,6 +467,24 @@ agent_notify = ["sau@example.test"]
         assert_eq!(s.imap.poll_interval, Duration::from_secs(60));
         assert_eq!(s.tickets.subject_tag, "SUPPORT");
         assert_eq!(s.tickets.language, Language::Fr);
+        assert_eq!(s.tickets.timezone, None);
+        let paris = GOOD.replace(
+            "agent_notify = [\"sau@example.test\"]",
+            "agent_notify = [\"sau@example.test\"]\ntimezone = \"Europe/Paris\"",
+        );
+        assert_eq!(
+            Settings::parse(&paris).unwrap().tickets.timezone,
+            Some(chrono_tz::Europe::Paris)
+        );
+        let mars = GOOD.replace(
+            "agent_notify = [\"sau@example.test\"]",
+            "agent_notify = [\"sau@example.test\"]\ntimezone = \"Mars/Olympus\"",
+        );
+        let problems = Settings::parse(&mars).unwrap_err().join("\n");
+        assert!(
+            problems.contains("tickets.timezone: unknown time zone \"Mars/Olympus\""),
+            "{problems}"
+        );
         assert_eq!(s.tickets.auto_close_after, Duration::from_secs(7 * 86400));
         assert_eq!(s.smtp.from_address(), "support@example.test");
         assert_eq!(s.imap.password.expose(), "secret");

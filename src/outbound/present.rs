@@ -20,6 +20,9 @@ pub struct Presentation {
     /// The keywords as the configuration writes them.
     pub validate_keywords: Vec<String>,
     pub refuse_keywords: Vec<String>,
+    /// Where dates in mail are given: `[tickets] timezone`, or the
+    /// system's zone.
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 impl Presentation {
@@ -31,6 +34,7 @@ impl Presentation {
             subject_tag: settings.tickets.subject_tag.clone(),
             validate_keywords: settings.tickets.validate_keywords.clone(),
             refuse_keywords: settings.tickets.refuse_keywords.clone(),
+            timezone: settings.tickets.timezone,
         }
     }
 
@@ -61,8 +65,9 @@ impl Presentation {
                 "impact": ticket.impact.map(|i| i.as_str()),
                 "category": ticket.category,
                 "watchers": ticket.watchers,
-                "auto_close_date": machine::deadline(ticket, policy).map(|d| long_date(d, lang)),
-                "solved_date": ticket.solved_at.map(|d| long_date(d, lang)),
+                "auto_close_date": machine::deadline(ticket, policy)
+                    .map(|d| long_date(d, lang, self.timezone)),
+                "solved_date": ticket.solved_at.map(|d| long_date(d, lang, self.timezone)),
             },
             "message": said_context(&letter.said),
             "solution": letter.solution.as_ref().map(|body| json!({ "body": body })),
@@ -138,10 +143,17 @@ fn status_text(status: Status, language: Language) -> &'static str {
     }
 }
 
-/// "lundi 30 novembre 2026" / "Monday 30 November 2026", in local time.
-pub fn long_date(t: NaiveDateTime, language: Language) -> String {
+/// "lundi 30 novembre 2026" / "Monday 30 November 2026" for `t` (UTC), as
+/// a calendar in `zone` shows it (the system's zone when `None`): a
+/// solution sent at 00:30 in Paris is dated in Paris, whatever zone the
+/// server is left in.
+pub fn long_date(t: NaiveDateTime, language: Language, zone: Option<chrono_tz::Tz>) -> String {
     use chrono::{Datelike, Local};
-    let local = Utc.from_utc_datetime(&t).with_timezone(&Local);
+    let utc = Utc.from_utc_datetime(&t);
+    let local = match zone {
+        Some(zone) => utc.with_timezone(&zone).date_naive(),
+        None => utc.with_timezone(&Local).date_naive(),
+    };
     let weekday = local.weekday().num_days_from_monday() as usize;
     let month = local.month0() as usize;
     match language {
@@ -208,5 +220,34 @@ pub fn long_date(t: NaiveDateTime, language: Language) -> String {
                 local.year()
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_the_desks_calendar_days() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let paris = Some(chrono_tz::Europe::Paris);
+        // 23:30 UTC on 30 November is 00:30 on 1 December in Paris.
+        assert_eq!(
+            long_date(at("2026-11-30 23:30"), Language::Fr, paris),
+            "mardi 1er décembre 2026"
+        );
+        assert_eq!(
+            long_date(at("2026-11-30 23:30"), Language::En, Some(chrono_tz::UTC)),
+            "Monday 30 November 2026"
+        );
+        // Summer time: 22:30 UTC on 30 June is 00:30 on 1 July in Paris.
+        assert_eq!(
+            long_date(at("2026-06-30 22:30"), Language::En, paris),
+            "Wednesday 1 July 2026"
+        );
+        assert_eq!(
+            long_date(at("2026-06-30 21:30"), Language::Fr, paris),
+            "mardi 30 juin 2026"
+        );
     }
 }

@@ -43,7 +43,58 @@ on_both_databases!(
     validation_requires_authentication_when_configured,
     the_desks_own_words_and_the_admin_commands,
     answers_as_people_write_them,
+    dates_in_mail_are_the_desks_days,
 );
+
+/// The server left in UTC, the desk in Europe/Paris: a solution sent at
+/// 00:30 in Paris (23:30 UTC) announces the closure on the Paris day, 1
+/// December, not on 30 November; without `timezone`, the system's zone
+/// gives the UTC day.
+fn dates_in_mail_are_the_desks_days(db: Db) {
+    for (zone, expected, not) in [
+        (
+            "timezone = \"Europe/Paris\"\n",
+            "1er décembre 2026",
+            "30 novembre",
+        ),
+        ("", "30 novembre 2026", "1er décembre"),
+    ] {
+        let app = TestApp::start_with(db, zone);
+        app.ok(&["agents", "add", MARC_ADDR]);
+        app.append(&mail(
+            JEANNE,
+            "Messagerie",
+            "tz1@mairie-exemple.fr",
+            "",
+            "Plus de mail.",
+        ));
+        let run = |now: &str| {
+            let out = app
+                .command()
+                .env("TZ", "UTC")
+                .args(["run", "--once", "--now", now])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run("2026-11-23T20:00:00Z");
+        app.reply(
+            &last_to(&app, DESK),
+            MARC,
+            "#solution Redémarrez Outlook.",
+            "",
+        );
+        run("2026-11-23T23:30:00Z");
+        let solution = last_to(&app, JEANNE_ADDR);
+        let body = solution.body.replace('\n', " ");
+        assert!(body.contains(expected), "{zone}: {body}");
+        assert!(!body.contains(not), "{zone}: {body}");
+    }
+}
 
 /// Answers to a solution as requesters write them: "OK mais …" decides
 /// nothing, and the requester is told the solution still waits and how to
