@@ -57,12 +57,9 @@ impl SubjectTagger {
             }
             s = stripped;
         }
-        let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
-        if collapsed.is_empty() {
-            "(sans objet)".into()
-        } else {
-            collapsed
-        }
+        // Empty when the mail had none: the ticket then takes its
+        // language's "(sans objet)" / "(no subject)".
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     /// `[TAG #000123] subject`
@@ -101,7 +98,7 @@ mod tests {
         );
         assert_eq!(t.clean("Fwd: Wi-Fi"), "Wi-Fi");
         assert_eq!(t.clean("Relance facture"), "Relance facture");
-        assert_eq!(t.clean("  "), "(sans objet)");
+        assert_eq!(t.clean("  "), "");
         assert_eq!(t.tagged(TicketRef(42), "VPN"), "[SUPPORT #000042] VPN");
     }
 }

@@ -12,7 +12,7 @@ use super::machine::{self, Actor, Decision, Event, Verdict};
 use super::notice::{Audience, Notice, Situation, Template};
 use super::plan::{AddressChange, Author, Entry, Letter, Plan, PlanOutcome, Said, TicketChange};
 use super::policy::Policy;
-use super::text::size_text;
+use super::text::{self, size_text};
 use super::{Attachment, Automatic, Bounce, MessageKind, Person, Status, Ticket, TicketRef};
 
 /// A received mail, as the rules read it.
@@ -153,7 +153,9 @@ pub fn reported(
 /// same subject is looked up: the same request sent again while it is
 /// open is a follow-up on it.
 pub fn may_merge(mail: &Mail<'_>, matched: Option<&Ticket>, agents: &Agents) -> bool {
-    if mail.automatic.is_some() {
+    // "Urgent", "Question", no subject at all: two such mails are not
+    // the same request.
+    if mail.automatic.is_some() || !text::is_meaningful_subject(mail.subject) {
         return false;
     }
     match matched {
@@ -382,6 +384,7 @@ impl Draft {
     ) -> Draft {
         let subject = match (follows, closed_subject) {
             (Some(_), Some(s)) => s,
+            _ if mail.subject.is_empty() => policy.language.no_subject().to_string(),
             _ => mail.subject.to_string(),
         };
         let decision = machine::open(

@@ -164,6 +164,16 @@ string_enum!(
     }
 );
 
+impl Language {
+    /// The subject of a ticket whose mail had none.
+    pub fn no_subject(self) -> &'static str {
+        match self {
+            Language::Fr => "(sans objet)",
+            Language::En => "(no subject)",
+        }
+    }
+}
+
 /// What kind of automatic mail a mail is, when it is one: never answered,
 /// never a decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -115,9 +115,110 @@ pub fn size_text(size: u64) -> String {
     }
 }
 
+/// Whether a subject says what a request is about, so that a second mail
+/// with it from the same requester is the same request: not empty, not
+/// what clients write for none ("(sans objet)", "(no subject)"), not only
+/// generic words ("Urgent", "Question", "Demande d'aide", "Help needed").
+pub fn is_meaningful_subject(subject: &str) -> bool {
+    const GENERIC: &[&str] = &[
+        "sans",
+        "objet",
+        "aucun",
+        "pas",
+        "no",
+        "subject",
+        "untitled",
+        "urgent",
+        "urgente",
+        "urgence",
+        "tres",
+        "very",
+        "probleme",
+        "problem",
+        "souci",
+        "question",
+        "questions",
+        "demande",
+        "request",
+        "requete",
+        "aide",
+        "help",
+        "besoin",
+        "need",
+        "needed",
+        "bonjour",
+        "hello",
+        "hi",
+        "info",
+        "infos",
+        "information",
+        "informations",
+        "test",
+        "important",
+        "support",
+        "issue",
+        "bug",
+        "panne",
+        "svp",
+        "please",
+        "merci",
+        "thanks",
+        "d",
+        "de",
+        "du",
+        "la",
+        "le",
+        "l",
+        "un",
+        "une",
+        "mon",
+        "ma",
+        "mes",
+        "a",
+        "an",
+        "the",
+        "my",
+        "of",
+        "for",
+        "pour",
+        "re",
+        "tr",
+        "fw",
+        "fwd",
+    ];
+    fold(subject)
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| !w.is_empty() && !GENERIC.contains(&w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meaningful_subjects() {
+        for s in [
+            "Imprimante du 2e étage",
+            "Badge",
+            "VPN hors service",
+            "Help with Zoom",
+        ] {
+            assert!(is_meaningful_subject(s), "{s}");
+        }
+        for s in [
+            "",
+            "(sans objet)",
+            "(no subject)",
+            "URGENT !!!",
+            "Question",
+            "Demande d'aide",
+            "Help needed",
+            "Problème urgent",
+            "TR: Fwd: bonjour",
+        ] {
+            assert!(!is_meaningful_subject(s), "{s}");
+        }
+    }
 
     #[test]
     fn folds_case_and_accents() {

@@ -23,7 +23,63 @@ on_both_databases!(
     the_daily_cap_holds_across_hours,
     a_mail_the_database_refuses_does_not_hold_its_batch,
     our_own_mail_coming_back_is_not_answered,
+    requests_without_a_real_subject_are_never_merged,
 );
+
+/// Two requests without a subject, or both titled "Urgent", from the same
+/// person are two tickets: only a subject that says something makes a
+/// second mail the same request. An English desk writes "(no subject)".
+fn requests_without_a_real_subject_are_never_merged(db: Db) {
+    let app = TestApp::start_with(db, "language = \"en\"\n");
+    app.append(&mail(
+        JEANNE,
+        "",
+        "ns1@mairie-exemple.fr",
+        "",
+        "My badge no longer opens the door.",
+    ));
+    app.append(&mail(
+        JEANNE,
+        "",
+        "ns2@mairie-exemple.fr",
+        "",
+        "The projector in room 3 is broken.",
+    ));
+    app.append(&mail(
+        JEANNE,
+        "URGENT !!!",
+        "ns3@mairie-exemple.fr",
+        "",
+        "Payroll export fails.",
+    ));
+    app.append(&mail(
+        JEANNE,
+        "Urgent",
+        "ns4@mairie-exemple.fr",
+        "",
+        "Printer out of toner.",
+    ));
+    app.append(&mail(
+        JEANNE,
+        "VPN hors service",
+        "ns5@mairie-exemple.fr",
+        "",
+        "Le VPN ne répond plus.",
+    ));
+    app.append(&mail(
+        JEANNE,
+        "RE: VPN hors service",
+        "ns6@mairie-exemple.fr",
+        "",
+        "Toujours rien.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    let tickets = app.tickets();
+    assert_eq!(tickets.len(), 5, "{tickets:?}");
+    assert_eq!(app.ticket(1)["subject"], "(no subject)");
+    assert_eq!(app.ticket(2)["subject"], "(no subject)");
+    assert_eq!(app.kinds(5), ["initial", "followup"]);
+}
 
 /// Our own acknowledgement comes back through a forwarder that rewrote its
 /// sender and dropped our loop headers (a list that forwards to the desk,
