@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::config::Settings;
 use crate::ticket::plan::{Letter, Said};
 use crate::ticket::policy::{Policy, ReplyToClosed};
-use crate::ticket::text::{fold, size_text};
+use crate::ticket::text::{fold, size_in};
 use crate::ticket::{machine, Language, Status, Ticket};
 
 /// The desk as its mail presents it, built once from the settings.
@@ -69,7 +69,7 @@ impl Presentation {
                     .map(|d| long_date(d, lang, self.timezone)),
                 "solved_date": ticket.solved_at.map(|d| long_date(d, lang, self.timezone)),
             },
-            "message": said_context(&letter.said),
+            "message": said_context(&letter.said, lang),
             "solution": letter.solution.as_ref().map(|body| json!({ "body": body })),
             "keywords": {
                 "validate": shown_keyword(&self.validate_keywords, lang),
@@ -108,7 +108,7 @@ pub fn shown_keyword(list: &[String], language: Language) -> String {
         .unwrap_or_default()
 }
 
-fn said_context(said: &Said) -> serde_json::Value {
+fn said_context(said: &Said, lang: Language) -> serde_json::Value {
     json!({
         "from": { "email": said.from.email, "name": said.from.name },
         "body": said.body,
@@ -117,13 +117,13 @@ fn said_context(said: &Said) -> serde_json::Value {
             "filename": a.filename,
             "content_type": a.content_type,
             "size": a.size,
-            "size_text": size_text(a.size),
+            "size_text": size_in(a.size, lang),
         })).collect::<Vec<_>>(),
         "refused": said.refused.iter().map(|r| json!({
             "filename": r.filename,
-            "size_text": size_text(r.size),
+            "size_text": size_in(r.size, lang),
             "whole_mail": r.whole_mail,
-            "limit_text": size_text(r.limit),
+            "limit_text": size_in(r.limit, lang),
         })).collect::<Vec<_>>(),
     })
 }

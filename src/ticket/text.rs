@@ -115,6 +115,24 @@ pub fn size_text(size: u64) -> String {
     }
 }
 
+/// A size as a reader of `language` writes it: "30 Ko", "2,5 Mo",
+/// "512 octets" in French; "30 KiB", "2.5 MiB", "512 B" in English.
+pub fn size_in(size: u64, language: super::Language) -> String {
+    let english = size_text(size);
+    match language {
+        super::Language::En => english,
+        super::Language::Fr => {
+            let (number, unit) = english.split_once(' ').unwrap_or((&english, ""));
+            let unit = match unit {
+                "MiB" => "Mo",
+                "KiB" => "Ko",
+                _ => "octets",
+            };
+            format!("{} {unit}", number.replace('.', ","))
+        }
+    }
+}
+
 /// Whether a subject says what a request is about, so that a second mail
 /// with it from the same requester is the same request: not empty, not
 /// what clients write for none ("(sans objet)", "(no subject)"), not only
@@ -194,6 +212,15 @@ pub fn is_meaningful_subject(subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_each_language() {
+        use crate::ticket::Language::{En, Fr};
+        assert_eq!(size_in(30 * 1024, Fr), "30 Ko");
+        assert_eq!(size_in(5 << 19, Fr), "2,5 Mo");
+        assert_eq!(size_in(512, Fr), "512 octets");
+        assert_eq!(size_in(5 << 19, En), "2.5 MiB");
+    }
 
     #[test]
     fn meaningful_subjects() {

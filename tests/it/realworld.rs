@@ -474,7 +474,7 @@ fn oversized_attachments_are_refused_and_the_sender_told(db: Db) {
     assert_eq!(to_jeanne.len(), 2, "acknowledgement and refusal notice");
     assert!(to_jeanne
         .iter()
-        .any(|m| m.body.contains("scan.pdf") && m.body.contains("2 KiB")));
+        .any(|m| m.body.contains("scan.pdf") && m.body.contains("2 Ko")));
 }
 
 /// The whole mail over `max_message_size`: the ticket is opened with the
@@ -500,7 +500,7 @@ fn a_mail_over_the_message_size_keeps_its_text_only(db: Db) {
     assert!(
         to_jeanne
             .iter()
-            .any(|m| m.body.contains("plan.png") && m.body.contains("3 KiB")),
+            .any(|m| m.body.contains("plan.png") && m.body.contains("3 Ko")),
         "{:?}",
         to_jeanne.iter().map(|m| &m.body).collect::<Vec<_>>()
     );
