@@ -141,7 +141,18 @@ fn said(template: Template) -> Said {
     }
 }
 
-fn notice(template: Template) -> Notice {
+/// What the trusted server's refusal says, as guichet writes it in
+/// `language`.
+fn auth_reason(language: Language) -> String {
+    guichet::inbound::auth::Failure::Failed {
+        trusted: "mx.example.test".into(),
+        said: vec!["dmarc=fail".into()],
+        domain: "mairie-exemple.fr".into(),
+    }
+    .text(language)
+}
+
+fn notice(template: Template, language: Language) -> Notice {
     let error = match template {
         Template::CommandError => Some(CommandError {
             command: "#resolve c'est fait".into(),
@@ -153,7 +164,7 @@ fn notice(template: Template) -> Notice {
         }),
         Template::SecurityRefused => Some(CommandError {
             command: "validation".into(),
-            reason: "mx.example.test reported dmarc=fail".into(),
+            reason: auth_reason(language),
         }),
         _ => None,
     };
@@ -199,6 +210,37 @@ fn check_golden(
         .renderer
         .render(language, template_name, context)
         .unwrap_or_else(|e| panic!("{}/{template_name}: {e}", language.as_str()));
+    // No word of the other language in what the template writes.
+    let text = format!(" {} {} ", rendered.subject, rendered.body)
+        .to_lowercase()
+        .replace(['\n', ',', '.', ':', '(', ')'], " ");
+    let other: &[&str] = match language {
+        Language::Fr => &[
+            " the ",
+            " your ",
+            " you ",
+            " please ",
+            " reported ",
+            " has been ",
+            " request ",
+        ],
+        Language::En => &[
+            " votre ",
+            " vous ",
+            " demande ",
+            " nous ",
+            " n'a ",
+            " pour ",
+        ],
+    };
+    for word in other {
+        if text.contains(word) {
+            problems.push(format!(
+                "{}/{golden_name}: {word:?}, a word of the other language",
+                language.as_str()
+            ));
+        }
+    }
     let to = vec!["jeanne.martin@mairie-exemple.fr".to_string()];
     let composed = guichet::outbound::compose(&guichet::outbound::Draft {
         from: &desk.settings.smtp.from,
@@ -273,21 +315,24 @@ fn every_template_matches_its_golden_mail() {
     for language in [Language::Fr, Language::En] {
         let usual = Template::ALL
             .iter()
-            .map(|&t| (t, notice(t).situation, None, t.as_str()));
+            .map(|&t| (t, notice(t, language).situation, None, t.as_str()));
         for (template, situation, follows, name) in usual.chain(variants.iter().copied()) {
             let mut t = ticket(language, template);
             if situation == Situation::Reopened {
                 t.status = Status::InProgress;
             }
-            let mut n = notice(template);
+            let mut n = notice(template, language);
             n.situation = situation;
             if situation == Situation::Unauthenticated {
                 n.error = Some(CommandError {
                     command: "validation".into(),
-                    reason: "mx.example.test reported dmarc=fail".into(),
+                    reason: auth_reason(language),
                 });
             }
-            let solution = Some("Le pilote a été réinstallé sur le serveur d'impression.");
+            let solution = Some(match language {
+                Language::Fr => "Le pilote a été réinstallé sur le serveur d'impression.",
+                Language::En => "The driver was reinstalled on the print server.",
+            });
             // Mail written by an agent is signed with a name when configured.
             let agent = matches!(template, Template::AgentReply | Template::Solution)
                 .then_some("Marc")

@@ -323,6 +323,10 @@ fn process_parsed(
         .collect();
     let subject = desk.tagger.clean(&msg.subject);
     let authenticated = authentication(desk, &msg);
+    let sender_doubt = msg
+        .sender_doubt
+        .as_ref()
+        .map(|d| d.text(desk.policy.language));
     let mail = Mail {
         from: &msg.from,
         message_id: msg.message_id.as_deref(),
@@ -331,7 +335,7 @@ fn process_parsed(
         automatic: msg.automatic,
         bounce: msg.bounce.as_ref(),
         authenticated: authenticated.as_ref(),
-        sender_doubt: msg.sender_doubt.as_deref(),
+        sender_doubt: sender_doubt.as_deref(),
         attachments: &attachments,
         raw_size: stored.raw.len() as u64,
     };
@@ -428,7 +432,8 @@ fn authentication(desk: &Desk, msg: &InboundMessage) -> Option<Result<(), String
     Some(
         match inbound::auth::judge(&headers, trusted, &msg.from.email) {
             inbound::auth::AuthVerdict::Pass => Ok(()),
-            inbound::auth::AuthVerdict::Fail(why) => Err(why),
+            // In the desk's language: the sender and the agents read it.
+            inbound::auth::AuthVerdict::Fail(why) => Err(why.text(desk.policy.language)),
         },
     )
 }

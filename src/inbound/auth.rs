@@ -10,12 +10,86 @@
 //! so that a `;` or a `=` inside a quoted value or a comment splits
 //! nothing.
 
+use crate::ticket::Language;
+
 /// The verdict for one mail, when a trusted server is configured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthVerdict {
     Pass,
-    /// Why it did not pass, for the sender and the logs.
-    Fail(String),
+    /// Why it did not pass, for the sender and the agents.
+    Fail(Failure),
+}
+
+/// Why a mail did not pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No header of the trusted server at all.
+    NoHeader { trusted: String },
+    /// Headers, but the topmost is another server's.
+    NotOnTop { trusted: String },
+    /// The trusted server's headers hold no result.
+    NoResult { trusted: String },
+    /// What the trusted server said (`dmarc=fail`, …), none of it a pass
+    /// for the From's domain.
+    Failed {
+        trusted: String,
+        said: Vec<String>,
+        domain: String,
+    },
+}
+
+impl Failure {
+    /// The reason as a sentence of `language`.
+    pub fn text(&self, language: Language) -> String {
+        match (self, language) {
+            (Failure::NoHeader { trusted }, Language::En) => {
+                format!("no Authentication-Results from {trusted}")
+            }
+            (Failure::NoHeader { trusted }, Language::Fr) => {
+                format!("{trusted} n'a pas vérifié ce message")
+            }
+            (Failure::NotOnTop { trusted }, Language::En) => {
+                format!("no Authentication-Results from {trusted} above the others")
+            }
+            (Failure::NotOnTop { trusted }, Language::Fr) => {
+                format!("la vérification de {trusted} n'est pas la dernière reçue")
+            }
+            (Failure::NoResult { trusted }, Language::En) => {
+                format!("{trusted} reported no result")
+            }
+            (Failure::NoResult { trusted }, Language::Fr) => {
+                format!("{trusted} n'a donné aucun résultat")
+            }
+            (
+                Failure::Failed {
+                    trusted,
+                    said,
+                    domain,
+                },
+                Language::En,
+            ) => format!(
+                "{trusted} reported {} (no DMARC pass for {domain}, no DKIM or SPF pass aligned with it)",
+                said.join(", ")
+            ),
+            (
+                Failure::Failed {
+                    trusted,
+                    said,
+                    domain,
+                },
+                Language::Fr,
+            ) => format!(
+                "{trusted} n'a pas pu confirmer que le message vient bien de {domain} ({})",
+                said.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text(Language::En))
+    }
 }
 
 /// One lexical element of an Authentication-Results value. Comments are
@@ -237,10 +311,15 @@ pub fn judge(headers: &[&str], trusted: &str, from_email: &str) -> AuthVerdict {
         })
         .flatten()
         .collect();
+    let trusted_id = trusted.to_string();
     if ours.is_empty() {
         return AuthVerdict::Fail(match headers.is_empty() {
-            true => format!("no Authentication-Results from {trusted}"),
-            false => format!("no Authentication-Results from {trusted} above the others"),
+            true => Failure::NoHeader {
+                trusted: trusted_id,
+            },
+            false => Failure::NotOnTop {
+                trusted: trusted_id,
+            },
         });
     }
     let results: Vec<&ResInfo> = ours.iter().flat_map(|h| &h.results).collect();
@@ -251,16 +330,18 @@ pub fn judge(headers: &[&str], trusted: &str, from_email: &str) -> AuthVerdict {
     if passed && !dmarc_failed {
         AuthVerdict::Pass
     } else if results.is_empty() {
-        AuthVerdict::Fail(format!("{trusted} reported no result"))
+        AuthVerdict::Fail(Failure::NoResult {
+            trusted: trusted_id,
+        })
     } else {
-        let said: Vec<String> = results
-            .iter()
-            .map(|r| format!("{}={}", r.method, r.result))
-            .collect();
-        AuthVerdict::Fail(format!(
-            "{trusted} reported {} (no DMARC pass for {from_domain}, no DKIM or SPF pass aligned with it)",
-            said.join(", ")
-        ))
+        AuthVerdict::Fail(Failure::Failed {
+            trusted: trusted_id,
+            said: results
+                .iter()
+                .map(|r| format!("{}={}", r.method, r.result))
+                .collect(),
+            domain: from_domain,
+        })
     }
 }
 
@@ -337,25 +418,29 @@ mod tests {
 
     #[test]
     fn the_reasons_say_what_the_server_said() {
-        let h = ["evil.example; dmarc=pass header.from=mairie-exemple.fr"];
+        let why = |h: &[&str]| match judge(h, MX, FROM) {
+            AuthVerdict::Fail(f) => (f.text(Language::En), f.text(Language::Fr)),
+            AuthVerdict::Pass => panic!("passed: {h:?}"),
+        };
+        let (en, fr) = why(&["evil.example; dmarc=pass header.from=mairie-exemple.fr"]);
         assert_eq!(
-            judge(&h, MX, FROM),
-            AuthVerdict::Fail(
-                "no Authentication-Results from mx.example.org above the others".into()
-            )
+            en,
+            "no Authentication-Results from mx.example.org above the others"
         );
         assert_eq!(
-            judge(&[], MX, FROM),
-            AuthVerdict::Fail("no Authentication-Results from mx.example.org".into())
+            fr,
+            "la vérification de mx.example.org n'est pas la dernière reçue"
         );
-        let h = ["mx.example.org; dmarc=fail header.from=mairie-exemple.fr"];
-        match judge(&h, MX, FROM) {
-            AuthVerdict::Fail(why) => assert!(why.contains("dmarc=fail"), "{why}"),
-            v => panic!("{v:?}"),
-        }
+        assert_eq!(why(&[]).0, "no Authentication-Results from mx.example.org");
+        let (en, fr) = why(&["mx.example.org; dmarc=fail header.from=mairie-exemple.fr"]);
+        assert!(en.contains("dmarc=fail"), "{en}");
         assert_eq!(
-            judge(&["mx.example.org; none"], MX, FROM),
-            AuthVerdict::Fail("mx.example.org reported no result".into())
+            fr,
+            "mx.example.org n'a pas pu confirmer que le message vient bien de mairie-exemple.fr (dmarc=fail)"
+        );
+        assert_eq!(
+            why(&["mx.example.org; none"]).0,
+            "mx.example.org reported no result"
         );
     }
 

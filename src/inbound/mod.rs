@@ -51,7 +51,45 @@ pub struct InboundMessage {
     /// Why the sender is not one clear address, when it is not: several
     /// From headers or addresses, or a Sender of another address. Such a
     /// mail acts on no ticket.
-    pub sender_doubt: Option<String>,
+    pub sender_doubt: Option<SenderDoubt>,
+}
+
+/// Why a mail's sender is not one clear address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SenderDoubt {
+    /// Several From headers (the addresses they name).
+    SeveralFromHeaders(Vec<String>),
+    /// One From naming several addresses.
+    SeveralAddresses(Vec<String>),
+    /// A Sender of another address than the From.
+    OnBehalf { sender: String, from: String },
+}
+
+impl SenderDoubt {
+    /// The reason as a sentence of `language`.
+    pub fn text(&self, language: crate::ticket::Language) -> String {
+        use crate::ticket::Language::{En, Fr};
+        match (self, language) {
+            (SenderDoubt::SeveralFromHeaders(a), En) => {
+                format!("the mail has several From headers ({})", a.join(", "))
+            }
+            (SenderDoubt::SeveralFromHeaders(a), Fr) => {
+                format!("le message a plusieurs en-têtes From ({})", a.join(", "))
+            }
+            (SenderDoubt::SeveralAddresses(a), En) => {
+                format!("the mail names several senders ({})", a.join(", "))
+            }
+            (SenderDoubt::SeveralAddresses(a), Fr) => {
+                format!("le message nomme plusieurs expéditeurs ({})", a.join(", "))
+            }
+            (SenderDoubt::OnBehalf { sender, from }, En) => {
+                format!("sent by {sender} on behalf of {from}")
+            }
+            (SenderDoubt::OnBehalf { sender, from }, Fr) => {
+                format!("envoyé par {sender} au nom de {from}")
+            }
+        }
+    }
 }
 
 impl InboundMessage {
@@ -304,7 +342,7 @@ fn person(addr: &mail_parser::Addr<'_>) -> Option<Person> {
 /// header; a list of authors needs a Sender, which guichet does not take
 /// as the actor) or carries a Sender of another address (a delegate, a
 /// list, or someone borrowing a name: it may not act for the From).
-fn sender(message: &mail_parser::Message<'_>) -> Result<(Person, Option<String>), ParseError> {
+fn sender(message: &mail_parser::Message<'_>) -> Result<(Person, Option<SenderDoubt>), ParseError> {
     let headers: Vec<&mail_parser::Address<'_>> = message
         .header_values(mail_parser::HeaderName::From)
         .filter_map(|v| v.as_address())
@@ -315,25 +353,23 @@ fn sender(message: &mail_parser::Message<'_>) -> Result<(Person, Option<String>)
         .filter_map(person)
         .collect();
     let from = named.first().cloned().ok_or(ParseError::NoSender)?;
-    let mut distinct: Vec<&str> = named.iter().map(|p| p.email.as_str()).collect();
+    let mut distinct: Vec<String> = named.iter().map(|p| p.email.clone()).collect();
     distinct.dedup();
-    let doubt = if message.header_values(mail_parser::HeaderName::From).count() > 1 {
-        Some(format!(
-            "the mail has several From headers ({})",
-            distinct.join(", ")
-        ))
+    let from_headers = message.header_values(mail_parser::HeaderName::From).count();
+    let doubt = if from_headers > 1 {
+        Some(SenderDoubt::SeveralFromHeaders(distinct))
     } else if distinct.len() > 1 {
-        Some(format!(
-            "the mail names several senders ({})",
-            distinct.join(", ")
-        ))
+        Some(SenderDoubt::SeveralAddresses(distinct))
     } else {
         message
             .sender()
             .and_then(|a| a.first())
             .and_then(person)
             .filter(|s| s.email != from.email)
-            .map(|s| format!("sent by {} on behalf of {}", s.email, from.email))
+            .map(|s| SenderDoubt::OnBehalf {
+                sender: s.email,
+                from: from.email.clone(),
+            })
     };
     Ok((from, doubt))
 }

@@ -672,7 +672,7 @@ fn validation_requires_authentication_when_configured(db: Db) {
     let told = last_to(&app, JEANNE_ADDR);
     assert!(
         told.body
-            .contains("Authentication-Results from mx.example.test"),
+            .contains("la vérification de mx.example.test n'est pas"),
         "{}",
         told.body
     );
