@@ -119,6 +119,25 @@ fn main() {
             "nested div, 1 MiB".into(),
             repeat_to(small, "<div>", "texte", "</div>"),
         ),
+        // Shapes that would slip past a flattening that trusted what the
+        // mail says of itself, each under the limit so that html2text
+        // renders what guichet leaves of it.
+        (
+            "self-closed div, 1 MiB".into(),
+            repeat_to(small, "<div/>", "texte", ""),
+        ),
+        (
+            "stray quote, 1 MiB".into(),
+            repeat_to(small, "<div class=a\"b>", "texte", "</div>"),
+        ),
+        (
+            "quote in <!, 1 MiB".into(),
+            repeat_to(small, "<!x\"><div>", "texte", "</div>"),
+        ),
+        (
+            "misnested b/div, 1 MiB".into(),
+            repeat_to(small, "<b><div>", "texte", "</b>"),
+        ),
     ];
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| {

@@ -37,7 +37,7 @@ fn is_void(name: &str) -> bool {
 }
 
 /// Elements whose end tag may be left out: a new one closes the open one.
-fn closes_itself(name: &str) -> bool {
+fn end_tag_optional(name: &str) -> bool {
     matches!(
         name,
         "p" | "li" | "dt" | "dd" | "tr" | "td" | "th" | "option"
@@ -72,13 +72,14 @@ fn is_block(name: &str) -> bool {
 /// One piece of HTML.
 enum Piece<'a> {
     Text(&'a str),
-    /// A `<` that opens no tag, and what follows it up to the next piece
-    /// (the rest of the HTML, for a tag never closed): text, written back
-    /// with `&lt;` so that nothing dropped after it can make it a tag.
+    /// A `<` that opens no tag (the text after it comes as the next piece),
+    /// or one whose tag is never closed (then with the rest of the HTML):
+    /// text, written back with `&lt;` so that nothing dropped after it can
+    /// make it a tag.
     Lone(&'a str),
-    /// A start tag, its lowercased name, and whether it closes itself
-    /// (`<br/>`).
-    Open(&'a str, String, bool),
+    /// A start tag and its lowercased name (a slash before its `>` changes
+    /// nothing: only void elements close themselves).
+    Open(&'a str, String),
     Close(&'a str, String),
     /// `<!DOCTYPE …>`, `<?xml …?>`: kept as they are.
     Other(&'a str),
@@ -99,19 +100,34 @@ fn find_ci(haystack: &str, from: usize, needle: &str) -> Option<usize> {
 }
 
 /// The end of a tag starting at `from` (the index just past its `>`),
-/// quoted attribute values skipped.
+/// read as the HTML tokenizer reads it: a quote opens a value only right
+/// after `=` (spaces allowed between), anywhere else it is part of a name
+/// and the first `>` ends the tag. Reading it otherwise would let a stray
+/// quote hide real tags from the depth count.
 fn tag_end(html: &str, from: usize) -> Option<usize> {
     let b = html.as_bytes();
-    let mut quote = None;
-    for (i, &c) in b.iter().enumerate().skip(from) {
-        match (quote, c) {
-            (None, b'"' | b'\'') => quote = Some(c),
-            (Some(q), _) if c == q => quote = None,
-            (None, b'>') => return Some(i + 1),
-            _ => {}
+    let mut i = from;
+    let mut after_equals = false;
+    while i < b.len() {
+        match b[i] {
+            b'>' => return Some(i + 1),
+            b'=' => after_equals = true,
+            b'"' | b'\'' if after_equals => {
+                let q = b[i];
+                i += 1 + b[i + 1..].iter().position(|&c| c == q)?;
+                after_equals = false;
+            }
+            c if c.is_ascii_whitespace() => {}
+            _ => after_equals = false,
         }
+        i += 1;
     }
     None
+}
+
+/// The end of `<!…>` or `<?…>`: the first `>`, quotes or not.
+fn bang_end(html: &str, from: usize) -> Option<usize> {
+    html[from..].find('>').map(|p| from + p + 1)
 }
 
 impl<'a> Iterator for Pieces<'a> {
@@ -145,14 +161,20 @@ impl<'a> Iterator for Pieces<'a> {
             self.at = start + 1;
             return Some(Piece::Lone(""));
         }
-        let Some(end) = tag_end(html, start + 1) else {
+        let bang = matches!(b[1], b'!' | b'?');
+        let end = if bang {
+            bang_end(html, start + 1)
+        } else {
+            tag_end(html, start + 1)
+        };
+        let Some(end) = end else {
             // An unterminated tag: the rest is text.
             self.at = html.len();
             return Some(Piece::Lone(&html[start + 1..]));
         };
         self.at = end;
         let raw = &html[start..end];
-        if matches!(b[1], b'!' | b'?') {
+        if bang {
             return Some(Piece::Other(raw));
         }
         let name: String = raw[name_from..]
@@ -170,8 +192,7 @@ impl<'a> Iterator for Pieces<'a> {
                 .unwrap_or(html.len());
             return Some(Piece::Skipped);
         }
-        let selfclosing = raw.ends_with("/>");
-        Some(Piece::Open(raw, name, selfclosing))
+        Some(Piece::Open(raw, name))
     }
 }
 
@@ -190,12 +211,14 @@ pub fn flatten(html: &str, max_depth: usize) -> String {
                 out.push_str(&t.replace('<', "&lt;"));
             }
             Piece::Skipped => {}
-            Piece::Open(raw, name, selfclosing) => {
-                if selfclosing || is_void(&name) {
+            Piece::Open(raw, name) => {
+                // "<div/>" opens a div in HTML: only void elements close
+                // themselves, whatever their slash says.
+                if is_void(&name) {
                     out.push_str(raw);
                     continue;
                 }
-                if closes_itself(&name) && open.last() == Some(&name) {
+                if end_tag_optional(&name) && open.last() == Some(&name) {
                     open.pop();
                 }
                 if open.len() >= max_depth {
@@ -209,6 +232,15 @@ pub fn flatten(html: &str, max_depth: usize) -> String {
                 if let Some(n) = dropped.get_mut(&name).filter(|n| **n > 0) {
                     *n -= 1;
                 } else if let Some(at) = open.iter().rposition(|o| *o == name) {
+                    // What it closes past is closed first, explicitly: a
+                    // misnested "<b><div></b>" would otherwise keep the
+                    // div open in the parser (its adoption agency) and
+                    // nest deeper at each repeat than counted here.
+                    for inner in open[at + 1..].iter().rev() {
+                        out.push_str("</");
+                        out.push_str(inner);
+                        out.push('>');
+                    }
                     open.truncate(at);
                     out.push_str(raw);
                 }
@@ -230,7 +262,7 @@ pub fn strip(html: &str) -> String {
                 out.push('<');
                 decode_entities(t, &mut out);
             }
-            Piece::Open(_, name, _) | Piece::Close(_, name)
+            Piece::Open(_, name) | Piece::Close(_, name)
                 if is_block(&name) && !out.ends_with('\n') && !out.is_empty() =>
             {
                 out.push('\n');
@@ -305,7 +337,10 @@ mod tests {
         let open_p = "<p>a<p>b<p>c<p>d";
         assert_eq!(flatten(open_p, 2), open_p);
         let items = format!("<ul>{}</ul>", "<li>item".repeat(100));
-        assert_eq!(flatten(&items, 2), items);
+        assert_eq!(
+            flatten(&items, 2),
+            format!("<ul>{}</li></ul>", "<li>item".repeat(100))
+        );
     }
 
     #[test]
@@ -322,6 +357,18 @@ mod tests {
         assert_eq!(flatten("a <b", 4), "a &lt;b");
         // Nothing dropped makes a tag of what was text.
         assert_eq!(flatten("</<script></script>p>", 4), "&lt;/p>");
+        // Quotes open values only after "=": a stray one hides nothing.
+        let hidden = format!("<a x\"{}\">", "<div>".repeat(10));
+        assert_eq!(flatten(&hidden, 3), "<a x\"<div><div><div>\">");
+        let bang = format!("<!x \"{}\">", "<div>".repeat(10));
+        assert_eq!(flatten(&bang, 3), "<!x \"<div><div><div><div>\">");
+        assert_eq!(
+            flatten("<a title=\"x > y\" href='z'>a</a>", 3),
+            "<a title=\"x > y\" href='z'>a</a>"
+        );
+        // "<div/>" opens a div; a misnested end closes what it passes.
+        assert_eq!(flatten(&"<div/>".repeat(5), 2), "<div/><div/>");
+        assert_eq!(flatten("<b><div></b>x", 4), "<b><div></div></b>x");
     }
 
     #[test]
