@@ -250,6 +250,99 @@ pub fn flatten(html: &str, max_depth: usize) -> String {
     out
 }
 
+/// How a mail client marks the quoted history in the HTML of a reply.
+enum Quoted {
+    /// The element is the quote (Gmail's `gmail_quote`, Apple Mail's and
+    /// Thunderbird's `<blockquote type="cite">`, Thunderbird's
+    /// `moz-cite-prefix` attribution): it goes, what follows it stays (a
+    /// bottom-posted answer).
+    Element,
+    /// The element starts the history, which runs to the end: Outlook's
+    /// header block (desktop: a `border-top:solid` separator; web and
+    /// phones: `divRplyFwdMsg`, `appendonsend`, Outlook for Mac's
+    /// `OLK_SRC_BODY_SECTION`, iOS's reference message container).
+    Rest,
+}
+
+fn quoted(raw: &str, name: &str) -> Option<Quoted> {
+    let tag: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let rest = [
+        "divrplyfwdmsg",
+        "appendonsend",
+        "olk_src_body_section",
+        "mail-editor-reference-message-container",
+        "border:none;border-top:solid",
+    ];
+    let element = [
+        "gmail_quote",
+        "moz-cite-prefix",
+        "yahoo_quoted",
+        "protonmail_quote",
+    ];
+    if rest.iter().any(|m| tag.contains(m)) {
+        Some(Quoted::Rest)
+    } else if element.iter().any(|m| tag.contains(m))
+        || name == "blockquote" && (tag.contains("type=\"cite\"") || tag.contains("type=cite"))
+    {
+        Some(Quoted::Element)
+    } else {
+        None
+    }
+}
+
+/// The HTML of a reply without the quoted history its client marked in
+/// the structure, or `None` when it marks none. Linear in the input: a
+/// quote ends at the end tag that balances its start tag (same name),
+/// or with the HTML.
+pub fn without_quotes(html: &str) -> Option<String> {
+    let mut out = String::with_capacity(html.len());
+    let mut found = false;
+    // Inside a quote: its element's name, and how many of that name are
+    // open inside it.
+    let mut inside: Option<(String, usize)> = None;
+    for piece in (Pieces { html, at: 0 }) {
+        if let Some((name, depth)) = &mut inside {
+            match &piece {
+                Piece::Open(_, n) if n == name => *depth += 1,
+                Piece::Close(_, n) if n == name => {
+                    if *depth == 0 {
+                        inside = None;
+                    } else {
+                        *depth -= 1;
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match piece {
+            Piece::Text(t) | Piece::Other(t) => out.push_str(t),
+            Piece::Lone(t) => {
+                out.push_str("&lt;");
+                out.push_str(&t.replace('<', "&lt;"));
+            }
+            Piece::Skipped => {}
+            Piece::Open(raw, name) => match quoted(raw, &name) {
+                Some(Quoted::Rest) => {
+                    found = true;
+                    break;
+                }
+                Some(Quoted::Element) if !is_void(&name) => {
+                    found = true;
+                    inside = Some((name, 0));
+                }
+                _ => out.push_str(raw),
+            },
+            Piece::Close(raw, _) => out.push_str(raw),
+        }
+    }
+    found.then_some(out)
+}
+
 /// The text of HTML read by the linear pass alone: tags dropped, block
 /// elements on lines of their own, the common entities decoded. For HTML
 /// too large to render.
@@ -376,6 +469,42 @@ mod tests {
         assert_eq!(
             strip("<p>Bonjour&nbsp;Marc,</p><p>5 &lt; 6 &amp; &#233;t&#xE9; &bogus;</p>"),
             "Bonjour Marc,\n5 < 6 & été &bogus;\n"
+        );
+    }
+
+    #[test]
+    fn quotes_marked_in_the_structure_go() {
+        // Gmail, bottom-posted: the quote goes, the answer under it stays.
+        let gmail = r#"<div dir="ltr"><div class="gmail_quote"><div class="gmail_attr">On Mon wrote:</div><blockquote class="gmail_quote"><div>old <div>older</div></div></blockquote></div><div>REFUSE: still broken</div></div>"#;
+        assert_eq!(
+            without_quotes(gmail).unwrap(),
+            r#"<div dir="ltr"><div>REFUSE: still broken</div></div>"#
+        );
+        // Apple Mail and Thunderbird.
+        let cite =
+            r#"Fixed<blockquote type="cite"><blockquote type="cite">x</blockquote>y</blockquote>"#;
+        assert_eq!(without_quotes(cite).unwrap(), "Fixed");
+        let moz = r#"<p>OK</p><div class="moz-cite-prefix">Le 30/11 a écrit :</div><blockquote type=cite>z</blockquote><p>after</p>"#;
+        assert_eq!(without_quotes(moz).unwrap(), "<p>OK</p><p>after</p>");
+        // Outlook: from its header block on, all is history.
+        let web = r#"<div>Non</div><div id="appendonsend"></div><hr><div id="divRplyFwdMsg"><b>De :</b> x</div><div>note</div>"#;
+        assert_eq!(without_quotes(web).unwrap(), "<div>Non</div>");
+        let desktop = r#"<div class=WordSection1><p>Oui</p><div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p><b>From:</b> x</p></div><p>old</p></div>"#;
+        assert_eq!(
+            without_quotes(desktop).unwrap(),
+            "<div class=WordSection1><p>Oui</p>"
+        );
+        let prefixed = r#"<p>ok</p><div id="x_divRplyFwdMsg">old</div>"#;
+        assert_eq!(without_quotes(prefixed).unwrap(), "<p>ok</p>");
+        // Nothing marked: nothing to say.
+        assert_eq!(
+            without_quotes("<p>a <blockquote>quoted on purpose</blockquote></p>"),
+            None
+        );
+        // A quote never closed runs to the end.
+        assert_eq!(
+            without_quotes("a<div class=gmail_quote><div>b</div>").unwrap(),
+            "a"
         );
     }
 }

@@ -213,8 +213,17 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         }
     };
 
-    let (text, uuencoded) = uuencode::extract(&body_text(&message));
-    let body = quote::strip(&text);
+    let (text, uuencoded) = uuencode::extract(&body_text(&message, false));
+    // What the sender wrote: the HTML's quoted history goes on its
+    // structure first, then the text's on its patterns.
+    let has_html = message
+        .text_bodies()
+        .any(|p| matches!(p.body, PartType::Html(_)));
+    let body = if has_html {
+        quote::strip(&uuencode::extract(&body_text(&message, true)).0)
+    } else {
+        quote::strip(&text)
+    };
     let automatic = classify::classify(&message, &from.email, own_loop_id);
     let bounce = (automatic == Some(Automatic::Bounce)).then(|| bounce::read(&message));
 
@@ -374,14 +383,15 @@ fn sender(message: &mail_parser::Message<'_>) -> Result<(Person, Option<SenderDo
     Ok((from, doubt))
 }
 
-/// The text of the first body part; HTML-only mail is converted to text,
+/// The text of the first body part; HTML-only mail is converted to text
+/// (`new_only`: without the history its structure marks as quoted),
 /// format=flowed text (RFC 3676) is unwrapped.
-fn body_text(message: &mail_parser::Message<'_>) -> String {
+fn body_text(message: &mail_parser::Message<'_>, new_only: bool) -> String {
     // Several inline text parts (text, an image, more text, as some
     // clients send it): all of them, in order, none lost.
     let texts: Vec<String> = message
         .text_bodies()
-        .map(part_text)
+        .map(|part| part_text(part, new_only))
         .filter(|t| !t.trim().is_empty())
         .collect();
     texts.join("\n")
@@ -389,7 +399,7 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
 
 /// One body part as text: charset repaired, format=flowed unwrapped, HTML
 /// turned into text.
-fn part_text(part: &mail_parser::MessagePart<'_>) -> String {
+fn part_text(part: &mail_parser::MessagePart<'_>, new_only: bool) -> String {
     match &part.body {
         PartType::Text(t) => {
             let ct = part.content_type();
@@ -410,6 +420,7 @@ fn part_text(part: &mail_parser::MessagePart<'_>) -> String {
                 text
             }
         }
+        PartType::Html(h) if new_only => html_to_new_text(h),
         PartType::Html(h) => html_to_text(h),
         _ => String::new(),
     }
@@ -542,6 +553,21 @@ pub fn html_to_text(html: &str) -> String {
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The text of HTML without the quoted history its structure marks
+/// ([`html::without_quotes`]); the whole text when nothing would be left
+/// (a forward with nothing written above it).
+pub fn html_to_new_text(html: &str) -> String {
+    if html.len() <= html::MAX_HTML_BYTES {
+        if let Some(new) = html::without_quotes(html) {
+            let text = html_to_text(&new);
+            if text.chars().any(char::is_alphanumeric) {
+                return text;
+            }
+        }
+    }
+    html_to_text(html)
 }
 
 /// The type of a file that came without one (uuencoded, inside a

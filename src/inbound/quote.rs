@@ -21,11 +21,11 @@ static HISTORY_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The first line of an Outlook header block ("De : …", "From: …").
 static HEADER_FROM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*\*?(de|from|von)\s*:\*?\s*\S").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?i)^\s*\**(de|from|von)\s*:\**\s*\S").expect("static regex"));
 
 /// The lines that follow it in such a block.
 static HEADER_NEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\*?(envoyé|sent|date|à|to|cc|objet|subject|gesendet|an|betreff)\s*:")
+    Regex::new(r"(?i)^\s*\**(envoyé|sent|date|à|to|cc|objet|subject|gesendet|an|betreff)\s*:")
         .expect("static regex")
 });
 

@@ -124,6 +124,30 @@ const REFUSE: &[&[&str]] = &[
     &["isn", "t", "fixed"],
 ];
 
+/// Whether the line says the requester has not tried yet ("je n'ai
+/// toujours pas pu tester", "I haven't had a chance to try"): nothing is
+/// decided, whatever else it says. Only with a verb of trying: "je n'ai
+/// toujours pas accès" is a refusal.
+fn not_tried(w: &[(String, usize)]) -> bool {
+    const TRY_FR: &[&str] = &[
+        "pu", "eu", "teste", "essaye", "reessaye", "verifie", "regarde",
+    ];
+    const TRY_EN: &[&str] = &["had", "tried", "tested", "checked", "looked", "yet"];
+    let w: Vec<&str> = w.iter().map(|(x, _)| x.as_str()).collect();
+    (0..w.len()).any(|i| {
+        let at = |k: usize| w.get(i + k).copied().unwrap_or("");
+        let french_verb = |k: usize| match (at(k), at(k + 1)) {
+            ("toujours", "pas") | ("pas", "encore") => TRY_FR.contains(&at(k + 2)),
+            _ => false,
+        };
+        (at(0) == "n" && matches!(at(1), "ai" | "avons") && french_verb(2))
+            || (at(0) == "pas" && at(1) == "encore" && TRY_FR.contains(&at(2)))
+            || (matches!(at(0), "haven" | "hasn") && at(1) == "t" && TRY_EN.contains(&at(2)))
+            || (matches!(at(0), "have" | "has") && at(1) == "not" && TRY_EN.contains(&at(2)))
+            || (at(0) == "not" && matches!(at(1), "yet" | "tested" | "tried"))
+    })
+}
+
 /// Refusals that count only as the first word: elsewhere in a line they
 /// mean anything ("je ne sais pas si c'est bon ou non").
 const REFUSE_FIRST: &[&str] = &["non", "no", "nope"];
@@ -245,6 +269,9 @@ pub fn read(body: &str, validate: &[String], refuse: &[String]) -> Option<Decide
         (!words(rest).is_empty()).then_some((rest, i))
     })?;
     let w = words(line);
+    if not_tried(&w) {
+        return None;
+    }
     let is_validate_kw = |s: &str| validate.iter().any(|k| k == s);
     let is_refuse_kw = |s: &str| refuse.iter().any(|k| k == s);
     // The answer proper, past the courtesy words.
@@ -296,7 +323,7 @@ pub fn read(body: &str, validate: &[String], refuse: &[String]) -> Option<Decide
         .lines()
         .map(str::trim)
         .skip(first + 1)
-        .filter(|l| !l.is_empty() && !l.starts_with('>'))
+        .filter(|l| !l.is_empty() && !l.starts_with('>') && !is_link_footnote(l))
         .take(2)
         .collect();
     let but = std::iter::once(line)
@@ -306,6 +333,14 @@ pub fn read(body: &str, validate: &[String], refuse: &[String]) -> Option<Decide
         return None;
     }
     Some(Decided::Validate)
+}
+
+/// A link of HTML mail as its text lists it ("[1]: https://…"): an
+/// address, whose words ("test", "check") say nothing of the answer.
+fn is_link_footnote(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|l| l.split_once("]:"))
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What the requester says is wrong: what follows a refusal keyword near
