@@ -59,30 +59,48 @@ pub enum Command {
     Failed(admin::FailedCommand),
 }
 
+/// Libraries that log the bytes of their sessions below info: async-imap
+/// (the LOGIN password, whole mails) and lettre (the SMTP dialogue, AUTH
+/// included). Never shown, whatever RUST_LOG says.
+const SESSION_LOGGERS: &[&str] = &["async_imap", "imap_proto", "lettre"];
+
 pub fn init_logging(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{filter_fn, EnvFilter};
+    use tracing_subscriber::prelude::*;
     // -v and -vv open guichet's own modules; the libraries stay at info.
     let default = match verbose {
         0 => "info",
         1 => "info,guichet=debug",
         _ => "info,guichet=trace",
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(default))
-        // async-imap logs every byte of the session at debug and trace:
-        // the LOGIN password and whole mails. Never, whatever RUST_LOG says.
-        .add_directive("async_imap=info".parse().expect("a valid filter directive"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // A filter of its own, after RUST_LOG's: no directive of it, however
+    // specific (async_imap::imap_stream=trace), opens these.
+    let sessions = filter_fn(|m| {
+        *m.level() <= tracing::Level::INFO
+            || !SESSION_LOGGERS
+                .iter()
+                .any(|t| m.target().split("::").next() == Some(t))
+    });
     // journald adds its own timestamps; elsewhere they help.
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     if under_journald {
-        builder.without_time().init();
+        tracing_subscriber::registry()
+            .with(
+                layer
+                    .without_time()
+                    .with_filter(filter)
+                    .with_filter(sessions),
+            )
+            .init();
     } else {
-        builder.init();
+        tracing_subscriber::registry()
+            .with(layer.with_filter(filter).with_filter(sessions))
+            .init();
     }
 }
 

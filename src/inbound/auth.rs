@@ -232,11 +232,18 @@ fn parse_resinfo(group: &[Token]) -> Option<ResInfo> {
     while i < rest.len() {
         match (&rest[i], rest.get(i + 1), rest.get(i + 2)) {
             (Token::Word(name), Some(Token::Equals), Some(v)) if v.text().is_some() => {
-                props.push((
-                    name.to_ascii_lowercase(),
-                    v.text().unwrap_or("").to_string(),
-                ));
+                let mut value = v.text().unwrap_or("").to_string();
                 i += 3;
+                // A quoted local part and its domain are one address
+                // (`smtp.mailfrom="a@victim.fr"@evil.example`): the
+                // domain is what follows the quotes.
+                if let (Token::Quoted(_), Some(Token::Word(domain))) = (v, rest.get(i)) {
+                    if domain.starts_with('@') {
+                        value.push_str(domain);
+                        i += 1;
+                    }
+                }
+                props.push((name.to_ascii_lowercase(), value));
             }
             _ => i += 1,
         }
@@ -261,8 +268,10 @@ fn domain_of(value: &str) -> String {
 }
 
 /// Whether `d` (a DKIM d= or SPF domain) is aligned with the From domain
-/// under relaxed alignment (RFC 7489 section 3.1): one is the other or a
-/// subdomain of it. A single label ("fr", "com") aligns with nothing.
+/// when one is the other or a subdomain of it. A single label ("fr",
+/// "com") aligns with nothing. Stricter than DMARC's relaxed alignment
+/// (RFC 7489 section 3.1), which needs the public suffix list: two sister
+/// subdomains (a.example.org, b.example.org) do not align here.
 fn aligned(d: &str, from_domain: &str) -> bool {
     let d = domain_of(d);
     let f = domain_of(from_domain);
@@ -390,6 +399,8 @@ mod tests {
         ("DKIM of a look-alike domain", &["mx.example.org; dkim=pass header.d=evilmairie-exemple.fr"], FROM, false),
         ("DKIM of a top-level domain", &["mx.example.org; dkim=pass header.d=fr"], FROM, false),
         ("SPF of another domain", &["mx.example.org; spf=pass smtp.mailfrom=bounce@evil.example"], FROM, false),
+        ("SPF of another domain behind a quoted local part", &["mx.example.org; spf=pass smtp.mailfrom=\"jeanne@mairie-exemple.fr\"@evil.example"], FROM, false),
+        ("SPF with a quoted local part of the From's domain", &["mx.example.org; spf=pass smtp.mailfrom=\"jeanne martin\"@mairie-exemple.fr"], FROM, true),
         ("SPF pass by HELO only", &["mx.example.org; spf=pass smtp.helo=mairie-exemple.fr"], FROM, false),
         ("softfail is not a pass", &["mx.example.org; dkim=neutral header.d=mairie-exemple.fr; spf=softfail smtp.mailfrom=mairie-exemple.fr"], FROM, false),
         ("none", &["mx.example.org; none"], FROM, false),

@@ -362,8 +362,12 @@ fn sender(message: &mail_parser::Message<'_>) -> Result<(Person, Option<SenderDo
         .filter_map(person)
         .collect();
     let from = named.first().cloned().ok_or(ParseError::NoSender)?;
-    let mut distinct: Vec<String> = named.iter().map(|p| p.email.clone()).collect();
-    distinct.dedup();
+    let mut distinct: Vec<String> = Vec::new();
+    for p in &named {
+        if !distinct.contains(&p.email) {
+            distinct.push(p.email.clone());
+        }
+    }
     let from_headers = message.header_values(mail_parser::HeaderName::From).count();
     let doubt = if from_headers > 1 {
         Some(SenderDoubt::SeveralFromHeaders(distinct))

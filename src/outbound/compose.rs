@@ -88,7 +88,10 @@ fn subject_header(subject: &str) -> HeaderValue {
                 _ => piece.push_str(&format!("={b:02X}")),
             }
         }
-        if word.len() + piece.len() > 60 {
+        // Lines of at most 76 characters (RFC 2047 section 2): the first
+        // one starts with "Subject: ", the next ones with a space.
+        let room = if words.is_empty() { 51 } else { 60 };
+        if word.len() + piece.len() > room {
             words.push(format!("=?utf-8?q?{word}?="));
             word.clear();
         }
@@ -187,6 +190,20 @@ mod tests {
         ] {
             let raw = composed(&format!("[SUPPORT #000001] {subject}"), &refs);
             assert!(longest_line(&raw) <= 998, "{}", longest_line(&raw));
+            // The subject's lines keep to RFC 2047's 76 characters.
+            let head = &raw[..raw.find("\r\n\r\n").unwrap()];
+            let start = head.find("Subject: ").unwrap();
+            let subject_lines: Vec<&str> = head[start..]
+                .split("\r\n")
+                .enumerate()
+                .take_while(|(i, l)| *i == 0 || l.starts_with(' '))
+                .map(|(_, l)| l)
+                .collect();
+            assert!(subject_lines.len() > 1);
+            assert!(
+                subject_lines.iter().all(|l| l.len() <= 76),
+                "{subject_lines:?}"
+            );
             // And the subject reads back whole.
             let m = mail_parser::MessageParser::default()
                 .parse(raw.as_bytes())

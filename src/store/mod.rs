@@ -322,25 +322,24 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 /// The URL without its password, for messages.
 pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match (base.find("://"), base.rfind('@')) {
+    // The user information ends at the last "@": a password may hold "?",
+    // "/" or "#" written as they are. Redacting too much is safe.
+    let (head, rest) = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &base[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &base[..scheme + 3],
-                    &userinfo[..colon],
-                    &base[at..]
-                ),
-                None => base.to_string(),
-            }
+            let userinfo = &url[scheme + 3..at];
+            let head = match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***", &url[..scheme + 3], &userinfo[..colon]),
+                None => url[..at].to_string(),
+            };
+            (head, &url[at..])
         }
-        _ => base.to_string(),
+        _ => (String::new(), url),
     };
+    let (base, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let mut out = head + base;
     // libpq takes the password as a parameter too (`?password=…`).
     if let Some(query) = query {
         let params: Vec<String> = query
@@ -399,6 +398,16 @@ mod tests {
             redact_url("sqlite:///var/lib/g.db"),
             "sqlite:///var/lib/g.db"
         );
+        // A password holding "?", "/" or "#" as it is.
+        for url in [
+            "postgres://u:pa?ss@h/db",
+            "postgres://u:pa/ss@h/db",
+            "postgres://u:p#a?s/s@h/db?sslmode=require",
+        ] {
+            let shown = redact_url(url);
+            assert!(shown.starts_with("postgres://u:***@h/db"), "{shown}");
+            assert!(!shown.contains("pa") && !shown.contains("s/s"), "{shown}");
+        }
     }
 
     #[test]

@@ -259,6 +259,14 @@ pub fn apply(
                         ReplyToClosed::NewTicket => Verdict::OpenNew {
                             follows: Some(t.number),
                         },
+                        // A mail that could not be authenticated does
+                        // not reopen: it opens a ticket of its own, which
+                        // names the closed one.
+                        ReplyToClosed::Reopen if matches!(authenticated, Some(Err(_))) => {
+                            Verdict::OpenNew {
+                                follows: Some(t.number),
+                            }
+                        }
                         ReplyToClosed::Reopen => {
                             reopen(&mut t, now);
                             Verdict::Apply(Decision {

@@ -471,6 +471,24 @@ fn closed_tickets_open_new_ones_or_reopen() {
     assert_eq!(d.ticket.close_reason, None);
     assert_eq!(d.ticket.closed_at, None);
     assert_eq!(d.notices[0].situation, Situation::Reopened);
+    // A mail that could not be authenticated reopens nothing: it opens a
+    // ticket of its own, which names the closed one.
+    let forged = Event::Mail {
+        body: "Ça recommence".into(),
+        authenticated: Some(Err("no DMARC pass".into())),
+    };
+    assert_eq!(
+        apply(
+            &closed,
+            &forged,
+            Actor::Requester,
+            at("2026-12-01 09:00"),
+            &reopen
+        ),
+        Verdict::OpenNew {
+            follows: Some(TicketRef(7))
+        }
+    );
 }
 
 // --- properties over random event sequences ---

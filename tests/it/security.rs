@@ -67,6 +67,24 @@ fn secrets_stay_out_of_files_and_logs() {
         "the password: {stderr}"
     );
     assert!(!stderr.contains("4711-corps"), "a body: {stderr}");
+    // Nor with directives naming the libraries' own modules.
+    app.append(&mail(
+        JEANNE,
+        "Badge",
+        "sec2@mairie-exemple.fr",
+        "",
+        "Le code du badge est 0815-corps-du-message.",
+    ));
+    let specific = "trace,async_imap::imap_stream=trace,async_imap=trace,lettre=trace";
+    let out = under_umask_022(&app, &[("RUST_LOG", specific)], &["-vv", "run", "--once"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(app.tickets().len(), 2);
+    assert!(
+        !stderr.contains(&app.env["IMAP_PASSWORD"]),
+        "the password: {stderr}"
+    );
+    assert!(!stderr.contains("0815-corps"), "a body: {stderr}");
     let wal = dir.path().join("private.db-wal");
     if wal.exists() {
         assert_eq!(mode(&wal), 0o600, "the WAL");
@@ -94,6 +112,7 @@ on_both_databases!(
     names_subjects_and_file_names_are_made_safe,
     a_borrowed_message_id_drops_nobodys_mail,
     three_mib_of_nested_html_is_read,
+    a_megabyte_of_misnested_html_is_read,
     a_backlog_of_large_mails_is_fetched_in_bounded_memory,
     a_strangers_automatic_mail_is_not_recorded_on_a_ticket,
 );
@@ -135,6 +154,8 @@ fn a_mail_with_several_senders_acts_on_nothing(db: Db) {
     let (app, solution) = solved_ticket(db);
     // mail-parser alone would take the last From header (the requester).
     app.reply(&solution, EVE, "VALIDER", &format!("From: {JEANNE}\n"));
+    // And the other way round: the first From header is the requester's.
+    app.reply(&solution, JEANNE, "VALIDER", &format!("From: {EVE}\n"));
     app.reply(&solution, &format!("{JEANNE}, {EVE}"), "VALIDER", "");
     app.reply(
         &solution,
@@ -163,9 +184,21 @@ fn a_mail_with_several_senders_acts_on_nothing(db: Db) {
     );
     app.reply(
         &to_desk,
+        MARC,
+        "#watch add eve@elsewhere.example",
+        &format!("From: {EVE}\n"),
+    );
+    app.reply(
+        &to_desk,
         EVE,
         "Cliquez ici : https://evil.example",
         &format!("From: {MARC}\n"),
+    );
+    app.reply(
+        &to_desk,
+        MARC,
+        "Cliquez ici : https://evil.example",
+        &format!("From: {EVE}\n"),
     );
     app.run_at("2026-11-23T11:00:00Z");
     let ticket = app.ticket(1);
@@ -235,7 +268,7 @@ fn an_untrusted_mail_is_not_quoted_back(db: Db) {
     // mail is not quoted back.
     app.append(&mail(
         JEANNE,
-        "Autre",
+        "Paie : https://evil.example/paie",
         "ph2@elsewhere.example",
         "Sender: eve@elsewhere.example\n",
         phishing,
@@ -246,7 +279,7 @@ fn an_untrusted_mail_is_not_quoted_back(db: Db) {
         + "\n[security]\ntrusted_authserv_id = \"mx.example.test\"\n";
     std::fs::write(&app.config_path, text).unwrap();
     let raw = format!(
-        "From: {JEANNE}\nTo: {DESK}\nSubject: Compte\nMessage-ID: <ph1@elsewhere.example>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n{phishing}\n--b\nContent-Type: application/pdf; name=\"facture-a-regler.pdf\"\nContent-Disposition: attachment; filename=\"facture-a-regler.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
+        "From: {JEANNE}\nTo: {DESK}\nSubject: Compte : https://evil.example/compte\nMessage-ID: <ph1@elsewhere.example>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n{phishing}\n--b\nContent-Type: application/pdf; name=\"facture-a-regler.pdf\"\nContent-Disposition: attachment; filename=\"facture-a-regler.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n"
     );
     app.append(raw.as_bytes());
     app.run_at("2026-11-23T10:00:00Z");
@@ -256,6 +289,9 @@ fn an_untrusted_mail_is_not_quoted_back(db: Db) {
         assert!(!ack.body.contains("evil.example"), "{}", ack.body);
         assert!(!ack.body.contains("facture-a-regler"), "{}", ack.body);
         assert!(ack.body.contains("pas reproduit"), "{}", ack.body);
+        // Nor its subject, nor the display name it came with.
+        assert!(!ack.subject.contains("evil"), "{}", ack.subject);
+        assert!(ack.body.starts_with("Bonjour,"), "{}", ack.body);
     }
     let agents = app.sent_to(DESK);
     assert!(agents.iter().all(|m| m.body.contains("evil.example")));
@@ -314,7 +350,8 @@ fn names_subjects_and_file_names_are_made_safe(db: Db) {
     for entry in std::fs::read_dir(sink).unwrap() {
         let raw = std::fs::read(entry.unwrap().path()).unwrap();
         let longest = raw.split(|&b| b == b'\n').map(<[u8]>::len).max().unwrap();
-        assert!(longest <= 1000, "a line of {longest} bytes");
+        // 998 bytes and the CR before the LF split on.
+        assert!(longest <= 999, "a line of {longest} bytes");
     }
 }
 
@@ -381,8 +418,49 @@ fn three_mib_of_nested_html_is_read(db: Db) {
     assert!(
         body.contains("L'imprimante est hors ligne."),
         "{}",
-        &body[..body.len().min(300)]
+        body.chars().take(300).collect::<String>()
     );
+}
+
+/// Under 1 MiB, HTML is rendered: shapes that would have a flattening
+/// trusting what the tags say of themselves let deep nesting through
+/// (misnested "<b><div></b>", "<div/>"), each about 900 KB: read, on
+/// time, the next mail too (html2text alone takes over a minute on each,
+/// `cargo bench --bench html`).
+fn a_megabyte_of_misnested_html_is_read(db: Db) {
+    let app = TestApp::start(db);
+    for (i, (open, close)) in [("<b><div>", "</b>"), ("<div/>", "")].iter().enumerate() {
+        let n = 900_000 / (open.len() + close.len());
+        let html = format!(
+            "<html><body>{}Le badge {i} ne s'active plus.{}</body></html>",
+            open.repeat(n),
+            close.repeat(n)
+        );
+        let raw = format!(
+            "From: {JEANNE}\nTo: {DESK}\nSubject: Badge {i}\nMessage-ID: <mis{i}@mairie-exemple.fr>\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n{html}\n"
+        );
+        app.append(raw.as_bytes());
+    }
+    app.append(&mail(
+        JEANNE,
+        "Scanner",
+        "mis9@mairie-exemple.fr",
+        "",
+        "Le scanner aussi.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    // Past its 30 s, a mail's reading is given up and the mail listed as
+    // failed: none is.
+    assert_eq!(app.tickets().len(), 3, "{}", app.ok(&["failed", "list"]));
+    for i in 0..2 {
+        let ticket = app.ticket(i as i64 + 1);
+        let body = ticket["messages"][0]["body"].as_str().unwrap();
+        assert!(
+            body.contains(&format!("Le badge {i} ne s'active plus.")),
+            "{}",
+            body.chars().take(300).collect::<String>()
+        );
+    }
 }
 
 /// 24 mails of 8 MiB (a scan each) waiting: fetched in batches bounded by
@@ -457,8 +535,8 @@ fn a_strangers_automatic_mail_is_not_recorded_on_a_ticket(db: Db) {
     assert_eq!(app.kinds(1), ["initial"]);
     assert_eq!(app.tickets().len(), 1);
     assert!(app.sent_to("eve@elsewhere.example").is_empty());
-    let attachments = app.ticket(1)["messages"][0]["attachments"].clone();
-    assert_eq!(attachments, serde_json::json!([]), "{attachments}");
+    let messages = app.ticket(1)["messages"].to_string();
+    assert!(!messages.contains("logo.png"), "{messages}");
 
     app.append(&out_of_office(JEANNE, "ooo2@mairie-exemple.fr"));
     app.run_at("2026-11-23T09:20:00Z");
