@@ -939,3 +939,129 @@ fn html_with_nothing_above_its_quote_keeps_its_whole_text() {
     let text = inbound::html_to_text("<p>Merci</p><p><b>De :</b> Support<br><b>Envoyé :</b> lundi<br><b>À :</b> Léa<br><b>Objet :</b> [#12] Paie</p><p>note interne</p>");
     assert_eq!(quote::strip(&text).trim(), "Merci");
 }
+
+/// Replies after closure, as the text reaches the rules (quotes and
+/// signature stripped): courtesy (recorded on the closed ticket, nothing
+/// more) or not (a new ticket, or the ticket reopened).
+const AFTER_CLOSURE: &[(&str, &str, bool)] = &[
+    ("Thunderbird, fr", "Merci", true),
+    ("iPhone, fr", "Merci beaucoup !", true),
+    (
+        "Outlook, fr, with a name",
+        "Merci Marc, bonne journée",
+        true,
+    ),
+    (
+        "Outlook, fr, greeting and sign-off",
+        "Bonjour,\n\nMerci pour votre aide.\n\nJeanne",
+        true,
+    ),
+    ("Gmail, fr", "Super, merci pour la rapidité !", true),
+    ("Android, fr", "Ok merci", true),
+    ("Outlook web, fr", "C'est noté, merci.", true),
+    (
+        "Apple Mail, fr",
+        "Parfait, encore merci et bonne fin de journée.",
+        true,
+    ),
+    ("Gmail, fr, ça marche", "Ça marche, merci !", true),
+    (
+        "Outlook, fr, pas de souci",
+        "Pas de souci, merci à vous.",
+        true,
+    ),
+    ("Thunderbird, fr, the keyword again", "VALIDER", true),
+    (
+        "iPhone, fr, the keyword again with thanks",
+        "Validé ok merci",
+        true,
+    ),
+    ("Outlook, fr, formal", "Bien reçu, cordialement.", true),
+    ("Gmail, fr, weekend", "Merci et bon week-end !", true),
+    ("Gmail, en", "Thanks!", true),
+    ("Outlook, en", "Thank you so much, have a nice day.", true),
+    ("iPhone, en", "Great, thanks John", true),
+    ("Gmail, en, no worries", "No worries, cheers", true),
+    (
+        "Outlook, en, got it",
+        "Got it, thanks again.\n\nPeter",
+        true,
+    ),
+    (
+        "Apple Mail, en",
+        "Perfect, many thanks for the quick fix!",
+        true,
+    ),
+    ("Thunderbird, en, ACCEPT again", "ACCEPT", true),
+    ("Outlook, en, noted", "Noted, kind regards", true),
+    // Not courtesy: something happens again, or something new.
+    (
+        "Gmail, fr, but",
+        "Merci, mais l'imprimante est de nouveau hors ligne.",
+        false,
+    ),
+    (
+        "Outlook, fr, new request",
+        "Merci ! Au fait, pouvez-vous aussi installer Teams ?",
+        false,
+    ),
+    ("iPhone, fr, it broke again", "Ça ne marche plus", false),
+    ("Android, fr, refusal keyword", "REFUSER", false),
+    (
+        "Outlook, fr, problem back",
+        "Bonjour, le problème est revenu ce matin.",
+        false,
+    ),
+    (
+        "Gmail, fr, name then a problem",
+        "Merci Marc. Imprimante HS",
+        false,
+    ),
+    (
+        "Gmail, en, but",
+        "Thanks, but it stopped working again this morning",
+        false,
+    ),
+    (
+        "Outlook, en, new question",
+        "Thanks! Could you also reset my VPN password?",
+        false,
+    ),
+    ("iPhone, en, not working", "Not working", false),
+    (
+        "Outlook, en, long thanks with a request",
+        "Thank you for your help.\nAlso, my colleague cannot log in.",
+        false,
+    ),
+    (
+        "Outlook, fr, many lines",
+        "Merci\nMerci\nMerci\nMerci\nMerci",
+        false,
+    ),
+    (
+        "Gmail, fr, a word hidden among thanks",
+        "merci merci merci panne merci",
+        false,
+    ),
+    ("empty", "", false),
+    ("only a name", "Jeanne", false),
+];
+
+#[test]
+fn courtesy_after_closure_is_told_apart_from_a_new_problem() {
+    assert!(AFTER_CLOSURE.len() >= 30);
+    let policy = policy();
+    let wrong: Vec<String> = AFTER_CLOSURE
+        .iter()
+        .filter(|(_, text, courtesy)| {
+            guichet::ticket::answer::is_courtesy(text, &policy.validate_keywords) != *courtesy
+        })
+        .map(|(what, text, courtesy)| format!("{what}: {text:?} expected courtesy={courtesy}"))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} misread:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}

@@ -166,6 +166,10 @@ fn notice(template: Template, language: Language) -> Notice {
             command: "validation".into(),
             reason: auth_reason(language),
         }),
+        Template::ReplyWithheld => Some(CommandError {
+            command: "Le service juridique conteste la facture du prestataire, ne pas".into(),
+            reason: "it repeats an internal note".into(),
+        }),
         _ => None,
     };
     Notice {
@@ -310,6 +314,12 @@ fn every_template_matches_its_golden_mail() {
             Situation::Unauthenticated,
             None,
             "agent_followup-unauthenticated",
+        ),
+        (
+            Template::ReplyWithheld,
+            Situation::Closed,
+            None,
+            "reply_withheld-closed",
         ),
     ];
     for language in [Language::Fr, Language::En] {

@@ -129,8 +129,8 @@ fn write_update(
 }
 
 /// What the rules need of a ticket: its state, its thread's mails (those
-/// posted in this batch and not written yet included), and the solution
-/// awaiting an answer.
+/// posted in this batch and not written yet included), the solution
+/// awaiting an answer, and its internal notes.
 pub(super) fn snapshot(
     conn: &mut AnyConnection,
     id: i64,
@@ -156,10 +156,12 @@ pub(super) fn snapshot(
     } else {
         None
     };
+    let notes = tickets::bodies_of_kind(conn, id, MessageKind::Note)?;
     Ok(Snapshot {
         ticket,
         thread: Thread { received, sent },
         solution,
+        notes,
     })
 }
 

@@ -109,6 +109,9 @@ pub struct TicketSettings {
     /// A new mail whose subject is that of an open ticket of the same
     /// requester opened within this window is added to that ticket.
     pub duplicate_window: Duration,
+    /// A courtesy reply ("merci", "OK") this soon after closure is
+    /// recorded on the closed ticket, nothing more.
+    pub closed_grace: Duration,
 }
 
 impl Settings {
@@ -130,6 +133,7 @@ impl Settings {
             reply_to_closed: t.reply_to_closed,
             sign_with_agent_name: t.sign_with_agent_name,
             duplicate_window: to_chrono(t.duplicate_window),
+            closed_grace: to_chrono(t.closed_grace),
             max_attachment_size: t.max_attachment_size,
             max_message_size: t.max_message_size,
             max_auto_per_hour: t.max_auto_per_hour,
@@ -352,6 +356,7 @@ impl Settings {
         let max_attachment_size = tickets.size_or("max_attachment_size", 50 << 20);
         let max_message_size = tickets.size_or("max_message_size", 100 << 20);
         let duplicate_window = tickets.duration_or("duplicate_window", Duration::from_secs(86_400));
+        let closed_grace = tickets.duration_or("closed_grace", Duration::from_secs(7 * 86_400));
         tickets.finish();
 
         let mut security = root.section("security");
@@ -411,6 +416,7 @@ impl Settings {
                 max_attachment_size,
                 max_message_size,
                 duplicate_window,
+                closed_grace,
             },
             security: SecuritySettings {
                 trusted_authserv_id,

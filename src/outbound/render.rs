@@ -49,6 +49,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "agent_bounce",
     "attachment_refused",
     "answer_undecided",
+    "reply_withheld",
     "alert",
 );
 

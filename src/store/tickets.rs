@@ -448,6 +448,20 @@ pub fn latest_of_kind(
         .optional())?)
 }
 
+/// The bodies of a ticket's messages of one kind, oldest first.
+pub fn bodies_of_kind(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    kind: MessageKind,
+) -> StoreResult<Vec<String>> {
+    Ok(native!(conn, |c| messages::table
+        .filter(messages::ticket_id.eq(ticket_id))
+        .filter(messages::kind.eq(kind.as_str()))
+        .order(messages::id.asc())
+        .select(messages::body)
+        .load(c))?)
+}
+
 /// The newest open ticket of `requester` with this subject (compared
 /// without case) created since `since`.
 pub fn open_with_subject(

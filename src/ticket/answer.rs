@@ -358,6 +358,209 @@ fn explanation(body: &str, line: &str, w: &[(String, usize)], keyword: Option<us
         .to_string()
 }
 
+/// Words a courtesy reply is made of ("Merci beaucoup, bonne journée",
+/// "OK c'est noté", "Thanks, have a nice day"), folded.
+const COURTESY_WORDS: &[&str] = &[
+    "merci",
+    "mille",
+    "beaucoup",
+    "bien",
+    "ok",
+    "okay",
+    "oki",
+    "d",
+    "accord",
+    "daccord",
+    "parfait",
+    "parfaitement",
+    "super",
+    "top",
+    "genial",
+    "excellent",
+    "nickel",
+    "impeccable",
+    "cool",
+    "bonne",
+    "journee",
+    "soiree",
+    "fin",
+    "de",
+    "week",
+    "end",
+    "weekend",
+    "semaine",
+    "continuation",
+    "et",
+    "encore",
+    "a",
+    "vous",
+    "toi",
+    "tous",
+    "tout",
+    "cordialement",
+    "cdlt",
+    "bav",
+    "salutations",
+    "sinceres",
+    "c",
+    "est",
+    "note",
+    "recu",
+    "entendu",
+    "tres",
+    "pour",
+    "votre",
+    "ton",
+    "aide",
+    "retour",
+    "rapidite",
+    "reactivite",
+    "ca",
+    "marche",
+    "vu",
+    "oui",
+    "thanks",
+    "thank",
+    "thx",
+    "you",
+    "so",
+    "much",
+    "very",
+    "many",
+    "great",
+    "perfect",
+    "awesome",
+    "cheers",
+    "regards",
+    "kind",
+    "best",
+    "have",
+    "nice",
+    "good",
+    "day",
+    "noted",
+    "received",
+    "got",
+    "it",
+    "all",
+    "the",
+    "fine",
+    "brilliant",
+    "lovely",
+    "appreciated",
+    "again",
+    "and",
+    "for",
+    "your",
+    "help",
+    "quick",
+    "fix",
+    "yes",
+    "wishes",
+    "bon",
+    "valide",
+    "validee",
+    "accepte",
+    "la",
+    "le",
+    "l",
+    "les",
+    "du",
+    "des",
+    "vos",
+];
+
+/// Phrases of courtesy whose words alone say something else ("pas",
+/// "problème"), folded.
+const COURTESY_PHRASES: &[&[&str]] = &[
+    &["pas", "de", "souci"],
+    &["pas", "de", "soucis"],
+    &["pas", "de", "probleme"],
+    &["sans", "souci"],
+    &["no", "problem"],
+    &["no", "worries"],
+];
+
+/// Words after which a capitalised word is a name ("Merci Marc",
+/// "Thanks John").
+const BEFORE_A_NAME: &[&str] = &[
+    "merci", "thanks", "thank", "bonjour", "bonsoir", "hello", "hi", "cher", "chere", "dear",
+    "madame", "monsieur", "you",
+];
+
+/// Whether a mail is only courtesy: thanks, "OK", good wishes, the
+/// validation keyword again, with a name or a sign-off, and nothing else
+/// ("Merci, mais l'imprimante…" is not). `validate` are the configured
+/// keywords, folded. A refusal keyword is never courtesy.
+pub fn is_courtesy(body: &str, validate: &[String]) -> bool {
+    let lines: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('>') && l.chars().any(char::is_alphanumeric))
+        .collect();
+    if lines.is_empty() || lines.len() > 4 {
+        return false;
+    }
+    let mut total = 0;
+    let mut kind = 0;
+    for (n, line) in lines.iter().enumerate() {
+        // Each word, and whether a sentence starts with it.
+        let mut tokens: Vec<(&str, bool)> = Vec::new();
+        let mut sentence = true;
+        let mut start = None;
+        for (i, c) in line
+            .char_indices()
+            .chain(std::iter::once((line.len(), ' ')))
+        {
+            if c.is_alphanumeric() {
+                start.get_or_insert(i);
+                continue;
+            }
+            if let Some(s) = start.take() {
+                tokens.push((&line[s..i], sentence));
+                sentence = false;
+            }
+            if matches!(c, '.' | '!' | '?' | ';' | ':') {
+                sentence = true;
+            }
+        }
+        total += tokens.len();
+        let capitalised = |t: &str| t.chars().next().is_some_and(char::is_uppercase);
+        // A sign-off line: a name alone, last.
+        if n > 0
+            && n == lines.len() - 1
+            && tokens.len() <= 3
+            && tokens.iter().all(|(t, _)| capitalised(t))
+        {
+            continue;
+        }
+        let folded: Vec<(String, usize)> = tokens.iter().map(|(t, _)| (fold(t), 0)).collect();
+        let mut covered = vec![false; tokens.len()];
+        for at in 0..folded.len() {
+            if let Some(p) = COURTESY_PHRASES.iter().find(|p| starts(&folded, at, p)) {
+                covered[at..at + p.len()].iter_mut().for_each(|c| *c = true);
+            }
+        }
+        let mut name_may_follow = false;
+        for (i, (token, starts_sentence)) in tokens.iter().enumerate() {
+            let w = folded[i].0.as_str();
+            if covered[i]
+                || COURTESY_WORDS.contains(&w)
+                || GREETINGS.contains(&w)
+                || validate.iter().any(|k| k == w)
+            {
+                kind += 1;
+                name_may_follow = BEFORE_A_NAME.contains(&w);
+                continue;
+            }
+            if !(name_may_follow && !starts_sentence && capitalised(token)) {
+                return false;
+            }
+        }
+    }
+    total <= 30 && kind > 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

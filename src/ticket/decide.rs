@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
+use super::command::CommandError;
 use super::letters::{self, Agents, Seen, Thread};
 use super::limits::{self, Refused};
-use super::machine::{self, Actor, Decision, Event, Verdict};
+use super::machine::{self, Actor, Decision, Event, Record, Verdict};
 use super::notice::{Audience, Notice, Situation, Template};
 use super::plan::{AddressChange, Author, Entry, Letter, Plan, PlanOutcome, Said, TicketChange};
 use super::policy::Policy;
-use super::text::{self, size_text};
+use super::text::{self, quoted_note, size_text};
 use super::{Attachment, Automatic, Bounce, MessageKind, Person, Status, Ticket, TicketRef};
 
 /// A received mail, as the rules read it.
@@ -62,6 +63,8 @@ pub struct Snapshot {
     pub ticket: Ticket,
     pub thread: Thread,
     pub solution: Option<String>,
+    /// The ticket's internal notes: no text of them leaves the desk.
+    pub notes: Vec<String>,
 }
 
 /// What the application layer loads before deciding on a mail.
@@ -204,10 +207,14 @@ pub fn decide(
     let verdict = match (context.matched, mail.automatic) {
         (Some(s), _) => {
             let actor = actor_of(&s.ticket, &mail.from.email, context.agents);
-            Some((
-                s,
-                machine::apply(&s.ticket, &event_of(mail), actor, now, policy),
-            ))
+            let courtesy = (mail.automatic.is_none() && mail.attachments.is_empty())
+                .then(|| machine::courtesy_after_closure(&s.ticket, mail.body, actor, now, policy))
+                .flatten();
+            let verdict = match courtesy {
+                Some(decision) => Verdict::Apply(decision),
+                None => machine::apply(&s.ticket, &event_of(mail), actor, now, policy),
+            };
+            Some((s, verdict))
         }
         (None, Some(auto)) => {
             let mut plan = Plan::ignore(format!(
@@ -245,6 +252,11 @@ pub fn decide(
             _ => Draft::open(mail, None, None, policy, now),
         },
     };
+    if let Some(s) = context.matched {
+        if actor_of(&s.ticket, &mail.from.email, context.agents) == Actor::Agent {
+            draft.withhold_notes(&s.notes, mail);
+        }
+    }
     draft.addresses = addresses;
     draft.kept = kept;
     draft.finish(Some(mail), said, context.agents, policy, now, ids)
@@ -406,6 +418,50 @@ impl Draft {
             kept: Vec::new(),
             addresses: Vec::new(),
         }
+    }
+
+    /// The last guard before an agent's mail leaves the desk: when what the
+    /// requester or the watchers would read of it (the reply, the
+    /// solution, the closing words) repeats an internal note of the ticket
+    /// (quote stripping missed a client's quoting, the agent pasted it),
+    /// none of it is sent and nothing changes: it is recorded as a note,
+    /// and the agent is told why.
+    fn withhold_notes(&mut self, notes: &[String], mail: &Mail<'_>) {
+        let Some(before) = &self.before else {
+            return;
+        };
+        let outside = self.decision.notices.iter().any(|n| {
+            n.to.iter()
+                .any(|a| matches!(a, Audience::Requester | Audience::Watchers))
+        });
+        let text = match &self.decision.record {
+            Some(r) if r.kind == MessageKind::System => return,
+            Some(r) => r.body.as_str(),
+            None => mail.body,
+        };
+        let Some(note) = quoted_note(text, notes).filter(|_| outside) else {
+            return;
+        };
+        let opening: String = note
+            .split_whitespace()
+            .take(12)
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.outcome = PlanOutcome::Added(MessageKind::Note);
+        self.decision = Decision {
+            ticket: before.clone(),
+            record: Some(Record {
+                kind: MessageKind::Note,
+                body: mail.body.to_string(),
+                with_attachments: true,
+            }),
+            notices: vec![
+                Notice::new(Template::ReplyWithheld, &[Audience::Sender]).error(CommandError {
+                    command: opening,
+                    reason: "it repeats an internal note".into(),
+                }),
+            ],
+        };
     }
 
     /// The plan: records, then each notice addressed, with the threading

@@ -84,6 +84,9 @@ fn snapshot(status: Status) -> Snapshot {
             ],
         },
         solution: (status == Status::Solved).then(|| "Changez le toner.".to_string()),
+        notes: vec![
+            "La DGS refuse le budget du nouveau copieur, ne pas en parler à Alice.".to_string(),
+        ],
     }
 }
 
@@ -361,6 +364,57 @@ fn an_agent_reply_reaches_requester_and_watchers_threaded_on_what_they_saw() {
     let to_watcher = &plan.letters[0].to[1];
     assert_eq!(to_watcher.references, ["request@alice"]);
     assert_eq!(plan.letters[0].said.body, "Le toner est changé.");
+}
+
+#[test]
+fn an_agents_reply_that_repeats_a_note_leaves_nothing_outside() {
+    // Quoted in a way the stripping missed, pasted, rewrapped: what the
+    // requester would read repeats the note. Nothing is sent but the
+    // agent's notice, nothing changes, the mail is a note.
+    for body in [
+        "Bonjour Alice,\n\nLe copieur arrive lundi.\n\n| La DGS refuse le budget du nouveau copieur,\n| ne pas en parler à Alice.",
+        "#solution Voici la réponse : la dgs refuse le budget du nouveau copieur",
+        "#close la DGS refuse le budget du nouveau copieur, désolé",
+    ] {
+        let given = Given::from(person("bob@agents.example"), body);
+        let s = snapshot(Status::InProgress);
+        let plan = run(&given, Some(&s), None);
+        assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Note), "{body}");
+        assert_eq!(
+            to_of(&plan),
+            [(Template::ReplyWithheld, vec!["bob@agents.example"])],
+            "{body}"
+        );
+        let TicketChange::Update { before, after } = &plan.ticket else {
+            panic!("an update");
+        };
+        assert_eq!(before, after, "{body}");
+        assert_eq!(plan.entries[0].kind, MessageKind::Note);
+        let error = plan.letters[0].error.as_ref().unwrap();
+        assert!(error.command.starts_with("La DGS refuse"), "{error:?}");
+    }
+    // A few of its words in an ordinary reply are no quote of it.
+    let given = Given::from(
+        person("bob@agents.example"),
+        "Le budget du copieur est voté, il arrive lundi.",
+    );
+    let plan = run(&given, Some(&snapshot(Status::InProgress)), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::AgentReply));
+    // A note may repeat itself among the agents.
+    let given = Given::from(
+        person("bob@agents.example"),
+        "#note rappel : la DGS refuse le budget du nouveau copieur",
+    );
+    let plan = run(&given, Some(&snapshot(Status::InProgress)), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Note));
+    assert_eq!(to_of(&plan)[0].0, Template::AgentNote);
+    // The requester's own mail is not the agents' to guard.
+    let given = Given::from(
+        alice(),
+        "La DGS refuse le budget du nouveau copieur, on me l'a dit.",
+    );
+    let plan = run(&given, Some(&snapshot(Status::InProgress)), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Followup));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use chrono::NaiveDateTime;
 
+use super::answer;
 use super::command::{self, Command, CommandError};
 pub use super::notice::{Audience, Notice, Situation, Template};
 use super::{
@@ -252,7 +253,7 @@ pub fn apply(
             authenticated,
         } => match actor {
             Actor::Stranger | Actor::System => Verdict::OpenNew { follows: None },
-            Actor::Agent => agent_mail(t, body, authenticated, now),
+            Actor::Agent => agent_mail(t, body, authenticated, now, policy),
             Actor::Requester | Actor::Watcher => {
                 if t.status == Status::Closed {
                     return match policy.reply_to_closed {
@@ -363,11 +364,41 @@ fn requester_mail(
     }
 }
 
+/// A courtesy reply ("merci", "OK", the validation keyword again) from the
+/// requester, a watcher or an agent within `closed_grace` of the closure:
+/// recorded on the closed ticket (an agent's as its reply, sent to
+/// nobody), nothing changed,
+/// nobody told. `None` when the mail is not one; the caller sees to it
+/// that it brings no file (a file is never set aside unseen).
+pub fn courtesy_after_closure(
+    t: &Ticket,
+    body: &str,
+    actor: Actor,
+    now: NaiveDateTime,
+    policy: &Policy,
+) -> Option<Decision> {
+    let closed_at = t.closed_at.filter(|_| t.status == Status::Closed)?;
+    let kind = match actor {
+        Actor::Requester | Actor::Watcher => MessageKind::Followup,
+        // Not a note: notes are what no requester may read, and the
+        // guard refuses any later mail that repeats one.
+        Actor::Agent => MessageKind::AgentReply,
+        Actor::Stranger | Actor::System => return None,
+    };
+    (now - closed_at <= policy.closed_grace && answer::is_courtesy(body, &policy.validate_keywords))
+        .then(|| Decision {
+            ticket: t.clone(),
+            record: Record::mail(kind, body),
+            notices: Vec::new(),
+        })
+}
+
 fn agent_mail(
     mut t: Ticket,
     body: &str,
     authenticated: &Option<Result<(), String>>,
     now: NaiveDateTime,
+    policy: &Policy,
 ) -> Verdict {
     let parsed = command::parse(body);
     if let Some(Err(reason)) = authenticated {
@@ -381,8 +412,29 @@ fn agent_mail(
     }
     let Some(parsed) = parsed else {
         // A plain reply: sent on to the requester and the watchers.
+        let mut notices = vec![Notice::new(
+            Template::AgentReply,
+            &[Audience::Requester, Audience::Watchers],
+        )];
         if t.status == Status::Closed {
+            // Never silently: with `reopen`, the ticket reopens and the
+            // other agents are told; otherwise the reply is kept, sent to
+            // nobody, and its agent is told so. It is kept as the agent's
+            // reply, not as a note: sent again with #question, it would
+            // repeat a note, and the guard on notes would refuse it.
+            if policy.reply_to_closed == ReplyToClosed::NewTicket {
+                return Verdict::Apply(Decision {
+                    ticket: t,
+                    record: Record::mail(MessageKind::AgentReply, body),
+                    notices: vec![Notice::new(Template::ReplyWithheld, &[Audience::Sender])
+                        .situation(Situation::Closed)],
+                });
+            }
             reopen(&mut t, now);
+            notices.push(
+                Notice::new(Template::AgentFollowUp, &[Audience::Agents])
+                    .situation(Situation::Reopened),
+            );
         } else if matches!(t.status, Status::New | Status::Waiting) {
             t.status = Status::InProgress;
         }
@@ -390,10 +442,7 @@ fn agent_mail(
         return Verdict::Apply(Decision {
             ticket: t,
             record: Record::mail(MessageKind::AgentReply, body),
-            notices: vec![Notice::new(
-                Template::AgentReply,
-                &[Audience::Requester, Audience::Watchers],
-            )],
+            notices,
         });
     };
     let text = parsed.text;
@@ -436,8 +485,16 @@ fn agent_mail(
             if text.is_empty() {
                 return command_error(t, needs_text("question"));
             }
+            let mut notices = vec![Notice::new(
+                Template::AgentReply,
+                &[Audience::Requester, Audience::Watchers],
+            )];
             if t.status == Status::Closed {
                 reopen(&mut t, now);
+                notices.push(
+                    Notice::new(Template::AgentFollowUp, &[Audience::Agents])
+                        .situation(Situation::Reopened),
+                );
             }
             t.status = Status::Waiting;
             t.solved_at = None;
@@ -445,10 +502,7 @@ fn agent_mail(
             Decision {
                 ticket: t,
                 record: Record::mail(MessageKind::AgentReply, text),
-                notices: vec![Notice::new(
-                    Template::AgentReply,
-                    &[Audience::Requester, Audience::Watchers],
-                )],
+                notices,
             }
         }
         Command::Note => {

@@ -491,6 +491,135 @@ fn closed_tickets_open_new_ones_or_reopen() {
     );
 }
 
+#[test]
+fn courtesy_after_closure_changes_nothing() {
+    // Closed by validation on 24 November at 09:00.
+    let closed = decide(
+        &solved(),
+        &mail("VALIDER"),
+        Actor::Requester,
+        "2026-11-24 09:00",
+    )
+    .ticket;
+    for (actor, kind) in [
+        (Actor::Requester, MessageKind::Followup),
+        (Actor::Watcher, MessageKind::Followup),
+        (Actor::Agent, MessageKind::AgentReply),
+    ] {
+        let d = courtesy_after_closure(
+            &closed,
+            "Merci, bonne journée !",
+            actor,
+            at("2026-11-30 09:00"),
+            &policy(),
+        )
+        .expect("a courtesy within the grace");
+        assert_eq!(d.ticket, closed);
+        assert!(d.notices.is_empty());
+        assert_eq!(d.record.unwrap().kind, kind);
+    }
+    // Past the grace, or not a courtesy, or from a stranger: the usual rules.
+    assert!(courtesy_after_closure(
+        &closed,
+        "Merci",
+        Actor::Requester,
+        at("2026-12-01 09:01"),
+        &policy()
+    )
+    .is_none());
+    assert!(courtesy_after_closure(
+        &closed,
+        "Merci, mais ça recommence",
+        Actor::Requester,
+        at("2026-11-25 09:00"),
+        &policy()
+    )
+    .is_none());
+    assert!(courtesy_after_closure(
+        &closed,
+        "Merci",
+        Actor::Stranger,
+        at("2026-11-25 09:00"),
+        &policy()
+    )
+    .is_none());
+    assert!(courtesy_after_closure(
+        &solved(),
+        "Merci",
+        Actor::Requester,
+        at("2026-11-25 09:00"),
+        &policy()
+    )
+    .is_none());
+    let none = Policy {
+        closed_grace: chrono::Duration::zero(),
+        ..policy()
+    };
+    assert!(courtesy_after_closure(
+        &closed,
+        "Merci",
+        Actor::Requester,
+        at("2026-11-24 09:01"),
+        &none
+    )
+    .is_none());
+}
+
+#[test]
+fn an_agents_reply_on_a_closed_ticket_never_reopens_it_silently() {
+    let closed = decide(
+        &solved(),
+        &mail("VALIDER"),
+        Actor::Requester,
+        "2026-11-24 09:00",
+    )
+    .ticket;
+    // new_ticket: kept as a note, sent to nobody, its agent told.
+    let d = decide(
+        &closed,
+        &mail("Je vous rappelle lundi pour le toner."),
+        Actor::Agent,
+        "2026-11-25 09:00",
+    );
+    assert_eq!(d.ticket, closed);
+    assert_eq!(d.record.as_ref().unwrap().kind, MessageKind::AgentReply);
+    assert_eq!(templates(&d), vec![Template::ReplyWithheld]);
+    assert_eq!(d.notices[0].to, vec![Audience::Sender]);
+    assert_eq!(d.notices[0].situation, Situation::Closed);
+    // reopen: reopened, sent on, the other agents told.
+    let reopen = Policy {
+        reply_to_closed: ReplyToClosed::Reopen,
+        ..policy()
+    };
+    let Verdict::Apply(d) = apply(
+        &closed,
+        &mail("Je vous rappelle lundi pour le toner."),
+        Actor::Agent,
+        at("2026-11-25 09:00"),
+        &reopen,
+    ) else {
+        panic!()
+    };
+    assert_eq!(d.ticket.status, Status::InProgress);
+    assert_eq!(
+        templates(&d),
+        vec![Template::AgentReply, Template::AgentFollowUp]
+    );
+    assert_eq!(d.notices[1].situation, Situation::Reopened);
+    // A #question reopens, and the other agents are told too.
+    let d = decide(
+        &closed,
+        &mail("#question Le toner est-il arrivé ?"),
+        Actor::Agent,
+        "2026-11-25 09:00",
+    );
+    assert_eq!(d.ticket.status, Status::Waiting);
+    assert_eq!(
+        templates(&d),
+        vec![Template::AgentReply, Template::AgentFollowUp]
+    );
+}
+
 // --- properties over random event sequences ---
 
 fn any_actor() -> impl Strategy<Value = Actor> {

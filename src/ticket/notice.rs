@@ -37,13 +37,14 @@ string_enum!(
         AgentBounce => "agent_bounce",
         AttachmentRefused => "attachment_refused",
         AnswerUndecided => "answer_undecided",
+        ReplyWithheld => "reply_withheld",
     }
 );
 
 impl Template {
     /// The answers to someone's mail (RFC 3834 `auto-replied`), which the
     /// loop guard counts; the rest is `auto-generated`.
-    pub const AUTO_REPLIED: [Template; 7] = [
+    pub const AUTO_REPLIED: [Template; 8] = [
         Template::Acknowledgement,
         Template::ValidationConfirmation,
         Template::RefusalAcknowledged,
@@ -51,6 +52,7 @@ impl Template {
         Template::SecurityRefused,
         Template::AttachmentRefused,
         Template::AnswerUndecided,
+        Template::ReplyWithheld,
     ];
 
     /// RFC 3834 section 5: direct answers to a person's mail are
@@ -92,6 +94,8 @@ pub enum Situation {
     /// A new mail with the subject of an open ticket of the same
     /// requester, added to it instead of opening another.
     Merged,
+    /// On a closed ticket, which stays closed.
+    Closed,
 }
 
 impl Situation {
@@ -102,6 +106,7 @@ impl Situation {
             Situation::Reopened => "reopened",
             Situation::Unauthenticated => "unauthenticated",
             Situation::Merged => "merged",
+            Situation::Closed => "closed",
         }
     }
 }

@@ -37,6 +37,10 @@ pub struct Policy {
     /// A new mail with the subject of an open ticket of the same requester
     /// opened within this window is added to that ticket.
     pub duplicate_window: Duration,
+    /// A courtesy reply ("merci", "OK", the validation keyword again) from
+    /// a participant this soon after closure is recorded on the closed
+    /// ticket and changes nothing.
+    pub closed_grace: Duration,
     /// Larger attachments are not kept; the sender is told.
     pub max_attachment_size: u64,
     /// A larger mail keeps its text but none of its attachments.
@@ -74,6 +78,7 @@ pub(crate) mod tests {
             reply_to_closed: ReplyToClosed::NewTicket,
             sign_with_agent_name: false,
             duplicate_window: Duration::days(1),
+            closed_grace: Duration::days(7),
             max_attachment_size: 50 << 20,
             max_message_size: 60 << 20,
             max_auto_per_hour: 5,

@@ -98,6 +98,7 @@ mod tests {
                 }],
             },
             solution: Some("Reconnectez-vous au VPN.".into()),
+            notes: Vec::new(),
         }
     }
 

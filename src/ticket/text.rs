@@ -209,6 +209,39 @@ pub fn is_meaningful_subject(subject: &str) -> bool {
         .any(|w| !w.is_empty() && !GENERIC.contains(&w))
 }
 
+/// The fewest words of an internal note a text must repeat, in order, to
+/// be taken as quoting it; notes shorter than that are too ordinary
+/// ("rappeler demain") to be told apart from what anybody writes.
+pub const NOTE_WORDS: usize = 5;
+/// A run this long of a longer note's words is enough.
+const NOTE_RUN: usize = 8;
+
+/// A text's words, folded: compared whatever their case, accents,
+/// wrapping, punctuation or quoting (`>`).
+fn plain_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(fold)
+        .collect()
+}
+
+/// The first of `notes` that `text` quotes: all of a note's words in
+/// order, or [`NOTE_RUN`] of them in a row for a longer one.
+pub fn quoted_note<'a>(text: &str, notes: &'a [String]) -> Option<&'a str> {
+    let words = plain_words(text);
+    let mut runs: std::collections::HashMap<usize, std::collections::HashSet<&[String]>> =
+        std::collections::HashMap::new();
+    notes.iter().map(String::as_str).find(|note| {
+        let note_words = plain_words(note);
+        if note_words.len() < NOTE_WORDS {
+            return false;
+        }
+        let n = note_words.len().min(NOTE_RUN);
+        let seen = runs.entry(n).or_insert_with(|| words.windows(n).collect());
+        note_words.windows(n).any(|w| seen.contains(w))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +317,25 @@ mod tests {
         ] {
             assert!(!is_address(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_internal_note_is_found_however_it_is_quoted() {
+        let notes = vec![
+            "Rappeler demain".to_string(),
+            "Le poste de Mme Martin est à remplacer, budget refusé par la DGS : ne pas le lui dire.".to_string(),
+        ];
+        // Quoted by Outlook, rewrapped, with ">" and another case.
+        let reply = "Bonjour,\n\nC'est fait.\n\n> le poste de Mme MARTIN est a\n> remplacer, budget refusé par la DGS\n";
+        assert_eq!(quoted_note(reply, &notes), Some(notes[1].as_str()));
+        // Eight words in a row of a long note are enough.
+        assert!(quoted_note("budget refusé par la DGS : ne pas le lui", &notes).is_some());
+        // A short note, and a few words in common, are not a quote.
+        assert_eq!(quoted_note("Je vous rappelle demain matin.", &notes), None);
+        assert_eq!(
+            quoted_note("Le poste de Mme Martin est prêt.", &notes),
+            None
+        );
+        assert_eq!(quoted_note("", &notes), None);
     }
 }

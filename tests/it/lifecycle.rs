@@ -44,7 +44,147 @@ on_both_databases!(
     the_desks_own_words_and_the_admin_commands,
     answers_as_people_write_them,
     dates_in_mail_are_the_desks_days,
+    closed_tickets_take_courtesy_and_never_reopen_silently,
+    no_internal_note_leaves_the_desk,
 );
+
+/// After closure: a "merci" from the requester or an agent's "bonne
+/// journée" within `closed_grace` is recorded on the closed ticket, and
+/// nothing else happens; an agent's real reply is kept as a note and its
+/// agent told (new_ticket), or reopens the ticket with the other agents
+/// told (reopen); past the grace, a "merci" is a mail like any other.
+fn closed_tickets_take_courtesy_and_never_reopen_silently(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    let notice = last_to(&app, DESK);
+    app.reply(&notice, MARC, "#close C'est réparé.", "");
+    app.run_at("2026-11-23T09:00:00Z");
+    let closure = last_to(&app, JEANNE_ADDR);
+    let sent = app.sent().len();
+
+    app.reply(
+        &closure,
+        JEANNE,
+        "Merci beaucoup, bonne journée !\n\nJeanne",
+        "",
+    );
+    app.run_at("2026-11-24T09:00:00Z");
+    app.reply(&notice, MARC, "Bonne journée à vous !", "");
+    app.run_at("2026-11-24T09:10:00Z");
+    assert_eq!(app.tickets().len(), 1, "a courtesy opened a ticket");
+    assert_eq!(app.ticket(1)["status"], "closed");
+    assert_eq!(
+        app.kinds(1)[app.kinds(1).len() - 2..],
+        ["followup", "agent_reply"]
+    );
+    assert_eq!(
+        app.sent().len(),
+        sent,
+        "a courtesy was answered: {:?}",
+        app.sent()
+    );
+
+    // An agent's real reply: kept, sent to nobody, the agent told.
+    app.reply(&notice, MARC, "Je passerai lundi vérifier le toner.", "");
+    app.run_at("2026-11-24T10:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "closed");
+    assert_eq!(app.kinds(1).last().unwrap(), "agent_reply");
+    let told = last_to(&app, MARC_ADDR);
+    assert!(
+        told.subject.contains("Réponse non envoyée"),
+        "{}",
+        told.subject
+    );
+    assert!(told.body.contains("#question"), "{}", told.body);
+    assert!(app
+        .sent_to(JEANNE_ADDR)
+        .iter()
+        .all(|m| !m.body.contains("toner")));
+
+    // Past the grace, a "merci" is a new mail: a ticket that follows.
+    app.reply(&closure, JEANNE, "Merci", "");
+    app.run_at("2026-12-01T09:01:00Z");
+    assert_eq!(app.tickets().len(), 2);
+
+    // With reopen, the agent's reply reopens, is sent, and the other
+    // agents are told.
+    app.write_config("reply_to_closed = \"reopen\"\n", "");
+    app.reply(&notice, MARC, "Je passerai lundi vérifier le toner.", "");
+    app.run_at("2026-12-01T10:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "in_progress");
+    assert!(last_to(&app, JEANNE_ADDR).body.contains("toner"));
+    let reopened = last_to(&app, DESK);
+    assert!(
+        reopened.subject.contains("Ticket rouvert"),
+        "{}",
+        reopened.subject
+    );
+}
+
+/// An internal note never reaches the requester: quoted under the header
+/// block of an HTML-only Outlook reply, it goes with the quote; pasted
+/// into a reply, the reply is not sent, is kept as a note, and its agent
+/// is told why.
+fn no_internal_note_leaves_the_desk(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#note Le prestataire facture 400 euros la visite, ne pas le dire au demandeur.",
+        "",
+    );
+    app.run_at("2026-11-23T08:30:00Z");
+    let note = last_to(&app, DESK);
+    let to_jeanne = app.sent_to(JEANNE_ADDR).len();
+
+    // Outlook on the web, HTML only, above the quoted note.
+    let html = format!(
+        "<html><body><div style=\"font-family: Aptos\">Bonjour Jeanne,</div><div>Le technicien passe demain matin.</div><div id=\"appendonsend\"></div><hr style=\"display:inline-block;width:98%\"><div id=\"divRplyFwdMsg\" dir=\"ltr\"><font face=\"Calibri, sans-serif\"><b>De :</b> Support &lt;{DESK}&gt;<br><b>Envoyé :</b> lundi 23 novembre 2026 09:30<br><b>À :</b> Marc Agent &lt;{MARC_ADDR}&gt;<br><b>Objet :</b> {subject}</font></div><div>{body}</div></body></html>",
+        subject = note.subject,
+        body = note.body.replace('\n', "<br>")
+    );
+    let raw = format!(
+        "From: {MARC}\nTo: {DESK}\nSubject: RE: {subject}\nMessage-ID: <html-note@example.test>\nIn-Reply-To: <{irt}>\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n{html}\n",
+        subject = note.subject,
+        irt = note.message_id
+    );
+    app.append(raw.as_bytes());
+    app.run_at("2026-11-23T09:00:00Z");
+    let sent: Vec<_> = app
+        .sent_to(JEANNE_ADDR)
+        .into_iter()
+        .skip(to_jeanne)
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].body.contains("Le technicien passe demain matin."),
+        "{}",
+        sent[0].body
+    );
+    assert!(!sent[0].body.contains("400 euros"), "{}", sent[0].body);
+    assert!(!sent[0].body.contains(DESK), "{}", sent[0].body);
+
+    // Pasted: nothing leaves, the agent is told.
+    app.reply(
+        &note,
+        MARC,
+        "Bonjour Jeanne,\n\nC'est noté. Pour info : le prestataire facture 400 euros la visite, ne pas le dire au demandeur.",
+        "",
+    );
+    app.run_at("2026-11-23T09:30:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), to_jeanne + 1);
+    assert_eq!(app.kinds(1).last().unwrap(), "note");
+    let told = last_to(&app, MARC_ADDR);
+    assert!(
+        told.subject.contains("Réponse non envoyée"),
+        "{}",
+        told.subject
+    );
+    assert!(
+        told.body.contains("Le prestataire facture 400 euros"),
+        "{}",
+        told.body
+    );
+}
 
 /// The server left in UTC, the desk in Europe/Paris: a solution sent at
 /// 00:30 in Paris (23:30 UTC) announces the closure on the Paris day, 1
