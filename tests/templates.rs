@@ -43,6 +43,7 @@ fn ticket(language: Language, template: Template) -> Ticket {
             | Template::Reminder
             | Template::AgentFollowUp
             | Template::AnswerUndecided
+            | Template::CommandDone
     );
     let closed = matches!(
         template,
@@ -165,6 +166,10 @@ fn notice(template: Template, language: Language) -> Notice {
         Template::SecurityRefused => Some(CommandError {
             command: "validation".into(),
             reason: auth_reason(language),
+        }),
+        Template::CommandDone => Some(CommandError {
+            command: "#solution Le pilote a été réinstallé.".into(),
+            reason: "solution".into(),
         }),
         Template::ReplyWithheld => Some(CommandError {
             command: "Le service juridique conteste la facture du prestataire, ne pas".into(),

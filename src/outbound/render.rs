@@ -50,6 +50,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "attachment_refused",
     "answer_undecided",
     "reply_withheld",
+    "command_done",
     "alert",
 );
 

@@ -89,7 +89,7 @@ pub fn undeliverable_among(
 pub fn written_since(
     conn: &mut AnyConnection,
     emails: &[&str],
-    kinds: [&str; 8],
+    kinds: [&str; 9],
     since: NaiveDateTime,
 ) -> StoreResult<Vec<(String, NaiveDateTime)>> {
     let distinct: BTreeSet<&str> = emails.iter().copied().collect();
@@ -105,10 +105,10 @@ pub fn written_since(
 fn written_since_chunk(
     conn: &mut AnyConnection,
     emails: &[&str],
-    kinds: [&str; 8],
+    kinds: [&str; 9],
     since: NaiveDateTime,
 ) -> StoreResult<Vec<(String, NaiveDateTime)>> {
-    let [a, b, c, d, e, f, g, h] = kinds;
+    let [a, b, c, d, e, f, g, h, i] = kinds;
     let automatic = outbox::table
         .filter(outbox::created_at.ge(since))
         .filter(
@@ -120,7 +120,8 @@ fn written_since_chunk(
                 .or(outbox::kind.eq(e))
                 .or(outbox::kind.eq(f))
                 .or(outbox::kind.eq(g))
-                .or(outbox::kind.eq(h)),
+                .or(outbox::kind.eq(h))
+                .or(outbox::kind.eq(i)),
         )
         .filter(outbox::state.ne(super::outbox::state::HELD))
         .select((outbox::recipients, outbox::created_at));

@@ -234,6 +234,13 @@ fn find(words: &[(String, usize)], phrases: &[&[&str]]) -> Option<(usize, usize)
 /// The line with its greeting taken off: a line that is only a greeting
 /// ("Bonjour Marc,", "Madame, Monsieur,") is empty; "Hello, all good"
 /// keeps "all good".
+/// Whether a line is a greeting and nothing else ("Bonjour Alice,",
+/// "Madame, Monsieur,").
+pub(super) fn is_greeting_only(line: &str) -> bool {
+    let w = words(line);
+    !w.is_empty() && words(without_greeting(line)).is_empty()
+}
+
 fn without_greeting(line: &str) -> &str {
     let w = words(line);
     let Some((first, end)) = w.first() else {

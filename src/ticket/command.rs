@@ -34,16 +34,63 @@ pub struct CommandError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parsed {
     pub command: Result<Command, CommandError>,
+    /// The command line, as written.
+    pub line: String,
     /// The rest of the first line after the command, then the next lines.
     pub text: String,
 }
 
-/// Parses the first non-empty line if it starts with `#`; `None` otherwise
-/// (a plain reply).
+/// The names a command is written with, folded.
+const NAMES: &[&str] = &[
+    "solution",
+    "resolu",
+    "resolution",
+    "question",
+    "attente",
+    "ask",
+    "note",
+    "close",
+    "clore",
+    "fermer",
+    "cloturer",
+    "watch",
+    "suivi",
+    "watcher",
+    "type",
+    "impact",
+    "category",
+    "categorie",
+];
+
+/// The command name a line starts with (`#solution …`), folded, if it is
+/// one: "#1042" or "#hashtag" are text.
+fn command_name(line: &str) -> Option<String> {
+    let name = fold(line.trim().strip_prefix('#')?.split_whitespace().next()?);
+    NAMES.contains(&name.as_str()).then_some(name)
+}
+
+/// Parses the first meaningful line (greeting lines such as "Bonjour
+/// Alice," passed over) if it starts with `#`. A known command further
+/// down is an error, never text for the requester: the agent meant it,
+/// and it would be sent on as words. `None`: a plain reply.
 pub fn parse(body: &str) -> Option<Parsed> {
-    let mut lines = body.lines().skip_while(|l| l.trim().is_empty());
+    let mut lines = body
+        .lines()
+        .skip_while(|l| l.trim().is_empty() || super::answer::is_greeting_only(l));
     let first = lines.next()?.trim();
-    let line = first.strip_prefix('#')?;
+    let Some(line) = first.strip_prefix('#') else {
+        let misplaced = lines.find(|l| command_name(l).is_some())?.trim();
+        return Some(Parsed {
+            command: Err(CommandError {
+                command: misplaced.to_string(),
+                reason:
+                    "a command goes on the first line of the reply (a greeting may come before it)"
+                        .into(),
+            }),
+            line: misplaced.to_string(),
+            text: String::new(),
+        });
+    };
     let rest_lines: Vec<&str> = lines.collect();
     let mut words = line.split_whitespace();
     let name = fold(words.next().unwrap_or(""));
@@ -119,7 +166,11 @@ pub fn parse(body: &str) -> Option<Parsed> {
             join_text(&args),
         ),
     };
-    Some(Parsed { command, text })
+    Some(Parsed {
+        command,
+        line: first.to_string(),
+        text,
+    })
 }
 
 #[cfg(test)]
@@ -128,8 +179,39 @@ mod tests {
 
     #[test]
     fn plain_replies_are_not_commands() {
-        assert_eq!(parse("Bonjour,\n#solution plus bas"), None);
         assert_eq!(parse(""), None);
+        assert_eq!(parse("Le ticket #1042 est réglé.\nVoir #support"), None);
+        // On the first line, "#1042" is no command the agent can mean.
+        assert!(parse("#1042 est réglé").unwrap().command.is_err());
+    }
+
+    #[test]
+    fn a_command_after_a_greeting_counts() {
+        for body in [
+            "Bonjour Alice,\n\n#solution Redémarrez le copieur.",
+            "Madame, Monsieur,\n#solution Redémarrez le copieur.",
+            "Hello,\n\n#solution Redémarrez le copieur.",
+        ] {
+            let p = parse(body).unwrap();
+            assert_eq!(p.command, Ok(Command::Solution), "{body}");
+            assert_eq!(p.text, "Redémarrez le copieur.");
+            assert_eq!(p.line, "#solution Redémarrez le copieur.");
+        }
+        // A short lead-in to a command is a greeting too.
+        let p = parse("Bonjour Alice, voici la solution :\n#solution Redémarrez").unwrap();
+        assert_eq!(p.command, Ok(Command::Solution));
+        // Words before it are not: the command is misplaced.
+        let p = parse("J'ai redémarré le serveur hier soir.\n#solution Redémarrez").unwrap();
+        assert!(p.command.is_err());
+    }
+
+    #[test]
+    fn a_command_further_down_is_an_error_never_text() {
+        let p = parse("Je regarde ça.\n\n#note appeler le fournisseur").unwrap();
+        let e = p.command.unwrap_err();
+        assert_eq!(e.command, "#note appeler le fournisseur");
+        assert!(e.reason.contains("first line"));
+        assert!(parse("Merci.\n#CLÔTURER").unwrap().command.is_err());
     }
 
     #[test]

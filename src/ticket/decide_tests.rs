@@ -425,7 +425,10 @@ fn an_agents_note_stays_with_the_agents() {
     assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::Note));
     assert_eq!(
         to_of(&plan),
-        [(Template::AgentNote, vec!["sau@example.test"])]
+        [
+            (Template::AgentNote, vec!["sau@example.test"]),
+            (Template::CommandDone, vec!["bob@agents.example"])
+        ]
     );
     // The notice to the agents names the whole thread, the agent's mail too.
     assert_eq!(

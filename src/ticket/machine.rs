@@ -461,7 +461,24 @@ fn agent_mail(
         Ok(c) => c,
         Err(e) => return command_error(t, e),
     };
-    let decision = match command {
+    // The agent is told what was done: one short mail, `error.reason`
+    // naming the command.
+    let done = CommandError {
+        command: parsed.line,
+        reason: match &command {
+            Command::Solution => "solution",
+            Command::Question => "question",
+            Command::Note => "note",
+            Command::Close => "close",
+            Command::WatchAdd(_) => "watch_add",
+            Command::WatchRemove(_) => "watch_remove",
+            Command::SetType(_) => "type",
+            Command::SetImpact(_) => "impact",
+            Command::SetCategory(_) => "category",
+        }
+        .into(),
+    };
+    let mut decision = match command {
         Command::Solution => {
             if text.is_empty() {
                 return command_error(t, needs_text("solution"));
@@ -591,6 +608,9 @@ fn agent_mail(
             }
         }
     };
+    decision
+        .notices
+        .push(Notice::new(Template::CommandDone, &[Audience::Sender]).error(done));
     Verdict::Apply(decision)
 }
 

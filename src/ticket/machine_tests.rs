@@ -121,7 +121,10 @@ fn question_waits_and_the_answer_resumes() {
         d.record.as_ref().unwrap().body,
         "Quel est le numéro de série ?"
     );
-    assert_eq!(templates(&d), vec![Template::AgentReply]);
+    assert_eq!(
+        templates(&d),
+        vec![Template::AgentReply, Template::CommandDone]
+    );
     let d = decide(
         &d.ticket,
         &mail("XK-2231"),
@@ -143,7 +146,10 @@ fn solution_sets_solved_and_tells_requester_and_watchers() {
     assert_eq!(d.ticket.solved_at, Some(at("2026-11-23 10:00")));
     assert_eq!(d.record.as_ref().unwrap().kind, MessageKind::Solution);
     assert_eq!(d.record.as_ref().unwrap().body, "Redémarrez le copieur.");
-    assert_eq!(templates(&d), vec![Template::Solution]);
+    assert_eq!(
+        templates(&d),
+        vec![Template::Solution, Template::CommandDone]
+    );
     assert_eq!(
         d.notices[0].to,
         vec![Audience::Requester, Audience::Watchers]
@@ -313,7 +319,12 @@ fn agent_metadata_commands() {
         "2026-11-23 10:00",
     );
     assert_eq!(d.ticket.watchers, vec!["chef@mairie-exemple.fr"]);
-    assert!(d.notices.is_empty());
+    // Nobody but the agent hears of it: told what was done.
+    assert_eq!(templates(&d), vec![Template::CommandDone]);
+    assert_eq!(d.notices[0].to, vec![Audience::Sender]);
+    let done = d.notices[0].error.as_ref().unwrap();
+    assert_eq!(done.command, "#watch add chef@mairie-exemple.fr");
+    assert_eq!(done.reason, "watch_add");
     assert_eq!(d.record.as_ref().unwrap().kind, MessageKind::System);
     let d = decide(
         &d.ticket,
@@ -350,7 +361,10 @@ fn agent_metadata_commands() {
         "2026-11-23 10:00",
     );
     assert_eq!(d.record.as_ref().unwrap().kind, MessageKind::Note);
-    assert_eq!(templates(&d), vec![Template::AgentNote]);
+    assert_eq!(
+        templates(&d),
+        vec![Template::AgentNote, Template::CommandDone]
+    );
     assert_eq!(d.notices[0].to, vec![Audience::Agents]);
     let d = decide(&t, &mail("#frobnicate"), Actor::Agent, "2026-11-23 10:00");
     assert_eq!(d.ticket, t);
@@ -367,7 +381,10 @@ fn agent_close_and_a_plain_hash_from_others() {
     );
     assert_eq!(d.ticket.status, Status::Closed);
     assert_eq!(d.ticket.close_reason, Some(CloseReason::Agent));
-    assert_eq!(templates(&d), vec![Template::AgentClosure]);
+    assert_eq!(
+        templates(&d),
+        vec![Template::AgentClosure, Template::CommandDone]
+    );
     // From the requester, "#close" is plain text.
     let d = decide(
         &opened(),
@@ -616,7 +633,11 @@ fn an_agents_reply_on_a_closed_ticket_never_reopens_it_silently() {
     assert_eq!(d.ticket.status, Status::Waiting);
     assert_eq!(
         templates(&d),
-        vec![Template::AgentReply, Template::AgentFollowUp]
+        vec![
+            Template::AgentReply,
+            Template::AgentFollowUp,
+            Template::CommandDone
+        ]
     );
 }
 

@@ -38,13 +38,14 @@ string_enum!(
         AttachmentRefused => "attachment_refused",
         AnswerUndecided => "answer_undecided",
         ReplyWithheld => "reply_withheld",
+        CommandDone => "command_done",
     }
 );
 
 impl Template {
     /// The answers to someone's mail (RFC 3834 `auto-replied`), which the
     /// loop guard counts; the rest is `auto-generated`.
-    pub const AUTO_REPLIED: [Template; 8] = [
+    pub const AUTO_REPLIED: [Template; 9] = [
         Template::Acknowledgement,
         Template::ValidationConfirmation,
         Template::RefusalAcknowledged,
@@ -53,6 +54,7 @@ impl Template {
         Template::AttachmentRefused,
         Template::AnswerUndecided,
         Template::ReplyWithheld,
+        Template::CommandDone,
     ];
 
     /// RFC 3834 section 5: direct answers to a person's mail are

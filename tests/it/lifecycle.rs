@@ -245,11 +245,20 @@ fn answers_as_people_write_them(db: Db) {
     app.reply(
         &last_to(&app, DESK),
         MARC,
-        "#solution Le pilote a été réinstallé.",
+        "Bonjour Jeanne,\n\n#solution Le pilote a été réinstallé.",
         "",
     );
     app.run_at("2026-11-23T09:00:00Z");
+    // The command after a greeting counts, and its agent is told.
+    assert_eq!(app.ticket(1)["status"], "solved");
+    let done = last_to(&app, MARC_ADDR);
+    assert!(
+        done.body.contains("La solution a été envoyée au demandeur"),
+        "{}",
+        done.body
+    );
     let solution = last_to(&app, JEANNE_ADDR);
+    assert!(!solution.body.contains("#solution"), "{}", solution.body);
     app.reply(
         &solution,
         JEANNE,
@@ -706,10 +715,41 @@ fn notes_and_unknown_commands_stay_with_the_agents(db: Db) {
     assert_eq!(app.kinds(1), ["initial", "note"]);
     let note = last_to(&app, DESK);
     assert!(note.body.contains("contrat 2024-17"));
+    // The author does not get his own note: he is told it was added.
+    let to_marc = app.sent_to(MARC_ADDR);
+    assert_eq!(to_marc.len(), 1, "{to_marc:?}");
     assert!(
-        app.sent_to(MARC_ADDR).is_empty(),
-        "the author got his own note"
+        to_marc[0].subject.contains("Commande effectuée"),
+        "{}",
+        to_marc[0].subject
     );
+    assert!(
+        to_marc[0].body.contains("note interne a été ajoutée"),
+        "{}",
+        to_marc[0].body
+    );
+
+    // A command further down the reply is an error, never text for the
+    // requester.
+    app.reply(
+        &note,
+        MARC,
+        "Je regarde avec le prestataire.\n\n#note contrat à renouveler en janvier",
+        "",
+    );
+    app.run_at("2026-11-23T08:35:00Z");
+    let error = last_to(&app, MARC_ADDR);
+    assert!(
+        error.subject.contains("Commande non comprise"),
+        "{}",
+        error.subject
+    );
+    assert!(
+        error.body.contains("#note contrat à renouveler"),
+        "{}",
+        error.body
+    );
+    assert_eq!(app.kinds(1), ["initial", "note"]);
 
     app.reply(&note, MARC, "#resolve c'est fait", "");
     app.run_at("2026-11-23T08:40:00Z");
