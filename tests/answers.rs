@@ -1065,3 +1065,54 @@ fn courtesy_after_closure_is_told_apart_from_a_new_problem() {
         wrong.join("\n")
     );
 }
+
+/// The examples the README gives, read as it says.
+#[test]
+fn the_readme_examples_read_as_the_readme_says() {
+    let policy = policy();
+    let validate = [
+        "VALIDER",
+        "Validé !",
+        "Je valide, merci",
+        "C'est bon",
+        "Ça marche",
+        "Problème résolu",
+        "OK merci",
+        "It works now, thanks!",
+        "Fixed",
+        "Bonjour Marc,\n\nC'est bon",
+    ];
+    let refuse = [
+        "REFUSER : toujours hors ligne",
+        "Je refuse",
+        "Je ne valide pas",
+        "Ça ne marche toujours pas",
+        "Non, l'écran reste noir",
+        "Still not working",
+        "OK mais le micro ne marche toujours pas",
+    ];
+    let undecided = [
+        "OK mais l'écran clignote encore",
+        "OK je regarde demain",
+        "Je n'ai pas encore pu tester",
+        "VALIDER REFUSER",
+        "Merci !",
+        "C'est bon pour vous si je teste lundi ?",
+    ];
+    for text in validate {
+        assert_eq!(
+            decision_in(text, &policy),
+            Some(Decided::Validate),
+            "{text}"
+        );
+    }
+    for text in refuse {
+        assert!(
+            matches!(decision_in(text, &policy), Some(Decided::Refuse(_))),
+            "{text}"
+        );
+    }
+    for text in undecided {
+        assert_eq!(decision_in(text, &policy), None, "{text}");
+    }
+}
