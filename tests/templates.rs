@@ -82,6 +82,15 @@ fn ticket(language: Language, template: Template) -> Ticket {
     }
 }
 
+/// The templates watchers receive too.
+const WATCHERS_READ: [Template; 5] = [
+    Template::AgentReply,
+    Template::Solution,
+    Template::AgentClosure,
+    Template::AutoClosure,
+    Template::ValidatedNotice,
+];
+
 fn person(email: &str, name: Option<&str>) -> Person {
     Person {
         email: email.into(),
@@ -362,7 +371,9 @@ fn every_template_matches_its_golden_mail() {
                 signature: agent.map(String::from),
                 to: Vec::new(),
             };
-            let context = desk.presentation.letter_context(&t, &letter, &desk.policy);
+            let context = desk
+                .presentation
+                .letter_context(&t, &letter, &desk.policy, "requester");
             check_golden(
                 &desk,
                 language,
@@ -373,6 +384,23 @@ fn every_template_matches_its_golden_mail() {
                 &mut problems,
             );
             ran += 1;
+            // What a watcher receives of the same: greeted as a watcher,
+            // never asked to decide.
+            if WATCHERS_READ.contains(&template) && name == template.as_str() {
+                let context =
+                    desk.presentation
+                        .letter_context(&t, &letter, &desk.policy, "watcher");
+                check_golden(
+                    &desk,
+                    language,
+                    template.as_str(),
+                    &format!("{name}-watcher"),
+                    &context,
+                    template.auto_submitted(),
+                    &mut problems,
+                );
+                ran += 1;
+            }
         }
         let alert = desk.presentation.alert_context(
             "imap_login",
@@ -390,7 +418,10 @@ fn every_template_matches_its_golden_mail() {
         );
         ran += 1;
     }
-    assert_eq!(ran, 2 * (Template::ALL.len() + variants.len() + 1));
+    assert_eq!(
+        ran,
+        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + 1)
+    );
     assert!(
         problems.is_empty(),
         "{}\n(after a deliberate change: GUICHET_BLESS=1 cargo test --test templates, then review git diff)",

@@ -166,39 +166,54 @@ fn write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
         letter,
         date,
     } = letters;
-    let context = desk
-        .presentation
-        .letter_context(&ticket, &letter, &desk.policy);
     let template = letter.template;
-    let rendered = desk
-        .renderer
-        .render(ticket.language, template.as_str(), &context)
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    // Rendered once for each kind of recipient: each is greeted as who
+    // they are (the requester by name, a watcher told why the mail comes).
+    let mut rendered: HashMap<&'static str, outbound::Rendered> = HashMap::new();
     let from = &desk.settings.smtp.from;
-    let mails = letter
-        .to
-        .into_iter()
-        .map(|a| {
-            let composed = outbound::compose(&outbound::Draft {
-                from,
-                to: std::slice::from_ref(&a.to),
-                subject: &rendered.subject,
-                body: &rendered.body,
-                html: rendered.html.as_deref(),
-                message_id: &a.message_id,
-                in_reply_to: a.in_reply_to.as_deref(),
-                references: &a.references,
-                auto_submitted: template.auto_submitted(),
-                date,
-            })
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            Ok((a.to, a.message_id, composed.raw))
+    let mut mails = Vec::with_capacity(letter.to.len());
+    let mut subject = None;
+    for a in &letter.to {
+        let role = if a.to == ticket.requester.email {
+            "requester"
+        } else if ticket.watchers.contains(&a.to) {
+            "watcher"
+        } else {
+            "agent"
+        };
+        let r = match rendered.entry(role) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let context =
+                    desk.presentation
+                        .letter_context(&ticket, &letter, &desk.policy, role);
+                v.insert(
+                    desk.renderer
+                        .render(ticket.language, template.as_str(), &context)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                )
+            }
+        };
+        let composed = outbound::compose(&outbound::Draft {
+            from,
+            to: std::slice::from_ref(&a.to),
+            subject: &r.subject,
+            body: &r.body,
+            html: r.html.as_deref(),
+            message_id: &a.message_id,
+            in_reply_to: a.in_reply_to.as_deref(),
+            references: &a.references,
+            auto_submitted: template.auto_submitted(),
+            date,
         })
-        .collect::<StoreResult<Vec<_>>>()?;
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        subject.get_or_insert_with(|| r.subject.clone());
+        mails.push((a.to.clone(), a.message_id.clone(), composed.raw));
+    }
     Ok(Written {
         ticket_id,
         template,
-        subject: rendered.subject,
+        subject: subject.unwrap_or_default(),
         mails,
     })
 }

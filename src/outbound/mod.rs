@@ -8,4 +8,4 @@ pub mod relay;
 pub mod render;
 
 pub use compose::{compose, may_be_ours, new_message_id, Composed, Draft};
-pub use render::Renderer;
+pub use render::{Rendered, Renderer};

@@ -43,11 +43,13 @@ impl Presentation {
     }
 
     /// What a letter's template is told.
+    /// `role`: who the mail goes to, `requester`, `watcher` or `agent`.
     pub fn letter_context(
         &self,
         ticket: &Ticket,
         letter: &Letter,
         policy: &Policy,
+        role: &str,
     ) -> serde_json::Value {
         let lang = ticket.language;
         let tag = &self.subject_tag;
@@ -75,6 +77,7 @@ impl Presentation {
                 "validate": shown_keyword(&self.validate_keywords, lang),
                 "refuse": shown_keyword(&self.refuse_keywords, lang),
             },
+            "recipient": { "role": role },
             "situation": letter.situation.as_str(),
             "follows": letter.follows.map(|f| f.display(tag)),
             "error": letter.error.as_ref().map(|e| json!({ "command": e.command, "reason": e.reason })),

@@ -616,6 +616,26 @@ fn watcher_added_by_mail_receives_the_solution(db: Db) {
         !to_watcher[0].body.contains("sous contrat"),
         "a note reached a watcher"
     );
+    // Greeted as a watcher, told why the mail comes, not asked to decide.
+    let body = &to_watcher[0].body;
+    assert!(body.starts_with("Bonjour,"), "{body}");
+    assert!(
+        body.contains("vous suivez la demande [SUPPORT #000001] de Jeanne Martin"),
+        "{body}"
+    );
+    assert!(!body.contains("répondez seulement par le mot"), "{body}");
+    let solution = last_to(&app, JEANNE_ADDR);
+    assert!(
+        solution.body.starts_with("Bonjour Jeanne Martin,"),
+        "{}",
+        solution.body
+    );
+    assert!(
+        solution.body.contains("répondez seulement par le mot"),
+        "{}",
+        solution.body
+    );
+    assert_eq!(solution.subject, to_watcher[0].subject);
 
     // A watcher's VALIDER is a follow-up, not a validation.
     app.reply(
