@@ -82,6 +82,13 @@ fn ticket(language: Language, template: Template) -> Ticket {
     }
 }
 
+/// The agents' words the other agents get a copy of.
+const AGENTS_COPY: [Template; 3] = [
+    Template::AgentReply,
+    Template::Solution,
+    Template::AgentClosure,
+];
+
 /// The templates watchers receive too.
 const WATCHERS_READ: [Template; 5] = [
     Template::AgentReply,
@@ -401,6 +408,22 @@ fn every_template_matches_its_golden_mail() {
                 );
                 ran += 1;
             }
+            // And the copy a colleague's words make for the other agents.
+            if AGENTS_COPY.contains(&template) && name == template.as_str() {
+                let context = desk
+                    .presentation
+                    .letter_context(&t, &letter, &desk.policy, "agent");
+                check_golden(
+                    &desk,
+                    language,
+                    template.as_str(),
+                    &format!("{name}-agent"),
+                    &context,
+                    template.auto_submitted(),
+                    &mut problems,
+                );
+                ran += 1;
+            }
         }
         let alert = desk.presentation.alert_context(
             "imap_login",
@@ -420,7 +443,7 @@ fn every_template_matches_its_golden_mail() {
     }
     assert_eq!(
         ran,
-        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + 1)
+        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 1)
     );
     assert!(
         problems.is_empty(),

@@ -354,7 +354,11 @@ fn an_agent_reply_reaches_requester_and_watchers_threaded_on_what_they_saw() {
         to_of(&plan),
         [(
             Template::AgentReply,
-            vec!["alice@mairie.example", "chef@mairie.example"]
+            vec![
+                "alice@mairie.example",
+                "chef@mairie.example",
+                "sau@example.test"
+            ]
         )]
     );
     let to_alice = &plan.letters[0].to[0];

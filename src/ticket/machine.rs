@@ -411,10 +411,11 @@ fn agent_mail(
         return unauthenticated(t, body, &what, reason.clone());
     }
     let Some(parsed) = parsed else {
-        // A plain reply: sent on to the requester and the watchers.
+        // A plain reply: sent on to the requester and the watchers, a copy
+        // to the other agents (unless they are told it reopened).
         let mut notices = vec![Notice::new(
             Template::AgentReply,
-            &[Audience::Requester, Audience::Watchers],
+            &[Audience::Requester, Audience::Watchers, Audience::Agents],
         )];
         if t.status == Status::Closed {
             // Never silently: with `reopen`, the ticket reopens and the
@@ -431,6 +432,7 @@ fn agent_mail(
                 });
             }
             reopen(&mut t, now);
+            notices[0].to.retain(|a| *a != Audience::Agents);
             notices.push(
                 Notice::new(Template::AgentFollowUp, &[Audience::Agents])
                     .situation(Situation::Reopened),
@@ -494,7 +496,7 @@ fn agent_mail(
                 record: Record::mail(MessageKind::Solution, text),
                 notices: vec![Notice::new(
                     Template::Solution,
-                    &[Audience::Requester, Audience::Watchers],
+                    &[Audience::Requester, Audience::Watchers, Audience::Agents],
                 )],
             }
         }
@@ -504,10 +506,11 @@ fn agent_mail(
             }
             let mut notices = vec![Notice::new(
                 Template::AgentReply,
-                &[Audience::Requester, Audience::Watchers],
+                &[Audience::Requester, Audience::Watchers, Audience::Agents],
             )];
             if t.status == Status::Closed {
                 reopen(&mut t, now);
+                notices[0].to.retain(|a| *a != Audience::Agents);
                 notices.push(
                     Notice::new(Template::AgentFollowUp, &[Audience::Agents])
                         .situation(Situation::Reopened),
@@ -554,7 +557,7 @@ fn agent_mail(
                 record,
                 notices: vec![Notice::new(
                     Template::AgentClosure,
-                    &[Audience::Requester, Audience::Watchers],
+                    &[Audience::Requester, Audience::Watchers, Audience::Agents],
                 )],
             }
         }

@@ -102,9 +102,10 @@ fn agent_reply_moves_to_in_progress_and_reaches_requester_and_watchers() {
     );
     assert_eq!(d.record.as_ref().unwrap().kind, MessageKind::AgentReply);
     assert_eq!(d.ticket.status, Status::InProgress);
+    // The other agents get a copy.
     assert_eq!(
         d.notices[0].to,
-        vec![Audience::Requester, Audience::Watchers]
+        vec![Audience::Requester, Audience::Watchers, Audience::Agents]
     );
 }
 
@@ -152,7 +153,7 @@ fn solution_sets_solved_and_tells_requester_and_watchers() {
     );
     assert_eq!(
         d.notices[0].to,
-        vec![Audience::Requester, Audience::Watchers]
+        vec![Audience::Requester, Audience::Watchers, Audience::Agents]
     );
     assert_eq!(deadline(&d.ticket, &policy()), Some(at("2026-11-30 10:00")));
 }

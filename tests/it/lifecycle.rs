@@ -616,6 +616,15 @@ fn watcher_added_by_mail_receives_the_solution(db: Db) {
         !to_watcher[0].body.contains("sous contrat"),
         "a note reached a watcher"
     );
+    // The other agents get a copy, marked as such.
+    let copy = last_to(&app, DESK);
+    assert!(
+        copy.body
+            .contains("Copie pour les agents : message de Marc"),
+        "{}",
+        copy.body
+    );
+    assert!(copy.body.contains("Technicien passé"), "{}", copy.body);
     // Greeted as a watcher, told why the mail comes, not asked to decide.
     let body = &to_watcher[0].body;
     assert!(body.starts_with("Bonjour,"), "{body}");
