@@ -173,7 +173,7 @@ fn notice(template: Template, language: Language) -> Notice {
     let error = match template {
         Template::CommandError => Some(CommandError {
             command: "#resolve c'est fait".into(),
-            reason: "unknown command #resolve".into(),
+            reason: "unknown".into(),
         }),
         Template::AgentBounce => Some(CommandError {
             command: "jeanne.martin@mairie-exemple.fr".into(),

@@ -457,7 +457,7 @@ fn agent_mail(
     };
     let needs_text = |name: &str| CommandError {
         command: format!("#{name}"),
-        reason: format!("#{name} needs a text after it"),
+        reason: "needs_text".into(),
     };
     let command = match parsed.command {
         Ok(c) => c,
@@ -542,7 +542,7 @@ fn agent_mail(
                     t,
                     CommandError {
                         command: "#close".into(),
-                        reason: "the ticket is already closed".into(),
+                        reason: "already_closed".into(),
                     },
                 );
             }
