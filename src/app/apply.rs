@@ -130,12 +130,14 @@ fn write_update(
 
 /// What the rules need of a ticket: its state, its thread's mails (those
 /// posted in this batch and not written yet included), the solution
-/// awaiting an answer, and its internal notes.
+/// awaiting an answer, and, with `notes` (for an agent's mail, the only
+/// one the guard on notes reads), its internal notes.
 pub(super) fn snapshot(
     conn: &mut AnyConnection,
     id: i64,
     ticket: Ticket,
     post: &Post,
+    notes: bool,
 ) -> StoreResult<Snapshot> {
     let seen = |(at, who, message_id)| Seen {
         at,
@@ -156,7 +158,11 @@ pub(super) fn snapshot(
     } else {
         None
     };
-    let notes = tickets::bodies_of_kind(conn, id, MessageKind::Note)?;
+    let notes = if notes {
+        tickets::bodies_of_kind(conn, id, MessageKind::Note)?
+    } else {
+        Vec::new()
+    };
     Ok(Snapshot {
         ticket,
         thread: Thread { received, sent },

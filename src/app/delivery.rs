@@ -36,7 +36,7 @@ pub fn relay_refused(
         crate::store::lock_for_write(conn)?;
         let (id, ticket) = tickets::get_by_id(conn, ticket_id)?;
         let post = &mut Post::Now;
-        let snapshot = apply::snapshot(conn, id, ticket, post)?;
+        let snapshot = apply::snapshot(conn, id, ticket, post, false)?;
         let agents = apply::agents(conn)?;
         let why = refusal.to_string();
         let plan = decide::relay_refused(

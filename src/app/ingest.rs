@@ -344,15 +344,16 @@ fn process_parsed(
     } else {
         match_ticket(conn, desk, &msg)?
     };
+    let from_agent = agents.is_agent(&msg.from.email);
     let matched = match matched {
-        Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post)?)),
+        Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post, from_agent)?)),
         None => None,
     };
     let same_subject =
         if !ours && decide::may_merge(&mail, matched.as_ref().map(|(_, s)| &s.ticket), agents) {
             let since = clock.now_naive() - desk.policy.duplicate_window;
             match tickets::open_with_subject(conn, &msg.from.email, &subject, since)? {
-                Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post)?)),
+                Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post, false)?)),
                 None => None,
             }
         } else {

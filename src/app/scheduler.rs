@@ -38,7 +38,7 @@ pub fn run_scheduler(
                 return Ok(());
             }
             let post = &mut Post::Now;
-            let snapshot = apply::snapshot(conn, id, ticket, post)?;
+            let snapshot = apply::snapshot(conn, id, ticket, post, false)?;
             let Some(plan) = schedule::plan_due(
                 &snapshot,
                 &agents,
