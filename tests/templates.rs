@@ -89,6 +89,21 @@ const AGENTS_COPY: [Template; 3] = [
     Template::AgentClosure,
 ];
 
+/// The templates whose readers are the agents (rendered as an agent reads
+/// them: their subjects say what happened, a requester's say only the
+/// ticket).
+const AGENTS_READ: [Template; 9] = [
+    Template::AgentNewTicket,
+    Template::AgentFollowUp,
+    Template::AgentNote,
+    Template::ValidatedNotice,
+    Template::AgentRefusal,
+    Template::AgentBounce,
+    Template::CommandError,
+    Template::CommandDone,
+    Template::ReplyWithheld,
+];
+
 /// The templates watchers receive too.
 const WATCHERS_READ: [Template; 5] = [
     Template::AgentReply,
@@ -298,8 +313,8 @@ fn check_golden(
 /// Every template, in its usual situation, plus the situations that change
 /// what a template says: the acknowledgement of a request merged into an
 /// open ticket or following a closed one, and the agents' notice of a
-/// follow-up, of a reopening and of an answer that could not be
-/// authenticated; and the administrators' alert.
+/// follow-up, of a reopening, of an answer that could not be
+/// authenticated and of a person in copy; and the administrators' alert.
 #[test]
 fn every_template_matches_its_golden_mail() {
     let desk = Desk::new(Settings::parse(CONFIG).unwrap()).unwrap();
@@ -335,6 +350,12 @@ fn every_template_matches_its_golden_mail() {
             Situation::Unauthenticated,
             None,
             "agent_followup-unauthenticated",
+        ),
+        (
+            Template::AgentFollowUp,
+            Situation::Participant,
+            None,
+            "agent_followup-participant",
         ),
         (
             Template::ReplyWithheld,
@@ -378,9 +399,14 @@ fn every_template_matches_its_golden_mail() {
                 signature: agent.map(String::from),
                 to: Vec::new(),
             };
+            let role = if AGENTS_READ.contains(&template) {
+                "agent"
+            } else {
+                "requester"
+            };
             let context = desk
                 .presentation
-                .letter_context(&t, &letter, &desk.policy, "requester");
+                .letter_context(&t, &letter, &desk.policy, role);
             check_golden(
                 &desk,
                 language,

@@ -49,7 +49,11 @@ pub(super) fn apply(
         TicketChange::None => return Ok(None),
         TicketChange::Open(mut ticket) => {
             ticket.number = tickets::next_number(conn)?;
-            (tickets::insert(conn, &ticket)?, ticket)
+            let id = tickets::insert(conn, &ticket)?;
+            for w in &ticket.watchers {
+                tickets::add_watcher(conn, id, w, now)?;
+            }
+            (id, ticket)
         }
         TicketChange::Update { before, after } => {
             let id = ticket_id.expect("an update names the ticket's row");
@@ -59,6 +63,9 @@ pub(super) fn apply(
             (id, after)
         }
     };
+    if !plan.participants.is_empty() {
+        tickets::add_participants(conn, id, &plan.participants, now)?;
+    }
     let desk_person = Person {
         email: desk.policy.desk_address.clone(),
         name: None,
@@ -168,6 +175,7 @@ pub(super) fn snapshot(
         thread: Thread { received, sent },
         solution,
         notes,
+        participants: tickets::participants_of(conn, id)?,
     })
 }
 

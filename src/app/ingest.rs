@@ -329,6 +329,7 @@ fn process_parsed(
         .map(|d| d.text(desk.policy.language));
     let mail = Mail {
         from: &msg.from,
+        copied: &msg.copied,
         message_id: msg.message_id.as_deref(),
         subject: &subject,
         body: &msg.body,
@@ -339,8 +340,8 @@ fn process_parsed(
         attachments: &attachments,
         raw_size: stored.raw.len() as u64,
     };
-    let matched = if ours {
-        None
+    let (matched, threaded) = if ours {
+        (None, false)
     } else {
         match_ticket(conn, desk, &msg)?
     };
@@ -350,7 +351,7 @@ fn process_parsed(
         None => None,
     };
     let same_subject =
-        if !ours && decide::may_merge(&mail, matched.as_ref().map(|(_, s)| &s.ticket), agents) {
+        if !ours && decide::may_merge(&mail, matched.as_ref().map(|(_, s)| s), threaded, agents) {
             let since = clock.now_naive() - desk.policy.duplicate_window;
             match tickets::open_with_subject(conn, &msg.from.email, &subject, since)? {
                 Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post, false)?)),
@@ -373,6 +374,7 @@ fn process_parsed(
         ours,
         reported: reported.as_deref(),
         matched: matched.as_ref().map(|(_, s)| s),
+        threaded,
         same_subject: same_subject.as_ref().map(|(_, s)| s),
         agents,
     };
@@ -440,12 +442,13 @@ fn authentication(desk: &Desk, msg: &InboundMessage) -> Option<Result<(), String
 }
 
 /// The ticket a mail belongs to, by threading headers first (Message-IDs we
-/// sent or received), then by the subject tag.
+/// sent or received), then by the subject tag; and whether its threading
+/// headers named it.
 fn match_ticket(
     conn: &mut AnyConnection,
     desk: &Desk,
     msg: &InboundMessage,
-) -> StoreResult<Option<(i64, Ticket)>> {
+) -> StoreResult<(Option<(i64, Ticket)>, bool)> {
     let mut ids: Vec<String> = msg.in_reply_to.clone();
     ids.extend(msg.references.iter().rev().cloned());
     // A bounce names the mail of ours that failed.
@@ -461,10 +464,10 @@ fn match_ticket(
         None => tickets::ticket_of_message_ids(conn, &ids)?,
     };
     Ok(match by_thread {
-        Some(id) => Some(tickets::get_by_id(conn, id)?),
+        Some(id) => (Some(tickets::get_by_id(conn, id)?), true),
         None => match desk.tagger.find(&msg.subject) {
-            Some(number) => tickets::find_by_number(conn, number)?,
-            None => None,
+            Some(number) => (tickets::find_by_number(conn, number)?, false),
+            None => (None, false),
         },
     })
 }

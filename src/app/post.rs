@@ -174,13 +174,7 @@ fn write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
     let mut mails = Vec::with_capacity(letter.to.len());
     let mut subject = None;
     for a in &letter.to {
-        let role = if a.to == ticket.requester.email {
-            "requester"
-        } else if ticket.watchers.contains(&a.to) {
-            "watcher"
-        } else {
-            "agent"
-        };
+        let role = a.role.as_str();
         let r = match rendered.entry(role) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {

@@ -112,6 +112,8 @@ pub struct TicketSettings {
     /// A courtesy reply ("merci", "OK") this soon after closure is
     /// recorded on the closed ticket, nothing more.
     pub closed_grace: Duration,
+    /// Whether the people the requester put in copy become watchers.
+    pub cc_become_watchers: bool,
 }
 
 impl Settings {
@@ -134,6 +136,7 @@ impl Settings {
             sign_with_agent_name: t.sign_with_agent_name,
             duplicate_window: to_chrono(t.duplicate_window),
             closed_grace: to_chrono(t.closed_grace),
+            cc_become_watchers: t.cc_become_watchers,
             max_attachment_size: t.max_attachment_size,
             max_message_size: t.max_message_size,
             max_auto_per_hour: t.max_auto_per_hour,
@@ -357,6 +360,7 @@ impl Settings {
         let max_message_size = tickets.size_or("max_message_size", 100 << 20);
         let duplicate_window = tickets.duration_or("duplicate_window", Duration::from_secs(86_400));
         let closed_grace = tickets.duration_or("closed_grace", Duration::from_secs(7 * 86_400));
+        let cc_become_watchers = tickets.bool_or("cc_become_watchers", false);
         tickets.finish();
 
         let mut security = root.section("security");
@@ -417,6 +421,7 @@ impl Settings {
                 max_message_size,
                 duplicate_window,
                 closed_grace,
+                cc_become_watchers,
             },
             security: SecuritySettings {
                 trusted_authserv_id,

@@ -37,6 +37,9 @@ pub struct InboundMessage {
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub from: Person,
+    /// The addresses the mail was sent to (To and Cc), lower case, each
+    /// once, at most [`MAX_COPIED`].
+    pub copied: Vec<String>,
     pub subject: String,
     /// The whole text of the mail (HTML-only mail converted).
     pub text: String,
@@ -316,6 +319,7 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         in_reply_to: ids(message.in_reply_to()),
         references: ids(message.references()),
         subject: hygiene::subject(message.subject().unwrap_or("")),
+        copied: copied(&message),
         from,
         text,
         body,
@@ -344,6 +348,31 @@ fn person(addr: &mail_parser::Addr<'_>) -> Option<Person> {
         .map(hygiene::name)
         .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(&email));
     Some(Person { email, name })
+}
+
+/// At most this many addresses of a mail's To and Cc are read: a mail
+/// to a thousand people is not a conversation among them.
+pub const MAX_COPIED: usize = 50;
+
+/// The addresses of the To and Cc headers, lower case, each once.
+fn copied(message: &mail_parser::Message<'_>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let fields = [mail_parser::HeaderName::To, mail_parser::HeaderName::Cc];
+    let people = fields
+        .into_iter()
+        .flat_map(|f| message.header_values(f))
+        .filter_map(|v| v.as_address())
+        .flat_map(|a| a.iter())
+        .filter_map(person);
+    for p in people {
+        if out.len() == MAX_COPIED {
+            break;
+        }
+        if !out.contains(&p.email) {
+            out.push(p.email);
+        }
+    }
+    out
 }
 
 /// The sender: the first address of the first From header, and why it is
@@ -743,5 +772,29 @@ mod tests {
         assert_eq!(m.references, vec!["c3@z", "b2@y"]);
         assert_eq!(m.body, "Bonjour");
         assert_eq!(m.automatic, None);
+        assert_eq!(m.copied, ["support@example.test"]);
+    }
+
+    #[test]
+    fn to_and_cc_are_read_each_once_in_lower_case() {
+        let raw = b"From: Alice <alice@mairie.example>\r\nTo: \"Support\" <Support@Example.test>, bob@mairie.example\r\nCc: Chef <CHEF@mairie.example>, undisclosed-recipients:;, bob@mairie.example\r\nSubject: x\r\n\r\nBonjour\r\n";
+        let m = parse(raw, "support@example.test").unwrap();
+        assert_eq!(
+            m.copied,
+            [
+                "support@example.test",
+                "bob@mairie.example",
+                "chef@mairie.example"
+            ]
+        );
+        // A mail to a crowd: only the first ones are read.
+        let crowd: Vec<String> = (0..500).map(|i| format!("p{i}@x.example")).collect();
+        let raw = format!(
+            "From: a@x.example\r\nTo: {}\r\nSubject: x\r\n\r\nBonjour\r\n",
+            crowd.join(", ")
+        );
+        let m = parse(raw.as_bytes(), "support@example.test").unwrap();
+        assert_eq!(m.copied.len(), MAX_COPIED);
+        assert_eq!(m.copied[0], "p0@x.example");
     }
 }

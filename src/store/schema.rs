@@ -82,6 +82,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    participants (ticket_id, email) {
+        ticket_id -> BigInt,
+        email -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     agents (email) {
         email -> Text,
         name -> Nullable<Text>,
@@ -128,6 +136,7 @@ diesel::table! {
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(watchers -> tickets (ticket_id));
+diesel::joinable!(participants -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     raw_mails,
@@ -136,6 +145,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     blobs,
     attachments,
     watchers,
+    participants,
     agents,
     outbox,
     mailbox_cursors,

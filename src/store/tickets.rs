@@ -1,9 +1,10 @@
-//! `tickets`, `messages`, `attachments`, `blobs`, `watchers`, `counters`.
+//! `tickets`, `messages`, `attachments`, `blobs`, `watchers`,
+//! `participants`, `counters`.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{attachments, blobs, messages, tickets, watchers};
+use super::schema::{attachments, blobs, messages, participants, tickets, watchers};
 use super::{native, AnyConnection, StoreError, StoreResult};
 use crate::config::Language;
 use crate::ticket::{
@@ -234,6 +235,43 @@ pub fn add_watcher(
         ))
         .execute(c))?;
     Ok(true)
+}
+
+/// The people the requester's mails on a ticket were also sent to.
+pub fn participants_of(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<String>> {
+    Ok(native!(conn, |c| participants::table
+        .filter(participants::ticket_id.eq(ticket_id))
+        .order(participants::added_at.asc())
+        .then_order_by(participants::email.asc())
+        .select(participants::email)
+        .load(c))?)
+}
+
+/// Records participants of a ticket; those known already are left alone.
+pub fn add_participants(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    emails: &[String],
+    now: NaiveDateTime,
+) -> StoreResult<()> {
+    let known = participants_of(conn, ticket_id)?;
+    let rows: Vec<_> = emails
+        .iter()
+        .filter(|e| !known.contains(e))
+        .map(|e| {
+            (
+                participants::ticket_id.eq(ticket_id),
+                participants::email.eq(e.as_str()),
+                participants::added_at.eq(now),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        native!(conn, |c| diesel::insert_into(participants::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 pub fn remove_watcher(conn: &mut AnyConnection, ticket_id: i64, email: &str) -> StoreResult<bool> {

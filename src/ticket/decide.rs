@@ -20,6 +20,8 @@ use super::{Attachment, Automatic, Bounce, MessageKind, Person, Status, Ticket, 
 #[derive(Clone, Copy, Debug)]
 pub struct Mail<'a> {
     pub from: &'a Person,
+    /// The addresses it was sent to (To and Cc), lower case.
+    pub copied: &'a [String],
     pub message_id: Option<&'a str>,
     /// The subject without reply prefixes nor our tags.
     pub subject: &'a str,
@@ -65,7 +67,12 @@ pub struct Snapshot {
     pub solution: Option<String>,
     /// The ticket's internal notes: no text of them leaves the desk.
     pub notes: Vec<String>,
+    /// The people the requester's mails were also sent to (To, Cc).
+    pub participants: Vec<String>,
 }
+
+/// At most this many participants are recorded on a ticket.
+pub const MAX_PARTICIPANTS: usize = 20;
 
 /// What the application layer loads before deciding on a mail.
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +84,9 @@ pub struct Context<'a> {
     pub reported: Option<&'a [String]>,
     /// The ticket the mail's threading headers or subject tag name.
     pub matched: Option<&'a Snapshot>,
+    /// Whether it was its threading headers (In-Reply-To, References)
+    /// that named it, rather than the subject tag.
+    pub threaded: bool,
     /// The sender's open ticket with the same subject, opened within the
     /// duplicate window: loaded when [`may_merge`] says so.
     pub same_subject: Option<&'a Snapshot>,
@@ -94,6 +104,43 @@ pub fn actor_of(ticket: &Ticket, email: &str, agents: &Agents) -> Actor {
     } else {
         Actor::Stranger
     }
+}
+
+/// Who the sender of a mail is to the ticket it names: someone the
+/// requester put in copy is a participant only when the mail answers in
+/// the thread (its In-Reply-To or References name a mail of the ticket);
+/// the reference in a subject alone is no proof of having been there.
+pub fn sender_of(snapshot: &Snapshot, threaded: bool, email: &str, agents: &Agents) -> Actor {
+    match actor_of(&snapshot.ticket, email, agents) {
+        Actor::Stranger if threaded && snapshot.participants.iter().any(|p| p == email) => {
+            Actor::Participant
+        }
+        actor => actor,
+    }
+}
+
+/// The people a requester's mail was also sent to who become the ticket's
+/// participants: not the desk, its agents, its notification addresses,
+/// the requester, its watchers, nor those already known; at most
+/// [`MAX_PARTICIPANTS`] in all.
+fn new_participants(
+    mail: &Mail<'_>,
+    ticket: &Ticket,
+    known: &[String],
+    agents: &Agents,
+    policy: &Policy,
+) -> Vec<String> {
+    let room = MAX_PARTICIPANTS.saturating_sub(known.len());
+    let mut out: Vec<String> = Vec::new();
+    for a in mail.copied {
+        let ours = *a == policy.desk_address || policy.is_agent_notify(a) || agents.is_agent(a);
+        let in_ticket = *a == ticket.requester.email || ticket.watchers.contains(a);
+        if !(ours || in_ticket || known.contains(a) || out.contains(a)) {
+            out.push(a.clone());
+        }
+    }
+    out.truncate(room);
+    out
 }
 
 /// Whether our own mail came back: its Message-ID is ours, or it is from
@@ -155,7 +202,12 @@ pub fn reported(
 /// ticket it may not enter), so that the sender's open ticket with the
 /// same subject is looked up: the same request sent again while it is
 /// open is a follow-up on it.
-pub fn may_merge(mail: &Mail<'_>, matched: Option<&Ticket>, agents: &Agents) -> bool {
+pub fn may_merge(
+    mail: &Mail<'_>,
+    matched: Option<&Snapshot>,
+    threaded: bool,
+    agents: &Agents,
+) -> bool {
     // "Urgent", "Question", no subject at all: two such mails are not
     // the same request.
     if mail.automatic.is_some() || !text::is_meaningful_subject(mail.subject) {
@@ -163,7 +215,7 @@ pub fn may_merge(mail: &Mail<'_>, matched: Option<&Ticket>, agents: &Agents) -> 
     }
     match matched {
         None => true,
-        Some(t) => actor_of(t, &mail.from.email, agents) == Actor::Stranger,
+        Some(s) => sender_of(s, threaded, &mail.from.email, agents) == Actor::Stranger,
     }
 }
 
@@ -185,7 +237,7 @@ pub fn decide(
         }
     }
     if let (Some(s), Some(Automatic::AutoReply)) = (context.matched, mail.automatic) {
-        if actor_of(&s.ticket, &mail.from.email, context.agents) == Actor::Stranger {
+        if sender_of(s, context.threaded, &mail.from.email, context.agents) == Actor::Stranger {
             // An out-of-office of someone the ticket does not know, even
             // with the ticket's reference: nothing of it is kept there.
             return Plan::ignore("automatic mail from someone outside the ticket: not recorded");
@@ -206,7 +258,7 @@ pub fn decide(
     }
     let verdict = match (context.matched, mail.automatic) {
         (Some(s), _) => {
-            let actor = actor_of(&s.ticket, &mail.from.email, context.agents);
+            let actor = sender_of(s, context.threaded, &mail.from.email, context.agents);
             let courtesy = (mail.automatic.is_none() && mail.attachments.is_empty())
                 .then(|| machine::courtesy_after_closure(&s.ticket, mail.body, actor, now, policy))
                 .flatten();
@@ -239,7 +291,7 @@ pub fn decide(
             Draft::open(mail, subject, Some(old), policy, now)
         }
         Some((_, Verdict::OpenNew { follows: None })) | None => match context.same_subject {
-            Some(s) if may_merge(mail, context.matched.map(|m| &m.ticket), context.agents) => {
+            Some(s) if may_merge(mail, context.matched, context.threaded, context.agents) => {
                 let event = Event::Mail {
                     body: mail.body.to_string(),
                     authenticated: mail.trust(),
@@ -257,6 +309,7 @@ pub fn decide(
             draft.withhold_notes(&s.notes, mail);
         }
     }
+    draft.copied(mail, context, policy);
     draft.addresses = addresses;
     draft.kept = kept;
     draft.finish(Some(mail), said, context.agents, policy, now, ids)
@@ -361,6 +414,9 @@ pub(super) struct Draft {
     merged: bool,
     kept: Vec<usize>,
     addresses: Vec<AddressChange>,
+    /// The ticket's participants so far, and those the mail adds.
+    participants: Vec<String>,
+    new_participants: Vec<String>,
 }
 
 impl Draft {
@@ -381,6 +437,8 @@ impl Draft {
             merged,
             kept: Vec::new(),
             addresses: Vec::new(),
+            participants: snapshot.participants.clone(),
+            new_participants: Vec::new(),
         }
     }
 
@@ -417,7 +475,30 @@ impl Draft {
             merged: false,
             kept: Vec::new(),
             addresses: Vec::new(),
+            participants: Vec::new(),
+            new_participants: Vec::new(),
         }
+    }
+
+    /// The people the requester's mail was also sent to become the
+    /// ticket's participants (and its watchers, when the desk says so).
+    /// Only from a mail that may act as the requester, recorded on her
+    /// ticket: a forged one would let anybody in.
+    fn copied(&mut self, mail: &Mail<'_>, context: &Context<'_>, policy: &Policy) {
+        let ticket = &self.decision.ticket;
+        let recorded = self.decision.record.is_some();
+        if !recorded
+            || mail.automatic.is_some()
+            || mail.untrusted()
+            || ticket.requester.email != mail.from.email
+        {
+            return;
+        }
+        let added = new_participants(mail, ticket, &self.participants, context.agents, policy);
+        if policy.cc_become_watchers {
+            self.decision.ticket.watchers.extend(added.iter().cloned());
+        }
+        self.new_participants = added;
     }
 
     /// The last guard before an agent's mail leaves the desk: when what the
@@ -485,6 +566,8 @@ impl Draft {
             merged,
             kept,
             addresses,
+            participants: _,
+            new_participants,
         } = self;
         let ticket = &decision.ticket;
         let mut entries = Vec::new();
@@ -560,8 +643,14 @@ impl Draft {
         let signature = mail.and_then(|m| {
             letters::signature(&m.from.email, m.from.name.as_deref(), agents, policy)
         });
+        // Who has the mail already: the agent answered them directly.
+        let received = mail.map(|m| m.copied).unwrap_or_default();
         let mut write = |notice: &Notice, said: &Arc<Said>, thread: &Thread| {
-            let to = letters::recipients(ticket, notice, sender, policy);
+            let received = match notice.template {
+                Template::AgentReply => received,
+                _ => &[],
+            };
+            let to = letters::recipients(ticket, notice, sender, received, policy);
             Letter {
                 template: notice.template,
                 situation: notice.situation,
@@ -625,6 +714,7 @@ impl Draft {
             entries,
             kept,
             addresses,
+            participants: new_participants,
             letters,
         }
     }

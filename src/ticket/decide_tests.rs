@@ -87,6 +87,7 @@ fn snapshot(status: Status) -> Snapshot {
         notes: vec![
             "La DGS refuse le budget du nouveau copieur, ne pas en parler à Alice.".to_string(),
         ],
+        participants: vec!["paul@mairie.example".into()],
     }
 }
 
@@ -104,6 +105,10 @@ struct Given {
     reported: Option<Vec<String>>,
     authenticated: Option<Result<(), String>>,
     sender_doubt: Option<&'static str>,
+    /// Its To and Cc.
+    copied: Vec<String>,
+    /// Whether its threading headers named the ticket.
+    threaded: bool,
 }
 
 impl Given {
@@ -120,12 +125,15 @@ impl Given {
             reported: None,
             authenticated: None,
             sender_doubt: None,
+            copied: vec!["support@example.test".into()],
+            threaded: true,
         }
     }
 
     fn mail(&self) -> Mail<'_> {
         Mail {
             from: &self.from,
+            copied: &self.copied,
             message_id: self.message_id,
             subject: self.subject,
             body: self.body,
@@ -145,6 +153,7 @@ fn run(given: &Given, matched: Option<&Snapshot>, same_subject: Option<&Snapshot
         ours: false,
         reported: given.reported.as_deref(),
         matched,
+        threaded: given.threaded,
         same_subject,
         agents: &agents,
     };
@@ -219,6 +228,7 @@ fn our_own_mail_coming_back_is_set_aside() {
         ours: true,
         reported: None,
         matched: None,
+        threaded: true,
         same_subject: None,
         agents: &agents,
     };
@@ -291,17 +301,22 @@ fn the_same_request_sent_again_joins_the_open_ticket() {
 #[test]
 fn only_mail_that_would_open_a_ticket_of_its_own_looks_for_the_same_subject() {
     let a = agents();
-    let t = ticket(Status::InProgress);
+    let t = snapshot(Status::InProgress);
     let requester = Given::from(alice(), "Suite");
-    assert!(may_merge(&requester.mail(), None, &a));
-    assert!(!may_merge(&requester.mail(), Some(&t), &a));
+    assert!(may_merge(&requester.mail(), None, false, &a));
+    assert!(!may_merge(&requester.mail(), Some(&t), true, &a));
     let stranger = Given::from(person("eve@elsewhere.example"), "Suite");
-    assert!(may_merge(&stranger.mail(), Some(&t), &a));
+    assert!(may_merge(&stranger.mail(), Some(&t), true, &a));
     let agent = Given::from(person("bob@agents.example"), "Suite");
-    assert!(!may_merge(&agent.mail(), Some(&t), &a));
+    assert!(!may_merge(&agent.mail(), Some(&t), true, &a));
+    // Someone the requester put in copy, answering in the thread, follows
+    // up on her ticket; with the reference in a subject only, not.
+    let participant = Given::from(person("paul@mairie.example"), "Suite");
+    assert!(!may_merge(&participant.mail(), Some(&t), true, &a));
+    assert!(may_merge(&participant.mail(), Some(&t), false, &a));
     let mut robot = Given::from(alice(), "Absent");
     robot.automatic = Some(Automatic::AutoReply);
-    assert!(!may_merge(&robot.mail(), None, &a));
+    assert!(!may_merge(&robot.mail(), None, false, &a));
 }
 
 #[test]
@@ -491,6 +506,7 @@ fn what_an_agent_wrote_is_signed_when_the_desk_signs() {
         ours: false,
         reported: None,
         matched: Some(&s),
+        threaded: true,
         same_subject: None,
         agents: &agents,
     };
@@ -526,6 +542,7 @@ fn attachments_over_the_limit_are_refused_and_the_sender_told_after_the_rest() {
         ours: false,
         reported: None,
         matched: None,
+        threaded: true,
         same_subject: None,
         agents: &agents,
     };
@@ -767,4 +784,172 @@ fn what_an_untrusted_mail_said_is_not_repeated_outside_the_desk() {
         assert!(!plan.letters[0].said.withheld);
         assert_eq!(plan.letters[0].said.body, text);
     }
+}
+
+#[test]
+fn an_agent_who_answered_people_directly_does_not_send_them_a_copy() {
+    // Bob answered Alice himself, the desk and the agents' list in copy:
+    // the desk sends his words only to who did not get them (the watcher).
+    let given = Given {
+        copied: [
+            "alice@mairie.example",
+            "support@example.test",
+            "sau@example.test",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Given::from(person("bob@agents.example"), "Le toner est changé.")
+    };
+    let s = snapshot(Status::InProgress);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Added(MessageKind::AgentReply));
+    assert_eq!(
+        to_of(&plan),
+        [(Template::AgentReply, vec!["chef@mairie.example"])]
+    );
+    // A solution still reaches her: it says how to answer it.
+    let given = Given {
+        copied: vec!["alice@mairie.example".into()],
+        ..Given::from(person("bob@agents.example"), "#solution Redémarrez.")
+    };
+    let plan = run(&given, Some(&s), None);
+    let to = to_of(&plan);
+    assert_eq!(to[0].0, Template::Solution);
+    assert!(to[0].1.contains(&"alice@mairie.example"), "{to:?}");
+}
+
+#[test]
+fn each_recipient_is_addressed_as_who_they_are() {
+    use crate::ticket::plan::Role;
+    let given = Given::from(person("bob@agents.example"), "Le toner est changé.");
+    let plan = run(&given, Some(&snapshot(Status::New)), None);
+    let roles: Vec<Role> = plan.letters[0].to.iter().map(|a| a.role).collect();
+    assert_eq!(roles, [Role::Requester, Role::Watcher, Role::Agent]);
+}
+
+#[test]
+fn someone_the_requester_put_in_copy_answers_in_the_thread_as_a_participant() {
+    // Paul was in Cc of Alice's request and answers all on it: a
+    // follow-up on her ticket, which he cannot validate; the agents are
+    // told who wrote, and nobody else.
+    let s = snapshot(Status::Solved);
+    for body in ["C'est urgent, la paie part jeudi.", "OK", "VALIDER"] {
+        let given = Given::from(person("paul@mairie.example"), body);
+        let plan = run(&given, Some(&s), None);
+        assert_eq!(
+            plan.outcome,
+            PlanOutcome::Added(MessageKind::Followup),
+            "{body}"
+        );
+        assert_eq!(
+            plan.ticket().map(|t| t.status),
+            Some(Status::Solved),
+            "{body}"
+        );
+        assert_eq!(
+            to_of(&plan),
+            [(Template::AgentFollowUp, vec!["sau@example.test"])],
+            "{body}"
+        );
+        assert_eq!(plan.letters[0].situation, Situation::Participant);
+    }
+    // The same address with the reference in its subject only, and a
+    // stranger in the thread: each opens a ticket of their own.
+    for (who, threaded) in [
+        ("paul@mairie.example", false),
+        ("eve@ailleurs.example", true),
+    ] {
+        let given = Given {
+            threaded,
+            ..Given::from(person(who), "C'est urgent.")
+        };
+        let plan = run(&given, Some(&s), None);
+        assert_eq!(plan.outcome, PlanOutcome::Opened, "{who}");
+    }
+}
+
+#[test]
+fn the_requesters_copies_become_participants_and_watchers_when_the_desk_says_so() {
+    let given = Given {
+        copied: [
+            "support@example.test",
+            "sau@example.test",
+            "bob@agents.example",
+            "chef@mairie.example",
+            "paul@mairie.example",
+            "rh@mairie.example",
+            "alice@mairie.example",
+            "rh@mairie.example",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..Given::from(alice(), "J'ajoute le service RH en copie.")
+    };
+    let s = snapshot(Status::InProgress);
+    let plan = run(&given, Some(&s), None);
+    // Not the desk, its agents, the requester, a watcher, nor Paul again.
+    assert_eq!(plan.participants, ["rh@mairie.example"]);
+    assert_eq!(
+        plan.ticket().map(|t| t.watchers.clone()),
+        Some(vec!["chef@mairie.example".to_string()])
+    );
+    let agents = agents();
+    let watching = Policy {
+        cc_become_watchers: true,
+        ..policy()
+    };
+    let context = Context {
+        ours: false,
+        reported: None,
+        matched: Some(&s),
+        threaded: true,
+        same_subject: None,
+        agents: &agents,
+    };
+    let plan = decide(&context, &given.mail(), &watching, at(NOW), &mut ids());
+    assert_eq!(
+        plan.ticket().map(|t| t.watchers.clone()),
+        Some(vec![
+            "chef@mairie.example".to_string(),
+            "rh@mairie.example".to_string()
+        ])
+    );
+    // A new request with people in copy: they are its participants.
+    let plan = run(&given, None, None);
+    assert_eq!(plan.outcome, PlanOutcome::Opened);
+    assert_eq!(
+        plan.participants,
+        [
+            "chef@mairie.example",
+            "paul@mairie.example",
+            "rh@mairie.example"
+        ]
+    );
+}
+
+#[test]
+fn a_forged_or_crowded_copy_list_lets_nobody_in() {
+    // A mail in Alice's name that could not be authenticated: its Cc
+    // would let anybody follow up on her ticket.
+    let forged = Given {
+        copied: vec!["eve@ailleurs.example".into()],
+        authenticated: Some(Err("dkim=fail".into())),
+        ..Given::from(alice(), "Merci d'ajouter Eve.")
+    };
+    let s = snapshot(Status::InProgress);
+    assert!(run(&forged, Some(&s), None).participants.is_empty());
+    // Nor does someone else's mail, even on her ticket.
+    let watcher = Given {
+        copied: vec!["eve@ailleurs.example".into()],
+        ..Given::from(person("chef@mairie.example"), "J'ajoute Eve.")
+    };
+    assert!(run(&watcher, Some(&s), None).participants.is_empty());
+    // A mail to a crowd: at most so many participants per ticket.
+    let crowd: Vec<String> = (0..60).map(|i| format!("p{i}@mairie.example")).collect();
+    let given = Given {
+        copied: crowd,
+        ..Given::from(alice(), "À tout le service.")
+    };
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.participants.len(), MAX_PARTICIPANTS - 1);
 }

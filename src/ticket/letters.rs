@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::notice::{Audience, Notice};
-use super::plan::Addressed;
+use super::plan::{Addressed, Role};
 use super::policy::Policy;
 use super::Ticket;
 
@@ -83,11 +83,14 @@ impl Thread {
 
 /// The addresses a notice goes to, each once, in the order of its
 /// audiences. The author of a mail never gets a copy of it as an agent or
-/// a watcher.
+/// a watcher, nor does anyone who received it already: `received` are the
+/// addresses the author sent it to (an agent who answered the requester
+/// directly, the desk in copy).
 pub fn recipients(
     ticket: &Ticket,
     notice: &Notice,
     sender: Option<&str>,
+    received: &[String],
     policy: &Policy,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -107,7 +110,7 @@ pub fn recipients(
             continue;
         }
         for a in addresses {
-            if skip_sender && Some(a.as_str()) == sender {
+            if skip_sender && Some(a.as_str()) == sender || received.contains(a) {
                 continue;
             }
             if !out.contains(a) {
@@ -133,6 +136,15 @@ pub fn address(
     to.into_iter()
         .map(|to| {
             let to_agent = agents.is_agent(&to) || policy.is_agent_notify(&to);
+            let role = if to == ticket.requester.email {
+                Role::Requester
+            } else if ticket.watchers.contains(&to) {
+                Role::Watcher
+            } else if to_agent {
+                Role::Agent
+            } else {
+                Role::Other
+            };
             let references = thread.seen_by(&to, to_agent, &ticket.requester.email);
             let in_reply_to = replying_to
                 .filter(|id| references.iter().any(|r| r == id))
@@ -141,6 +153,7 @@ pub fn address(
             Addressed {
                 message_id: ids.next().expect("an endless supply of Message-IDs"),
                 to,
+                role,
                 in_reply_to,
                 references,
             }
@@ -223,13 +236,13 @@ mod tests {
         );
         // A watcher wrote: the requester and the other watcher get it.
         assert_eq!(
-            recipients(&t, &notice, Some("chef@mairie.example"), &policy()),
+            recipients(&t, &notice, Some("chef@mairie.example"), &[], &policy()),
             ["alice@mairie.example", "dsi@mairie.example"]
         );
         let to_agents = Notice::new(Template::AgentFollowUp, &[Audience::Agents]);
-        assert!(recipients(&t, &to_agents, Some("sau@example.test"), &policy()).is_empty());
+        assert!(recipients(&t, &to_agents, Some("sau@example.test"), &[], &policy()).is_empty());
         assert_eq!(
-            recipients(&t, &to_agents, Some("alice@mairie.example"), &policy()),
+            recipients(&t, &to_agents, Some("alice@mairie.example"), &[], &policy()),
             ["sau@example.test"]
         );
     }
@@ -243,7 +256,7 @@ mod tests {
             &[Audience::Requester, Audience::Watchers, Audience::Sender],
         );
         assert_eq!(
-            recipients(&t, &notice, Some("bob@agents.example"), &policy()),
+            recipients(&t, &notice, Some("bob@agents.example"), &[], &policy()),
             [
                 "alice@mairie.example",
                 "chef@mairie.example",
@@ -252,7 +265,7 @@ mod tests {
             ]
         );
         let to_sender = Notice::new(Template::CommandError, &[Audience::Sender]);
-        assert!(recipients(&t, &to_sender, None, &policy()).is_empty());
+        assert!(recipients(&t, &to_sender, None, &[], &policy()).is_empty());
     }
 
     #[test]

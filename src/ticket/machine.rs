@@ -17,6 +17,10 @@ use super::{
 pub enum Actor {
     Requester,
     Watcher,
+    /// Someone the requester's mail was also sent to (To, Cc), answering
+    /// in its thread: adds follow-ups, never decides, receives nothing
+    /// unless made a watcher.
+    Participant,
     Agent,
     /// Anybody else: never enters the ticket.
     Stranger,
@@ -254,7 +258,7 @@ pub fn apply(
         } => match actor {
             Actor::Stranger | Actor::System => Verdict::OpenNew { follows: None },
             Actor::Agent => agent_mail(t, body, authenticated, now, policy),
-            Actor::Requester | Actor::Watcher => {
+            Actor::Requester | Actor::Watcher | Actor::Participant => {
                 if t.status == Status::Closed {
                     return match policy.reply_to_closed {
                         ReplyToClosed::NewTicket => Verdict::OpenNew {
@@ -295,6 +299,13 @@ pub fn apply(
                 let undecided =
                     actor == Actor::Requester && t.status == Status::Solved && decided.is_none();
                 let mut decision = requester_mail(t, body, decided, now);
+                if actor == Actor::Participant {
+                    // The agents are told who wrote: not someone the
+                    // ticket's mail goes to.
+                    for n in &mut decision.notices {
+                        n.situation = Situation::Participant;
+                    }
+                }
                 if undecided {
                     // Told that the solution still waits, and how to answer.
                     decision.notices.insert(
@@ -379,7 +390,7 @@ pub fn courtesy_after_closure(
 ) -> Option<Decision> {
     let closed_at = t.closed_at.filter(|_| t.status == Status::Closed)?;
     let kind = match actor {
-        Actor::Requester | Actor::Watcher => MessageKind::Followup,
+        Actor::Requester | Actor::Watcher | Actor::Participant => MessageKind::Followup,
         // Not a note: notes are what no requester may read, and the
         // guard refuses any later mail that repeats one.
         Actor::Agent => MessageKind::AgentReply,

@@ -98,6 +98,8 @@ pub enum Situation {
     Merged,
     /// On a closed ticket, which stays closed.
     Closed,
+    /// From someone the requester put in copy, who is not a watcher.
+    Participant,
 }
 
 impl Situation {
@@ -109,6 +111,7 @@ impl Situation {
             Situation::Unauthenticated => "unauthenticated",
             Situation::Merged => "merged",
             Situation::Closed => "closed",
+            Situation::Participant => "participant",
         }
     }
 }

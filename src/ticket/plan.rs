@@ -10,6 +10,17 @@ use super::limits::Refused;
 use super::notice::{Situation, Template};
 use super::{Attachment, MessageKind, Person, Ticket, TicketRef};
 
+string_enum!(
+    /// Who a recipient is to a ticket. `Other`: someone who wrote and is
+    /// answered (a person the requester put in copy, a stranger).
+    Role {
+        Requester => "requester",
+        Watcher => "watcher",
+        Agent => "agent",
+        Other => "other",
+    }
+);
+
 /// What a mail, the clock or a relay's refusal does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
@@ -22,6 +33,9 @@ pub struct Plan {
     pub kept: Vec<usize>,
     /// Done before the letters are written, in order.
     pub addresses: Vec<AddressChange>,
+    /// People the requester's mail was also sent to (its To and Cc),
+    /// recorded on the ticket as participants: they may add follow-ups.
+    pub participants: Vec<String>,
     /// The mails to send, in order.
     pub letters: Vec<Letter>,
 }
@@ -35,6 +49,7 @@ impl Plan {
             entries: Vec::new(),
             kept: Vec::new(),
             addresses: Vec::new(),
+            participants: Vec::new(),
             letters: Vec::new(),
         }
     }
@@ -55,7 +70,11 @@ impl Plan {
             TicketChange::Open(_) => false,
             TicketChange::Update { before, after } => before == after,
         };
-        unchanged && self.entries.is_empty() && self.letters.is_empty() && self.addresses.is_empty()
+        unchanged
+            && self.entries.is_empty()
+            && self.letters.is_empty()
+            && self.addresses.is_empty()
+            && self.participants.is_empty()
     }
 }
 
@@ -148,6 +167,8 @@ pub struct Letter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Addressed {
     pub to: String,
+    /// Who `to` is to the ticket: each is greeted and told as such.
+    pub role: Role,
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,

@@ -41,6 +41,9 @@ pub struct Policy {
     /// a participant this soon after closure is recorded on the closed
     /// ticket and changes nothing.
     pub closed_grace: Duration,
+    /// Whether the people the requester put in copy become watchers of
+    /// the ticket (else they may add follow-ups, and receive nothing).
+    pub cc_become_watchers: bool,
     /// Larger attachments are not kept; the sender is told.
     pub max_attachment_size: u64,
     /// A larger mail keeps its text but none of its attachments.
@@ -79,6 +82,7 @@ pub(crate) mod tests {
             sign_with_agent_name: false,
             duplicate_window: Duration::days(1),
             closed_grace: Duration::days(7),
+            cc_become_watchers: false,
             max_attachment_size: 50 << 20,
             max_message_size: 60 << 20,
             max_auto_per_hour: 5,

@@ -46,7 +46,165 @@ on_both_databases!(
     dates_in_mail_are_the_desks_days,
     closed_tickets_take_courtesy_and_never_reopen_silently,
     no_internal_note_leaves_the_desk,
+    people_in_copy_follow_up_on_the_ticket,
+    people_in_copy_become_watchers_when_the_desk_says_so,
+    an_agent_who_answered_directly_sends_no_second_copy,
 );
+
+const PAUL: &str = "Paul Durand <paul.durand@mairie-exemple.fr>";
+const PAUL_ADDR: &str = "paul.durand@mairie-exemple.fr";
+
+/// A request from Jeanne with her head of service in copy.
+fn request_with_paul_in_copy(app: &TestApp, now: &str) {
+    app.ok(&["agents", "add", MARC_ADDR, "--name", "Marc"]);
+    app.append(&mail(
+        JEANNE,
+        "Paie de décembre : export bloqué",
+        "req-paie@mairie-exemple.fr",
+        &format!("Cc: {PAUL}, Support <support@example.test>\n"),
+        "Bonjour,\nl'export de la paie vers la trésorerie échoue.\nJeanne",
+    ));
+    app.run_at(now);
+}
+
+/// Paul, whom Jeanne put in copy, answers all on her request: a follow-up
+/// on her ticket, never a second one; he cannot validate its solution and
+/// receives nothing, and the agents are told who wrote. The same address
+/// with only the reference in a subject, or a stranger in the thread,
+/// opens a ticket of its own.
+fn people_in_copy_follow_up_on_the_ticket(db: Db) {
+    let app = TestApp::start(db);
+    request_with_paul_in_copy(&app, "2026-11-23T08:00:00Z");
+    let answer_all = |body: &str, id: &str| {
+        app.append(&mail(
+            PAUL,
+            "RE: Paie de décembre : export bloqué",
+            id,
+            "In-Reply-To: <req-paie@mairie-exemple.fr>\nReferences: <req-paie@mairie-exemple.fr>\nCc: Jeanne Martin <jeanne.martin@mairie-exemple.fr>\n",
+            body,
+        ));
+    };
+    answer_all(
+        "C'est urgent, la paie part jeudi.\n\nPaul Durand\nChef du service RH",
+        "paul1@mairie-exemple.fr",
+    );
+    app.run_at("2026-11-23T08:30:00Z");
+    assert_eq!(app.tickets().len(), 1, "{:?}", app.tickets());
+    assert_eq!(app.kinds(1), ["initial", "followup"]);
+    let notice = last_to(&app, DESK);
+    assert!(
+        notice.subject.contains("Message d'une personne en copie"),
+        "{}",
+        notice.subject
+    );
+    assert!(
+        notice
+            .body
+            .contains("<paul.durand@mairie-exemple.fr> a écrit sur le ticket")
+            && notice
+                .body
+                .contains("#watch add paul.durand@mairie-exemple.fr")
+            && notice.body.contains("la paie part jeudi"),
+        "{}",
+        notice.body
+    );
+    assert!(
+        app.sent_to(PAUL_ADDR).is_empty(),
+        "{:?}",
+        app.sent_to(PAUL_ADDR)
+    );
+
+    // His "OK" on the solution is not hers.
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Le connecteur a été relancé.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    answer_all("OK", "paul2@mairie-exemple.fr");
+    app.run_at("2026-11-23T09:30:00Z");
+    assert_eq!(app.ticket(1)["status"], "solved");
+    assert_eq!(
+        app.kinds(1),
+        ["initial", "followup", "solution", "followup"]
+    );
+    assert!(app.sent_to(PAUL_ADDR).is_empty());
+
+    // The reference alone is no proof of having been there; nor is the
+    // thread from someone Jeanne never wrote to.
+    app.append(&mail(
+        PAUL,
+        "[SUPPORT #000001] Paie",
+        "paul3@mairie-exemple.fr",
+        "",
+        "Autre chose : mon badge ne marche plus.",
+    ));
+    app.append(&mail(
+        "Eve <eve@ailleurs.example>",
+        "RE: Paie de décembre : export bloqué",
+        "eve1@ailleurs.example",
+        "In-Reply-To: <req-paie@mairie-exemple.fr>\n",
+        "VALIDER",
+    ));
+    app.run_at("2026-11-23T10:00:00Z");
+    assert_eq!(app.tickets().len(), 3);
+    assert_eq!(app.ticket(1)["status"], "solved");
+    assert_eq!(app.kinds(1).len(), 4);
+}
+
+/// With `cc_become_watchers = true`, the people Jeanne put in copy are the
+/// ticket's watchers: they receive the solution, greeted as watchers.
+fn people_in_copy_become_watchers_when_the_desk_says_so(db: Db) {
+    let app = TestApp::start_with(db, "cc_become_watchers = true\n");
+    request_with_paul_in_copy(&app, "2026-11-23T08:00:00Z");
+    assert_eq!(app.ticket(1)["watchers"], serde_json::json!([PAUL_ADDR]));
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Le connecteur a été relancé.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let to_paul = app.sent_to(PAUL_ADDR);
+    assert_eq!(to_paul.len(), 1, "{to_paul:?}");
+    assert!(to_paul[0].body.contains("Le connecteur a été relancé"));
+    assert!(
+        to_paul[0].body.contains("vous suivez la demande"),
+        "{}",
+        to_paul[0].body
+    );
+    assert_eq!(
+        to_paul[0].subject,
+        "[SUPPORT #000001] Paie de décembre : export bloqué"
+    );
+}
+
+/// Marc answers Jeanne himself, the desk in copy: she has his mail, the
+/// desk does not send it again; the watcher, who did not get it, does.
+fn an_agent_who_answered_directly_sends_no_second_copy(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.ok(&["watchers", "add", "1", "chef.service@mairie-exemple.fr"]);
+    let before = app.sent_to(JEANNE_ADDR).len();
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "Bonjour Jeanne,\n\nJe passe à 14 h changer le toner.\n\nMarc",
+        &format!("Cc: {JEANNE}\n"),
+    );
+    app.run_at("2026-11-23T08:30:00Z");
+    assert_eq!(app.kinds(1), ["initial", "agent_reply"]);
+    assert_eq!(
+        app.sent_to(JEANNE_ADDR).len(),
+        before,
+        "{:?}",
+        app.sent_to(JEANNE_ADDR)
+    );
+    let to_chef = app.sent_to("chef.service@mairie-exemple.fr");
+    assert_eq!(to_chef.len(), 1, "{to_chef:?}");
+    assert!(to_chef[0].body.contains("changer le toner"));
+}
 
 /// After closure: a "merci" from the requester or an agent's "bonne
 /// journée" within `closed_grace` is recorded on the closed ticket, and
@@ -498,6 +656,32 @@ fn question_answer_solution_validation(db: Db) {
         .sent_to(JEANNE_ADDR)
         .iter()
         .all(|m| !m.body.contains(MARC_ADDR)));
+    // One subject for the whole conversation, as her client threads it:
+    // acknowledgement, question, solution, closure; what happened is said
+    // in the body.
+    let subjects: Vec<String> = app
+        .sent_to(JEANNE_ADDR)
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
+    assert!(
+        subjects
+            .iter()
+            .all(|s| s == "[SUPPORT #000001] Imprimante de l'état civil hors ligne"),
+        "{subjects:?}"
+    );
+    assert!(
+        confirmation.body.contains("maintenant clôturée"),
+        "{}",
+        confirmation.body
+    );
+    // The agents' notices keep saying what happened in their subject.
+    assert!(
+        last_to(&app, DESK).subject.contains("Solution validée"),
+        "{}",
+        last_to(&app, DESK).subject
+    );
 }
 
 fn refusal_new_solution_reminder_and_auto_close(db: Db) {
