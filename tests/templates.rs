@@ -13,7 +13,7 @@ use guichet::config::Settings;
 use guichet::ticket::command::CommandError;
 use guichet::ticket::limits::Refused;
 use guichet::ticket::notice::{Audience, Notice, Situation, Template};
-use guichet::ticket::plan::{Letter, Said};
+use guichet::ticket::plan::{Letter, Related, Said};
 use guichet::ticket::{Attachment, Language, Person, Status, Ticket, TicketRef, TicketType};
 
 const CONFIG: &str = r#"
@@ -358,6 +358,24 @@ fn every_template_matches_its_golden_mail() {
             "agent_followup-participant",
         ),
         (
+            Template::Acknowledgement,
+            Situation::FollowUp,
+            None,
+            "acknowledgement-apart",
+        ),
+        (
+            Template::AgentNewTicket,
+            Situation::FollowUp,
+            None,
+            "agent_new_ticket-apart",
+        ),
+        (
+            Template::CommandDone,
+            Situation::FollowUp,
+            None,
+            "command_done-merge",
+        ),
+        (
             Template::ReplyWithheld,
             Situation::Closed,
             None,
@@ -381,6 +399,19 @@ fn every_template_matches_its_golden_mail() {
                     reason: auth_reason(language),
                 });
             }
+            if name == "command_done-merge" {
+                n.error = Some(CommandError {
+                    command: "#merge 98".into(),
+                    reason: "merge".into(),
+                });
+                t.status = Status::Closed;
+            }
+            // A mail that opened its ticket apart from the one whose
+            // reference it carried; the ticket a merge joined.
+            let related = (name.ends_with("-apart") || name.ends_with("-merge")).then(|| Related {
+                number: TicketRef(98),
+                subject: "Accès au logiciel de paie".into(),
+            });
             let solution = Some(match language {
                 Language::Fr => "Le pilote a été réinstallé sur le serveur d'impression.",
                 Language::En => "The driver was reinstalled on the print server.",
@@ -396,6 +427,7 @@ fn every_template_matches_its_golden_mail() {
                 said: Arc::new(said(template)),
                 solution: solution.map(String::from),
                 follows,
+                related,
                 signature: agent.map(String::from),
                 to: Vec::new(),
             };

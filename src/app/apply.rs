@@ -10,7 +10,7 @@ use crate::store::tickets::{NewAttachment, NewMessage};
 use crate::store::{addresses, outbox, tickets, AnyConnection, StoreResult};
 use crate::ticket::decide::Snapshot;
 use crate::ticket::letters::{Agents, Seen, Thread};
-use crate::ticket::plan::{AddressChange, Author, Plan, TicketChange};
+use crate::ticket::plan::{AddressChange, Author, Join, Plan, TicketChange};
 use crate::ticket::{MessageKind, Person, Status, Ticket};
 
 /// The mail a plan was decided on, as stored.
@@ -70,6 +70,9 @@ pub(super) fn apply(
         email: desk.policy.desk_address.clone(),
         name: None,
     };
+    if let Some(join) = &plan.joins {
+        join_thread(conn, id, join, &desk_person, now)?;
+    }
     for entry in &plan.entries {
         let by_sender = mail.filter(|_| entry.author == Author::Sender);
         let files: Vec<NewAttachment<'_>> = match by_sender {
@@ -110,6 +113,40 @@ pub(super) fn apply(
         post.send(conn, desk, clock, letters)?;
     }
     Ok(Some((id, ticket)))
+}
+
+/// A ticket's thread moved to the ticket it joins (`#merge`), before the
+/// plan's own records are written (those stay on the ticket that joined);
+/// that ticket records the line and gains its people.
+fn join_thread(
+    conn: &mut AnyConnection,
+    from: i64,
+    join: &Join,
+    desk: &Person,
+    now: chrono::NaiveDateTime,
+) -> StoreResult<()> {
+    let (to, _) = tickets::find_by_number(conn, join.into)?.ok_or_else(|| {
+        crate::store::StoreError::Invalid(format!("ticket {} to join is gone", join.into))
+    })?;
+    tickets::move_thread(conn, from, to)?;
+    for w in &join.watchers {
+        tickets::add_watcher(conn, to, w, now)?;
+    }
+    tickets::add_participants(conn, to, &join.participants, now)?;
+    tickets::insert_message(
+        conn,
+        &NewMessage {
+            ticket_id: to,
+            raw_mail_id: None,
+            kind: MessageKind::System,
+            from: desk,
+            at: now,
+            body: &join.entry,
+            message_id: None,
+        },
+        &[],
+    )?;
+    Ok(())
 }
 
 /// A ticket's fields and watchers, as they become.

@@ -370,12 +370,18 @@ fn process_parsed(
             .map(|r| r.split(',').map(|a| a.trim().to_lowercase()).collect()),
         None => None,
     };
+    // The ticket an agent's #merge names.
+    let target = match decide::merge_target(&mail, agents) {
+        Some(n) if matched.is_some() => tickets::find_by_number(conn, n)?.map(|(_, t)| t),
+        _ => None,
+    };
     let context = Context {
         ours,
         reported: reported.as_deref(),
         matched: matched.as_ref().map(|(_, s)| s),
         threaded,
         same_subject: same_subject.as_ref().map(|(_, s)| s),
+        target: target.as_ref(),
         agents,
     };
     let plan = decide::decide(

@@ -43,7 +43,8 @@ impl Presentation {
     }
 
     /// What a letter's template is told.
-    /// `role`: who the mail goes to, `requester`, `watcher` or `agent`.
+    /// `role`: who the mail goes to, `requester`, `watcher`, `agent` or
+    /// `other`.
     pub fn letter_context(
         &self,
         ticket: &Ticket,
@@ -80,6 +81,11 @@ impl Presentation {
             "recipient": { "role": role },
             "situation": letter.situation.as_str(),
             "follows": letter.follows.map(|f| f.display(tag)),
+            "related": letter.related.as_ref().map(|r| json!({
+                "number": r.number.0,
+                "reference": r.number.display(tag),
+                "subject": r.subject,
+            })),
             "error": letter.error.as_ref().map(|e| json!({ "command": e.command, "reason": e.reason })),
             "agent": letter.signature.as_ref().map(|name| json!({ "name": name })),
             "reply_to_closed": match policy.reply_to_closed {

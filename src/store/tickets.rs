@@ -237,6 +237,29 @@ pub fn add_watcher(
     Ok(true)
 }
 
+/// Moves a ticket's thread to another (`#merge`): its messages (their
+/// attachments with them), the raw mails it was made of, and the mail
+/// sent for it (so that answers to it thread there).
+pub fn move_thread(conn: &mut AnyConnection, from: i64, to: i64) -> StoreResult<()> {
+    use super::schema::{outbox, raw_mails};
+    native!(conn, |c| diesel::update(
+        messages::table.filter(messages::ticket_id.eq(from))
+    )
+    .set(messages::ticket_id.eq(to))
+    .execute(c))?;
+    native!(conn, |c| diesel::update(
+        raw_mails::table.filter(raw_mails::ticket_id.eq(Some(from)))
+    )
+    .set(raw_mails::ticket_id.eq(Some(to)))
+    .execute(c))?;
+    native!(conn, |c| diesel::update(
+        outbox::table.filter(outbox::ticket_id.eq(Some(from)))
+    )
+    .set(outbox::ticket_id.eq(Some(to)))
+    .execute(c))?;
+    Ok(())
+}
+
 /// The people the requester's mails on a ticket were also sent to.
 pub fn participants_of(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<String>> {
     Ok(native!(conn, |c| participants::table

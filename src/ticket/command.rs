@@ -2,7 +2,7 @@
 //! stripped), e.g. `#solution …`, `#note …`, `#watch add x@y`, `#close`.
 
 use super::text::{fold, is_address};
-use super::{Impact, TicketType};
+use super::{Impact, TicketRef, TicketType};
 
 /// What an agent asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub enum Command {
     SetType(TicketType),
     SetImpact(Impact),
     SetCategory(String),
+    /// This ticket joins ticket N: its thread moves there, it is closed.
+    Merge(TicketRef),
 }
 
 /// A command line that could not be understood.
@@ -30,7 +32,8 @@ pub struct CommandError {
     /// Why, as a key the templates put into words in the desk's language:
     /// `unknown`, `empty`, `misplaced`, `needs_text`, `not_an_address`,
     /// `watch_usage`, `type_usage`, `impact_usage`, `category_usage`,
-    /// `already_closed`. Other notices use this field for their own
+    /// `already_closed`, `merge_usage`, `merge_unknown`, `merge_self`,
+    /// `merge_closed`. Other notices use this field for their own
     /// values (see templates/README.md).
     pub reason: String,
 }
@@ -65,7 +68,33 @@ const NAMES: &[&str] = &[
     "impact",
     "category",
     "categorie",
+    "merge",
+    "fusion",
+    "fusionner",
 ];
+
+/// The ticket number of `#merge 12`, `#merge #000012` or
+/// `#merge [SUPPORT #000012]`.
+fn ticket_number(args: &[&str]) -> Option<TicketRef> {
+    let (last, tag) = match args {
+        [n] => (*n, None),
+        [tag, n] => (*n, Some(*tag)),
+        _ => return None,
+    };
+    if tag.is_some_and(|t| !t.starts_with('[')) {
+        return None;
+    }
+    let digits = last.strip_prefix('#').unwrap_or(last);
+    let digits = if tag.is_some() {
+        digits.strip_suffix(']')?
+    } else {
+        digits
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|&n: &i64| n > 0).map(TicketRef)
+}
 
 /// The command name a line starts with (`#solution …`), folded, if it is
 /// one: "#1042" or "#hashtag" are text.
@@ -163,6 +192,20 @@ pub fn parse(body: &str) -> Option<Parsed> {
                 (Ok(Command::SetCategory(args.join(" "))), join_text(&[]))
             }
         }
+        "merge" | "fusion" | "fusionner" => {
+            // The number, then nothing: words after it would be a reason
+            // kept on the ticket.
+            let (number, rest) = match args.iter().position(|a| a.ends_with(']')) {
+                Some(end) if args.first().is_some_and(|a| a.starts_with('[')) => {
+                    args.split_at(end + 1)
+                }
+                _ => args.split_at(args.len().min(1)),
+            };
+            let command = ticket_number(number)
+                .map(Command::Merge)
+                .ok_or_else(|| error("merge_usage"));
+            (command, join_text(rest))
+        }
         "" => (Err(error("empty")), join_text(&args)),
         _ => (Err(error("unknown")), join_text(&args)),
     };
@@ -252,6 +295,33 @@ mod tests {
             parse("#catégorie Logiciel finances").unwrap().command,
             Ok(Command::SetCategory("Logiciel finances".into()))
         );
+    }
+
+    #[test]
+    fn merge_names_a_ticket_as_agents_write_it() {
+        for (line, n) in [
+            ("#merge 12", 12),
+            ("#merge #000012", 12),
+            ("#merge [SUPPORT #000012]", 12),
+            ("#fusionner 7 même demande, autre adresse", 7),
+        ] {
+            assert_eq!(
+                parse(line).unwrap().command,
+                Ok(Command::Merge(TicketRef(n))),
+                "{line}"
+            );
+        }
+        assert_eq!(parse("#merge 7 même demande").unwrap().text, "même demande");
+        for line in [
+            "#merge",
+            "#merge douze",
+            "#merge 0",
+            "#merge -3",
+            "#merge SUPPORT #12]",
+        ] {
+            let e = parse(line).unwrap().command.unwrap_err();
+            assert_eq!(e.reason, "merge_usage", "{line}");
+        }
     }
 
     #[test]

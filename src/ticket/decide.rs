@@ -11,7 +11,9 @@ use super::letters::{self, Agents, Seen, Thread};
 use super::limits::{self, Refused};
 use super::machine::{self, Actor, Decision, Event, Record, Verdict};
 use super::notice::{Audience, Notice, Situation, Template};
-use super::plan::{AddressChange, Author, Entry, Letter, Plan, PlanOutcome, Said, TicketChange};
+use super::plan::{
+    AddressChange, Author, Entry, Join, Letter, Plan, PlanOutcome, Related, Said, TicketChange,
+};
 use super::policy::Policy;
 use super::text::{self, quoted_note, size_text};
 use super::{Attachment, Automatic, Bounce, MessageKind, Person, Status, Ticket, TicketRef};
@@ -90,7 +92,22 @@ pub struct Context<'a> {
     /// The sender's open ticket with the same subject, opened within the
     /// duplicate window: loaded when [`may_merge`] says so.
     pub same_subject: Option<&'a Snapshot>,
+    /// The ticket an agent's `#merge N` names, when there is one: loaded
+    /// when [`merge_target`] says so.
+    pub target: Option<&'a Ticket>,
     pub agents: &'a Agents,
+}
+
+/// The ticket an agent's mail asks its ticket to join (`#merge N`), so
+/// that it is loaded before deciding.
+pub fn merge_target(mail: &Mail<'_>, agents: &Agents) -> Option<TicketRef> {
+    if !agents.is_agent(&mail.from.email) {
+        return None;
+    }
+    match super::command::parse(mail.body)?.command {
+        Ok(super::command::Command::Merge(n)) => Some(n),
+        _ => None,
+    }
 }
 
 /// Who the sender of a mail is to a ticket.
@@ -141,6 +158,35 @@ fn new_participants(
     }
     out.truncate(room);
     out
+}
+
+/// What ticket `s` brings to `target` when it joins it: a line for its
+/// thread, its requester and participants (who may then follow up there),
+/// its watchers.
+fn join(s: &Snapshot, target: &Ticket, policy: &Policy) -> Join {
+    let from = &s.ticket;
+    let outside = |p: &String| *p != target.requester.email && !target.watchers.contains(p);
+    let mut participants: Vec<String> = Vec::new();
+    for p in std::iter::once(&from.requester.email).chain(&s.participants) {
+        if outside(p) && !participants.contains(p) {
+            participants.push(p.clone());
+        }
+    }
+    Join {
+        into: target.number,
+        entry: format!(
+            "{} joined this ticket (its requester: {}); its thread is now here",
+            from.number.display(&policy.subject_tag),
+            from.requester.email
+        ),
+        participants,
+        watchers: from
+            .watchers
+            .iter()
+            .filter(|w| outside(w))
+            .cloned()
+            .collect(),
+    }
 }
 
 /// Whether our own mail came back: its Message-ID is ours, or it is from
@@ -284,8 +330,42 @@ pub fn decide(
         refused,
         withheld: false,
     };
+    // A stranger with a ticket's reference (another address of its
+    // requester, someone forwarded a mail): a ticket apart, which names
+    // that one to the agents.
+    let apart = match &verdict {
+        Some((s, Verdict::OpenNew { follows: None })) => Some(Related {
+            number: s.ticket.number,
+            subject: s.ticket.subject.clone(),
+        }),
+        _ => None,
+    };
     let mut draft = match verdict {
         Some((s, Verdict::Apply(decision))) => Draft::update(s, decision, false),
+        Some((s, Verdict::Merge { into, line, text })) => {
+            let asked = into;
+            match machine::merge(
+                s.ticket.clone(),
+                context.target,
+                asked,
+                line,
+                &text,
+                now,
+                policy,
+            ) {
+                machine::Merged::Joins(decision) => {
+                    let target = context.target.expect("a merge has its target");
+                    let mut draft = Draft::update(s, decision, false);
+                    draft.joins = Some(join(s, target, policy));
+                    draft.related = Some(Related {
+                        number: target.number,
+                        subject: target.subject.clone(),
+                    });
+                    draft
+                }
+                machine::Merged::Refused(refused) => Draft::update(s, refused, false),
+            }
+        }
         Some((_, Verdict::OpenNew { follows: Some(old) })) => {
             let subject = context.matched.map(|s| s.ticket.subject.clone());
             Draft::open(mail, subject, Some(old), policy, now)
@@ -298,7 +378,9 @@ pub fn decide(
                 };
                 match machine::apply(&s.ticket, &event, Actor::Requester, now, policy) {
                     Verdict::Apply(decision) => Draft::update(s, decision, true),
-                    Verdict::OpenNew { .. } => Draft::open(mail, None, None, policy, now),
+                    Verdict::OpenNew { .. } | Verdict::Merge { .. } => {
+                        Draft::open(mail, None, None, policy, now)
+                    }
                 }
             }
             _ => Draft::open(mail, None, None, policy, now),
@@ -308,6 +390,9 @@ pub fn decide(
         if actor_of(&s.ticket, &mail.from.email, context.agents) == Actor::Agent {
             draft.withhold_notes(&s.notes, mail);
         }
+    }
+    if draft.outcome == PlanOutcome::Opened {
+        draft.related = apart;
     }
     draft.copied(mail, context, policy);
     draft.addresses = addresses;
@@ -417,6 +502,8 @@ pub(super) struct Draft {
     /// The ticket's participants so far, and those the mail adds.
     participants: Vec<String>,
     new_participants: Vec<String>,
+    joins: Option<Join>,
+    related: Option<Related>,
 }
 
 impl Draft {
@@ -439,6 +526,8 @@ impl Draft {
             addresses: Vec::new(),
             participants: snapshot.participants.clone(),
             new_participants: Vec::new(),
+            joins: None,
+            related: None,
         }
     }
 
@@ -477,6 +566,8 @@ impl Draft {
             addresses: Vec::new(),
             participants: Vec::new(),
             new_participants: Vec::new(),
+            joins: None,
+            related: None,
         }
     }
 
@@ -568,6 +659,8 @@ impl Draft {
             addresses,
             participants: _,
             new_participants,
+            joins,
+            related,
         } = self;
         let ticket = &decision.ticket;
         let mut entries = Vec::new();
@@ -589,6 +682,17 @@ impl Draft {
                     message_id: id.to_string(),
                 });
             }
+        }
+        if let (Some(r), None) = (&related, &before) {
+            entries.push(Entry {
+                kind: MessageKind::System,
+                body: format!(
+                    "opened apart: the mail carried the reference of {}, but its sender is not one of that ticket's people",
+                    r.number.display(&policy.subject_tag)
+                ),
+                author: Author::Desk,
+                with_attachments: false,
+            });
         }
         if let (Some(old), None) = (follows, &before) {
             entries.push(Entry {
@@ -658,6 +762,7 @@ impl Draft {
                 said: Arc::clone(said),
                 solution: solution.clone(),
                 follows,
+                related: related.clone(),
                 signature: signature
                     .clone()
                     .filter(|_| notice.template.is_agent_words()),
@@ -716,6 +821,7 @@ impl Draft {
             addresses,
             participants: new_participants,
             letters,
+            joins,
         }
     }
 }

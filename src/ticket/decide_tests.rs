@@ -8,7 +8,7 @@ use super::*;
 use crate::ticket::letters::{Agents, Seen, Thread};
 use crate::ticket::plan::{AddressChange, Author, PlanOutcome, TicketChange};
 use crate::ticket::policy::tests::policy;
-use crate::ticket::{Language, Status, TicketType};
+use crate::ticket::{CloseReason, Language, Status, TicketType};
 
 fn at(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("valid time")
@@ -155,6 +155,7 @@ fn run(given: &Given, matched: Option<&Snapshot>, same_subject: Option<&Snapshot
         matched,
         threaded: given.threaded,
         same_subject,
+        target: None,
         agents: &agents,
     };
     decide(&context, &given.mail(), &policy(), at(NOW), &mut ids())
@@ -230,6 +231,7 @@ fn our_own_mail_coming_back_is_set_aside() {
         matched: None,
         threaded: true,
         same_subject: None,
+        target: None,
         agents: &agents,
     };
     let given = Given::from(alice(), "Bonjour");
@@ -508,6 +510,7 @@ fn what_an_agent_wrote_is_signed_when_the_desk_signs() {
         matched: Some(&s),
         threaded: true,
         same_subject: None,
+        target: None,
         agents: &agents,
     };
     let given = Given::from(person("bob@agents.example"), "#solution Redémarrez.");
@@ -544,6 +547,7 @@ fn attachments_over_the_limit_are_refused_and_the_sender_told_after_the_rest() {
         matched: None,
         threaded: true,
         same_subject: None,
+        target: None,
         agents: &agents,
     };
     let plan = decide(&context, &given.mail(), &small, at(NOW), &mut ids());
@@ -904,6 +908,7 @@ fn the_requesters_copies_become_participants_and_watchers_when_the_desk_says_so(
         matched: Some(&s),
         threaded: true,
         same_subject: None,
+        target: None,
         agents: &agents,
     };
     let plan = decide(&context, &given.mail(), &watching, at(NOW), &mut ids());
@@ -952,4 +957,133 @@ fn a_forged_or_crowded_copy_list_lets_nobody_in() {
     };
     let plan = run(&given, Some(&s), None);
     assert_eq!(plan.participants.len(), MAX_PARTICIPANTS - 1);
+}
+
+#[test]
+fn a_mail_opened_apart_names_the_ticket_whose_reference_it_carried() {
+    // Alice from her other address: a ticket of its own, which names
+    // ticket 12 to the agents (with its subject) and to her (without).
+    let given = Given::from(
+        person("a.martin@mairie.example"),
+        "REFUSER toujours en panne",
+    );
+    let s = snapshot(Status::Solved);
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(plan.outcome, PlanOutcome::Opened);
+    let related = Related {
+        number: TicketRef(12),
+        subject: "Imprimante".into(),
+    };
+    assert!(plan
+        .letters
+        .iter()
+        .all(|l| l.related.as_ref() == Some(&related)));
+    assert!(plan
+        .entries
+        .iter()
+        .any(|e| e.kind == MessageKind::System && e.body.contains("[SUPPORT #000012]")));
+    // Nothing is decided on ticket 12.
+    assert!(plan.joins.is_none());
+    // A mail that names no ticket, or its own requester's: nothing apart.
+    let plan = run(&given, None, None);
+    assert!(plan.letters.iter().all(|l| l.related.is_none()));
+    let plan = run(&Given::from(alice(), "Suite"), Some(&s), None);
+    assert!(plan.letters.iter().all(|l| l.related.is_none()));
+}
+
+fn merge(body: &'static str, target: Option<&Ticket>) -> Plan {
+    let agents = agents();
+    let mut s = snapshot(Status::New);
+    s.ticket.number = TicketRef(13);
+    s.ticket.requester = person("a.martin@mairie.example");
+    s.ticket.watchers = vec!["chef@mairie.example".into(), "rh@mairie.example".into()];
+    let context = Context {
+        ours: false,
+        reported: None,
+        matched: Some(&s),
+        threaded: true,
+        same_subject: None,
+        target,
+        agents: &agents,
+    };
+    let given = Given::from(person("bob@agents.example"), body);
+    decide(&context, &given.mail(), &policy(), at(NOW), &mut ids())
+}
+
+#[test]
+fn only_an_agents_merge_has_its_target_loaded() {
+    let a = agents();
+    let agent = Given::from(
+        person("bob@agents.example"),
+        "Bonjour,\n#merge [SUPPORT #000012]",
+    );
+    assert_eq!(merge_target(&agent.mail(), &a), Some(TicketRef(12)));
+    let requester = Given::from(alice(), "#merge 12");
+    assert_eq!(merge_target(&requester.mail(), &a), None);
+    let reply = Given::from(person("bob@agents.example"), "Voir le ticket #12.");
+    assert_eq!(merge_target(&reply.mail(), &a), None);
+}
+
+#[test]
+fn merge_joins_a_ticket_to_another_with_its_people() {
+    let target = ticket(Status::Solved);
+    let plan = merge("#merge 12 même personne, autre adresse", Some(&target));
+    let TicketChange::Update { after, .. } = &plan.ticket else {
+        panic!("an update");
+    };
+    assert_eq!(after.status, Status::Closed);
+    assert_eq!(after.close_reason, Some(CloseReason::Agent));
+    let join = plan.joins.as_ref().expect("a join");
+    assert_eq!(join.into, TicketRef(12));
+    // Its requester may follow up there; its watchers now watch there
+    // (the chef already did).
+    assert_eq!(
+        join.participants,
+        ["a.martin@mairie.example", "paul@mairie.example"]
+    );
+    assert_eq!(join.watchers, ["rh@mairie.example"]);
+    assert!(join.entry.contains("[SUPPORT #000013] joined this ticket"));
+    assert_eq!(
+        plan.entries[0].body,
+        "joined [SUPPORT #000012]: its thread is now there\n\nmême personne, autre adresse"
+    );
+    // The agent is told, nobody else.
+    assert_eq!(
+        to_of(&plan),
+        [(Template::CommandDone, vec!["bob@agents.example"])]
+    );
+    assert_eq!(
+        plan.letters[0].related.as_ref().map(|r| r.number),
+        Some(TicketRef(12))
+    );
+}
+
+#[test]
+fn merge_refuses_a_missing_closed_or_same_ticket() {
+    let mut closed = ticket(Status::Closed);
+    closed.closed_at = Some(at("2026-11-30 09:45"));
+    let mut same = ticket(Status::InProgress);
+    same.number = TicketRef(13);
+    for (body, target, reason) in [
+        ("#merge 12", None, "merge_unknown"),
+        ("#merge 12", Some(&closed), "merge_closed"),
+        ("#merge 13", Some(&same), "merge_self"),
+        ("#merge douze", None, "merge_usage"),
+    ] {
+        let plan = merge(body, target);
+        assert!(plan.joins.is_none(), "{body}");
+        assert_eq!(plan.outcome, PlanOutcome::CommandRefused, "{body}");
+        assert_eq!(
+            to_of(&plan),
+            [(Template::CommandError, vec!["bob@agents.example"])]
+        );
+        assert_eq!(
+            plan.letters[0].error.as_ref().map(|e| e.reason.as_str()),
+            Some(reason)
+        );
+        let TicketChange::Update { before, after } = &plan.ticket else {
+            panic!("an update");
+        };
+        assert_eq!(before, after, "{body}");
+    }
 }

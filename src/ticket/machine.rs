@@ -104,6 +104,13 @@ pub enum Verdict {
     OpenNew {
         follows: Option<TicketRef>,
     },
+    /// An agent asked that this ticket join ticket `into`: decided with
+    /// that ticket at hand ([`merge`]).
+    Merge {
+        into: TicketRef,
+        line: String,
+        text: String,
+    },
 }
 
 /// A new ticket from a requester's first mail.
@@ -488,10 +495,19 @@ fn agent_mail(
             Command::SetType(_) => "type",
             Command::SetImpact(_) => "impact",
             Command::SetCategory(_) => "category",
+            Command::Merge(_) => "merge",
         }
         .into(),
     };
     let mut decision = match command {
+        // Decided with the other ticket at hand.
+        Command::Merge(into) => {
+            return Verdict::Merge {
+                into,
+                line: done.command,
+                text,
+            }
+        }
         Command::Solution => {
             if text.is_empty() {
                 return command_error(t, needs_text("solution"));
@@ -626,6 +642,69 @@ fn agent_mail(
         .notices
         .push(Notice::new(Template::CommandDone, &[Audience::Sender]).error(done));
     Verdict::Apply(decision)
+}
+
+/// What an agent's `#merge N` does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Merged {
+    /// The ticket joins N: closed, with a system line naming N (its
+    /// thread moves there); the agent is told.
+    Joins(Decision),
+    /// Nothing changes; the agent is told why.
+    Refused(Decision),
+}
+
+/// An agent's `#merge N` on ticket `t`, with ticket N as loaded (`None`:
+/// there is none).
+pub fn merge(
+    mut t: Ticket,
+    into: Option<&Ticket>,
+    asked: TicketRef,
+    line: String,
+    text: &str,
+    now: NaiveDateTime,
+    policy: &Policy,
+) -> Merged {
+    let refused = |t: Ticket, reason: &str| {
+        Merged::Refused(Decision {
+            ticket: t,
+            record: None,
+            notices: vec![
+                Notice::new(Template::CommandError, &[Audience::Sender]).error(CommandError {
+                    command: line.clone(),
+                    reason: reason.into(),
+                }),
+            ],
+        })
+    };
+    let Some(target) = into.filter(|n| n.number == asked) else {
+        return refused(t, "merge_unknown");
+    };
+    if target.number == t.number {
+        return refused(t, "merge_self");
+    }
+    if target.status == Status::Closed {
+        return refused(t, "merge_closed");
+    }
+    if t.status != Status::Closed {
+        close(&mut t, CloseReason::Agent, now);
+    } else {
+        touch(&mut t, now);
+    }
+    let joined = format!(
+        "joined {}: its thread is now there",
+        target.number.display(&policy.subject_tag)
+    );
+    Merged::Joins(Decision {
+        ticket: t,
+        record: Record::system(with_text(joined, text)),
+        notices: vec![
+            Notice::new(Template::CommandDone, &[Audience::Sender]).error(CommandError {
+                command: line,
+                reason: "merge".into(),
+            }),
+        ],
+    })
 }
 
 /// A system line, with the agent's text below it (kept internal).

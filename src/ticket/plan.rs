@@ -38,6 +38,30 @@ pub struct Plan {
     pub participants: Vec<String>,
     /// The mails to send, in order.
     pub letters: Vec<Letter>,
+    /// The ticket this one joins (`#merge N`): its thread moves there.
+    pub joins: Option<Join>,
+}
+
+/// A ticket joining another: its thread (messages, mail received and
+/// sent) moves to `into`, which records `entry` and gains the people of
+/// the ticket that joined it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Join {
+    pub into: TicketRef,
+    /// The system line written on `into`.
+    pub entry: String,
+    /// Who may follow up on `into` from now on: the joined ticket's
+    /// requester and participants.
+    pub participants: Vec<String>,
+    /// The joined ticket's watchers, who now watch `into`.
+    pub watchers: Vec<String>,
+}
+
+/// Another ticket a letter names, with its subject (for the agents).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Related {
+    pub number: TicketRef,
+    pub subject: String,
 }
 
 impl Plan {
@@ -51,6 +75,7 @@ impl Plan {
             addresses: Vec::new(),
             participants: Vec::new(),
             letters: Vec::new(),
+            joins: None,
         }
     }
 
@@ -157,6 +182,9 @@ pub struct Letter {
     pub solution: Option<String>,
     /// The closed ticket this one follows.
     pub follows: Option<TicketRef>,
+    /// The ticket whose reference the mail carried although its sender is
+    /// not one of its people: the mail opened this one apart.
+    pub related: Option<Related>,
     /// The agent's name the letter is signed with.
     pub signature: Option<String>,
     pub to: Vec<Addressed>,

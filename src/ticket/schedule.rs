@@ -15,7 +15,7 @@ use super::Ticket;
 pub fn is_due(ticket: &Ticket, policy: &Policy, now: NaiveDateTime) -> bool {
     match machine::apply(ticket, &Event::Tick, Actor::System, now, policy) {
         Verdict::Apply(d) => !d.is_noop(ticket),
-        Verdict::OpenNew { .. } => false,
+        Verdict::OpenNew { .. } | Verdict::Merge { .. } => false,
     }
 }
 

@@ -49,7 +49,104 @@ on_both_databases!(
     people_in_copy_follow_up_on_the_ticket,
     people_in_copy_become_watchers_when_the_desk_says_so,
     an_agent_who_answered_directly_sends_no_second_copy,
+    another_address_opens_apart_and_an_agent_merges,
 );
+
+/// Jeanne refuses the solution from her other address: that mail opens a
+/// ticket apart (strangers stay out), which names ticket 1 to the agents
+/// and tells her why; Marc's `#merge 1` joins it to ticket 1, whose
+/// thread then holds her refusal, and her later answers in that thread
+/// are follow-ups on ticket 1.
+fn another_address_opens_apart_and_an_agent_merges(db: Db) {
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.reply(
+        &last_to(&app, DESK),
+        MARC,
+        "#solution Le pilote a été réinstallé.",
+        "",
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    let solution = last_to(&app, JEANNE_ADDR);
+    const OTHER: &str = "J. Martin <j.martin@mairie-exemple.fr>";
+    const OTHER_ADDR: &str = "j.martin@mairie-exemple.fr";
+    app.reply(
+        &solution,
+        OTHER,
+        "REFUSER : toujours hors ligne ce matin.",
+        "",
+    );
+    app.run_at("2026-11-24T08:00:00Z");
+    assert_eq!(app.tickets().len(), 2);
+    assert_eq!(app.ticket(1)["status"], "solved");
+    let ack = last_to(&app, OTHER_ADDR);
+    assert!(
+        ack.subject.starts_with("[SUPPORT #000002]"),
+        "{}",
+        ack.subject
+    );
+    assert!(
+        ack.body
+            .contains("porte la référence d'une autre demande, [SUPPORT #000001]")
+            && ack.body.contains("enregistré à part"),
+        "{}",
+        ack.body
+    );
+    let notice = last_to(&app, DESK);
+    assert!(
+        notice.subject.contains("[SUPPORT #000002] Nouveau ticket"),
+        "{}",
+        notice.subject
+    );
+    assert!(
+        notice.body.contains("Ouvert à part de [SUPPORT #000001]")
+            && notice.body.contains("#merge 1"),
+        "{}",
+        notice.body
+    );
+
+    app.reply(&notice, MARC, "#merge 1 même personne, autre adresse", "");
+    app.run_at("2026-11-24T08:30:00Z");
+    let two = app.ticket(2);
+    assert_eq!(two["status"], "closed");
+    assert_eq!(app.kinds(2), ["system"]);
+    assert_eq!(
+        app.kinds(1),
+        ["initial", "solution", "initial", "system", "system"]
+    );
+    let one = app.ticket(1);
+    let bodies: Vec<&str> = one["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert!(
+        bodies.iter().any(|b| b.contains("toujours hors ligne")),
+        "{bodies:?}"
+    );
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("[SUPPORT #000002] joined this ticket")),
+        "{bodies:?}"
+    );
+    let done = last_to(&app, MARC_ADDR);
+    assert!(
+        done.body.contains("a rejoint le ticket [SUPPORT #000001]"),
+        "{}",
+        done.body
+    );
+    // Nothing reached either address of Jeanne's.
+    assert_eq!(app.sent_to(OTHER_ADDR).len(), 1);
+
+    // Her answer to the acknowledgement she got from ticket 2 is now a
+    // follow-up on ticket 1, from someone who may write there.
+    app.reply(&ack, OTHER, "Je suis à mon bureau jusqu'à midi.", "");
+    app.run_at("2026-11-24T09:00:00Z");
+    assert_eq!(app.tickets().len(), 2);
+    assert_eq!(app.kinds(1).last().map(String::as_str), Some("followup"));
+    assert_eq!(app.ticket(1)["status"], "solved");
+}
 
 const PAUL: &str = "Paul Durand <paul.durand@mairie-exemple.fr>";
 const PAUL_ADDR: &str = "paul.durand@mairie-exemple.fr";
