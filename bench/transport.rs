@@ -59,6 +59,7 @@ fn composed(settings: &Settings, n: usize) -> Vec<(Envelope, Vec<u8>)> {
                 references: &["request@mairie-exemple.fr".to_string()],
                 auto_submitted: "auto-replied",
                 date: chrono::Utc::now(),
+                files: &[],
             })
             .expect("composed");
             let envelope = Envelope::new(

@@ -145,14 +145,28 @@ fn said(template: Template) -> Said {
             "Le pilote a été réinstallé sur le serveur d'impression.",
         ),
     };
-    let attachments = if template == Template::Acknowledgement {
-        vec![Attachment {
-            filename: "écran.png".into(),
-            content_type: "image/png".into(),
-            size: 48213,
-        }]
-    } else {
-        Vec::new()
+    let screenshot = Attachment {
+        filename: "écran.png".into(),
+        content_type: "image/png".into(),
+        size: 48213,
+    };
+    let attachments = match template {
+        Template::Acknowledgement => vec![screenshot],
+        // The second one is over what travels with the notice.
+        Template::AgentNewTicket => vec![
+            screenshot,
+            Attachment {
+                filename: "video-ecran.mp4".into(),
+                content_type: "video/mp4".into(),
+                size: 31_457_280,
+            },
+        ],
+        Template::AgentReply => vec![Attachment {
+            filename: "procedure-imprimante.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 182_044,
+        }],
+        _ => Vec::new(),
     };
     let refused = if template == Template::AttachmentRefused {
         vec![Refused {
@@ -293,6 +307,7 @@ fn check_golden(
         references: &["req1@mairie-exemple.fr".to_string()],
         auto_submitted,
         date: Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+        files: &[],
     })
     .unwrap();
     let path = dir
@@ -429,6 +444,13 @@ fn every_template_matches_its_golden_mail() {
                 follows,
                 related,
                 signature: agent.map(String::from),
+                // What travels with it: the first file (the notice's
+                // second one is over the desk's size for them).
+                attached: if template.carries_files() {
+                    vec![0]
+                } else {
+                    Vec::new()
+                },
                 to: Vec::new(),
             };
             let role = if AGENTS_READ.contains(&template) {

@@ -44,6 +44,7 @@ pub fn enqueue_alert(
                 references: &[],
                 auto_submitted: "auto-generated",
                 date: clock.now(),
+                files: &[],
             })
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
             outbox::insert_all(

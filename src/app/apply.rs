@@ -2,10 +2,14 @@
 //! written, its thread's records, and its letters posted, all in the
 //! caller's transaction.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::post::{Letters, Post};
 use super::Desk;
 use crate::clock::Clock;
 use crate::inbound::InboundMessage;
+use crate::outbound;
 use crate::store::tickets::{NewAttachment, NewMessage};
 use crate::store::{addresses, outbox, tickets, AnyConnection, StoreResult};
 use crate::ticket::decide::Snapshot;
@@ -103,12 +107,35 @@ pub(super) fn apply(
             &files,
         )?;
     }
+    // Each file's contents shared by the letters that carry it.
+    let mut contents: HashMap<usize, Arc<[u8]>> = HashMap::new();
     for letter in plan.letters {
+        let files = match mail {
+            Some(m) => letter
+                .attached
+                .iter()
+                .filter_map(|&j| plan.kept.get(j))
+                .filter_map(|&i| Some((i, m.message.attachments.get(i)?)))
+                .map(|(i, a)| outbound::File {
+                    filename: a.filename.clone(),
+                    content_type: a.content_type.clone(),
+                    content: Arc::clone(
+                        contents
+                            .entry(i)
+                            .or_insert_with(|| Arc::from(a.content.as_slice())),
+                    ),
+                    inline: a.inline,
+                    content_id: a.content_id.clone(),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let letters = Letters {
             ticket_id: id,
             ticket: ticket.clone(),
             letter,
             date: clock.now(),
+            files,
         };
         post.send(conn, desk, clock, letters)?;
     }

@@ -29,6 +29,8 @@ pub(super) struct Letters {
     pub ticket: Ticket,
     pub letter: Letter,
     pub date: DateTime<Utc>,
+    /// The files it carries (`letter.attached`, with their contents).
+    pub files: Vec<outbound::File>,
 }
 
 /// A notice rendered, all that is left of it to write to the outbox
@@ -102,7 +104,9 @@ impl Post {
     }
 
     /// Posts one notice's mails: written now, or handed to the composing
-    /// thread.
+    /// thread. A notice that carries files is written now, after those
+    /// handed before it: its mails are as large as the files, and a batch
+    /// would otherwise hold all of them until its end.
     pub(super) fn send(
         &mut self,
         conn: &mut AnyConnection,
@@ -110,6 +114,11 @@ impl Post {
         clock: &Clock,
         letters: Letters,
     ) -> StoreResult<()> {
+        if !letters.files.is_empty() {
+            self.flush(conn, desk, clock)?;
+            let written = write_out(desk, letters)?;
+            return record(conn, desk, clock, &[written]);
+        }
         match self {
             Post::Now => {
                 let written = write_out(desk, letters)?;
@@ -165,6 +174,7 @@ fn write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
         ticket,
         letter,
         date,
+        files,
     } = letters;
     let template = letter.template;
     // Rendered once for each kind of recipient: each is greeted as who
@@ -199,6 +209,7 @@ fn write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
             references: &a.references,
             auto_submitted: template.auto_submitted(),
             date,
+            files: &files,
         })
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
         subject.get_or_insert_with(|| r.subject.clone());

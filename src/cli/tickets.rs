@@ -1,4 +1,5 @@
-//! `guichet tickets list [--status S] [--json]` and `tickets show N [--json]`.
+//! `guichet tickets list [--status S] [--json]`, `tickets show N [--json]`
+//! and `tickets attachment N NAME [--output FILE]`.
 
 use std::process::ExitCode;
 
@@ -26,6 +27,17 @@ pub enum TicketsCommand {
         number: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Writes a file of ticket N's thread (the latest one named NAME) to
+    /// FILE, or to standard output
+    Attachment {
+        /// Ticket number (123, 000123 or #000123)
+        number: String,
+        /// The file's name, as `tickets show` lists it
+        name: String,
+        /// Where to write it (default: standard output, not a terminal)
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -94,6 +106,14 @@ pub(super) fn run(cli: &Cli, cmd: &TicketsCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        TicketsCommand::Attachment {
+            number,
+            name,
+            output,
+        } => {
+            let number = parse_number(number)?;
+            attachment(&mut conn, &tag, number, name, output.as_deref())?;
+        }
         TicketsCommand::Show { number, json } => {
             let number = parse_number(number)?;
             let Some((id, t)) = tickets::find_by_number(&mut conn, number)? else {
@@ -147,4 +167,58 @@ pub(super) fn run(cli: &Cli, cmd: &TicketsCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tickets attachment N NAME [--output FILE]`: the latest file of that
+/// name in the ticket's thread; the others of that name are mentioned on
+/// stderr.
+fn attachment(
+    conn: &mut crate::store::AnyConnection,
+    tag: &str,
+    number: TicketRef,
+    name: &str,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+    let Some((id, _)) = tickets::find_by_number(conn, number)? else {
+        bail!("no ticket {}", number.display(tag));
+    };
+    let files = tickets::files_named(conn, id, name)?;
+    let Some(tickets::StoredFile {
+        at,
+        kind,
+        content_type,
+        content,
+    }) = files.first()
+    else {
+        bail!(
+            "no file named {name:?} on ticket {} (`guichet tickets show {}` lists them)",
+            number.display(tag),
+            number.0
+        );
+    };
+    match output {
+        Some(path) => std::fs::write(path, content)
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?,
+        None if std::io::stdout().is_terminal() => {
+            bail!("{name} is a file ({content_type}): write it with --output FILE")
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(content)?;
+            out.flush()?;
+        }
+    }
+    eprintln!(
+        "{name} ({content_type}, {} bytes) from the {kind} of {}",
+        content.len(),
+        rfc3339(*at)
+    );
+    if files.len() > 1 {
+        eprintln!(
+            "{} older file(s) of that name on the ticket were left aside",
+            files.len() - 1
+        );
+    }
+    Ok(())
 }

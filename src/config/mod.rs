@@ -106,6 +106,8 @@ pub struct TicketSettings {
     pub max_attachment_size: u64,
     /// A larger mail keeps its text but none of its attachments.
     pub max_message_size: u64,
+    /// A mail's files travel with the mails it causes up to this size.
+    pub forward_attachments_up_to: u64,
     /// A new mail whose subject is that of an open ticket of the same
     /// requester opened within this window is added to that ticket.
     pub duplicate_window: Duration,
@@ -139,6 +141,7 @@ impl Settings {
             cc_become_watchers: t.cc_become_watchers,
             max_attachment_size: t.max_attachment_size,
             max_message_size: t.max_message_size,
+            forward_attachments_up_to: t.forward_attachments_up_to,
             max_auto_per_hour: t.max_auto_per_hour,
             max_auto_per_day: t.max_auto_per_day,
         }
@@ -358,6 +361,7 @@ impl Settings {
         let max_auto_per_day = tickets.count_or("max_auto_per_day", 20);
         let max_attachment_size = tickets.size_or("max_attachment_size", 50 << 20);
         let max_message_size = tickets.size_or("max_message_size", 100 << 20);
+        let forward_attachments_up_to = tickets.size_or("forward_attachments_up_to", 10 << 20);
         let duplicate_window = tickets.duration_or("duplicate_window", Duration::from_secs(86_400));
         let closed_grace = tickets.duration_or("closed_grace", Duration::from_secs(7 * 86_400));
         let cc_become_watchers = tickets.bool_or("cc_become_watchers", false);
@@ -419,6 +423,7 @@ impl Settings {
                 max_auto_per_day,
                 max_attachment_size,
                 max_message_size,
+                forward_attachments_up_to,
                 duplicate_window,
                 closed_grace,
                 cc_become_watchers,

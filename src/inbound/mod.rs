@@ -28,6 +28,23 @@ pub struct InboundAttachment {
     pub content_type: String,
     pub content: Vec<u8>,
     pub sha256: String,
+    /// Shown in the text where the client put it (an image pasted into
+    /// the mail), rather than offered as a file.
+    pub inline: bool,
+    /// Its `Content-ID`, without angle brackets, when it has a usable one.
+    pub content_id: Option<String>,
+}
+
+/// A part's Content-ID as it may be written again in a header: printable
+/// ASCII without spaces, at most 200 characters.
+fn usable_content_id(id: &str) -> Option<String> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    (!id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>'))
+    .then(|| id.to_string())
 }
 
 /// Everything guichet needs from one received mail, owned.
@@ -278,11 +295,20 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
             });
         let name = repaired.as_deref().or(part.attachment_name());
         let filename = sanitize_filename(name, i + 1, &content_type);
+        let content_id = part.content_id().and_then(usable_content_id);
+        // Inline as the client said, or an image it refers to by its
+        // Content-ID without saying (Outlook's pasted pictures).
+        let inline = match part.content_disposition() {
+            Some(d) => d.is_inline(),
+            None => content_id.is_some() && content_type.starts_with("image/"),
+        };
         attachments.push(InboundAttachment {
             filename,
             sha256: sha256_hex(&content),
             content_type,
             content,
+            inline,
+            content_id,
         });
     }
 
@@ -311,6 +337,8 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
             content_type: content_type.into(),
             sha256: sha256_hex(&content),
             content,
+            inline: false,
+            content_id: None,
         });
     }
 

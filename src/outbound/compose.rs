@@ -1,11 +1,12 @@
 //! A rendered mail to RFC 5322 bytes: our Message-ID, threading headers,
 //! and the headers that stop mail loops (RFC 3834).
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 /// What to send, before it becomes bytes.
@@ -23,6 +24,19 @@ pub struct Draft<'a> {
     /// "auto-replied" or "auto-generated".
     pub auto_submitted: &'a str,
     pub date: DateTime<Utc>,
+    /// Files that travel with the mail, in order.
+    pub files: &'a [File],
+}
+
+/// A file a mail carries.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub filename: String,
+    pub content_type: String,
+    pub content: Arc<[u8]>,
+    /// Shown in the text, where its sender's client put it.
+    pub inline: bool,
+    pub content_id: Option<String>,
 }
 
 pub struct Composed {
@@ -126,25 +140,59 @@ pub fn compose(d: &Draft<'_>) -> Result<Composed, ComposeError> {
         let refs: Vec<String> = d.references.iter().map(|r| format!("<{r}>")).collect();
         builder = builder.raw_header(header("References", &refs.join(" ")));
     }
-    let message = match d.html {
-        None => builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(d.body.to_string())?,
-        Some(html) => {
-            // The boundary comes from the Message-ID: the same mail composes
-            // to the same bytes (golden tests, and a resend is identical).
-            let boundary = format!("=_{}", d.message_id.split('.').next().unwrap_or("guichet"));
-            builder.multipart(
-                MultiPart::alternative()
-                    .boundary(boundary)
-                    .singlepart(SinglePart::plain(d.body.to_string()))
-                    .singlepart(SinglePart::html(html.to_string())),
-            )?
+    // Boundaries come from the Message-ID: the same mail composes to the
+    // same bytes (golden tests, and a resend is identical).
+    let boundary = |n: &str| {
+        format!(
+            "={n}_{}",
+            d.message_id.split('.').next().unwrap_or("guichet")
+        )
+    };
+    let text = |b: lettre::message::MessageBuilder| match d.html {
+        None => b.header(ContentType::TEXT_PLAIN).body(d.body.to_string()),
+        Some(html) => b.multipart(alternative(d, html, boundary(""))),
+    };
+    let message = if d.files.is_empty() {
+        text(builder)?
+    } else {
+        let mixed = MultiPart::mixed().boundary(boundary("m"));
+        let mut mixed = match d.html {
+            None => mixed.singlepart(SinglePart::plain(d.body.to_string())),
+            Some(html) => mixed.multipart(alternative(d, html, boundary(""))),
+        };
+        for f in d.files {
+            mixed = mixed.singlepart(file_part(f));
         }
+        builder.multipart(mixed)?
     };
     Ok(Composed {
         raw: message.formatted(),
     })
+}
+
+/// The text and its HTML alternative.
+fn alternative(d: &Draft<'_>, html: &str, boundary: String) -> MultiPart {
+    MultiPart::alternative()
+        .boundary(boundary)
+        .singlepart(SinglePart::plain(d.body.to_string()))
+        .singlepart(SinglePart::html(html.to_string()))
+}
+
+/// One file as a part, in base64: inline with its Content-ID where its
+/// sender's client had it so, else an attachment; its type as received,
+/// or `application/octet-stream` when lettre cannot write it.
+fn file_part(f: &File) -> SinglePart {
+    let content_type = ContentType::parse(&f.content_type)
+        .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+    let attachment = match (&f.content_id, f.inline) {
+        (Some(id), true) => Attachment::new_inline_with_name(id.clone(), f.filename.clone()),
+        _ => Attachment::new(f.filename.clone()),
+    };
+    // Always base64: a text-like file left as it is (7bit, its own line
+    // endings) would be mangled by relays or refused for its line length.
+    let body = Body::new_with_encoding(f.content.to_vec(), ContentTransferEncoding::Base64)
+        .expect("base64 takes any bytes");
+    attachment.body(body, content_type)
 }
 
 #[cfg(test)]
@@ -165,6 +213,7 @@ mod tests {
             references,
             auto_submitted: "auto-replied",
             date: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            files: &[],
         })
         .unwrap()
         .raw;
@@ -173,6 +222,77 @@ mod tests {
 
     fn longest_line(raw: &str) -> usize {
         raw.split("\r\n").map(str::len).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn files_travel_as_attachments_or_inline_and_read_back_whole() {
+        use mail_parser::MimeHeaders;
+        let from: Mailbox = "Support <sau@example.test>".parse().unwrap();
+        let to = ["jeanne@mairie-exemple.fr".to_string()];
+        // Text-like bytes with bare LF: kept byte for byte, never as 7bit.
+        let pdf: Vec<u8> = b"%PDF-1.4 procedure\n".repeat(300);
+        let files = [
+            File {
+                filename: "procédure.pdf".into(),
+                content_type: "application/pdf".into(),
+                content: Arc::from(pdf.as_slice()),
+                inline: false,
+                content_id: None,
+            },
+            File {
+                filename: "capture.png".into(),
+                content_type: "image/png".into(),
+                content: Arc::from(&b"\x89PNG\r\n"[..]),
+                inline: true,
+                content_id: Some("capture1@mairie-exemple.fr".into()),
+            },
+            File {
+                filename: "odd".into(),
+                content_type: "not a type".into(),
+                content: Arc::from(&b"x"[..]),
+                inline: true,
+                content_id: None,
+            },
+        ];
+        for html in [None, Some("<p>Bonjour</p>")] {
+            let raw = compose(&Draft {
+                from: &from,
+                to: &to,
+                subject: "[SUPPORT #000001] Imprimante",
+                body: "Bonjour",
+                html,
+                message_id: "abc.guichet@example.test",
+                in_reply_to: None,
+                references: &[],
+                auto_submitted: "auto-generated",
+                date: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+                files: &files,
+            })
+            .unwrap()
+            .raw;
+            assert!(longest_line(&String::from_utf8_lossy(&raw)) <= 78);
+            let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            assert_eq!(m.body_text(0).unwrap().trim(), "Bonjour");
+            let got: Vec<(String, Vec<u8>, bool)> = m
+                .attachments()
+                .map(|a| {
+                    (
+                        a.attachment_name().unwrap_or("").to_string(),
+                        a.contents().to_vec(),
+                        a.content_disposition().is_some_and(|d| d.is_inline()),
+                    )
+                })
+                .collect();
+            assert_eq!(got.len(), 3, "{html:?}");
+            assert_eq!(got[0], ("procédure.pdf".to_string(), pdf.clone(), false));
+            assert_eq!(got[1].1, b"\x89PNG\r\n");
+            assert!(got[1].2, "kept inline");
+            // Without a Content-ID an inline file cannot be shown in
+            // place: an attachment, of a type lettre can write.
+            assert!(!got[2].2);
+            let cid = m.attachments().nth(1).and_then(|a| a.content_id());
+            assert_eq!(cid, Some("capture1@mairie-exemple.fr"));
+        }
     }
 
     #[test]

@@ -21,6 +21,10 @@ const MAX_RETRY: Duration = Duration::from_secs(3600);
 /// out, so the sends do not wait.
 const DISPATCH_BATCH: i64 = 64;
 
+/// Bytes of mail claimed and not yet recorded, at most (one mail at least,
+/// whatever its size): mails carrying files are megabytes each.
+const IN_HAND_BYTES: usize = 32 << 20;
+
 pub type Transport = Relay;
 
 /// The SMTP relay client.
@@ -286,7 +290,9 @@ fn keep(
     hand: tokio::sync::mpsc::UnboundedSender<outbox::Outgoing>,
     told: std::sync::mpsc::Receiver<(Sent, Permit)>,
 ) -> StoreResult<Vec<i64>> {
-    let mut claimed = std::collections::HashSet::new();
+    // Each claimed row's size, until its outcome is recorded.
+    let mut claimed: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let in_hand = |claimed: &std::collections::HashMap<i64, usize>| claimed.values().sum::<usize>();
     // Whether to claim when the sends run low; false once nothing was
     // due, or the daemon is stopping.
     let mut more = true;
@@ -294,20 +300,27 @@ fn keep(
     // claim found nothing due while nothing was in hand.
     let mut last = false;
     loop {
-        if more && claimed.len() < REFILL {
+        if more && claimed.len() < REFILL && in_hand(&claimed) < IN_HAND_BYTES / 2 {
             more = keep_going();
             if !more {
                 last = true;
                 continue;
             }
             let now = clock.now_naive();
-            let rows = outbox::claim_due(conn, now, DISPATCH_BATCH, crate::instance::id())?;
+            let room = IN_HAND_BYTES.saturating_sub(in_hand(&claimed));
+            let rows = outbox::claim_due(
+                conn,
+                now,
+                DISPATCH_BATCH,
+                room as i64,
+                crate::instance::id(),
+            )?;
             if rows.is_empty() {
                 more = false;
                 last = claimed.is_empty();
             }
             for row in rows {
-                claimed.insert(row.id);
+                claimed.insert(row.id, row.raw.len());
                 if hand.send(row).is_err() {
                     more = false;
                     last = true;
@@ -359,7 +372,7 @@ fn keep(
         }
         drop(permits);
     }
-    Ok(claimed.into_iter().collect())
+    Ok(claimed.into_keys().collect())
 }
 
 #[cfg(test)]

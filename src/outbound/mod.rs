@@ -7,5 +7,5 @@ pub mod present;
 pub mod relay;
 pub mod render;
 
-pub use compose::{compose, may_be_ours, new_message_id, Composed, Draft};
+pub use compose::{compose, may_be_ours, new_message_id, Composed, Draft, File};
 pub use render::{Rendered, Renderer};

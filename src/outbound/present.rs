@@ -72,7 +72,7 @@ impl Presentation {
                     .map(|d| long_date(d, lang, self.timezone)),
                 "solved_date": ticket.solved_at.map(|d| long_date(d, lang, self.timezone)),
             },
-            "message": said_context(&letter.said, lang),
+            "message": said_context(&letter.said, &letter.attached, lang),
             "solution": letter.solution.as_ref().map(|body| json!({ "body": body })),
             "keywords": {
                 "validate": shown_keyword(&self.validate_keywords, lang),
@@ -117,16 +117,20 @@ pub fn shown_keyword(list: &[String], language: Language) -> String {
         .unwrap_or_default()
 }
 
-fn said_context(said: &Said, lang: Language) -> serde_json::Value {
+/// What the mail that caused a letter said; `attached`: which of its
+/// files the letter carries (the others are marked as left out, when the
+/// letter is one that carries files).
+fn said_context(said: &Said, attached: &[usize], lang: Language) -> serde_json::Value {
     json!({
         "from": { "email": said.from.email, "name": said.from.name },
         "body": said.body,
         "withheld": said.withheld,
-        "attachments": said.attachments.iter().map(|a| json!({
+        "attachments": said.attachments.iter().enumerate().map(|(i, a)| json!({
             "filename": a.filename,
             "content_type": a.content_type,
             "size": a.size,
             "size_text": size_in(a.size, lang),
+            "attached": attached.contains(&i),
         })).collect::<Vec<_>>(),
         "refused": said.refused.iter().map(|r| json!({
             "filename": r.filename,

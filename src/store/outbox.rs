@@ -96,44 +96,54 @@ pub const CLAIM: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Claims up to `limit` pending rows due at `now`, longest due first (the
 /// order of the `outbox_due` index, so that a claim reads only the rows it
-/// takes, however long the backlog): they are
-/// reserved (not due again before `now + CLAIM`) so that several daemons
-/// never send one twice. On PostgreSQL the rows are picked with
-/// `FOR UPDATE SKIP LOCKED`, so daemons claim different rows at once.
+/// takes, however long the backlog), and no more than `max_bytes` of mail
+/// in all (always one row at least): mails carrying files are megabytes
+/// each, and what is claimed is held until sent. The rows are reserved
+/// (not due again before `now + CLAIM`) so that several daemons never
+/// send one twice: the reservation re-checks that each row is still
+/// pending and due, and a row another daemon took in between is left out
+/// (PostgreSQL re-reads a row a concurrent update changed before it
+/// applies the condition; SQLite writes one statement at a time).
 pub fn claim_due(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
     limit: i64,
+    max_bytes: i64,
     claimant: &str,
 ) -> StoreResult<Vec<Outgoing>> {
-    // One statement, one round trip: the rows are picked, reserved and
-    // read at once. SQLite takes its write lock for the statement.
-    let due_rows = diesel::alias!(outbox as due_rows);
-    let due = due_rows
-        .filter(due_rows.field(outbox::state).eq(state::PENDING))
-        .filter(due_rows.field(outbox::next_attempt_at).le(now))
-        .order((
-            due_rows.field(outbox::next_attempt_at).asc(),
-            due_rows.field(outbox::id).asc(),
-        ))
+    let due: Vec<(i64, i64)> = native!(conn, |c| outbox::table
+        .filter(outbox::state.eq(state::PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
         .limit(limit)
-        .select(due_rows.field(outbox::id));
+        .select((
+            outbox::id,
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(length(raw) AS BIGINT)"),
+        ))
+        .load(c))?;
+    let mut ids = Vec::with_capacity(due.len());
+    let mut total = 0i64;
+    for (id, size) in due {
+        if !ids.is_empty() && total.saturating_add(size) > max_bytes {
+            break;
+        }
+        total = total.saturating_add(size);
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let reserve = (
         outbox::next_attempt_at.eq(now + CLAIM),
         outbox::claimed_by.eq(claimant),
     );
-    let mut rows: Vec<Outgoing> = match conn {
-        AnyConnection::Postgresql(pg) => diesel::update(outbox::table)
-            .filter(outbox::id.eq_any(due.for_update().skip_locked()))
-            .set(reserve)
-            .returning(Outgoing::as_returning())
-            .get_results(pg)?,
-        AnyConnection::Sqlite(sqlite) => diesel::update(outbox::table)
-            .filter(outbox::id.eq_any(due))
-            .set(reserve)
-            .returning(Outgoing::as_returning())
-            .get_results(sqlite)?,
-    };
+    let mut rows: Vec<Outgoing> = native!(conn, |c| diesel::update(outbox::table)
+        .filter(outbox::id.eq_any(&ids))
+        .filter(outbox::state.eq(state::PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .set(reserve)
+        .returning(Outgoing::as_returning())
+        .get_results(c))?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }

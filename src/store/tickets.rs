@@ -429,6 +429,50 @@ fn person<S: serde::Serializer>(p: &Person, s: S) -> Result<S::Ok, S::Error> {
     out.end()
 }
 
+/// A file of a ticket's thread, with the message that brought it.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    /// When its message was recorded, and its kind.
+    pub at: NaiveDateTime,
+    pub kind: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// The files of a ticket named `filename`, newest first.
+pub fn files_named(
+    conn: &mut AnyConnection,
+    ticket_id: i64,
+    filename: &str,
+) -> StoreResult<Vec<StoredFile>> {
+    let rows: Vec<(NaiveDateTime, String, String, String)> = native!(conn, |c| attachments::table
+        .inner_join(messages::table)
+        .filter(messages::ticket_id.eq(ticket_id))
+        .filter(attachments::filename.eq(filename))
+        .order((messages::id.desc(), attachments::position.asc()))
+        .select((
+            messages::at,
+            messages::kind,
+            attachments::content_type,
+            attachments::sha256,
+        ))
+        .load(c))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (at, kind, content_type, sha256) in rows {
+        let content: Vec<u8> = native!(conn, |c| blobs::table
+            .find(&sha256)
+            .select(blobs::content)
+            .first(c))?;
+        out.push(StoredFile {
+            at,
+            kind,
+            content_type,
+            content,
+        });
+    }
+    Ok(out)
+}
+
 /// The whole thread of a ticket, oldest first.
 pub fn thread(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<MessageView>> {
     type Row = (

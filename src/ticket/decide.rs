@@ -766,6 +766,11 @@ impl Draft {
                 signature: signature
                     .clone()
                     .filter(|_| notice.template.is_agent_words()),
+                attached: if notice.template.carries_files() {
+                    within(&said.attachments, policy.forward_attachments_up_to)
+                } else {
+                    Vec::new()
+                },
                 to: letters::address(to, thread, ticket, replying_to, agents, policy, ids),
             }
         };
@@ -824,6 +829,21 @@ impl Draft {
             joins,
         }
     }
+}
+
+/// The files that travel with a mail: in their order, each while the
+/// whole stays within `limit` (a large one left out, smaller ones after it
+/// still go).
+fn within(files: &[Attachment], limit: u64) -> Vec<usize> {
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        if total.saturating_add(f.size) <= limit {
+            total += f.size;
+            out.push(i);
+        }
+    }
+    out
 }
 
 /// The system line recording which attachments were not kept.

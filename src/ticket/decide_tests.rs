@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 
 use super::*;
 use crate::ticket::letters::{Agents, Seen, Thread};
-use crate::ticket::plan::{AddressChange, Author, PlanOutcome, TicketChange};
+use crate::ticket::plan::{AddressChange, Author, Letter, PlanOutcome, Role, TicketChange};
 use crate::ticket::policy::tests::policy;
 use crate::ticket::{CloseReason, Language, Status, TicketType};
 
@@ -824,7 +824,6 @@ fn an_agent_who_answered_people_directly_does_not_send_them_a_copy() {
 
 #[test]
 fn each_recipient_is_addressed_as_who_they_are() {
-    use crate::ticket::plan::Role;
     let given = Given::from(person("bob@agents.example"), "Le toner est changé.");
     let plan = run(&given, Some(&snapshot(Status::New)), None);
     let roles: Vec<Role> = plan.letters[0].to.iter().map(|a| a.role).collect();
@@ -1085,5 +1084,111 @@ fn merge_refuses_a_missing_closed_or_same_ticket() {
             panic!("an update");
         };
         assert_eq!(before, after, "{body}");
+    }
+}
+
+fn file(name: &str, size: u64) -> Attachment {
+    Attachment {
+        filename: name.into(),
+        content_type: "application/octet-stream".into(),
+        size,
+    }
+}
+
+#[test]
+fn files_travel_with_the_agents_notices_and_the_agents_words() {
+    // Alice's screenshot goes to the agents with the new ticket, not back
+    // to her in the acknowledgement.
+    let given = Given {
+        attachments: vec![file("capture.png", 300_000)],
+        ..Given::from(alice(), "L'écran affiche une erreur.")
+    };
+    let plan = run(&given, None, None);
+    let attached: Vec<(Template, Vec<usize>)> = plan
+        .letters
+        .iter()
+        .map(|l| (l.template, l.attached.clone()))
+        .collect();
+    assert_eq!(
+        attached,
+        [
+            (Template::Acknowledgement, vec![]),
+            (Template::AgentNewTicket, vec![0])
+        ]
+    );
+    // Bob's procedure goes to Alice, the watcher and his colleagues; a
+    // note's file to the agents only (a note goes nowhere else).
+    let s = snapshot(Status::InProgress);
+    for body in [
+        "Voici la procédure.",
+        "#solution Suivez la procédure jointe.",
+        "#note le devis",
+    ] {
+        let given = Given {
+            attachments: vec![file("procedure.pdf", 180_000)],
+            ..Given::from(person("bob@agents.example"), body)
+        };
+        let plan = run(&given, Some(&s), None);
+        let carrying: Vec<&Letter> = plan
+            .letters
+            .iter()
+            .filter(|l| !l.attached.is_empty())
+            .collect();
+        assert_eq!(carrying.len(), 1, "{body}");
+        assert!(carrying[0].template.carries_files(), "{body}");
+        if body.starts_with("#note") {
+            assert_eq!(carrying[0].template, Template::AgentNote);
+        }
+    }
+}
+
+#[test]
+fn files_over_the_desks_size_for_them_are_listed_not_sent() {
+    let small = Policy {
+        forward_attachments_up_to: 1_000_000,
+        ..policy()
+    };
+    let given = Given {
+        attachments: vec![
+            file("photo1.jpg", 600_000),
+            file("video.mp4", 900_000),
+            file("photo2.jpg", 300_000),
+        ],
+        ..Given::from(alice(), "Voici les photos.")
+    };
+    let agents = agents();
+    let context = Context {
+        ours: false,
+        reported: None,
+        matched: None,
+        threaded: false,
+        same_subject: None,
+        target: None,
+        agents: &agents,
+    };
+    let plan = decide(&context, &given.mail(), &small, at(NOW), &mut ids());
+    let notice = plan
+        .letters
+        .iter()
+        .find(|l| l.template == Template::AgentNewTicket)
+        .expect("the agents' notice");
+    // In order, while the whole stays within 1 MB: the video is left out,
+    // the smaller photo after it still goes.
+    assert_eq!(notice.attached, [0, 2]);
+    assert_eq!(notice.said.attachments.len(), 3);
+    // An untrusted mail's files go to the agents, never back outside.
+    let forged = Given {
+        authenticated: Some(Err("dmarc=fail".into())),
+        ..Given::from(person("bob@agents.example"), "Voici la procédure.")
+    };
+    let forged = Given {
+        attachments: vec![file("procedure.pdf", 1000)],
+        ..forged
+    };
+    let s = snapshot(Status::InProgress);
+    let plan = run(&forged, Some(&s), None);
+    for l in &plan.letters {
+        let outside = l.to.iter().any(|a| a.role != Role::Agent);
+        assert!(!outside || l.attached.is_empty(), "{:?}", l.template);
     }
 }

@@ -83,6 +83,26 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Whether this mail carries the files of the mail that caused it:
+    /// the agents' notices carry the requester's (a screenshot they have
+    /// no other way to see), what the agents write to the requester
+    /// carries theirs (the procedure in PDF), a note carries its own to
+    /// the agents only.
+    pub fn carries_files(self) -> bool {
+        matches!(
+            self,
+            Template::AgentNewTicket
+                | Template::AgentFollowUp
+                | Template::AgentRefusal
+                | Template::AgentNote
+                | Template::AgentReply
+                | Template::Solution
+                | Template::AgentClosure
+        )
+    }
+}
+
 /// Why the agents are told of a requester's or watcher's mail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Situation {

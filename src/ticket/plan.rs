@@ -187,6 +187,9 @@ pub struct Letter {
     pub related: Option<Related>,
     /// The agent's name the letter is signed with.
     pub signature: Option<String>,
+    /// Which of `said.attachments` travel with it (indices), within the
+    /// desk's size for them; the others are only listed.
+    pub attached: Vec<usize>,
     pub to: Vec<Addressed>,
 }
 

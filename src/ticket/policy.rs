@@ -48,6 +48,9 @@ pub struct Policy {
     pub max_attachment_size: u64,
     /// A larger mail keeps its text but none of its attachments.
     pub max_message_size: u64,
+    /// The files of a mail travel with the mails it causes up to this
+    /// size in all; the others are listed, and stay in the desk.
+    pub forward_attachments_up_to: u64,
     /// The loop guard: at most this many automatic answers to one address
     /// per hour, and per day.
     pub max_auto_per_hour: u32,
@@ -85,6 +88,7 @@ pub(crate) mod tests {
             cc_become_watchers: false,
             max_attachment_size: 50 << 20,
             max_message_size: 60 << 20,
+            forward_attachments_up_to: 10 << 20,
             max_auto_per_hour: 5,
             max_auto_per_day: 20,
         }

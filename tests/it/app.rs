@@ -35,6 +35,8 @@ pub struct Sent {
     pub references: Vec<String>,
     pub auto_submitted: String,
     pub body: String,
+    /// The files it carries: name, contents, and whether inline.
+    pub files: Vec<(String, Vec<u8>, bool)>,
 }
 
 fn repo() -> PathBuf {
@@ -372,6 +374,7 @@ agent_notify = ["sau@example.test"]
         files
             .iter()
             .map(|p| {
+                use mail_parser::MimeHeaders;
                 let raw = std::fs::read(p).unwrap();
                 let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
                 let header = |name: &str| {
@@ -391,6 +394,16 @@ agent_notify = ["sau@example.test"]
                         .collect(),
                     auto_submitted: header("Auto-Submitted"),
                     body: m.body_text(0).unwrap_or_default().into_owned(),
+                    files: m
+                        .attachments()
+                        .map(|a| {
+                            (
+                                a.attachment_name().unwrap_or("").to_string(),
+                                a.contents().to_vec(),
+                                a.content_disposition().is_some_and(|d| d.is_inline()),
+                            )
+                        })
+                        .collect(),
                 }
             })
             .collect()
@@ -450,6 +463,68 @@ fn parse_env(text: &str) -> HashMap<String, String> {
             )
         })
         .collect()
+}
+
+/// Standard base64 (RFC 4648), in lines of 76 characters.
+pub fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for (i, chunk) in bytes.chunks(3).enumerate() {
+        if i > 0 && i % 19 == 0 {
+            out.push('\n');
+        }
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A file of a mail: its name, type, contents, and its Content-ID when
+/// it is shown inline (a pasted picture).
+pub struct FileOf<'a> {
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+    pub inline_id: Option<&'a str>,
+}
+
+/// A mail with files, as `mail` otherwise.
+pub fn mail_with_files(
+    from: &str,
+    subject: &str,
+    message_id: &str,
+    extra_headers: &str,
+    body: &str,
+    files: &[FileOf<'_>],
+) -> Vec<u8> {
+    let mut raw = format!(
+        "From: {from}\nTo: support@example.test\nSubject: {subject}\nMessage-ID: <{message_id}>\nDate: Mon, 23 Nov 2026 09:00:00 +0100\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n{extra_headers}\n--b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}\n"
+    );
+    for f in files {
+        let disposition = match f.inline_id {
+            Some(id) => format!("inline; filename=\"{}\"\nContent-ID: <{id}>", f.name),
+            None => format!("attachment; filename=\"{}\"", f.name),
+        };
+        raw.push_str(&format!(
+            "--b1\nContent-Type: {}; name=\"{}\"\nContent-Transfer-Encoding: base64\nContent-Disposition: {disposition}\n\n{}\n",
+            f.content_type,
+            f.name,
+            base64(f.content)
+        ));
+    }
+    raw.push_str("--b1--\n");
+    raw.into_bytes()
 }
 
 /// A plain mail, LF line endings (mailbed converts to CRLF);

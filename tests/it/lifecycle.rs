@@ -1,7 +1,7 @@
 //! Whole tickets run by mail: agents, watchers, solutions, validation or
 //! refusal by one word, reminders and the 7-day automatic closure.
 
-use crate::app::{mail, Db, TestApp};
+use crate::app::{mail, mail_with_files, Db, FileOf, TestApp};
 use crate::on_both_databases;
 
 const JEANNE: &str = "Jeanne Martin <jeanne.martin@mairie-exemple.fr>";
@@ -50,7 +50,135 @@ on_both_databases!(
     people_in_copy_become_watchers_when_the_desk_says_so,
     an_agent_who_answered_directly_sends_no_second_copy,
     another_address_opens_apart_and_an_agent_merges,
+    files_travel_with_the_conversation,
 );
+
+/// Jeanne's screenshot, pasted inline, reaches the agents with the notice
+/// (inline still); her log archive, over the desk's 100 KiB for files in
+/// mail, is listed instead and stays in the desk, where `tickets
+/// attachment` gets it. Marc's procedure in PDF reaches Jeanne and the
+/// watcher; his note's file reaches the agents only.
+fn files_travel_with_the_conversation(db: Db) {
+    let app = TestApp::start_with(db, "forward_attachments_up_to = \"100KiB\"\n");
+    app.ok(&["agents", "add", MARC_ADDR, "--name", "Marc"]);
+    let png: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let zip: Vec<u8> = (0..150_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    app.append(&mail_with_files(
+        JEANNE,
+        "Erreur à l'ouverture du logiciel de paie",
+        "req-files@mairie-exemple.fr",
+        "",
+        "Bonjour,\nvoici la capture de l'erreur et le journal.\nJeanne",
+        &[
+            FileOf {
+                name: "capture.png",
+                content_type: "image/png",
+                content: &png,
+                inline_id: Some("capture1@mairie-exemple.fr"),
+            },
+            FileOf {
+                name: "journal.zip",
+                content_type: "application/zip",
+                content: &zip,
+                inline_id: None,
+            },
+        ],
+    ));
+    app.run_at("2026-11-23T08:00:00Z");
+    let notice = last_to(&app, DESK);
+    assert_eq!(
+        files_of(&notice),
+        [("capture.png".to_string(), png.len(), true)],
+        "{}",
+        notice.body
+    );
+    assert_eq!(notice.files[0].1, png);
+    assert!(
+        notice.body.contains("journal.zip") && notice.body.contains("non joint, trop volumineux"),
+        "{}",
+        notice.body
+    );
+    // Her acknowledgement lists what was received, and sends nothing back.
+    assert!(last_to(&app, JEANNE_ADDR).files.is_empty());
+    // What did not travel is kept whole.
+    let out = app.path().join("journal.zip");
+    app.ok(&[
+        "tickets",
+        "attachment",
+        "1",
+        "journal.zip",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), zip);
+    let missing = app.guichet(&["tickets", "attachment", "1", "facture.pdf"]);
+    assert!(!missing.status.success());
+    let why = String::from_utf8_lossy(&missing.stderr);
+    assert!(why.contains("no file named \"facture.pdf\""), "{why}");
+
+    app.ok(&["watchers", "add", "1", "chef.service@mairie-exemple.fr"]);
+    let pdf = b"%PDF-1.4 procedure de reinstallation\n".repeat(200);
+    let answer = |id: &str, body: &str, name: &str, content: &[u8]| {
+        app.append(&mail_with_files(
+            MARC,
+            &format!("RE: {}", notice.subject),
+            id,
+            &format!(
+                "In-Reply-To: <{}>\nReferences: <{}>\n",
+                notice.message_id, notice.message_id
+            ),
+            body,
+            &[FileOf {
+                name,
+                content_type: "application/pdf",
+                content,
+                inline_id: None,
+            }],
+        ));
+    };
+    answer(
+        "marc-files1@example.test",
+        "Bonjour Jeanne,\n\nVoici la procédure de réinstallation.\n\nMarc",
+        "procedure.pdf",
+        &pdf,
+    );
+    app.run_at("2026-11-23T09:00:00Z");
+    for who in [JEANNE_ADDR, "chef.service@mairie-exemple.fr"] {
+        let got = last_to(&app, who);
+        assert_eq!(
+            files_of(&got),
+            [("procedure.pdf".to_string(), pdf.len(), false)],
+            "{who}: {}",
+            got.body
+        );
+        assert_eq!(got.files[0].1, pdf);
+    }
+    let to_jeanne = app.sent_to(JEANNE_ADDR).len();
+    let devis = b"%PDF-1.4 devis".repeat(50);
+    answer(
+        "marc-files2@example.test",
+        "#note devis du prestataire, en attente de validation",
+        "devis.pdf",
+        &devis,
+    );
+    app.run_at("2026-11-23T09:30:00Z");
+    assert_eq!(app.sent_to(JEANNE_ADDR).len(), to_jeanne);
+    let note = last_to(&app, DESK);
+    assert!(note.body.contains("NOTE INTERNE"), "{}", note.body);
+    assert_eq!(
+        files_of(&note),
+        [("devis.pdf".to_string(), devis.len(), false)]
+    );
+    assert_eq!(note.files[0].1, devis);
+}
+
+/// A sent mail's files: name, size, inline.
+fn files_of(sent: &crate::app::Sent) -> Vec<(String, usize, bool)> {
+    sent.files
+        .iter()
+        .map(|(name, content, inline)| (name.clone(), content.len(), *inline))
+        .collect()
+}
 
 /// Jeanne refuses the solution from her other address: that mail opens a
 /// ticket apart (strangers stay out), which names ticket 1 to the agents
