@@ -26,12 +26,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = guichet::cli::Cli::parse();
-    guichet::cli::init_logging(cli.verbose);
+    guichet::cli::init_logging(cli.verbose, cli.log_format());
     match guichet::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("guichet: {}", guichet::cli::one_line(&e));
-            ExitCode::FAILURE
+            eprintln!("{}", guichet::cli::error_line(&e));
+            guichet::cli::exit_code(&e)
         }
     }
 }

@@ -16,7 +16,7 @@ pub(super) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             println!("config: FAILED: {e}");
-            return Ok(ExitCode::FAILURE);
+            return Ok(ExitCode::from(super::EXIT_CONFIG));
         }
     };
     let mut ok = true;

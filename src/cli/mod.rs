@@ -4,6 +4,7 @@
 mod admin;
 mod check;
 mod ingest;
+mod logging;
 mod run;
 mod tickets;
 
@@ -30,6 +31,36 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// How to log, from the configuration file named (text when it
+    /// cannot be read: the command then says why).
+    pub fn log_format(&self) -> config::LogFormat {
+        config::LogFormat::of_file(&config::resolve_path(self.config.as_deref()))
+    }
+}
+
+/// EX_CONFIG (sysexits.h): the configuration is invalid. The unit's
+/// `RestartPreventExitStatus=78` keeps systemd from restarting the daemon
+/// every few seconds on it, forever.
+pub const EXIT_CONFIG: u8 = 78;
+
+/// The one line a failed command leaves on stderr: an error for journald
+/// too (`<3>`) when stderr is the journal's.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let prefix = if logging::to_journal() { "<3>" } else { "" };
+    format!("{prefix}guichet: {}", one_line(e))
+}
+
+/// The exit status for a command's error: 78 for an invalid
+/// configuration, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> ExitCode {
+    if e.chain().any(|c| c.is::<config::ConfigError>()) {
+        ExitCode::from(EXIT_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -64,7 +95,7 @@ pub enum Command {
 /// included). Never shown, whatever RUST_LOG says.
 const SESSION_LOGGERS: &[&str] = &["async_imap", "imap_proto", "lettre"];
 
-pub fn init_logging(verbose: u8) {
+pub fn init_logging(verbose: u8, format: config::LogFormat) {
     use tracing_subscriber::filter::{filter_fn, EnvFilter};
     use tracing_subscriber::prelude::*;
     // -v and -vv open guichet's own modules; the libraries stay at info.
@@ -82,26 +113,30 @@ pub fn init_logging(verbose: u8) {
                 .iter()
                 .any(|t| m.target().split("::").next() == Some(t))
     });
-    // journald adds its own timestamps; elsewhere they help.
-    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let layer = tracing_subscriber::fmt::layer()
+    let base = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    if under_journald {
-        tracing_subscriber::registry()
-            .with(
-                layer
-                    .without_time()
-                    .with_filter(filter)
-                    .with_filter(sessions),
-            )
-            .init();
-    } else {
-        tracing_subscriber::registry()
-            .with(layer.with_filter(filter).with_filter(sessions))
-            .init();
-    }
+    type Boxed = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
+    let layer: Boxed = match (format, logging::to_journal()) {
+        (config::LogFormat::Json, _) => Box::new(base.json().with_ansi(false)),
+        // journald adds its own timestamps, and reads each line's
+        // priority from its `<N>` prefix: `journalctl -p warning` finds
+        // the warnings and errors.
+        (config::LogFormat::Text, true) => Box::new(
+            base.without_time()
+                .with_ansi(false)
+                .event_format(logging::SyslogPriority(
+                    tracing_subscriber::fmt::format()
+                        .without_time()
+                        .with_target(false),
+                )),
+        ),
+        (config::LogFormat::Text, false) => Box::new(base),
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(sessions))
+        .init();
 }
 
 /// An error and its causes on one line, as administrators and MTAs want

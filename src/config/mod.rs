@@ -172,6 +172,32 @@ pub struct Settings {
     pub tickets: TicketSettings,
     pub security: SecuritySettings,
     pub alerts: AlertSettings,
+    pub log: LogFormat,
+}
+
+/// How log lines are written (`[log] format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+impl LogFormat {
+    /// `[log] format` of the file at `path`, read before anything else
+    /// (logging starts before the configuration is checked): text when
+    /// the file cannot be read or says nothing valid, and the check that
+    /// follows reports why.
+    pub fn of_file(path: &Path) -> LogFormat {
+        let format = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .and_then(|t| t.get("log")?.get("format")?.as_str().map(str::to_string));
+        match format.as_deref() {
+            Some("json") => LogFormat::Json,
+            _ => LogFormat::Text,
+        }
+    }
 }
 
 /// All the problems found in a configuration file.
@@ -376,6 +402,17 @@ impl Settings {
         let alert_after = alerts.duration_or("after", Duration::from_secs(600));
         alerts.finish();
 
+        let mut log = root.section("log");
+        let log_format = match log.string_or("format", "text").as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => {
+                log.problem("format", "must be \"text\" or \"json\"");
+                LogFormat::Text
+            }
+        };
+        log.finish();
+
         let mut problems = root.finish_all();
         if from.is_none() && problems.is_empty() {
             problems.push("smtp.from: missing".into());
@@ -435,6 +472,7 @@ impl Settings {
                 to: alert_to,
                 after: alert_after,
             },
+            log: log_format,
         })
     }
 }

@@ -3,13 +3,14 @@
 //! advanced once it has left the mailbox; reconnection with backoff, and
 //! one alert to the administrators when the login keeps failing.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
 use super::lease::{Lease, LEASE_RENEW};
-use super::{notify, sleep_or_stop, Heartbeats, WORK_BUDGET};
+use super::{sleep_or_stop, Heartbeats, WORK_BUDGET};
 use crate::app::{self, Desk, Outcome, Source};
 use crate::clock::jittered;
 use crate::clock::Clock;
@@ -312,13 +313,37 @@ fn log_outcome(uid: u32, outcome: &Outcome) {
 /// What the fetcher keeps from one session to the next.
 struct FetchLoop {
     lease: Lease,
-    ready_sent: bool,
+    /// Since when the mailbox or the database cannot be reached (for
+    /// systemd's STATUS), and whether standing by was said.
+    failing_since: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    said_standing_by: std::sync::atomic::AtomicBool,
     backoff: Duration,
     alarm: LoginAlarm,
     beats: Arc<Heartbeats>,
 }
 
 impl FetchLoop {
+    /// Says to systemd that the fetcher works (`what` it last did).
+    fn working(&self, what: &str) {
+        *self.failing_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.said_standing_by.store(false, Ordering::Relaxed);
+        super::status(what);
+    }
+
+    /// Says to systemd that `what` cannot be reached, since when and why.
+    fn failing(&self, clock: &Clock, what: &str, why: &dyn std::fmt::Display) {
+        let since = *self
+            .failing_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| clock.now());
+        super::status(&format!(
+            "{what} unreachable since {}: {why}; retrying in {}s",
+            since.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.backoff.as_secs()
+        ));
+    }
+
     /// The fetcher will beat again within `within` (a wait, then a step).
     fn beat(&self, within: Duration) {
         self.beats.beat("fetcher", within + WAIT_MARGIN);
@@ -337,7 +362,8 @@ pub(super) async fn fetcher_loop(
 ) {
     let mut state = FetchLoop {
         lease: Lease::for_mailbox(&desk),
-        ready_sent: false,
+        failing_since: std::sync::Mutex::new(None),
+        said_standing_by: std::sync::atomic::AtomicBool::new(false),
         backoff: MIN_BACKOFF,
         alarm: LoginAlarm::default(),
         beats,
@@ -365,6 +391,7 @@ pub(super) async fn fetcher_loop(
                 }
                 Err(e) => {
                     tracing::error!("{e}; retrying in {}s", backoff.as_secs());
+                    state.failing(&clock, "the database", &e);
                     if state.wait_backoff(&mut stop).await {
                         return;
                     }
@@ -388,10 +415,11 @@ pub(super) async fn fetcher_loop(
                     tracing::info!(holder = %who, "another daemon fetches this mailbox; standing by");
                     standing_by = true;
                 }
-                if !state.ready_sent {
-                    // Standing by is serving: the other daemon fetches.
-                    notify(&[sd_notify::NotifyState::Ready]);
-                    state.ready_sent = true;
+                if !state.said_standing_by.swap(true, Ordering::Relaxed) {
+                    let who = lease.other_holder(c).unwrap_or_default();
+                    super::status(&format!(
+                        "standing by: another daemon ({who}) fetches the mailbox"
+                    ));
                 }
                 state.beat(LEASE_RENEW);
                 if sleep_or_stop(LEASE_RENEW, &mut stop).await {
@@ -401,6 +429,7 @@ pub(super) async fn fetcher_loop(
             }
             Err(e) => {
                 tracing::error!("{e}; retrying in {}s", backoff.as_secs());
+                state.failing(&clock, "the database", &e);
                 conn = None;
                 if state.wait_backoff(&mut stop).await {
                     return;
@@ -434,6 +463,14 @@ pub(super) async fn fetcher_loop(
                 } else {
                     tracing::warn!("{e}; reconnecting in {}s", backoff.as_secs());
                 }
+                let what = match &e {
+                    CycleError::Store(_) => "the database".to_string(),
+                    _ => format!(
+                        "the mailbox ({}:{})",
+                        desk.settings.imap.host, desk.settings.imap.port
+                    ),
+                };
+                state.failing(&clock, &what, &e);
                 if state.wait_backoff(&mut stop).await {
                     return;
                 }
@@ -538,10 +575,10 @@ async fn fetch_session(
             let report = fetch_cycle(&mut session, features, conn, desk, clock, &guard).await?;
             last_fetch = std::time::Instant::now();
             state.backoff = MIN_BACKOFF;
-            if !state.ready_sent {
-                notify(&[sd_notify::NotifyState::Ready]);
-                state.ready_sent = true;
-            }
+            state.working(&format!(
+                "fetched at {}: waiting for mail",
+                clock.now().format("%Y-%m-%d %H:%M:%S UTC")
+            ));
             if report.fetched > 0 {
                 wake_dispatcher.notify_one();
             }

@@ -28,6 +28,11 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
+/// Tells systemd what the daemon is doing (`systemctl status` shows it).
+fn status(text: &str) {
+    notify(&[sd_notify::NotifyState::Status(text)]);
+}
+
 /// `guichet run --once`: one full cycle, then return.
 pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     let url = desk.settings.database_url.clone();
@@ -107,6 +112,13 @@ pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     // configuration error, said before anything starts.
     let transport = dispatch::transport(&desk.settings.smtp)
         .map_err(|e| anyhow::anyhow!("cannot set up the SMTP relay: {e}"))?;
+    // Serving from here: the configuration and the database are up. A
+    // mail server that is down is what the daemon is there to wait out,
+    // and STATUS says so.
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("connecting to the mailbox"),
+    ]);
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake_dispatcher = Arc::new(Notify::new());
     let beats = Arc::new(Heartbeats::default());
@@ -155,7 +167,10 @@ pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         None => tracing::info!("stopping: finishing the mail in hand"),
         Some(why) => tracing::error!("{why}: stopping the daemon so that it is restarted"),
     }
-    notify(&[sd_notify::NotifyState::Stopping]);
+    notify(&[
+        sd_notify::NotifyState::Stopping,
+        sd_notify::NotifyState::Status("stopping: finishing the mail in hand"),
+    ]);
     let _ = stop_tx.send(true);
     wake_dispatcher.notify_one();
     let drain = async { while tasks.join_next().await.is_some() {} };

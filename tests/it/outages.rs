@@ -339,7 +339,13 @@ fn tells_systemd_when_ready_and_when_stopping() {
     };
     listen("READY=1", Duration::from_secs(15), &mut said);
     assert!(said.iter().any(|m| m.contains("READY=1")), "{said:?}");
-    // Ready means the waiting mail was taken in.
+    // Ready as soon as the configuration and the database are up; the
+    // waiting mail is taken in next, and STATUS says so.
+    listen("STATUS=fetched at ", Duration::from_secs(15), &mut said);
+    assert!(
+        said.iter().any(|m| m.contains("STATUS=fetched at ")),
+        "{said:?}"
+    );
     assert_eq!(app.tickets().len(), 1);
 
     let asked = Instant::now();

@@ -126,3 +126,151 @@ fn a_stuck_task_stops_feeding_the_watchdog() {
     assert!(starved, "the watchdog was still fed after 90 s: {text}");
     assert!(text.contains("the fetcher has made no progress"), "{text}");
 }
+
+/// A daemon under systemd whose mail server is down: READY=1 comes as soon
+/// as the configuration and the database are up, and STATUS says since
+/// when the mailbox cannot be reached; on SIGTERM, STOPPING=1.
+#[test]
+fn ready_comes_with_the_mail_server_down_and_status_says_why() {
+    let app = TestApp::start(Db::Sqlite);
+    let port = app.env["IMAP_PORT"].clone();
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    app.edit_config(
+        &format!("port = {port}\n"),
+        &format!("port = {closed_port}\n"),
+    );
+    let socket_path = app.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let log = app.path().join("daemon.log");
+    let mut child = app
+        .daemon_command(&log)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .spawn()
+        .unwrap();
+    let mut said = Vec::new();
+    listen(&socket, "READY=1", Duration::from_secs(10), &mut said);
+    let down = format!("STATUS=the mailbox (127.0.0.1:{closed_port}) unreachable since ");
+    listen(&socket, &down, Duration::from_secs(15), &mut said);
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    listen(&socket, "STOPPING=1", Duration::from_secs(10), &mut said);
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.iter().any(|m| m.contains("READY=1")),
+        "{said:?} {text}"
+    );
+    assert!(said.iter().any(|m| m.contains(&down)), "{said:?} {text}");
+    assert!(
+        said.iter().any(|m| m.contains("STOPPING=1")),
+        "{said:?} {text}"
+    );
+    assert!(status.success(), "{text}");
+}
+
+/// An invalid configuration: one line, and exit 78 (EX_CONFIG), which the
+/// unit's RestartPreventExitStatus keeps systemd from restarting forever.
+#[test]
+fn an_invalid_configuration_exits_78() {
+    let app = TestApp::start(Db::Sqlite);
+    app.edit_config(
+        "[tickets]\n",
+        "[tickets]\nauto_close_after = \"sometimes\"\n",
+    );
+    for args in [
+        &["run"][..],
+        &["run", "--once"],
+        &["tickets", "list"],
+        &["check"],
+    ] {
+        let out = app.guichet(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{args:?}: {stdout} {stderr}");
+        assert!(
+            format!("{stdout}{stderr}").contains("tickets.auto_close_after"),
+            "{args:?}: {stdout} {stderr}"
+        );
+    }
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/guichet.service"),
+    )
+    .unwrap();
+    assert!(unit.contains("\nRestartPreventExitStatus=78\n"));
+}
+
+/// Under journald (stderr is the stream `JOURNAL_STREAM` names) each line
+/// carries its syslog priority, so `journalctl -p warning` finds the
+/// warnings and errors; elsewhere it does not. With `[log] format =
+/// "json"` each line is a JSON object.
+#[test]
+fn log_lines_carry_their_priority_for_journald_or_are_json() {
+    use std::os::unix::fs::MetadataExt;
+    let app = TestApp::start(Db::Sqlite);
+    app.append(&request());
+    // The relay down: the outbox's warning, after the info lines.
+    app.mailbed("smtp-stop", &[]);
+    let log = app.path().join("journal.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let meta = file.metadata().unwrap();
+    let out = app
+        .command()
+        .args(["run", "--once"])
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stderr(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.iter().all(|l| l.starts_with('<')), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<6>") && l.contains("new ticket")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<4>") || l.starts_with("<3>")),
+        "{text}"
+    );
+    // Not the journal's stream (the variable inherited, stderr elsewhere).
+    let out = app
+        .command()
+        .args(["run", "--once"])
+        .env("JOURNAL_STREAM", "1:2")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!text.lines().any(|l| l.starts_with("<6>")), "{text}");
+
+    app.edit_config("[tickets]\n", "[log]\nformat = \"json\"\n\n[tickets]\n");
+    app.append(&mail(
+        "Paul <paul@mairie-exemple.fr>",
+        "Badge",
+        "json1@mairie-exemple.fr",
+        "",
+        "Mon badge ne marche plus.",
+    ));
+    let out = app.guichet(&["run", "--once"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    let mut seen_ticket = false;
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert!(v["level"].is_string(), "{line}");
+        seen_ticket |= v["fields"]["message"] == "new ticket";
+    }
+    assert!(seen_ticket, "{text}");
+}
