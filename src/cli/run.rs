@@ -39,7 +39,12 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
         if args.once {
             crate::daemon::run_once(desk, clock).await
         } else {
-            crate::daemon::run(desk, clock).await
+            crate::daemon::run(
+                desk,
+                clock,
+                crate::config::resolve_path(cli.config.as_deref()),
+            )
+            .await
         }
     })?;
     Ok(ExitCode::SUCCESS)

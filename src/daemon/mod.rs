@@ -8,6 +8,7 @@ pub mod fetcher;
 pub mod lease;
 pub mod progress;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,8 +99,121 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `guichet run`: until SIGTERM or SIGINT, or until a task fails.
-pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
+/// `guichet run`: until SIGTERM or SIGINT, or until a task fails. SIGHUP
+/// reads `config` again: a valid configuration replaces the running one
+/// once the tasks have finished the work in hand (no mail is dropped: the
+/// fetcher ends its batch, the dispatcher its sends); an invalid one is
+/// reported and the running one kept.
+pub async fn run(mut desk: Arc<Desk>, clock: Clock, config: PathBuf) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Installed before READY: until then SIGHUP would end the process.
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    let beats = Arc::new(Heartbeats::default());
+    let (watchdog_stop, watchdog_rx) = watch::channel(false);
+    let watchdog = tokio::spawn(watchdog_loop(watchdog_rx, Arc::clone(&beats)));
+    let result = loop {
+        let mut running = match start_tasks(&desk, clock, &beats) {
+            Ok(r) => r,
+            Err(e) => break Err(e),
+        };
+        // Until a signal, or a task that ends by itself: a panic, or a loop
+        // that gave up. Either way the daemon is no longer doing its job.
+        let next = loop {
+            tokio::select! {
+                _ = term.recv() => break Next::Stop,
+                _ = int.recv() => break Next::Stop,
+                _ = hup.recv() => match reload(&config) {
+                    Ok(new) => break Next::Reload(Box::new(new)),
+                    Err(e) => {
+                        tracing::error!(
+                            "reload refused, the running configuration is kept: {}",
+                            crate::cli::one_line(&e)
+                        );
+                        status("reload refused: the configuration file is invalid (see the log); running on the previous one");
+                    }
+                },
+                ended = running.tasks.join_next() => break Next::Failed(ended_task(ended)),
+            }
+        };
+        match &next {
+            Next::Stop => tracing::info!("stopping: finishing the mail in hand"),
+            Next::Reload(_) => {
+                tracing::info!("reloading the configuration: finishing the mail in hand first");
+                let mut states = vec![sd_notify::NotifyState::Reloading];
+                states.extend(sd_notify::NotifyState::monotonic_usec_now());
+                notify(&states);
+            }
+            Next::Failed(why) => {
+                tracing::error!("{why}: stopping the daemon so that it is restarted")
+            }
+        }
+        if !matches!(next, Next::Reload(_)) {
+            notify(&[
+                sd_notify::NotifyState::Stopping,
+                sd_notify::NotifyState::Status("stopping: finishing the mail in hand"),
+            ]);
+        }
+        running.stop().await;
+        match next {
+            Next::Reload(new) => {
+                desk = Arc::new(*new);
+                tracing::info!("configuration reloaded");
+            }
+            Next::Stop => {
+                tracing::info!("stopped");
+                break Ok(());
+            }
+            Next::Failed(why) => break Err(anyhow::anyhow!(why)),
+        }
+    };
+    let _ = watchdog_stop.send(true);
+    watchdog.abort();
+    result
+}
+
+/// What ends a run of the daemon's tasks.
+enum Next {
+    Stop,
+    /// The configuration file was read again, valid: the desk it makes.
+    Reload(Box<Desk>),
+    Failed(String),
+}
+
+/// The configuration read again, with its templates, as a desk.
+fn reload(config: &std::path::Path) -> anyhow::Result<Desk> {
+    let settings = crate::config::Settings::load(config)?;
+    Desk::new(settings)
+}
+
+/// The daemon's tasks, running on one desk.
+struct Running {
+    tasks: tokio::task::JoinSet<&'static str>,
+    stop: watch::Sender<bool>,
+    wake_dispatcher: Arc<Notify>,
+}
+
+impl Running {
+    /// Tells the tasks to stop and waits for them to finish the work in
+    /// hand, for at most 20 s.
+    async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        self.wake_dispatcher.notify_one();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(20), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopped before the work in hand finished; it resumes at next start");
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// Migrates the database, sets up the relay and starts the fetcher, the
+/// dispatcher and the scheduler on `desk`; READY=1 once done.
+fn start_tasks(desk: &Arc<Desk>, clock: Clock, beats: &Arc<Heartbeats>) -> anyhow::Result<Running> {
     let url = desk.settings.database_url.clone();
     let migrated = db(|| -> Result<usize, StoreError> {
         let mut c = store::connect(&url)?;
@@ -121,73 +235,43 @@ pub async fn run(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     ]);
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake_dispatcher = Arc::new(Notify::new());
-    let beats = Arc::new(Heartbeats::default());
-
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(named(
         "fetcher",
         fetcher::fetcher_loop(
-            Arc::clone(&desk),
+            Arc::clone(desk),
             clock,
             stop_rx.clone(),
             Arc::clone(&wake_dispatcher),
-            Arc::clone(&beats),
+            Arc::clone(beats),
         ),
     ));
     tasks.spawn(named(
         "dispatcher",
         dispatcher_loop(
-            Arc::clone(&desk),
+            Arc::clone(desk),
             clock,
             stop_rx.clone(),
             Arc::clone(&wake_dispatcher),
-            Arc::clone(&beats),
+            Arc::clone(beats),
             transport,
         ),
     ));
     tasks.spawn(named(
         "scheduler",
         scheduler_loop(
-            Arc::clone(&desk),
+            Arc::clone(desk),
             clock,
             stop_rx.clone(),
             Arc::clone(&wake_dispatcher),
-            Arc::clone(&beats),
+            Arc::clone(beats),
         ),
     ));
-    let watchdog = tokio::spawn(watchdog_loop(stop_rx.clone(), Arc::clone(&beats)));
-
-    // Until a signal, or a task that ends by itself: a panic, or a loop
-    // that gave up. Either way the daemon is no longer doing its job.
-    let failed = tokio::select! {
-        _ = wait_for_signal() => None,
-        ended = tasks.join_next() => Some(ended_task(ended)),
-    };
-    match &failed {
-        None => tracing::info!("stopping: finishing the mail in hand"),
-        Some(why) => tracing::error!("{why}: stopping the daemon so that it is restarted"),
-    }
-    notify(&[
-        sd_notify::NotifyState::Stopping,
-        sd_notify::NotifyState::Status("stopping: finishing the mail in hand"),
-    ]);
-    let _ = stop_tx.send(true);
-    wake_dispatcher.notify_one();
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(20), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("stopped before the work in hand finished; it resumes at next start");
-    }
-    watchdog.abort();
-    match failed {
-        None => {
-            tracing::info!("stopped");
-            Ok(())
-        }
-        Some(why) => Err(anyhow::anyhow!(why)),
-    }
+    Ok(Running {
+        tasks,
+        stop: stop_tx,
+        wake_dispatcher,
+    })
 }
 
 /// A task of the daemon, which says its name when it ends.
@@ -206,16 +290,6 @@ fn ended_task(ended: Option<Result<&'static str, tokio::task::JoinError>>) -> St
         }
         Some(Err(e)) => format!("a task of the daemon ended: {e}"),
         None => "no task left".to_string(),
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
     }
 }
 

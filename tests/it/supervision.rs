@@ -274,3 +274,90 @@ fn log_lines_carry_their_priority_for_journald_or_are_json() {
     }
     assert!(seen_ticket, "{text}");
 }
+
+/// SIGHUP reads the configuration again: a valid one replaces the running
+/// one (RELOADING=1, then READY=1; the next mail gets the new subject
+/// tag) without dropping the daemon; an invalid one is reported and the
+/// running one kept.
+#[test]
+fn sighup_reloads_a_valid_configuration_and_keeps_the_old_on_an_invalid_one() {
+    let app = TestApp::start(Db::Sqlite);
+    app.append(&request());
+    let socket_path = app.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let log = app.path().join("daemon.log");
+    let mut child = app
+        .daemon_command(&log)
+        .env("NOTIFY_SOCKET", &socket_path)
+        .spawn()
+        .unwrap();
+    let hup = |child: &std::process::Child| {
+        let sent = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    let mut said = Vec::new();
+    listen(&socket, "READY=1", Duration::from_secs(10), &mut said);
+    let acked = |n: usize| {
+        app.wait_for(Duration::from_secs(20), || {
+            app.acknowledgements().len() >= n
+        })
+    };
+    assert!(acked(1), "{}", std::fs::read_to_string(&log).unwrap());
+
+    app.edit_config("[tickets]\n", "[tickets]\nsubject_tag = \"HELP\"\n");
+    hup(&child);
+    said.clear();
+    listen(&socket, "RELOADING=1", Duration::from_secs(10), &mut said);
+    listen(&socket, "READY=1", Duration::from_secs(20), &mut said);
+    assert!(said.iter().any(|m| m.contains("RELOADING=1")), "{said:?}");
+    app.append(&mail(
+        "Paul Durand <paul.durand@mairie-exemple.fr>",
+        "Badge refusé",
+        "hup2@mairie-exemple.fr",
+        "",
+        "Mon badge ne passe plus.",
+    ));
+    assert!(acked(2), "{}", std::fs::read_to_string(&log).unwrap());
+    let ack = app.acknowledgements().pop().unwrap();
+    assert!(ack.subject.starts_with("[HELP #000002]"), "{}", ack.subject);
+
+    // An invalid file: said, and the running configuration kept.
+    app.edit_config(
+        "subject_tag = \"HELP\"\n",
+        "subject_tag = \"HELP\"\nauto_close_after = \"sometimes\"\n",
+    );
+    hup(&child);
+    let refused = app.wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("reload refused, the running configuration is kept")
+    });
+    assert!(refused, "{}", std::fs::read_to_string(&log).unwrap());
+    assert!(child.try_wait().unwrap().is_none(), "the daemon stopped");
+    app.append(&mail(
+        "Marie <marie@mairie-exemple.fr>",
+        "Écran noir",
+        "hup3@mairie-exemple.fr",
+        "",
+        "Mon écran reste noir.",
+    ));
+    assert!(acked(3), "{}", std::fs::read_to_string(&log).unwrap());
+    let ack = app.acknowledgements().pop().unwrap();
+    assert!(ack.subject.starts_with("[HELP #000003]"), "{}", ack.subject);
+
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("configuration reloaded"), "{text}");
+}
