@@ -149,6 +149,7 @@ fn said(template: Template) -> Said {
         filename: "écran.png".into(),
         content_type: "image/png".into(),
         size: 48213,
+        sha256: String::new(),
     };
     let attachments = match template {
         Template::Acknowledgement => vec![screenshot],
@@ -159,12 +160,14 @@ fn said(template: Template) -> Said {
                 filename: "video-ecran.mp4".into(),
                 content_type: "video/mp4".into(),
                 size: 31_457_280,
+                sha256: String::new(),
             },
         ],
         Template::AgentReply => vec![Attachment {
             filename: "procedure-imprimante.pdf".into(),
             content_type: "application/pdf".into(),
             size: 182_044,
+            sha256: String::new(),
         }],
         _ => Vec::new(),
     };

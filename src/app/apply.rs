@@ -75,6 +75,9 @@ pub(super) fn apply(
         name: None,
     };
     if let Some(join) = &plan.joins {
+        // The mails already posted for this ticket in the batch go to the
+        // outbox first, so that they move with its thread.
+        post.flush(conn, desk, clock)?;
         join_thread(conn, id, join, &desk_person, now)?;
     }
     for entry in &plan.entries {
@@ -202,7 +205,7 @@ fn write_update(
 /// What the rules need of a ticket: its state, its thread's mails (those
 /// posted in this batch and not written yet included), the solution
 /// awaiting an answer, and, with `notes` (for an agent's mail, the only
-/// one the guard on notes reads), its internal notes.
+/// one the guards read), its internal notes and the files it has.
 pub(super) fn snapshot(
     conn: &mut AnyConnection,
     id: i64,
@@ -229,10 +232,13 @@ pub(super) fn snapshot(
     } else {
         None
     };
-    let notes = if notes {
-        tickets::bodies_of_kind(conn, id, MessageKind::Note)?
+    let (notes, files) = if notes {
+        (
+            tickets::bodies_of_kind(conn, id, MessageKind::Note)?,
+            tickets::file_hashes(conn, id)?,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     Ok(Snapshot {
         ticket,
@@ -240,6 +246,7 @@ pub(super) fn snapshot(
         solution,
         notes,
         participants: tickets::participants_of(conn, id)?,
+        files,
     })
 }
 

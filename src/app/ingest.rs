@@ -319,6 +319,7 @@ fn process_parsed(
             filename: a.filename.clone(),
             content_type: a.content_type.clone(),
             size: a.content.len() as u64,
+            sha256: a.sha256.clone(),
         })
         .collect();
     let subject = desk.tagger.clean(&msg.subject);

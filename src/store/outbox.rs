@@ -99,11 +99,11 @@ pub const CLAIM: chrono::Duration = chrono::Duration::minutes(5);
 /// takes, however long the backlog), and no more than `max_bytes` of mail
 /// in all (always one row at least): mails carrying files are megabytes
 /// each, and what is claimed is held until sent. The rows are reserved
-/// (not due again before `now + CLAIM`) so that several daemons never
-/// send one twice: the reservation re-checks that each row is still
-/// pending and due, and a row another daemon took in between is left out
-/// (PostgreSQL re-reads a row a concurrent update changed before it
-/// applies the condition; SQLite writes one statement at a time).
+/// (not due again before `now + CLAIM`) in the same transaction, so that
+/// several daemons never send one twice: on PostgreSQL the rows are
+/// picked with `FOR UPDATE SKIP LOCKED` (daemons claim different rows at
+/// once), on SQLite the transaction holds the write lock; the reservation
+/// re-checks that each row is still pending and due all the same.
 pub fn claim_due(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
@@ -111,7 +111,17 @@ pub fn claim_due(
     max_bytes: i64,
     claimant: &str,
 ) -> StoreResult<Vec<Outgoing>> {
-    let due: Vec<(i64, i64)> = native!(conn, |c| outbox::table
+    conn.transaction(|conn| claim_in_tx(conn, now, limit, max_bytes, claimant))
+}
+
+fn claim_in_tx(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    limit: i64,
+    max_bytes: i64,
+    claimant: &str,
+) -> StoreResult<Vec<Outgoing>> {
+    let due = outbox::table
         .filter(outbox::state.eq(state::PENDING))
         .filter(outbox::next_attempt_at.le(now))
         .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
@@ -119,8 +129,11 @@ pub fn claim_due(
         .select((
             outbox::id,
             diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(length(raw) AS BIGINT)"),
-        ))
-        .load(c))?;
+        ));
+    let due: Vec<(i64, i64)> = match conn {
+        AnyConnection::Postgresql(c) => due.for_update().skip_locked().load(c)?,
+        AnyConnection::Sqlite(c) => due.load(c)?,
+    };
     let mut ids = Vec::with_capacity(due.len());
     let mut total = 0i64;
     for (id, size) in due {

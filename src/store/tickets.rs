@@ -429,6 +429,16 @@ fn person<S: serde::Serializer>(p: &Person, s: S) -> Result<S::Ok, S::Error> {
     out.end()
 }
 
+/// The SHA-256 of every file on a ticket's thread.
+pub fn file_hashes(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<String>> {
+    Ok(native!(conn, |c| attachments::table
+        .inner_join(messages::table)
+        .filter(messages::ticket_id.eq(ticket_id))
+        .select(attachments::sha256)
+        .distinct()
+        .load(c))?)
+}
+
 /// A file of a ticket's thread, with the message that brought it.
 #[derive(Debug, Clone)]
 pub struct StoredFile {
@@ -439,7 +449,8 @@ pub struct StoredFile {
     pub content: Vec<u8>,
 }
 
-/// The files of a ticket named `filename`, newest first.
+/// The files of a ticket named `filename`, newest first; only the newest
+/// one with its contents.
 pub fn files_named(
     conn: &mut AnyConnection,
     ticket_id: i64,
@@ -458,11 +469,16 @@ pub fn files_named(
         ))
         .load(c))?;
     let mut out = Vec::with_capacity(rows.len());
-    for (at, kind, content_type, sha256) in rows {
-        let content: Vec<u8> = native!(conn, |c| blobs::table
-            .find(&sha256)
-            .select(blobs::content)
-            .first(c))?;
+    for (i, (at, kind, content_type, sha256)) in rows.into_iter().enumerate() {
+        // The newest one's contents only: the others are named.
+        let content: Vec<u8> = if i == 0 {
+            native!(conn, |c| blobs::table
+                .find(&sha256)
+                .select(blobs::content)
+                .first(c))?
+        } else {
+            Vec::new()
+        };
         out.push(StoredFile {
             at,
             kind,

@@ -71,6 +71,11 @@ pub struct Snapshot {
     pub notes: Vec<String>,
     /// The people the requester's mails were also sent to (To, Cc).
     pub participants: Vec<String>,
+    /// The SHA-256 of the files already on the ticket (loaded, like the
+    /// notes, for an agent's mail): a file quoted back in an agent's reply
+    /// (an Outlook reply keeps the pictures of the mail it answers, a
+    /// note's included) is not sent on again.
+    pub files: Vec<String>,
 }
 
 /// At most this many participants are recorded on a ticket.
@@ -179,7 +184,7 @@ fn join(s: &Snapshot, target: &Ticket, policy: &Policy) -> Join {
             from.number.display(&policy.subject_tag),
             from.requester.email
         ),
-        participants,
+        participants: participants.into_iter().take(MAX_PARTICIPANTS).collect(),
         watchers: from
             .watchers
             .iter()
@@ -450,6 +455,9 @@ pub fn relay_refused(
     if !refusal_matters(recipient, template, policy) {
         return None;
     }
+    // Too large for the relay (RFC 3463: 5.3.4, 5.2.3): the mail is the
+    // problem, not the address, which goes on being mailed.
+    let too_large = matches!(status.as_deref(), Some("5.3.4" | "5.2.3"));
     let event = Event::Bounce {
         recipient: Some(recipient.to_string()),
         status,
@@ -461,10 +469,12 @@ pub fn relay_refused(
         return None;
     };
     let mut draft = Draft::update(snapshot, decision, false);
-    draft.addresses = vec![AddressChange::Undeliverable {
-        address: recipient.to_string(),
-        reason: format!("refused by the relay: {why}"),
-    }];
+    if !too_large {
+        draft.addresses = vec![AddressChange::Undeliverable {
+            address: recipient.to_string(),
+            reason: format!("refused by the relay: {why}"),
+        }];
+    }
     Some(draft.finish(None, desk_said(policy), agents, policy, now, ids))
 }
 
@@ -502,6 +512,9 @@ pub(super) struct Draft {
     /// The ticket's participants so far, and those the mail adds.
     participants: Vec<String>,
     new_participants: Vec<String>,
+    /// Watchers added from the requester's copy list.
+    cc_watchers: Vec<String>,
+    known_files: Vec<String>,
     joins: Option<Join>,
     related: Option<Related>,
 }
@@ -526,6 +539,8 @@ impl Draft {
             addresses: Vec::new(),
             participants: snapshot.participants.clone(),
             new_participants: Vec::new(),
+            cc_watchers: Vec::new(),
+            known_files: snapshot.files.clone(),
             joins: None,
             related: None,
         }
@@ -566,6 +581,8 @@ impl Draft {
             addresses: Vec::new(),
             participants: Vec::new(),
             new_participants: Vec::new(),
+            cc_watchers: Vec::new(),
+            known_files: Vec::new(),
             joins: None,
             related: None,
         }
@@ -586,8 +603,13 @@ impl Draft {
             return;
         }
         let added = new_participants(mail, ticket, &self.participants, context.agents, policy);
-        if policy.cc_become_watchers {
+        // Watchers receive the ticket's mail: only a mail proven to be
+        // hers makes them, never one that merely names her (no check
+        // configured).
+        if policy.cc_become_watchers && mail.trust() == Some(Ok(())) && !added.is_empty() {
             self.decision.ticket.watchers.extend(added.iter().cloned());
+            self.decision.ticket.watchers.sort();
+            self.cc_watchers = added.clone();
         }
         self.new_participants = added;
     }
@@ -659,6 +681,8 @@ impl Draft {
             addresses,
             participants: _,
             new_participants,
+            cc_watchers,
+            known_files,
             joins,
             related,
         } = self;
@@ -682,6 +706,17 @@ impl Draft {
                     message_id: id.to_string(),
                 });
             }
+        }
+        if !cc_watchers.is_empty() {
+            entries.push(Entry {
+                kind: MessageKind::System,
+                body: format!(
+                    "watchers added, in copy of the requester's mail: {}",
+                    cc_watchers.join(", ")
+                ),
+                author: Author::Desk,
+                with_attachments: false,
+            });
         }
         if let (Some(r), None) = (&related, &before) {
             entries.push(Entry {
@@ -767,7 +802,18 @@ impl Draft {
                     .clone()
                     .filter(|_| notice.template.is_agent_words()),
                 attached: if notice.template.carries_files() {
+                    // What goes outside the desk: none of the files the
+                    // ticket has already (quoted back, a note's).
+                    let outside = notice
+                        .to
+                        .iter()
+                        .any(|a| matches!(a, Audience::Requester | Audience::Watchers));
                     within(&said.attachments, policy.forward_attachments_up_to)
+                        .into_iter()
+                        .filter(|&i| {
+                            !(outside && known_files.contains(&said.attachments[i].sha256))
+                        })
+                        .collect()
                 } else {
                     Vec::new()
                 },
@@ -832,14 +878,16 @@ impl Draft {
 }
 
 /// The files that travel with a mail: in their order, each while the
-/// whole stays within `limit` (a large one left out, smaller ones after it
-/// still go).
+/// whole stays within `limit` as written in the mail (base64: 78 bytes of
+/// lines for every 57 of file), a large one left out and smaller ones
+/// after it still sent.
 fn within(files: &[Attachment], limit: u64) -> Vec<usize> {
     let mut total = 0u64;
     let mut out = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        if total.saturating_add(f.size) <= limit {
-            total += f.size;
+        let encoded = f.size.div_ceil(57).saturating_mul(78);
+        if total.saturating_add(encoded) <= limit {
+            total += encoded;
             out.push(i);
         }
     }

@@ -88,6 +88,7 @@ fn snapshot(status: Status) -> Snapshot {
             "La DGS refuse le budget du nouveau copieur, ne pas en parler à Alice.".to_string(),
         ],
         participants: vec!["paul@mairie.example".into()],
+        files: Vec::new(),
     }
 }
 
@@ -533,11 +534,13 @@ fn attachments_over_the_limit_are_refused_and_the_sender_told_after_the_rest() {
             filename: "capture.png".into(),
             content_type: "image/png".into(),
             size: 40_000,
+            sha256: String::new(),
         },
         Attachment {
             filename: "scan.pdf".into(),
             content_type: "application/pdf".into(),
             size: 3 << 20,
+            sha256: String::new(),
         },
     ];
     let agents = agents();
@@ -597,6 +600,23 @@ fn a_relay_refusal_marks_the_address_unless_it_is_the_agents() {
         [(Template::AgentBounce, vec!["sau@example.test"])]
     );
     assert!(plan.entries[0].body.contains("(5.1.1)"));
+    // A mail too large for the relay (its files): recorded, the agents
+    // told, and the address goes on being mailed.
+    for code in ["5.3.4", "5.2.3"] {
+        let refusal = Refusal {
+            recipient: "alice@mairie.example",
+            template: Some(Template::AgentReply),
+            status: Some(code.into()),
+            why: "552 message size exceeds fixed limit",
+        };
+        let plan =
+            relay_refused(&s, &agents(), refusal, &policy(), at(NOW), &mut ids()).expect("a plan");
+        assert!(plan.addresses.is_empty(), "{code}");
+        assert_eq!(
+            to_of(&plan),
+            [(Template::AgentBounce, vec!["sau@example.test"])]
+        );
+    }
     // The agents' own address, or their notice of a bounce: logged only.
     for (to, template) in [
         ("sau@example.test", Template::AgentNewTicket),
@@ -674,6 +694,7 @@ fn a_strangers_out_of_office_with_a_tickets_reference_is_not_recorded() {
         filename: "logo.png".into(),
         content_type: "image/png".into(),
         size: 5000,
+        sha256: String::new(),
     }];
     let s = snapshot(Status::InProgress);
     let plan = run(&g, Some(&s), None);
@@ -750,6 +771,7 @@ fn what_an_untrusted_mail_said_is_not_repeated_outside_the_desk() {
         filename: "facture-urgente.pdf".into(),
         content_type: "application/pdf".into(),
         size: 5000,
+        sha256: String::new(),
     };
     let text = "Votre compte expire : https://evil.example/login";
     for (authenticated, doubt) in [
@@ -910,7 +932,21 @@ fn the_requesters_copies_become_participants_and_watchers_when_the_desk_says_so(
         target: None,
         agents: &agents,
     };
+    // Not from a mail that merely names her: no check is configured.
     let plan = decide(&context, &given.mail(), &watching, at(NOW), &mut ids());
+    assert_eq!(
+        plan.ticket().map(|t| t.watchers.clone()),
+        Some(vec!["chef@mairie.example".to_string()])
+    );
+    assert_eq!(plan.participants, ["rh@mairie.example"]);
+    // From one the desk's receiving server vouches for: watchers, and a
+    // line on the ticket says so.
+    let proven = Given {
+        authenticated: Some(Ok(())),
+        copied: given.copied.clone(),
+        ..Given::from(alice(), "J'ajoute le service RH en copie.")
+    };
+    let plan = decide(&context, &proven.mail(), &watching, at(NOW), &mut ids());
     assert_eq!(
         plan.ticket().map(|t| t.watchers.clone()),
         Some(vec![
@@ -918,6 +954,10 @@ fn the_requesters_copies_become_participants_and_watchers_when_the_desk_says_so(
             "rh@mairie.example".to_string()
         ])
     );
+    assert!(plan
+        .entries
+        .iter()
+        .any(|e| e.body == "watchers added, in copy of the requester's mail: rh@mairie.example"));
     // A new request with people in copy: they are its participants.
     let plan = run(&given, None, None);
     assert_eq!(plan.outcome, PlanOutcome::Opened);
@@ -1092,6 +1132,7 @@ fn file(name: &str, size: u64) -> Attachment {
         filename: name.into(),
         content_type: "application/octet-stream".into(),
         size,
+        sha256: format!("sha-of-{name}"),
     }
 }
 
@@ -1143,9 +1184,39 @@ fn files_travel_with_the_agents_notices_and_the_agents_words() {
 }
 
 #[test]
+fn a_file_the_ticket_has_already_is_not_sent_outside_again() {
+    // Bob's Outlook reply to the note's notice keeps the note's picture;
+    // the requester's own screenshot comes back quoted too. Neither goes
+    // to her; his new procedure does.
+    let mut s = snapshot(Status::InProgress);
+    s.files = vec!["sha-of-note.png".into(), "sha-of-capture.png".into()];
+    let given = Given {
+        attachments: vec![
+            file("note.png", 40_000),
+            file("capture.png", 30_000),
+            file("procedure.pdf", 90_000),
+        ],
+        ..Given::from(person("bob@agents.example"), "Voici la procédure.")
+    };
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(to_of(&plan)[0].0, Template::AgentReply);
+    assert_eq!(plan.letters[0].attached, [2]);
+    // The same files in a note go to the agents, whatever they have seen.
+    let note = Given {
+        attachments: given.attachments.clone(),
+        ..Given::from(person("bob@agents.example"), "#note les captures")
+    };
+    let plan = run(&note, Some(&s), None);
+    assert_eq!(plan.letters[0].template, Template::AgentNote);
+    assert_eq!(plan.letters[0].attached, [0, 1, 2]);
+}
+
+#[test]
 fn files_over_the_desks_size_for_them_are_listed_not_sent() {
+    // Counted as written in the mail, in base64: 821 106, 1 231 620 and
+    // 410 566 bytes.
     let small = Policy {
-        forward_attachments_up_to: 1_000_000,
+        forward_attachments_up_to: 1_300_000,
         ..policy()
     };
     let given = Given {
@@ -1172,8 +1243,8 @@ fn files_over_the_desks_size_for_them_are_listed_not_sent() {
         .iter()
         .find(|l| l.template == Template::AgentNewTicket)
         .expect("the agents' notice");
-    // In order, while the whole stays within 1 MB: the video is left out,
-    // the smaller photo after it still goes.
+    // In order, while the whole stays within 1.3 MB: the video is left
+    // out, the smaller photo after it still goes.
     assert_eq!(notice.attached, [0, 2]);
     assert_eq!(notice.said.attachments.len(), 3);
     // An untrusted mail's files go to the agents, never back outside.

@@ -117,6 +117,7 @@ mod tests {
             filename: name.into(),
             content_type: "application/pdf".into(),
             size,
+            sha256: format!("sha-of-{name}"),
         }
     }
 

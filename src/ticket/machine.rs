@@ -575,7 +575,13 @@ fn agent_mail(
             }
             close(&mut t, CloseReason::Agent, now);
             let record = if text.is_empty() {
-                Record::system("closed by an agent")
+                // Its files, if any, are kept with the line: they go to
+                // the requester with the closure.
+                Some(Record {
+                    kind: MessageKind::System,
+                    body: "closed by an agent".into(),
+                    with_attachments: true,
+                })
             } else {
                 Record::mail(MessageKind::AgentReply, text)
             };

@@ -204,4 +204,6 @@ pub struct Attachment {
     pub filename: String,
     pub content_type: String,
     pub size: u64,
+    /// Its contents' SHA-256, in hex: the same file seen again.
+    pub sha256: String,
 }

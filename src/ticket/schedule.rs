@@ -100,6 +100,7 @@ mod tests {
             solution: Some("Reconnectez-vous au VPN.".into()),
             notes: Vec::new(),
             participants: Vec::new(),
+            files: Vec::new(),
         }
     }
 

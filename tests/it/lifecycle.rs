@@ -279,18 +279,26 @@ fn another_address_opens_apart_and_an_agent_merges(db: Db) {
 const PAUL: &str = "Paul Durand <paul.durand@mairie-exemple.fr>";
 const PAUL_ADDR: &str = "paul.durand@mairie-exemple.fr";
 
-/// A request from Jeanne with her head of service in copy.
-fn request_with_paul_in_copy(app: &TestApp, now: &str) {
+/// A request from Jeanne with her head of service in copy; `headers`
+/// added to it.
+fn request_with_paul_in_copy(app: &TestApp, now: &str, headers: &str) {
     app.ok(&["agents", "add", MARC_ADDR, "--name", "Marc"]);
     app.append(&mail(
         JEANNE,
         "Paie de décembre : export bloqué",
         "req-paie@mairie-exemple.fr",
-        &format!("Cc: {PAUL}, Support <support@example.test>\n"),
+        &format!("Cc: {PAUL}, Support <support@example.test>\n{headers}"),
         "Bonjour,\nl'export de la paie vers la trésorerie échoue.\nJeanne",
     ));
     app.run_at(now);
 }
+
+/// What the desk's trusted receiving server says of Jeanne's and Marc's
+/// mail.
+const JEANNE_PASSES: &str =
+    "Authentication-Results: mx.example.test; dmarc=pass header.from=mairie-exemple.fr\n";
+const MARC_PASSES: &str =
+    "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\n";
 
 /// Paul, whom Jeanne put in copy, answers all on her request: a follow-up
 /// on her ticket, never a second one; he cannot validate its solution and
@@ -299,7 +307,7 @@ fn request_with_paul_in_copy(app: &TestApp, now: &str) {
 /// opens a ticket of its own.
 fn people_in_copy_follow_up_on_the_ticket(db: Db) {
     let app = TestApp::start(db);
-    request_with_paul_in_copy(&app, "2026-11-23T08:00:00Z");
+    request_with_paul_in_copy(&app, "2026-11-23T08:00:00Z", "");
     let answer_all = |body: &str, id: &str| {
         app.append(&mail(
             PAUL,
@@ -382,14 +390,34 @@ fn people_in_copy_follow_up_on_the_ticket(db: Db) {
 /// With `cc_become_watchers = true`, the people Jeanne put in copy are the
 /// ticket's watchers: they receive the solution, greeted as watchers.
 fn people_in_copy_become_watchers_when_the_desk_says_so(db: Db) {
-    let app = TestApp::start_with(db, "cc_become_watchers = true\n");
-    request_with_paul_in_copy(&app, "2026-11-23T08:00:00Z");
-    assert_eq!(app.ticket(1)["watchers"], serde_json::json!([PAUL_ADDR]));
+    let app = TestApp::start_with(
+        db,
+        "cc_become_watchers = true\n\n[security]\ntrusted_authserv_id = \"mx.example.test\"\n",
+    );
+    // A mail in her name that is not proven hers makes nobody a watcher
+    // (they would receive the ticket's mail): Paul only may follow up.
+    app.append(&mail(
+        JEANNE,
+        "Accès au parapheur",
+        "req-parapheur@mairie-exemple.fr",
+        &format!("Cc: {PAUL}\n"),
+        "Bonjour,\nje n'ai plus accès au parapheur.\nJeanne",
+    ));
+    app.run_at("2026-11-23T07:00:00Z");
+    assert_eq!(app.ticket(1)["watchers"], serde_json::json!([]));
+    request_with_paul_in_copy(&app, "2026-11-23T08:00:00Z", JEANNE_PASSES);
+    let two = app.ticket(2);
+    assert_eq!(two["watchers"], serde_json::json!([PAUL_ADDR]));
+    assert!(
+        two["messages"].as_array().unwrap().iter().any(|m| m["body"]
+            == "watchers added, in copy of the requester's mail: paul.durand@mairie-exemple.fr"),
+        "{two}"
+    );
     app.reply(
         &last_to(&app, DESK),
         MARC,
         "#solution Le connecteur a été relancé.",
-        "",
+        MARC_PASSES,
     );
     app.run_at("2026-11-23T09:00:00Z");
     let to_paul = app.sent_to(PAUL_ADDR);
@@ -402,7 +430,7 @@ fn people_in_copy_become_watchers_when_the_desk_says_so(db: Db) {
     );
     assert_eq!(
         to_paul[0].subject,
-        "[SUPPORT #000001] Paie de décembre : export bloqué"
+        "[SUPPORT #000002] Paie de décembre : export bloqué"
     );
 }
 
