@@ -7,7 +7,16 @@ use super::Cli;
 use crate::config::{self, Settings};
 use crate::store;
 
-pub(super) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Read each password file's name from DIR instead of where the
+    /// configuration says (the unit's /run/credentials/… exist only for
+    /// the service): e.g. a DIR holding copies named `imap` and `smtp`
+    #[arg(long, value_name = "DIR")]
+    pub credentials: Option<std::path::PathBuf>,
+}
+
+pub(super) fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let path = config::resolve_path(cli.config.as_deref());
     let settings = match Settings::load(&path) {
         Ok(s) => {
@@ -19,6 +28,11 @@ pub(super) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_CONFIG));
         }
     };
+    let mut settings = settings;
+    if let Some(dir) = &args.credentials {
+        settings.imap.password = settings.imap.password.in_dir(dir);
+        settings.smtp.password = settings.smtp.password.map(|p| p.in_dir(dir));
+    }
     let mut ok = true;
     match store::connect(&settings.database_url).and_then(|mut c| store::is_migrated(&mut c)) {
         Ok(true) => println!(
@@ -59,7 +73,7 @@ pub(super) fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         ),
         Err(e) => {
             ok = false;
-            println!("imap: FAILED: {e}");
+            println!("imap: FAILED: {}:{}: {e}", imap.host, imap.port);
         }
     }
     let smtp = &settings.smtp;

@@ -70,7 +70,7 @@ pub enum Command {
     /// Create or upgrade the database schema
     Migrate,
     /// Check the configuration, the database, the IMAP login and the SMTP relay
-    Check,
+    Check(check::CheckArgs),
     /// Process RFC 5322 messages from files, or one from stdin (MTA pipe mode)
     Ingest(ingest::IngestArgs),
     /// Inspect tickets
@@ -179,7 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database up to date ({n} migration(s) applied)");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check => check::run(&cli),
+        Command::Check(args) => check::run(&cli, args),
         Command::Ingest(args) => ingest::run(&cli, args),
         Command::Tickets(cmd) => tickets::run(&cli, cmd),
         Command::Agents(cmd) => admin::agents(&cli, cmd),

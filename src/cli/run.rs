@@ -22,6 +22,14 @@ pub struct RunArgs {
 
 pub(super) fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let settings = super::load_settings(cli)?;
+    // The daemon talks to IMAP and SMTP: a password file it cannot read
+    // is an invalid configuration, said before it starts.
+    settings
+        .secrets_readable()
+        .map_err(|problems| crate::config::ConfigError {
+            path: crate::config::resolve_path(cli.config.as_deref()),
+            problems,
+        })?;
     let clock = match &args.now {
         Some(text) => Clock::Fixed(
             DateTime::parse_from_rfc3339(text)

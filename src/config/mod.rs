@@ -11,21 +11,52 @@ use std::time::Duration;
 use reader::Reader;
 
 /// A password or other secret: never printed, not even in debug output.
+/// One in a file (`password_file`) is read only when it is used: the
+/// commands that do not talk to IMAP or SMTP work without access to it
+/// (`tickets list` outside the unit, whose credentials only the service
+/// can read).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub enum Secret {
+    Inline(String),
+    File(PathBuf),
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
+        Secret::Inline(s.into())
     }
-    pub fn expose(&self) -> &str {
-        &self.0
+
+    /// The secret, read from its file when it is one (without the final
+    /// line ending).
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            Secret::Inline(s) => Ok(s.clone()),
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|e| format!("cannot read the password file {}: {e}", path.display())),
+        }
+    }
+
+    /// The same secret read from `dir` instead of where its file is named
+    /// (`check --credentials DIR`: the unit's credentials, e.g.
+    /// `/run/credentials/guichet.service/imap`, as copies in DIR).
+    pub fn in_dir(&self, dir: &Path) -> Secret {
+        match self {
+            Secret::File(path) => match path.file_name() {
+                Some(name) => Secret::File(dir.join(name)),
+                None => self.clone(),
+            },
+            Secret::Inline(_) => self.clone(),
+        }
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+        match self {
+            Secret::Inline(_) => f.write_str("Secret(***)"),
+            Secret::File(path) => write!(f, "Secret(file {})", path.display()),
+        }
     }
 }
 
@@ -119,6 +150,27 @@ pub struct TicketSettings {
 }
 
 impl Settings {
+    /// Whether the passwords' files can be read: `run` says so before it
+    /// starts (an invalid configuration), the other commands only when
+    /// they talk to IMAP or SMTP.
+    pub fn secrets_readable(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let secrets = [
+            ("imap", Some(&self.imap.password)),
+            ("smtp", self.smtp.password.as_ref()),
+        ];
+        for (section, secret) in secrets {
+            if let Some(Err(why)) = secret.map(Secret::read) {
+                problems.push(format!("{section}.password_file: {why}"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
     /// The desk's rules, as the domain takes them.
     pub fn policy(&self) -> crate::ticket::policy::Policy {
         use crate::ticket::text::fold;
@@ -244,7 +296,7 @@ impl Settings {
     pub fn parse(text: &str) -> Result<Settings, Vec<String>> {
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| vec![format!("not valid TOML: {}", e.message())])?;
+            .map_err(|e: toml::de::Error| vec![toml_error(text, &e)])?;
         let mut root = Reader::new(table, "");
 
         let mut database = root.section("database");
@@ -477,6 +529,22 @@ impl Settings {
     }
 }
 
+/// A TOML syntax error with where it is: "line 12, column 8".
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(
+                "not valid TOML at line {line}, column {column}: {}",
+                e.message()
+            )
+        }
+        None => format!("not valid TOML: {}", e.message()),
+    }
+}
+
 /// Whether a host name designates this machine (plain text is allowed only
 /// there).
 pub fn is_loopback(host: &str) -> bool {
@@ -541,7 +609,7 @@ agent_notify = ["sau@example.test"]
         );
         assert_eq!(s.tickets.auto_close_after, Duration::from_secs(7 * 86400));
         assert_eq!(s.smtp.from_address(), "support@example.test");
-        assert_eq!(s.imap.password.expose(), "secret");
+        assert_eq!(s.imap.password.read().unwrap(), "secret");
         assert!(!format!("{:?}", s.imap).contains("secret\""));
     }
 
@@ -583,6 +651,17 @@ agent_notify = ["sau@example.test"]
     }
 
     #[test]
+    fn toml_errors_say_where_they_are() {
+        let broken = GOOD.replace("[smtp]", "[smtp\nport = 25");
+        let problems = Settings::parse(&broken).unwrap_err();
+        let line = GOOD.lines().position(|l| l == "[smtp]").unwrap() + 1;
+        assert!(
+            problems[0].starts_with(&format!("not valid TOML at line {line}, column ")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn password_file_is_read_and_missing_one_reported() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("imap");
@@ -592,17 +671,30 @@ agent_notify = ["sau@example.test"]
             &format!("password_file = \"{}\"", file.display()),
         );
         assert_eq!(
-            Settings::parse(&with_file).unwrap().imap.password.expose(),
+            Settings::parse(&with_file)
+                .unwrap()
+                .imap
+                .password
+                .read()
+                .unwrap(),
             "from-file"
         );
+        // A file that cannot be read is said when it is used, not before:
+        // commands that need no password work without it.
         let missing = GOOD.replace(
             "password = \"secret\"",
             "password_file = \"/nonexistent/pw\"",
         );
-        let problems = Settings::parse(&missing).unwrap_err();
+        let settings = Settings::parse(&missing).unwrap();
+        let why = settings.imap.password.read().unwrap_err();
+        assert!(why.contains("/nonexistent/pw"), "{why}");
+        let problems = settings.secrets_readable().unwrap_err();
         assert!(
             problems.iter().any(|p| p.starts_with("imap.password_file")),
             "{problems:?}"
         );
+        // From another directory (check --credentials DIR).
+        let moved = settings.imap.password.in_dir(dir.path());
+        assert_eq!(moved, Secret::File(dir.path().join("pw")));
     }
 }

@@ -201,13 +201,7 @@ impl Reader {
                 None
             }
             (Some(p), None) => Some(Secret::new(p)),
-            (None, Some(f)) => match std::fs::read_to_string(&f) {
-                Ok(s) => Some(Secret::new(s.trim_end_matches(['\r', '\n']))),
-                Err(e) => {
-                    self.problem("password_file", &format!("cannot read {f}: {e}"));
-                    None
-                }
-            },
+            (None, Some(f)) => Some(Secret::File(f.into())),
             (None, None) => {
                 if required {
                     self.problem("password", "missing (or password_file)");

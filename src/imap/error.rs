@@ -5,6 +5,9 @@
 pub enum ImapError {
     #[error("IMAP login refused: {0}")]
     Login(String),
+    /// The password could not be read (its file).
+    #[error("IMAP: {0}")]
+    Secret(String),
     #[error("IMAP TLS: {0}")]
     Tls(String),
     #[error("IMAP {0} timed out")]
@@ -30,6 +33,9 @@ impl From<async_imap::error::Error> for ImapError {
 impl ImapError {
     /// Whether reconnecting may help without anybody changing anything.
     pub fn is_recoverable(&self) -> bool {
-        !matches!(self, ImapError::Login(_) | ImapError::Tls(_))
+        !matches!(
+            self,
+            ImapError::Login(_) | ImapError::Tls(_) | ImapError::Secret(_)
+        )
     }
 }

@@ -136,12 +136,8 @@ pub async fn connect(settings: &ImapSettings) -> Result<Session, ImapError> {
     if settings.tls != Tls::Starttls {
         greeting(&mut client).await?;
     }
-    match tokio::time::timeout(
-        IO_TIMEOUT,
-        client.login(&settings.username, settings.password.expose()),
-    )
-    .await
-    {
+    let password = settings.password.read().map_err(ImapError::Secret)?;
+    match tokio::time::timeout(IO_TIMEOUT, client.login(&settings.username, password)).await {
         Ok(Ok(session)) => Ok(session),
         Ok(Err((e, _))) => Err(ImapError::Login(e.to_string())),
         Err(_) => Err(ImapError::Timeout("login")),

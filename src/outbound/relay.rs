@@ -369,7 +369,10 @@ impl Relay {
             starttls,
             implicit,
             credentials: match (&settings.username, &settings.password) {
-                (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.expose().to_string())),
+                (Some(u), Some(p)) => Some(Credentials::new(
+                    u.clone(),
+                    p.read().map_err(RelayError::Config)?,
+                )),
                 _ => None,
             },
             idle: Mutex::new(Vec::new()),

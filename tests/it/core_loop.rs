@@ -419,7 +419,6 @@ fn bad_config_reports_every_problem_on_one_line() {
         "database.url",
         "imap.port",
         "imap.tls",
-        "imap.password_file",
         "imap.folder: unknown key",
         "smtp.from",
         "tickets.language",
@@ -432,11 +431,31 @@ fn bad_config_reports_every_problem_on_one_line() {
         .arg("run")
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(78));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("imap.port") && stderr.contains("tickets.language"),
+        "{stderr}"
+    );
+    // The password file is read when it is used: with the rest fixed,
+    // `run` says it cannot read it, still in one line.
+    std::fs::write(
+        &path,
+        "[database]\nurl = \"sqlite:///nonexistent-dir/g.db\"\n[imap]\nhost = \"127.0.0.1\"\ntls = \"none\"\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n[smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"Support <support@example.test>\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("--config")
+        .arg(&path)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("imap.password_file: cannot read the password file /nonexistent/pw"),
         "{stderr}"
     );
 }
@@ -455,7 +474,11 @@ fn check_reports_each_part() {
     std::fs::write(&app.config_path, text).unwrap();
     let out = app.guichet(&["check"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("imap: FAILED: IMAP login refused"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("imap: FAILED: 127.0.0.1:") && stdout.contains(": IMAP login refused"),
+        "{stdout}"
+    );
 
     // The relay down and the database gone: each says so on its line,
     // and the other parts are still checked.

@@ -361,3 +361,61 @@ fn sighup_reloads_a_valid_configuration_and_keeps_the_old_on_an_invalid_one() {
     assert!(status.success(), "{text}");
     assert!(text.contains("configuration reloaded"), "{text}");
 }
+
+/// The README's `password_file = "/run/credentials/…"` exists only for
+/// the service: commands that do not talk to IMAP or SMTP work without
+/// it, `run` says it cannot read it (exit 78), `check` says which server
+/// and reads copies from `--credentials DIR`. A TOML syntax error says
+/// where it is.
+#[test]
+fn commands_work_without_the_password_files_and_check_reads_them_elsewhere() {
+    let app = TestApp::start(Db::Sqlite);
+    let password = app.env["IMAP_PASSWORD"].clone();
+    let port = app.env["IMAP_PORT"].clone();
+    app.edit_config(
+        &format!("password = \"{password}\"\n"),
+        "password_file = \"/run/credentials/guichet.service/imap\"\n",
+    );
+    let out = app.guichet(&["tickets", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.ok(&["agents", "list"]);
+
+    let out = app.guichet(&["run", "--once"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("imap.password_file: cannot read the password file /run/credentials/guichet.service/imap"),
+        "{stderr}"
+    );
+
+    let out = app.guichet(&["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains(&format!(
+            "imap: FAILED: 127.0.0.1:{port}: IMAP: cannot read the password file"
+        )),
+        "{stdout}"
+    );
+    let copies = app.path().join("credentials");
+    std::fs::create_dir(&copies).unwrap();
+    std::fs::write(copies.join("imap"), format!("{password}\n")).unwrap();
+    let out = app.guichet(&["check", "--credentials", copies.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(":{port}, ")) && stdout.contains("imap: ok"),
+        "{stdout}"
+    );
+
+    app.edit_config("[tickets]\n", "[tickets]\nlanguage = \"fr\n");
+    let out = app.guichet(&["tickets", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("not valid TOML at line "), "{stderr}");
+    assert!(stderr.contains(", column "), "{stderr}");
+}
