@@ -102,8 +102,9 @@ pub const CLAIM: chrono::Duration = chrono::Duration::minutes(5);
 /// (not due again before `now + CLAIM`) in the same transaction, so that
 /// several daemons never send one twice: on PostgreSQL the rows are
 /// picked with `FOR UPDATE SKIP LOCKED` (daemons claim different rows at
-/// once), on SQLite the transaction holds the write lock; the reservation
-/// re-checks that each row is still pending and due all the same.
+/// once), on SQLite the transaction takes the write lock first; the
+/// reservation re-checks that each row is still pending and due all the
+/// same.
 pub fn claim_due(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
@@ -121,6 +122,12 @@ fn claim_in_tx(
     max_bytes: i64,
     claimant: &str,
 ) -> StoreResult<Vec<Outgoing>> {
+    // SQLite: the write lock first, or the read below could not become a
+    // write while the fetcher writes (SQLITE_BUSY, which no busy timeout
+    // waits out).
+    if let AnyConnection::Sqlite(_) = conn {
+        super::lock_for_write(conn)?;
+    }
     let due = outbox::table
         .filter(outbox::state.eq(state::PENDING))
         .filter(outbox::next_attempt_at.le(now))
