@@ -204,14 +204,14 @@ fn write_update(
 
 /// What the rules need of a ticket: its state, its thread's mails (those
 /// posted in this batch and not written yet included), the solution
-/// awaiting an answer, and, with `notes` (for an agent's mail, the only
+/// awaiting an answer, and, `for_agent` (for an agent's mail, the only
 /// one the guards read), its internal notes and the files it has.
 pub(super) fn snapshot(
     conn: &mut AnyConnection,
     id: i64,
     ticket: Ticket,
     post: &Post,
-    notes: bool,
+    for_agent: bool,
 ) -> StoreResult<Snapshot> {
     let seen = |(at, who, message_id)| Seen {
         at,
@@ -232,7 +232,7 @@ pub(super) fn snapshot(
     } else {
         None
     };
-    let (notes, files) = if notes {
+    let (notes, files) = if for_agent {
         (
             tickets::bodies_of_kind(conn, id, MessageKind::Note)?,
             tickets::file_hashes(conn, id)?,

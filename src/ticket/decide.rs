@@ -804,10 +804,7 @@ impl Draft {
                 attached: if notice.template.carries_files() {
                     // What goes outside the desk: none of the files the
                     // ticket has already (quoted back, a note's).
-                    let outside = notice
-                        .to
-                        .iter()
-                        .any(|a| matches!(a, Audience::Requester | Audience::Watchers));
+                    let outside = outside(notice);
                     within(&said.attachments, policy.forward_attachments_up_to)
                         .into_iter()
                         .filter(|&i| {

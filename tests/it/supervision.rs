@@ -31,6 +31,26 @@ fn listen(socket: &UnixDatagram, until: &str, limit: Duration, said: &mut Vec<St
     }
 }
 
+/// A socket standing for systemd's notify socket, read 100 ms at a time,
+/// and its path for `NOTIFY_SOCKET`.
+fn notify_socket(app: &TestApp) -> (UnixDatagram, std::path::PathBuf) {
+    let path = app.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    (socket, path)
+}
+
+/// Sends the signal named `name` (TERM, HUP) to the daemon.
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name}");
+}
+
 #[test]
 fn a_task_that_panics_stops_the_daemon_with_a_failure() {
     let app = TestApp::start(Db::Sqlite);
@@ -70,11 +90,7 @@ fn a_task_that_panics_stops_the_daemon_with_a_failure() {
 fn a_stuck_task_stops_feeding_the_watchdog() {
     let app = TestApp::start(Db::Sqlite);
     app.append(&request());
-    let socket_path = app.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let (socket, socket_path) = notify_socket(&app);
     let log = app.path().join("daemon.log");
     // systemd names the process the watchdog is for (WATCHDOG_PID): the
     // daemon is started by a shell that gives its own PID, then becomes it.
@@ -142,11 +158,7 @@ fn ready_comes_with_the_mail_server_down_and_status_says_why() {
         &format!("port = {port}\n"),
         &format!("port = {closed_port}\n"),
     );
-    let socket_path = app.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let (socket, socket_path) = notify_socket(&app);
     let log = app.path().join("daemon.log");
     let mut child = app
         .daemon_command(&log)
@@ -157,11 +169,7 @@ fn ready_comes_with_the_mail_server_down_and_status_says_why() {
     listen(&socket, "READY=1", Duration::from_secs(10), &mut said);
     let down = format!("STATUS=the mailbox (127.0.0.1:{closed_port}) unreachable since ");
     listen(&socket, &down, Duration::from_secs(15), &mut said);
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    signal(&child, "TERM");
     listen(&socket, "STOPPING=1", Duration::from_secs(10), &mut said);
     let status = child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
@@ -283,24 +291,14 @@ fn log_lines_carry_their_priority_for_journald_or_are_json() {
 fn sighup_reloads_a_valid_configuration_and_keeps_the_old_on_an_invalid_one() {
     let app = TestApp::start(Db::Sqlite);
     app.append(&request());
-    let socket_path = app.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    let (socket, socket_path) = notify_socket(&app);
     let log = app.path().join("daemon.log");
     let mut child = app
         .daemon_command(&log)
         .env("NOTIFY_SOCKET", &socket_path)
         .spawn()
         .unwrap();
-    let hup = |child: &std::process::Child| {
-        let sent = Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
+    let hup = |child: &std::process::Child| signal(child, "HUP");
     let mut said = Vec::new();
     listen(&socket, "READY=1", Duration::from_secs(10), &mut said);
     let acked = |n: usize| {
@@ -351,11 +349,7 @@ fn sighup_reloads_a_valid_configuration_and_keeps_the_old_on_an_invalid_one() {
     let ack = app.acknowledgements().pop().unwrap();
     assert!(ack.subject.starts_with("[HELP #000003]"), "{}", ack.subject);
 
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    signal(&child, "TERM");
     let status = child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(status.success(), "{text}");
