@@ -3,7 +3,9 @@
 //! a fixed Message-ID. After a deliberate change, review the new output
 //! with `GUICHET_BLESS=1 cargo test --test templates` and `git diff`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use std::sync::Arc;
 
@@ -249,6 +251,36 @@ fn blessing() -> bool {
     bless
 }
 
+/// What each template was told in these tests, per language: written to
+/// `templates/samples/LANG.json`, which guichet renders an override of a
+/// template with (`[templates] dir`) before it takes it, so that one that
+/// would fail on a real mail is refused at start or reload.
+type Samples = BTreeMap<String, BTreeMap<String, Vec<serde_json::Value>>>;
+static SAMPLES: Mutex<Samples> = Mutex::new(BTreeMap::new());
+
+/// Compares (or, blessing, writes) `templates/samples/LANG.json`.
+fn check_samples(problems: &mut Vec<String>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates/samples");
+    let samples = SAMPLES.lock().unwrap();
+    for (language, templates) in samples.iter() {
+        let path = dir.join(format!("{language}.json"));
+        let text = serde_json::to_string_pretty(templates).unwrap() + "\n";
+        if blessing() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, text).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(kept) if kept == text => {}
+            Ok(_) => problems.push(format!(
+                "{} differs from what the templates are told",
+                path.display()
+            )),
+            Err(e) => problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
 /// Renders and composes one mail as guichet sends it, with the fixed clock
 /// and Message-ID, then compares it with (or, blessing, writes) its golden
 /// file `tests/golden/LANG/NAME.eml`.
@@ -263,6 +295,17 @@ fn check_golden(
 ) {
     let bless = blessing();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    {
+        let mut samples = SAMPLES.lock().unwrap();
+        let of_template = samples
+            .entry(language.as_str().to_string())
+            .or_default()
+            .entry(template_name.to_string())
+            .or_default();
+        if !of_template.contains(context) {
+            of_template.push(context.clone());
+        }
+    }
     let rendered = desk
         .renderer
         .render(language, template_name, context)
@@ -508,26 +551,47 @@ fn every_template_matches_its_golden_mail() {
                 ran += 1;
             }
         }
-        let alert = desk.presentation.alert_context(
-            "imap_login",
-            "IMAP login refused by imap.example.org: [AUTHENTICATIONFAILED] Authentication failed.",
-            10,
-        );
-        check_golden(
-            &desk,
-            language,
-            "alert",
-            "alert",
-            &alert,
-            "auto-generated",
-            &mut problems,
-        );
-        ran += 1;
+        let alerts = [
+            (
+                "mailbox_down",
+                "imap://support@example.org@imap.example.org:993/INBOX: IMAP login refused: [AUTHENTICATIONFAILED] Authentication failed.",
+                "alert",
+            ),
+            (
+                "mailbox_recovered",
+                "imap://support@example.org@imap.example.org:993/INBOX",
+                "alert-mailbox_recovered",
+            ),
+            (
+                "relay_down",
+                "smtp.example.org:587: connection refused",
+                "alert-relay_down",
+            ),
+            (
+                "relay_recovered",
+                "smtp.example.org:587",
+                "alert-relay_recovered",
+            ),
+        ];
+        for (what, detail, name) in alerts {
+            let alert = desk.presentation.alert_context(what, detail, 10);
+            check_golden(
+                &desk,
+                language,
+                "alert",
+                name,
+                &alert,
+                "auto-generated",
+                &mut problems,
+            );
+            ran += 1;
+        }
     }
     assert_eq!(
         ran,
-        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 1)
+        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 4)
     );
+    check_samples(&mut problems);
     assert!(
         problems.is_empty(),
         "{}\n(after a deliberate change: GUICHET_BLESS=1 cargo test --test templates, then review git diff)",

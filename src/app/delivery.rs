@@ -71,5 +71,22 @@ pub async fn send_due(
     let on_refused = |conn: &mut AnyConnection, row: &outbox::Outgoing, e: &RelayError| {
         relay_refused(conn, desk, row, e, clock)
     };
-    dispatch::send_due(conn, relay, clock, keep_going, &on_refused).await
+    let mut report = dispatch::send_due(conn, relay, clock, &keep_going, &on_refused).await?;
+    let name = relay.name();
+    match crate::store::blocking(|| {
+        super::health::after_relay_pass(conn, desk, clock, &name, &report)
+    }) {
+        // The end of an outage told: that mail leaves with the rest.
+        Ok(true) if report.held_until.is_none() => {
+            let more = dispatch::send_due(conn, relay, clock, &keep_going, &on_refused).await?;
+            report.sent += more.sent;
+            report.failed += more.failed;
+            report.deferred = more.deferred;
+            report.error = more.error;
+            report.held_until = more.held_until;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("could not record the relay's health: {e}"),
+    }
+    Ok(report)
 }

@@ -11,13 +11,18 @@
 //! - [`delivery`]: the outbox sent, and what a relay's refusal does to a
 //!   ticket;
 //! - [`alerts`]: mail to the administrators;
+//! - [`health`]: whether the mailbox is read and the relay takes mail,
+//!   kept across restarts, and the alerts when they stop;
+//! - [`retention`]: the daily purge of old closed tickets;
 //! - [`watchers`]: the CLI's changes to a ticket.
 
 pub mod alerts;
 mod apply;
 pub mod delivery;
+pub mod health;
 pub mod ingest;
 mod post;
+pub mod retention;
 pub mod scheduler;
 pub mod watchers;
 
@@ -46,7 +51,7 @@ impl Desk {
     pub fn new(settings: Settings) -> anyhow::Result<Desk> {
         Ok(Desk {
             tagger: SubjectTagger::new(&settings.tickets.subject_tag),
-            renderer: Renderer::new()?,
+            renderer: renderer(&settings)?,
             policy: settings.policy(),
             presentation: Presentation::new(&settings),
             settings,
@@ -57,6 +62,25 @@ impl Desk {
     pub(crate) fn message_ids(&self) -> impl Iterator<Item = String> + '_ {
         std::iter::repeat_with(|| crate::outbound::new_message_id(&self.settings.smtp.from))
     }
+}
+
+/// The templates, with the desk's overrides: overrides that cannot be used
+/// make the configuration invalid (exit 78 at start; the running one kept
+/// on reload), each with its file and line.
+fn renderer(settings: &Settings) -> anyhow::Result<Renderer> {
+    let dir = settings.templates_dir.as_deref();
+    Renderer::with_overrides(dir).map_err(|e| match (e, dir) {
+        (crate::outbound::render::RenderError::Overrides(problems), Some(dir)) => {
+            anyhow::Error::new(crate::config::ConfigError {
+                path: dir.to_path_buf(),
+                problems: problems
+                    .into_iter()
+                    .map(|p| format!("templates.dir: {p}"))
+                    .collect(),
+            })
+        }
+        (e, _) => e.into(),
+    })
 }
 
 /// What processing one mail did.

@@ -16,6 +16,8 @@ use crate::ticket::Status;
 pub struct SchedulerReport {
     pub reminded: usize,
     pub closed: usize,
+    /// What the daily retention purge deleted, when it ran.
+    pub purged: Option<crate::store::retention::Purged>,
 }
 
 /// Runs the scheduler once as of `clock`.
@@ -64,5 +66,6 @@ pub fn run_scheduler(
             Ok(())
         })?;
     }
+    report.purged = super::retention::purge_if_due(conn, desk, clock)?;
     Ok(report)
 }

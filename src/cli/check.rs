@@ -33,6 +33,15 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         settings.imap.password = settings.imap.password.in_dir(dir);
         settings.smtp.password = settings.smtp.password.map(|p| p.in_dir(dir));
     }
+    if let Some(dir) = &settings.templates_dir {
+        match crate::outbound::Renderer::with_overrides(Some(dir)) {
+            Ok(_) => println!("templates: ok (overrides from {})", dir.display()),
+            Err(e) => {
+                println!("templates: FAILED: {e}");
+                return Ok(ExitCode::from(super::EXIT_CONFIG));
+            }
+        }
+    }
     let mut ok = true;
     match store::connect(&settings.database_url).and_then(|mut c| store::is_migrated(&mut c)) {
         Ok(true) => println!(

@@ -5,7 +5,9 @@ mod admin;
 mod check;
 mod ingest;
 mod logging;
+mod retention;
 mod run;
+mod status;
 mod tickets;
 
 use std::path::PathBuf;
@@ -88,6 +90,13 @@ pub enum Command {
     /// Mail that could not be read or processed
     #[command(subcommand)]
     Failed(admin::FailedCommand),
+    /// Health for monitoring (Nagios plugin exit codes: 0 OK, 1 WARNING,
+    /// 2 CRITICAL, 3 UNKNOWN), one line per item
+    Status(status::StatusArgs),
+    /// Delete closed tickets, their mail and files (GDPR retention)
+    Purge(retention::PurgeArgs),
+    /// Consistent copy of a SQLite database while the daemon runs
+    Backup(retention::BackupArgs),
 }
 
 /// Libraries that log the bytes of their sessions below info: async-imap
@@ -186,5 +195,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watchers(cmd) => admin::watchers(&cli, cmd),
         Command::Outbox(cmd) => admin::outbox(&cli, cmd),
         Command::Failed(cmd) => admin::failed(&cli, cmd),
+        Command::Status(args) => status::run(&cli, args),
+        Command::Purge(args) => retention::purge(&cli, args),
+        Command::Backup(args) => retention::backup(&cli, args),
     }
 }

@@ -209,6 +209,13 @@ pub struct AlertSettings {
     pub after: Duration,
 }
 
+/// How long closed tickets are kept (`[retention]`).
+#[derive(Clone, Debug, Default)]
+pub struct RetentionSettings {
+    /// Closed tickets older than this are deleted, daily; `None`: kept.
+    pub closed_tickets: Option<Duration>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct SecuritySettings {
     /// When set, commands and validations are honoured only if this
@@ -224,6 +231,9 @@ pub struct Settings {
     pub tickets: TicketSettings,
     pub security: SecuritySettings,
     pub alerts: AlertSettings,
+    pub retention: RetentionSettings,
+    /// `[templates] dir`: the desk's overrides of the built-in templates.
+    pub templates_dir: Option<PathBuf>,
     pub log: LogFormat,
 }
 
@@ -454,6 +464,20 @@ impl Settings {
         let alert_after = alerts.duration_or("after", Duration::from_secs(600));
         alerts.finish();
 
+        let mut retention = root.section("retention");
+        let closed_tickets = retention.opt_duration("closed_tickets");
+        if closed_tickets.is_some_and(|d| d < Duration::from_secs(86_400)) {
+            retention.problem(
+                "closed_tickets",
+                "must be at least a day (\"3y\", \"18months\")",
+            );
+        }
+        retention.finish();
+
+        let mut templates = root.section("templates");
+        let templates_dir = templates.existing_dir("dir");
+        templates.finish();
+
         let mut log = root.section("log");
         let log_format = match log.string_or("format", "text").as_str() {
             "text" => LogFormat::Text,
@@ -524,6 +548,8 @@ impl Settings {
                 to: alert_to,
                 after: alert_after,
             },
+            retention: RetentionSettings { closed_tickets },
+            templates_dir,
             log: log_format,
         })
     }
@@ -635,6 +661,32 @@ agent_notify = ["sau@example.test"]
         ] {
             assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
         }
+    }
+
+    #[test]
+    fn retention_and_templates_are_checked() {
+        let s = Settings::parse(GOOD).unwrap();
+        assert_eq!(s.retention.closed_tickets, None);
+        assert_eq!(s.templates_dir, None);
+        let kept = format!("{GOOD}\n[retention]\nclosed_tickets = \"3y\"\n");
+        let years = Settings::parse(&kept)
+            .unwrap()
+            .retention
+            .closed_tickets
+            .unwrap();
+        assert!(years > Duration::from_secs(3 * 365 * 86_400), "{years:?}");
+        let bad = format!(
+            "{GOOD}\n[retention]\nclosed_tickets = \"2h\"\n[templates]\ndir = \"/nonexistent/tpl\"\n"
+        );
+        let all = Settings::parse(&bad).unwrap_err().join("\n");
+        assert!(
+            all.contains("retention.closed_tickets: must be at least a day"),
+            "{all}"
+        );
+        assert!(
+            all.contains("templates.dir: directory /nonexistent/tpl does not exist"),
+            "{all}"
+        );
     }
 
     #[test]

@@ -162,6 +162,16 @@ impl Reader {
         }
     }
 
+    /// A duration that may be absent (`None`), such as `"3y"`.
+    pub(super) fn opt_duration(&mut self, key: &str) -> Option<Duration> {
+        let present = self.table.contains_key(key);
+        if !present {
+            return None;
+        }
+        let d = self.duration_or(key, Duration::ZERO);
+        (!d.is_zero()).then_some(d)
+    }
+
     pub(super) fn tls(&mut self, key: &str, default: Tls, host: &str) -> Tls {
         let tls = match self.opt_string(key).as_deref() {
             None => default,
@@ -186,6 +196,14 @@ impl Reader {
         let path = PathBuf::from(self.opt_string(key)?);
         if !path.is_file() {
             self.problem(key, &format!("file {} does not exist", path.display()));
+        }
+        Some(path)
+    }
+
+    pub(super) fn existing_dir(&mut self, key: &str) -> Option<PathBuf> {
+        let path = PathBuf::from(self.opt_string(key)?);
+        if !path.is_dir() {
+            self.problem(key, &format!("directory {} does not exist", path.display()));
         }
         Some(path)
     }

@@ -318,7 +318,8 @@ struct FetchLoop {
     failing_since: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     said_standing_by: std::sync::atomic::AtomicBool,
     backoff: Duration,
-    alarm: LoginAlarm,
+    /// When the mailbox's health was last recorded as good.
+    ok_recorded: std::sync::Mutex<Option<std::time::Instant>>,
     beats: Arc<Heartbeats>,
 }
 
@@ -344,11 +345,33 @@ impl FetchLoop {
         ));
     }
 
+    /// Records that the mailbox is read (at most once a minute while it
+    /// is), which ends an alerted incident.
+    fn mailbox_ok(&self, conn: &mut AnyConnection, desk: &Desk, clock: &Clock, wake: &Notify) {
+        let mut recorded = self.ok_recorded.lock().unwrap_or_else(|p| p.into_inner());
+        if recorded.is_some_and(|t| t.elapsed() < HEALTH_EVERY) {
+            return;
+        }
+        match db(|| app::health::mailbox_ok(conn, desk, clock)) {
+            Ok(queued) => {
+                *recorded = Some(std::time::Instant::now());
+                if queued {
+                    wake.notify_one();
+                }
+            }
+            Err(e) => tracing::warn!("could not record the mailbox's health: {e}"),
+        }
+    }
+
     /// The fetcher will beat again within `within` (a wait, then a step).
     fn beat(&self, within: Duration) {
         self.beats.beat("fetcher", within + WAIT_MARGIN);
     }
 }
+
+/// How often a working mailbox is recorded as such (`guichet status`
+/// reads it; it counts as silent only after `[alerts] after`).
+const HEALTH_EVERY: Duration = Duration::from_secs(60);
 
 /// Added to a wait's length for the watchdog: the round trips around it.
 const WAIT_MARGIN: Duration = Duration::from_secs(10);
@@ -365,7 +388,7 @@ pub(super) async fn fetcher_loop(
         failing_since: std::sync::Mutex::new(None),
         said_standing_by: std::sync::atomic::AtomicBool::new(false),
         backoff: MIN_BACKOFF,
-        alarm: LoginAlarm::default(),
+        ok_recorded: std::sync::Mutex::new(None),
         beats,
     };
     let mut conn: Option<AnyConnection> = None;
@@ -449,9 +472,15 @@ pub(super) async fn fetcher_loop(
                 standing_by = true;
             }
             Err(e) => {
-                if let CycleError::Imap(ImapError::Login(why)) = &e {
-                    if state.alarm.failed(c, &desk, &clock, why) {
-                        wake_dispatcher.notify_one();
+                // Whatever the cause (a refused login, a server down, an
+                // expired certificate), the mailbox is not read: recorded,
+                // and the administrators alerted past [alerts] after.
+                if let CycleError::Imap(why) = &e {
+                    *state.ok_recorded.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    match db(|| app::health::mailbox_failed(c, &desk, &clock, &why.to_string())) {
+                        Ok(true) => wake_dispatcher.notify_one(),
+                        Ok(false) => {}
+                        Err(e) => tracing::error!("could not record the mailbox's failure: {e}"),
                     }
                 }
                 if let CycleError::Store(_) = e {
@@ -490,55 +519,6 @@ impl FetchLoop {
     }
 }
 
-/// Raises one alert when the IMAP login keeps failing: a mailbox that
-/// silently stops being read is the worst failure a desk can have.
-#[derive(Default)]
-struct LoginAlarm {
-    failing_since: Option<std::time::Instant>,
-    raised: bool,
-}
-
-impl LoginAlarm {
-    /// Records a failure; returns whether an alert mail was queued.
-    fn failed(&mut self, conn: &mut AnyConnection, desk: &Desk, clock: &Clock, why: &str) -> bool {
-        let since = *self
-            .failing_since
-            .get_or_insert_with(std::time::Instant::now);
-        let after = desk.settings.alerts.after;
-        if self.raised || since.elapsed() < after {
-            return false;
-        }
-        self.raised = true;
-        let elapsed = Duration::from_secs(since.elapsed().as_secs());
-        let minutes = elapsed.as_secs().div_ceil(60);
-        tracing::error!(
-            "ALERT: the IMAP login has been failing for {} ({why}): the support mailbox is not being read",
-            humantime::format_duration(elapsed)
-        );
-        let detail = format!(
-            "imap://{}@{}:{}/{}: login refused: {why}",
-            desk.settings.imap.username,
-            desk.settings.imap.host,
-            desk.settings.imap.port,
-            desk.settings.imap.mailbox
-        );
-        match db(|| app::alerts::enqueue_alert(conn, desk, "imap_login", &detail, minutes, clock)) {
-            Ok(()) => !desk.settings.alerts.to.is_empty(),
-            Err(e) => {
-                tracing::error!("could not queue the alert mail: {e}");
-                false
-            }
-        }
-    }
-
-    fn succeeded(&mut self) {
-        if self.raised {
-            tracing::info!("the IMAP login works again");
-        }
-        *self = LoginAlarm::default();
-    }
-}
-
 /// One IMAP session: fetch, then IDLE (or sleep) and fetch again, renewing
 /// the lease, until an error (returned, to reconnect) or a stop request.
 async fn fetch_session(
@@ -550,7 +530,7 @@ async fn fetch_session(
     state: &mut FetchLoop,
 ) -> Result<(), CycleError> {
     let (mut session, features) = open_session(desk).await?;
-    state.alarm.succeeded();
+    state.mailbox_ok(conn, desk, clock, wake_dispatcher);
     let lease = &state.lease;
     let settings = &desk.settings.imap;
     let use_idle = settings.idle && features.idle;
@@ -582,6 +562,7 @@ async fn fetch_session(
             if report.fetched > 0 {
                 wake_dispatcher.notify_one();
             }
+            state.mailbox_ok(conn, desk, clock, wake_dispatcher);
         } else {
             // Renewing waits for the write lock another daemon's batch may
             // hold.
@@ -590,6 +571,8 @@ async fn fetch_session(
                 let _ = session.logout().await;
                 return Err(CycleError::LeaseLost);
             }
+            // The session answered its last IDLE or is between polls.
+            state.mailbox_ok(conn, desk, clock, wake_dispatcher);
         }
         if *stop.borrow() {
             let _ = session.logout().await;

@@ -51,35 +51,57 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     }
     let (_tx, stop) = watch::channel(false);
     let lease = Lease::for_mailbox(&desk);
+    // A mailbox that cannot be read does not keep the scheduler and the
+    // outbox from running: the error is returned once they have.
+    let mut fetch_error = None;
     let report = if lease.renew(&mut conn)? {
-        let (mut session, features) = match open_session(&desk).await {
-            Ok(s) => s,
+        match open_session(&desk).await {
+            Ok((mut session, features)) => {
+                let guard = CycleGuard {
+                    stop: &stop,
+                    lease: &lease,
+                    progress: &|| (),
+                };
+                let report =
+                    fetch_cycle(&mut session, features, &mut conn, &desk, &clock, &guard).await;
+                let _ = session.logout().await;
+                lease.release(&mut conn);
+                match report {
+                    Ok(r) => {
+                        db(|| app::health::mailbox_ok(&mut conn, &desk, &clock))?;
+                        r
+                    }
+                    Err(e) => {
+                        if let fetcher::CycleError::Imap(why) = &e {
+                            let why = why.to_string();
+                            db(|| app::health::mailbox_failed(&mut conn, &desk, &clock, &why))?;
+                        }
+                        fetch_error = Some(anyhow::Error::from(e));
+                        CycleReport::default()
+                    }
+                }
+            }
             Err(e) => {
                 lease.release(&mut conn);
-                return Err(e.into());
+                db(|| app::health::mailbox_failed(&mut conn, &desk, &clock, &e.to_string()))?;
+                fetch_error = Some(e.into());
+                CycleReport::default()
             }
-        };
-        let guard = CycleGuard {
-            stop: &stop,
-            lease: &lease,
-            progress: &|| (),
-        };
-        let report = fetch_cycle(&mut session, features, &mut conn, &desk, &clock, &guard).await;
-        let _ = session.logout().await;
-        lease.release(&mut conn);
-        report?
+        }
     } else {
         let who = lease.other_holder(&mut conn).unwrap_or_default();
         tracing::info!(holder = %who, "another daemon fetches this mailbox; not fetching");
         CycleReport::default()
     };
-    tracing::info!(
-        fetched = report.fetched,
-        created = report.created,
-        added = report.added,
-        failed = report.failed,
-        "fetch done"
-    );
+    if fetch_error.is_none() {
+        tracing::info!(
+            fetched = report.fetched,
+            created = report.created,
+            added = report.added,
+            failed = report.failed,
+            "fetch done"
+        );
+    }
     let scheduled = db(|| app::scheduler::run_scheduler(&mut conn, &desk, &clock))?;
     tracing::info!(
         reminded = scheduled.reminded,
@@ -96,7 +118,10 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         ),
         None => tracing::info!(sent = sent.sent, failed = sent.failed, "outbox sent"),
     }
-    Ok(())
+    match fetch_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// `guichet run`: until SIGTERM or SIGINT, or until a task fails. SIGHUP

@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod dispatch;
+pub mod overrides;
 pub mod present;
 pub mod relay;
 pub mod render;

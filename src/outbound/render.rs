@@ -60,6 +60,10 @@ pub enum RenderError {
     Template { name: String, detail: String },
     #[error("template {0} does not start with a \"Subject:\" line")]
     NoSubject(String),
+    /// `[templates] dir` holds overrides that cannot be used: each problem
+    /// with its file (and line, when known).
+    #[error("{}", .0.join("; "))]
+    Overrides(Vec<String>),
 }
 
 pub struct Renderer {
@@ -105,6 +109,67 @@ fn chain(e: &tera::Error) -> String {
 }
 
 impl Renderer {
+    /// The built-in templates, with the desk's overrides from `dir` when
+    /// given, each checked first (see [`super::overrides`]).
+    pub fn with_overrides(dir: Option<&std::path::Path>) -> Result<Renderer, RenderError> {
+        let mut renderer = Renderer::new()?;
+        let Some(dir) = dir else {
+            return Ok(renderer);
+        };
+        let known: Vec<String> = TEMPLATES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .chain(
+                TEMPLATES
+                    .iter()
+                    .filter_map(|(n, _)| n.strip_suffix(".txt"))
+                    .map(|n| format!("{n}.html")),
+            )
+            .collect();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        let overrides = super::overrides::read_dir(dir, &known).map_err(RenderError::Overrides)?;
+        let mut problems = Vec::new();
+        for o in &overrides {
+            if let Err(e) = renderer.tera.add_raw_template(&o.name, &o.source) {
+                problems.push(format!("{}: {}", o.path.display(), chain(&e)));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RenderError::Overrides(problems));
+        }
+        for o in &overrides {
+            for sample in super::overrides::samples(&o.name) {
+                let checked = Context::from_serialize(&sample)
+                    .and_then(|mut ctx| {
+                        ctx.insert("reply_subject", "RE: sample");
+                        renderer.tera.render(&o.name, &ctx)
+                    })
+                    .map_err(|e| chain(&e))
+                    .and_then(|text| {
+                        if o.name.ends_with(".txt") && !text.starts_with("Subject:") {
+                            Err("does not start with a \"Subject:\" line".to_string())
+                        } else {
+                            Ok(())
+                        }
+                    });
+                if let Err(why) = checked {
+                    let at = super::overrides::line_of(&o.source, &why)
+                        .map(|l| format!(" line {l}:"))
+                        .unwrap_or_default();
+                    problems.push(format!("{}:{at} {why}", o.path.display()));
+                    break;
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RenderError::Overrides(problems));
+        }
+        for o in &overrides {
+            tracing::info!(template = %o.name, file = %o.path.display(), "template overridden");
+        }
+        Ok(renderer)
+    }
+
     pub fn new() -> Result<Renderer, RenderError> {
         let mut tera = Tera::default();
         // HTML templates escape what they insert; text ones must not.

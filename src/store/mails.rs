@@ -225,6 +225,17 @@ pub fn failed(conn: &mut AnyConnection) -> StoreResult<Vec<FailedMail>> {
 }
 
 /// Puts a failed mail back to be processed; false if it is not failed.
+/// How many mails could not be read: received since `since`, and in all.
+pub fn failed_counts(conn: &mut AnyConnection, since: NaiveDateTime) -> StoreResult<(i64, i64)> {
+    let failed = raw_mails::table.filter(raw_mails::state.eq(state::FAILED));
+    let total = failed.count().get_result(conn)?;
+    let recent = failed
+        .filter(raw_mails::received_at.ge(since))
+        .count()
+        .get_result(conn)?;
+    Ok((recent, total))
+}
+
 pub fn reset_failed(conn: &mut AnyConnection, id: i64) -> StoreResult<bool> {
     Ok(diesel::update(
         raw_mails::table

@@ -4,9 +4,11 @@
 pub mod addresses;
 pub mod agents;
 pub mod cursors;
+pub mod health;
 pub mod leases;
 pub mod mails;
 pub mod outbox;
+pub mod retention;
 pub mod schema;
 pub mod tickets;
 
@@ -312,6 +314,51 @@ pub fn lock_for_write(conn: &mut AnyConnection) -> StoreResult<()> {
         .set(counters::value.eq(counters::value + 1))
         .execute(c))?;
     Ok(())
+}
+
+/// Writes a consistent copy of the SQLite database to `dest` while the
+/// daemon may be writing (`VACUUM INTO`: one read transaction, so the copy
+/// is the database as of one instant, without the WAL's pending pages and
+/// compacted). Written under a temporary name, private (0600: it holds
+/// everybody's mail), checked (`PRAGMA quick_check`), then renamed.
+/// Returns its size.
+pub fn backup_sqlite(conn: &mut AnyConnection, dest: &std::path::Path) -> StoreResult<u64> {
+    let AnyConnection::Sqlite(c) = conn else {
+        return Err(StoreError::Invalid(
+            "the database is PostgreSQL: use pg_dump".into(),
+        ));
+    };
+    let file_name = dest
+        .file_name()
+        .ok_or_else(|| StoreError::Invalid(format!("{}: not a file name", dest.display())))?;
+    let mut partial_name = file_name.to_os_string();
+    partial_name.push(format!(".partial-{}", std::process::id()));
+    let partial = dest.with_file_name(partial_name);
+    let failed = |e: String| {
+        let _ = std::fs::remove_file(&partial);
+        StoreError::Invalid(format!("backup to {}: {e}", dest.display()))
+    };
+    create_private(&partial)?;
+    // VACUUM INTO wants a file that does not exist, or an empty one.
+    let quoted = partial.to_string_lossy().replace('\'', "''");
+    c.batch_execute(&format!("VACUUM INTO '{quoted}';"))
+        .map_err(|e| failed(e.to_string()))?;
+    let mut copy = diesel::SqliteConnection::establish(&partial.to_string_lossy())
+        .map_err(|e| failed(e.to_string()))?;
+    #[derive(QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        quick_check: String,
+    }
+    let check: Vec<Check> = diesel::sql_query("PRAGMA quick_check")
+        .load(&mut copy)
+        .map_err(|e| failed(e.to_string()))?;
+    drop(copy);
+    if check.first().map(|c| c.quick_check.as_str()) != Some("ok") {
+        return Err(failed("the copy does not pass PRAGMA quick_check".into()));
+    }
+    std::fs::rename(&partial, dest).map_err(|e| failed(e.to_string()))?;
+    Ok(std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0))
 }
 
 /// Runs database work from an async task: on this thread, with the

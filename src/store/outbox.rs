@@ -249,6 +249,21 @@ pub fn pending_count(conn: &mut AnyConnection) -> StoreResult<i64> {
         .get_result(conn)?)
 }
 
+/// When the oldest row still waiting to be sent was written.
+pub fn oldest_pending(conn: &mut AnyConnection) -> StoreResult<Option<NaiveDateTime>> {
+    Ok(outbox::table
+        .filter(outbox::state.eq(state::PENDING))
+        .select(diesel::dsl::min(outbox::created_at))
+        .first::<Option<NaiveDateTime>>(conn)?)
+}
+
+/// When the relay last took a mail.
+pub fn last_sent_at(conn: &mut AnyConnection) -> StoreResult<Option<NaiveDateTime>> {
+    Ok(outbox::table
+        .select(diesel::dsl::max(outbox::sent_at))
+        .first::<Option<NaiveDateTime>>(conn)?)
+}
+
 /// A relay that could not be reached: nothing is tried before `until`.
 #[derive(Queryable, Debug, Clone, PartialEq, Eq)]
 pub struct RelayHold {

@@ -179,3 +179,13 @@ diesel::table! {
         since -> Timestamp,
     }
 }
+
+diesel::table! {
+    health (component) {
+        component -> Text,
+        ok_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        alerted_at -> Nullable<Timestamp>,
+    }
+}

@@ -7,6 +7,7 @@
 mod app;
 mod core_loop;
 mod lifecycle;
+mod monitoring;
 mod outages;
 mod realworld;
 mod resilience;

@@ -1,0 +1,275 @@
+//! `guichet status [--json]`: the desk's health for monitoring, as a
+//! Nagios plugin says it (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN):
+//! the first line is the worst item, then one line per item. It reads the
+//! database only, what the daemon recorded there, so it answers in an
+//! instant and says so as well when the daemon is not running at all.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use serde_json::json;
+
+use super::Cli;
+use crate::app::health::{self, Level};
+use crate::app::Desk;
+use crate::clock::{rfc3339, Clock};
+use crate::config::Settings;
+use crate::store::{self, mails, outbox};
+
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// One JSON object instead of lines
+    #[arg(long)]
+    json: bool,
+}
+
+/// One thing checked.
+#[derive(Debug)]
+struct Item {
+    name: &'static str,
+    level: Level,
+    text: String,
+}
+
+pub(crate) fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let items = match super::load_settings(cli) {
+        Ok(settings) => items(&settings, &Clock::System),
+        Err(e) => vec![Item {
+            name: "configuration",
+            level: Level::Unknown,
+            text: super::one_line(&e),
+        }],
+    };
+    let worst = items
+        .iter()
+        .map(|i| i.level)
+        .max()
+        .unwrap_or(Level::Unknown);
+    if args.json {
+        let out = json!({
+            "status": worst.as_str(),
+            "code": worst.exit_code(),
+            "items": items.iter().map(|i| json!({
+                "item": i.name,
+                "status": i.level.as_str(),
+                "text": i.text,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let summary: Vec<String> = items
+            .iter()
+            .filter(|i| i.level == worst)
+            .map(|i| format!("{}: {}", i.name, i.text))
+            .collect();
+        println!("guichet {}: {}", worst.as_str(), summary.join("; "));
+        for i in &items {
+            println!("{} {}: {}", i.level.as_str(), i.name, i.text);
+        }
+    }
+    Ok(ExitCode::from(worst.exit_code()))
+}
+
+fn items(settings: &Settings, clock: &Clock) -> Vec<Item> {
+    let now = clock.now_naive();
+    let after = settings.alerts.after;
+    let url = store::redact_url(&settings.database_url);
+    let mut conn = match store::connect(&settings.database_url) {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Item {
+                name: "database",
+                level: Level::Critical,
+                text: e.to_string(),
+            }]
+        }
+    };
+    match store::is_migrated(&mut conn) {
+        Ok(true) => {}
+        Ok(false) => {
+            return vec![Item {
+                name: "database",
+                level: Level::Warning,
+                text: format!("{url}: schema not created or not up to date (guichet migrate; guichet run does it too)"),
+            }]
+        }
+        Err(e) => {
+            return vec![Item {
+                name: "database",
+                level: Level::Critical,
+                text: format!("{url}: {e}"),
+            }]
+        }
+    }
+    let mut items = vec![Item {
+        name: "database",
+        level: Level::Ok,
+        text: format!("{url}: schema up to date"),
+    }];
+    let desk = match Desk::new(settings.clone()) {
+        Ok(d) => d,
+        Err(e) => {
+            items.push(Item {
+                name: "templates",
+                level: Level::Critical,
+                text: super::one_line(&e),
+            });
+            return items;
+        }
+    };
+    let read = |r: store::StoreResult<Item>, name: &'static str| {
+        r.unwrap_or_else(|e| Item {
+            name,
+            level: Level::Unknown,
+            text: e.to_string(),
+        })
+    };
+    items.push(read(mailbox(&mut conn, &desk, now, after), "mailbox"));
+    items.push(read(relay(&mut conn, settings, now, after), "relay"));
+    items.push(read(outbox_backlog(&mut conn, now, after), "outbox"));
+    items.push(read(failed_mails(&mut conn, now), "failed"));
+    items
+}
+
+fn ago(since: NaiveDateTime, now: NaiveDateTime) -> String {
+    let secs = u64::try_from((now - since).num_seconds().max(0)).unwrap_or(0);
+    // Whole units: "3h 2m", "12s".
+    let rounded = if secs >= 3600 { secs - secs % 60 } else { secs };
+    humantime::format_duration(Duration::from_secs(rounded)).to_string()
+}
+
+fn mailbox(
+    conn: &mut store::AnyConnection,
+    desk: &Desk,
+    now: NaiveDateTime,
+    after: Duration,
+) -> store::StoreResult<Item> {
+    let component = health::mailbox_component(desk);
+    let row = store::health::get(conn, &component)?;
+    let level = health::judge(row.as_ref(), now, after);
+    let name = component.trim_start_matches("mailbox ");
+    let text = match &row {
+        None => format!("{name}: never read yet (is `guichet run` running?)"),
+        Some(r) => match (health::silent_since(r), r.ok_at) {
+            (Some(since), _) => format!(
+                "{name}: not read for {} (since {}): {}{}",
+                ago(since, now),
+                rfc3339(since),
+                r.last_error.as_deref().unwrap_or("failing"),
+                if r.alerted_at.is_some() {
+                    "; the administrators were alerted"
+                } else {
+                    ""
+                }
+            ),
+            (None, Some(ok)) if level == Level::Critical => format!(
+                "{name}: nothing heard from the daemon for {} (last read at {}): is `guichet run` running?",
+                ago(ok, now),
+                rfc3339(ok)
+            ),
+            (None, Some(ok)) => format!("{name}: read {} ago", ago(ok, now)),
+            (None, None) => format!("{name}: never read yet"),
+        },
+    };
+    Ok(Item {
+        name: "mailbox",
+        level,
+        text,
+    })
+}
+
+fn relay(
+    conn: &mut store::AnyConnection,
+    settings: &Settings,
+    now: NaiveDateTime,
+    after: Duration,
+) -> store::StoreResult<Item> {
+    let name = crate::outbound::relay::name(&settings.smtp);
+    let Some(hold) = outbox::relay_hold(conn, &name)? else {
+        let last = outbox::last_sent_at(conn)?;
+        return Ok(Item {
+            name: "relay",
+            level: Level::Ok,
+            text: match last {
+                Some(at) => format!("smtp://{name}: took mail, last at {}", rfc3339(at)),
+                None => format!("smtp://{name}: no mail sent yet"),
+            },
+        });
+    };
+    let level = if now - hold.since >= chrono::Duration::from_std(after).unwrap_or_default() {
+        Level::Critical
+    } else {
+        Level::Warning
+    };
+    Ok(Item {
+        name: "relay",
+        level,
+        text: format!(
+            "smtp://{name}: unreachable for {} (since {}): {}; next try at {}",
+            ago(hold.since, now),
+            rfc3339(hold.since),
+            hold.reason,
+            rfc3339(hold.until)
+        ),
+    })
+}
+
+/// Mail waiting longer than `[alerts] after` is a WARNING (a relay that
+/// defers it, greylisting), longer than six times that a CRITICAL.
+fn outbox_backlog(
+    conn: &mut store::AnyConnection,
+    now: NaiveDateTime,
+    after: Duration,
+) -> store::StoreResult<Item> {
+    let waiting = outbox::pending_count(conn)?;
+    let oldest = outbox::oldest_pending(conn)?;
+    let after = chrono::Duration::from_std(after).unwrap_or_default();
+    let (level, text) = match oldest {
+        None => (Level::Ok, "nothing waits to be sent".to_string()),
+        Some(at) => {
+            let level = if now - at >= after * 6 {
+                Level::Critical
+            } else if now - at >= after {
+                Level::Warning
+            } else {
+                Level::Ok
+            };
+            let s = if waiting == 1 { "" } else { "s" };
+            (
+                level,
+                format!(
+                    "{waiting} mail{s} waiting, the oldest for {} (since {})",
+                    ago(at, now),
+                    rfc3339(at)
+                ),
+            )
+        }
+    };
+    Ok(Item {
+        name: "outbox",
+        level,
+        text,
+    })
+}
+
+/// Mail that could not be read in the last day is a WARNING: someone has
+/// to look at it (`guichet failed list`); older ones are only counted.
+fn failed_mails(conn: &mut store::AnyConnection, now: NaiveDateTime) -> store::StoreResult<Item> {
+    let (recent, total) = mails::failed_counts(conn, now - chrono::Duration::days(1))?;
+    let level = if recent > 0 {
+        Level::Warning
+    } else {
+        Level::Ok
+    };
+    let text = if total == 0 {
+        "none".to_string()
+    } else {
+        format!("{recent} in the last 24 hours, {total} in all (guichet failed list)")
+    };
+    Ok(Item {
+        name: "failed",
+        level,
+        text,
+    })
+}
