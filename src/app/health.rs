@@ -17,12 +17,8 @@ use crate::store::{outbox, AnyConnection, StoreResult};
 
 /// The name under which the mailbox's health is kept: the same mailbox
 /// read by several daemons is one component.
-pub fn mailbox_component(desk: &Desk) -> String {
-    let i = &desk.settings.imap;
-    format!(
-        "mailbox imap://{}@{}:{}/{}",
-        i.username, i.host, i.port, i.mailbox
-    )
+pub fn mailbox_component(imap: &crate::config::ImapSettings) -> String {
+    format!("mailbox {}", imap.url())
 }
 
 /// The name under which a relay's health is kept (`host:port`).
@@ -82,16 +78,28 @@ pub fn alert_due(row: &Health, now: NaiveDateTime, after: std::time::Duration) -
 /// `after`; CRITICAL past it, and when nothing was heard for `after` (the
 /// daemon is not running, or hangs). `None`: nothing recorded yet.
 pub fn judge(row: Option<&Health>, now: NaiveDateTime, after: std::time::Duration) -> Level {
-    let after = to_chrono(after);
     match row {
         None => Level::Warning,
         Some(row) => match (silent_since(row), row.ok_at) {
-            (Some(since), _) if now - since >= after => Level::Critical,
-            (Some(_), _) => Level::Warning,
-            (None, Some(ok)) if now - ok >= after => Level::Critical,
+            (Some(since), _) => failing_level(since, now, after),
+            (None, Some(ok)) if now - ok >= to_chrono(after) => Level::Critical,
             (None, Some(_)) => Level::Ok,
             (None, None) => Level::Warning,
         },
+    }
+}
+
+/// Something that has failed since `since`: WARNING, CRITICAL once it has
+/// for `after`.
+pub fn failing_level(
+    since: NaiveDateTime,
+    now: NaiveDateTime,
+    after: std::time::Duration,
+) -> Level {
+    if now - since >= to_chrono(after) {
+        Level::Critical
+    } else {
+        Level::Warning
     }
 }
 
@@ -113,7 +121,7 @@ pub fn mailbox_failed(
     clock: &Clock,
     error: &str,
 ) -> StoreResult<bool> {
-    let component = mailbox_component(desk);
+    let component = mailbox_component(&desk.settings.imap);
     let now = clock.now_naive();
     let row = health::record_failure(conn, &component, now, error)?;
     if !alert_due(&row, now, desk.settings.alerts.after) {
@@ -127,7 +135,7 @@ pub fn mailbox_failed(
     tracing::error!(
         "ALERT: the support mailbox has not been read for {minutes} min ({error}); guichet keeps trying"
     );
-    let detail = format!("{}: {error}", component.trim_start_matches("mailbox "));
+    let detail = format!("{}: {error}", desk.settings.imap.url());
     enqueue_alert(conn, desk, "mailbox_down", &detail, minutes, clock)?;
     Ok(!desk.settings.alerts.to.is_empty())
 }
@@ -135,7 +143,7 @@ pub fn mailbox_failed(
 /// The mailbox was read (or its session is known alive): recorded, and
 /// the end of an alerted incident told. Returns whether a mail was queued.
 pub fn mailbox_ok(conn: &mut AnyConnection, desk: &Desk, clock: &Clock) -> StoreResult<bool> {
-    let component = mailbox_component(desk);
+    let component = mailbox_component(&desk.settings.imap);
     let now = clock.now_naive();
     let before = health::get(conn, &component)?;
     health::record_ok(conn, &component, now)?;
@@ -147,7 +155,7 @@ pub fn mailbox_ok(conn: &mut AnyConnection, desk: &Desk, clock: &Clock) -> Store
     }
     let minutes = minutes(silent_since(&before).unwrap_or(now), now);
     tracing::info!("the support mailbox is read again, after {minutes} min");
-    let detail = component.trim_start_matches("mailbox ").to_string();
+    let detail = desk.settings.imap.url();
     enqueue_alert(conn, desk, "mailbox_recovered", &detail, minutes, clock)?;
     Ok(!desk.settings.alerts.to.is_empty())
 }

@@ -12,7 +12,6 @@ use serde_json::json;
 
 use super::Cli;
 use crate::app::health::{self, Level};
-use crate::app::Desk;
 use crate::clock::{rfc3339, Clock};
 use crate::config::Settings;
 use crate::store::{self, mails, outbox};
@@ -85,39 +84,23 @@ fn items(settings: &Settings, clock: &Clock) -> Vec<Item> {
             }]
         }
     };
-    match store::is_migrated(&mut conn) {
-        Ok(true) => {}
-        Ok(false) => {
-            return vec![Item {
-                name: "database",
-                level: Level::Warning,
-                text: format!("{url}: schema not created or not up to date (guichet migrate; guichet run does it too)"),
-            }]
-        }
-        Err(e) => {
-            return vec![Item {
-                name: "database",
-                level: Level::Critical,
-                text: format!("{url}: {e}"),
-            }]
-        }
-    }
+    let (level, text) = match store::is_migrated(&mut conn) {
+        Ok(true) => (Level::Ok, format!("{url}: schema up to date")),
+        Ok(false) => (
+            Level::Warning,
+            format!("{url}: schema not created or not up to date (guichet migrate; guichet run does it too)"),
+        ),
+        Err(e) => (Level::Critical, format!("{url}: {e}")),
+    };
     let mut items = vec![Item {
         name: "database",
-        level: Level::Ok,
-        text: format!("{url}: schema up to date"),
+        level,
+        text,
     }];
-    let desk = match Desk::new(settings.clone()) {
-        Ok(d) => d,
-        Err(e) => {
-            items.push(Item {
-                name: "templates",
-                level: Level::Critical,
-                text: super::one_line(&e),
-            });
-            return items;
-        }
-    };
+    // Without the tables, nothing else can be read.
+    if level != Level::Ok {
+        return items;
+    }
     let read = |r: store::StoreResult<Item>, name: &'static str| {
         r.unwrap_or_else(|e| Item {
             name,
@@ -125,7 +108,7 @@ fn items(settings: &Settings, clock: &Clock) -> Vec<Item> {
             text: e.to_string(),
         })
     };
-    items.push(read(mailbox(&mut conn, &desk, now, after), "mailbox"));
+    items.push(read(mailbox(&mut conn, settings, now, after), "mailbox"));
     items.push(read(relay(&mut conn, settings, now, after), "relay"));
     items.push(read(outbox_backlog(&mut conn, now, after), "outbox"));
     items.push(read(failed_mails(&mut conn, now), "failed"));
@@ -141,14 +124,13 @@ fn ago(since: NaiveDateTime, now: NaiveDateTime) -> String {
 
 fn mailbox(
     conn: &mut store::AnyConnection,
-    desk: &Desk,
+    settings: &Settings,
     now: NaiveDateTime,
     after: Duration,
 ) -> store::StoreResult<Item> {
-    let component = health::mailbox_component(desk);
-    let row = store::health::get(conn, &component)?;
+    let row = store::health::get(conn, &health::mailbox_component(&settings.imap))?;
     let level = health::judge(row.as_ref(), now, after);
-    let name = component.trim_start_matches("mailbox ");
+    let name = settings.imap.url();
     let text = match &row {
         None => format!("{name}: never read yet (is `guichet run` running?)"),
         Some(r) => match (health::silent_since(r), r.ok_at) {
@@ -197,14 +179,9 @@ fn relay(
             },
         });
     };
-    let level = if now - hold.since >= chrono::Duration::from_std(after).unwrap_or_default() {
-        Level::Critical
-    } else {
-        Level::Warning
-    };
     Ok(Item {
         name: "relay",
-        level,
+        level: health::failing_level(hold.since, now, after),
         text: format!(
             "smtp://{name}: unreachable for {} (since {}): {}; next try at {}",
             ago(hold.since, now),

@@ -93,6 +93,17 @@ pub struct ImapSettings {
     pub idle: bool,
 }
 
+impl ImapSettings {
+    /// The mailbox as one name, `imap://user@host:port/MAILBOX`: what its
+    /// lease, its health and the messages about it call it.
+    pub fn url(&self) -> String {
+        format!(
+            "imap://{}@{}:{}/{}",
+            self.username, self.host, self.port, self.mailbox
+        )
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SmtpSettings {
     pub host: String,

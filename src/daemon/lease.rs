@@ -22,12 +22,8 @@ pub struct Lease {
 
 impl Lease {
     pub fn for_mailbox(desk: &Desk) -> Lease {
-        let i = &desk.settings.imap;
         Lease {
-            name: format!(
-                "fetch imap://{}@{}:{}/{}",
-                i.username, i.host, i.port, i.mailbox
-            ),
+            name: format!("fetch {}", desk.settings.imap.url()),
             holder: crate::instance::id().to_string(),
         }
     }

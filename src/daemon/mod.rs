@@ -55,7 +55,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     // outbox from running: the error is returned once they have.
     let mut fetch_error = None;
     let report = if lease.renew(&mut conn)? {
-        match open_session(&desk).await {
+        let fetched = match open_session(&desk).await {
             Ok((mut session, features)) => {
                 let guard = CycleGuard {
                     stop: &stop,
@@ -65,26 +65,22 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
                 let report =
                     fetch_cycle(&mut session, features, &mut conn, &desk, &clock, &guard).await;
                 let _ = session.logout().await;
-                lease.release(&mut conn);
-                match report {
-                    Ok(r) => {
-                        db(|| app::health::mailbox_ok(&mut conn, &desk, &clock))?;
-                        r
-                    }
-                    Err(e) => {
-                        if let fetcher::CycleError::Imap(why) = &e {
-                            let why = why.to_string();
-                            db(|| app::health::mailbox_failed(&mut conn, &desk, &clock, &why))?;
-                        }
-                        fetch_error = Some(anyhow::Error::from(e));
-                        CycleReport::default()
-                    }
-                }
+                report
+            }
+            Err(e) => Err(e.into()),
+        };
+        lease.release(&mut conn);
+        match fetched {
+            Ok(r) => {
+                db(|| app::health::mailbox_ok(&mut conn, &desk, &clock))?;
+                r
             }
             Err(e) => {
-                lease.release(&mut conn);
-                db(|| app::health::mailbox_failed(&mut conn, &desk, &clock, &e.to_string()))?;
-                fetch_error = Some(e.into());
+                if let fetcher::CycleError::Imap(why) = &e {
+                    let why = why.to_string();
+                    db(|| app::health::mailbox_failed(&mut conn, &desk, &clock, &why))?;
+                }
+                fetch_error = Some(anyhow::Error::from(e));
                 CycleReport::default()
             }
         }

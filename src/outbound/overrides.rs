@@ -89,11 +89,17 @@ pub fn samples(name: &str) -> Vec<serde_json::Value> {
         .strip_suffix(".txt")
         .or_else(|| file.strip_suffix(".html"))
         .unwrap_or(file);
-    SAMPLES
+    static PARSED: std::sync::OnceLock<Vec<(&str, serde_json::Value)>> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            SAMPLES
+                .iter()
+                .filter_map(|(l, json)| Some((*l, serde_json::from_str(json).ok()?)))
+                .collect()
+        })
         .iter()
         .filter(|(l, _)| *l == language)
-        .filter_map(|(_, json)| serde_json::from_str::<serde_json::Value>(json).ok())
-        .filter_map(|all| all.get(template)?.as_array().cloned())
+        .filter_map(|(_, all)| all.get(template)?.as_array().cloned())
         .flatten()
         .collect()
 }

@@ -69,30 +69,39 @@ pub fn purge_closed_before(
     Ok(total)
 }
 
+/// Why a purge's transaction did not commit: a real error, or a dry run
+/// that rolls back what it counted.
+enum Uncommitted<T> {
+    Failed(super::StoreError),
+    DryRun(T),
+}
+
+impl<T> From<diesel::result::Error> for Uncommitted<T> {
+    fn from(e: diesel::result::Error) -> Self {
+        Uncommitted::Failed(e.into())
+    }
+}
+
 /// Runs `work` in a transaction, committed unless `dry_run`.
 fn in_transaction<T>(
     conn: &mut AnyConnection,
     dry_run: bool,
-    work: impl FnOnce(&mut AnyConnection) -> StoreResult<(Purged, T)>,
-) -> StoreResult<(Purged, T)> {
-    let mut kept = None;
-    let result = conn.transaction::<_, super::StoreError, _>(|conn| {
-        super::lock_for_write(conn)?;
-        let (purged, extra) = work(conn)?;
+    work: impl FnOnce(&mut AnyConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let result = conn.transaction(|conn| {
+        super::lock_for_write(conn).map_err(Uncommitted::Failed)?;
+        let done = work(conn).map_err(Uncommitted::Failed)?;
         if dry_run {
-            kept = Some((purged, extra));
-            // Any error rolls back; this one carries no meaning.
-            return Err(super::StoreError::Invalid(DRY_RUN.into()));
+            Err(Uncommitted::DryRun(done))
+        } else {
+            Ok(done)
         }
-        Ok((purged, extra))
     });
-    match (result, kept) {
-        (Err(super::StoreError::Invalid(m)), Some(kept)) if m == DRY_RUN => Ok(kept),
-        (r, _) => r,
+    match result {
+        Ok(done) | Err(Uncommitted::DryRun(done)) => Ok(done),
+        Err(Uncommitted::Failed(e)) => Err(e),
     }
 }
-
-const DRY_RUN: &str = "dry run: rolled back";
 
 /// One batch of tickets closed before `before`, of id above `after_id`;
 /// returns what it deleted and the last ticket id it took (None: no more).

@@ -442,46 +442,6 @@ fn the_automatic_closure_happens_once_whatever_the_number_of_daemons() {
     );
 }
 
-#[test]
-fn a_login_that_keeps_failing_raises_one_alert() {
-    let app = TestApp::start(Db::Sqlite);
-    app.edit_config("password = \"secret\"", "password = \"wrong\"");
-    let text = std::fs::read_to_string(&app.config_path).unwrap()
-        + "\n[alerts]\nto = [\"admin@example.test\"]\nafter = \"2s\"\n";
-    std::fs::write(&app.config_path, text).unwrap();
-    let child = app
-        .command()
-        .arg("run")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let alerted = app.wait_for(Duration::from_secs(20), || {
-        !app.sent_to("admin@example.test").is_empty()
-    });
-    std::thread::sleep(Duration::from_secs(4));
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(alerted, "{log}");
-    let alerts = app.sent_to("admin@example.test");
-    assert_eq!(alerts.len(), 1, "one alert, not one per retry");
-    assert!(
-        alerts[0].subject.contains("ALERTE"),
-        "{}",
-        alerts[0].subject
-    );
-    assert!(
-        alerts[0].body.contains("login refused"),
-        "{}",
-        alerts[0].body
-    );
-    assert_eq!(log.matches("ALERT").count(), 1, "{log}");
-    assert!(log.contains("IMAP login refused"), "{log}");
-}
-
 /// SIGTERM in the middle of a backlog: the daemon stops within seconds,
 /// cleanly, and the next run picks up where it stopped, exactly once.
 #[test]
