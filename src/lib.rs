@@ -9,6 +9,7 @@ pub mod hex;
 pub mod imap;
 pub mod inbound;
 pub mod instance;
+pub mod oauth;
 pub mod outbound;
 pub mod store;
 pub mod ticket;

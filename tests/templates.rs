@@ -572,6 +572,16 @@ fn every_template_matches_its_golden_mail() {
                 "smtp.example.org:587",
                 "alert-relay_recovered",
             ),
+            (
+                "oauth_failed",
+                "imap (support@example.org): invalid_grant",
+                "alert-oauth_failed",
+            ),
+            (
+                "oauth_recovered",
+                "imap (support@example.org)",
+                "alert-oauth_recovered",
+            ),
         ];
         for (what, detail, name) in alerts {
             let alert = desk.presentation.alert_context(what, detail, 10);
@@ -589,7 +599,7 @@ fn every_template_matches_its_golden_mail() {
     }
     assert_eq!(
         ran,
-        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 4)
+        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 6)
     );
     check_samples(&mut problems);
     assert!(

@@ -113,6 +113,114 @@ fn minutes(since: NaiveDateTime, now: NaiveDateTime) -> u64 {
         .div_ceil(60)
 }
 
+/// One kind of incident: what its component is called, and what its
+/// alert says.
+struct Incident<'a> {
+    component: String,
+    /// The alert template's cases, when it begins and when it ends.
+    down: &'a str,
+    recovered: &'a str,
+    /// Which mailbox, relay or token, for the alert's text.
+    what: String,
+    /// For the log: "the support mailbox has not been read", and when it
+    /// is over: "the support mailbox is read again".
+    log: &'a str,
+    log_over: &'a str,
+}
+
+/// `incident` is failing (`error`, one line, no secret): recorded, and the
+/// alert queued when it is due (`at_once`: as soon as it fails, for what
+/// no retry can cure). Returns whether a mail was queued.
+fn failed(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    incident: &Incident<'_>,
+    error: &str,
+    at_once: bool,
+) -> StoreResult<bool> {
+    let now = clock.now_naive();
+    let row = health::record_failure(conn, &incident.component, now, error)?;
+    let due = if at_once {
+        row.alerted_at.is_none()
+    } else {
+        alert_due(&row, now, desk.settings.alerts.after)
+    };
+    if !due || !health::claim_alert(conn, &incident.component, now)? {
+        return Ok(false);
+    }
+    let minutes = minutes(silent_since(&row).unwrap_or(now), now);
+    tracing::error!(
+        "ALERT: {} for {minutes} min ({error}); guichet keeps trying",
+        incident.log
+    );
+    let detail = format!("{}: {error}", incident.what);
+    enqueue_alert(conn, desk, incident.down, &detail, minutes, clock)?;
+    Ok(!desk.settings.alerts.to.is_empty())
+}
+
+/// `incident` works again: recorded, and the end of an alerted incident
+/// told. Returns whether a mail was queued.
+fn works(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    incident: &Incident<'_>,
+) -> StoreResult<bool> {
+    let now = clock.now_naive();
+    let before = health::get(conn, &incident.component)?;
+    health::record_ok(conn, &incident.component, now)?;
+    let Some(before) = before.filter(|b| b.alerted_at.is_some()) else {
+        return Ok(false);
+    };
+    if !health::end_alert(conn, &incident.component)? {
+        return Ok(false);
+    }
+    let minutes = minutes(silent_since(&before).unwrap_or(now), now);
+    tracing::info!("{}, after {minutes} min", incident.log_over);
+    enqueue_alert(
+        conn,
+        desk,
+        incident.recovered,
+        &incident.what,
+        minutes,
+        clock,
+    )?;
+    Ok(!desk.settings.alerts.to.is_empty())
+}
+
+fn mailbox(desk: &Desk) -> Incident<'static> {
+    Incident {
+        component: mailbox_component(&desk.settings.imap),
+        down: "mailbox_down",
+        recovered: "mailbox_recovered",
+        what: desk.settings.imap.url(),
+        log: "the support mailbox has not been read",
+        log_over: "the support mailbox is read again",
+    }
+}
+
+/// The name under which the health of a service's OAuth 2.0 token is
+/// kept ("oauth imap").
+pub fn oauth_component(service: &str) -> String {
+    format!("oauth {service}")
+}
+
+fn oauth(desk: &Desk, service: &str) -> Incident<'static> {
+    let account = match service {
+        "smtp" => desk.settings.smtp.username.clone().unwrap_or_default(),
+        _ => desk.settings.imap.username.clone(),
+    };
+    Incident {
+        component: oauth_component(service),
+        down: "oauth_failed",
+        recovered: "oauth_recovered",
+        what: format!("{service} ({account})"),
+        log: "no OAuth 2.0 access token could be had",
+        log_over: "an OAuth 2.0 access token was had again",
+    }
+}
+
 /// The mailbox could not be read (`error`, one line, no secret): recorded,
 /// and the alert queued when it is due. Returns whether a mail was queued.
 pub fn mailbox_failed(
@@ -121,43 +229,37 @@ pub fn mailbox_failed(
     clock: &Clock,
     error: &str,
 ) -> StoreResult<bool> {
-    let component = mailbox_component(&desk.settings.imap);
-    let now = clock.now_naive();
-    let row = health::record_failure(conn, &component, now, error)?;
-    if !alert_due(&row, now, desk.settings.alerts.after) {
-        return Ok(false);
-    }
-    if !health::claim_alert(conn, &component, now)? {
-        return Ok(false);
-    }
-    let since = silent_since(&row).unwrap_or(now);
-    let minutes = minutes(since, now);
-    tracing::error!(
-        "ALERT: the support mailbox has not been read for {minutes} min ({error}); guichet keeps trying"
-    );
-    let detail = format!("{}: {error}", desk.settings.imap.url());
-    enqueue_alert(conn, desk, "mailbox_down", &detail, minutes, clock)?;
-    Ok(!desk.settings.alerts.to.is_empty())
+    failed(conn, desk, clock, &mailbox(desk), error, false)
 }
 
 /// The mailbox was read (or its session is known alive): recorded, and
 /// the end of an alerted incident told. Returns whether a mail was queued.
 pub fn mailbox_ok(conn: &mut AnyConnection, desk: &Desk, clock: &Clock) -> StoreResult<bool> {
-    let component = mailbox_component(&desk.settings.imap);
-    let now = clock.now_naive();
-    let before = health::get(conn, &component)?;
-    health::record_ok(conn, &component, now)?;
-    let Some(before) = before.filter(|b| b.alerted_at.is_some()) else {
-        return Ok(false);
-    };
-    if !health::end_alert(conn, &component)? {
-        return Ok(false);
-    }
-    let minutes = minutes(silent_since(&before).unwrap_or(now), now);
-    tracing::info!("the support mailbox is read again, after {minutes} min");
-    let detail = desk.settings.imap.url();
-    enqueue_alert(conn, desk, "mailbox_recovered", &detail, minutes, clock)?;
-    Ok(!desk.settings.alerts.to.is_empty())
+    works(conn, desk, clock, &mailbox(desk))
+}
+
+/// A service's token could not be refreshed: alerted at once when only a
+/// new sign-in can cure it (`needs_login`), past `[alerts] after` when the
+/// server could not be reached.
+pub fn oauth_failed(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    service: &str,
+    error: &str,
+    needs_login: bool,
+) -> StoreResult<bool> {
+    failed(conn, desk, clock, &oauth(desk, service), error, needs_login)
+}
+
+/// A service's token was refreshed (or obtained by a new sign-in).
+pub fn oauth_ok(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    service: &str,
+) -> StoreResult<bool> {
+    works(conn, desk, clock, &oauth(desk, service))
 }
 
 /// After a pass of the dispatcher on `relay` (`host:port`): a relay on

@@ -14,6 +14,7 @@
 //! - [`health`]: whether the mailbox is read and the relay takes mail,
 //!   kept across restarts, and the alerts when they stop;
 //! - [`retention`]: the daily purge of old closed tickets;
+//! - [`oauth`]: the OAuth 2.0 tokens of the mailbox and the relay;
 //! - [`watchers`]: the CLI's changes to a ticket.
 
 pub mod alerts;
@@ -21,6 +22,7 @@ mod apply;
 pub mod delivery;
 pub mod health;
 pub mod ingest;
+pub mod oauth;
 mod post;
 pub mod retention;
 pub mod scheduler;

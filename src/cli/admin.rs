@@ -149,13 +149,13 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
             }
             println!("{n} mail(s) due now");
             // And sent now, with what else is due, as `run --once` would.
-            let desk = crate::app::Desk::new(settings)?;
+            let desk = std::sync::Arc::new(crate::app::Desk::new(settings)?);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
             let report = runtime.block_on(async {
-                let transport = crate::outbound::dispatch::transport(&desk.settings.smtp)?;
+                let transport = crate::app::oauth::transport(&desk)?;
                 let clock = Clock::System;
                 let report =
                     crate::app::delivery::send_due(&mut conn, &desk, &transport, &clock, || true)

@@ -57,12 +57,24 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
             println!("database: FAILED: {e}");
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Several threads: the token store is read from the runtime.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
+    let desk = std::sync::Arc::new(crate::app::Desk::new(settings.clone())?);
     let imap = &settings.imap;
     let imap_result = runtime.block_on(async {
-        let mut session = crate::imap::connect(imap).await?;
+        let login = match imap.auth {
+            crate::config::Auth::Password => crate::imap::Login::password(imap)?,
+            crate::config::Auth::OAuth2 => {
+                let token = crate::app::oauth::access_token(&desk, crate::app::oauth::IMAP)
+                    .await
+                    .map_err(|e| crate::imap::ImapError::OAuth(e.to_string()))?;
+                crate::imap::Login::Bearer(token)
+            }
+        };
+        let mut session = crate::imap::connect(imap, &login).await?;
         let features = crate::imap::features(&mut session).await?;
         crate::imap::select(&mut session, &imap.mailbox).await?;
         let waiting = crate::imap::uids_after(&mut session, 0, None).await?.len();
@@ -87,7 +99,7 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let smtp = &settings.smtp;
     let smtp_result = runtime.block_on(async {
-        let transport = crate::outbound::dispatch::transport(smtp).map_err(|e| e.to_string())?;
+        let transport = crate::app::oauth::transport(&desk).map_err(|e| e.to_string())?;
         transport.test_connection().await.map_err(|e| e.to_string())
     });
     match smtp_result {

@@ -5,6 +5,7 @@ mod admin;
 mod check;
 mod ingest;
 mod logging;
+mod oauth;
 mod retention;
 mod run;
 mod status;
@@ -97,12 +98,24 @@ pub enum Command {
     Purge(retention::PurgeArgs),
     /// Consistent copy of a SQLite database while the daemon runs
     Backup(retention::BackupArgs),
+    /// OAuth 2.0 sign-in of the mailbox and the relay (Microsoft 365, Gmail)
+    #[command(subcommand)]
+    Oauth(oauth::OAuthCommand),
 }
 
 /// Libraries that log the bytes of their sessions below info: async-imap
 /// (the LOGIN password, whole mails) and lettre (the SMTP dialogue, AUTH
 /// included). Never shown, whatever RUST_LOG says.
-const SESSION_LOGGERS: &[&str] = &["async_imap", "imap_proto", "lettre"];
+const SESSION_LOGGERS: &[&str] = &[
+    "async_imap",
+    "imap_proto",
+    "lettre",
+    // The HTTP exchanges with the authorization server carry the tokens.
+    "oauth2",
+    "reqwest",
+    "hyper",
+    "hyper_util",
+];
 
 pub fn init_logging(verbose: u8, format: config::LogFormat) {
     use tracing_subscriber::filter::{filter_fn, EnvFilter};
@@ -198,5 +211,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&cli, args),
         Command::Purge(args) => retention::purge(&cli, args),
         Command::Backup(args) => retention::backup(&cli, args),
+        Command::Oauth(cmd) => oauth::run(&cli, cmd),
     }
 }

@@ -112,7 +112,67 @@ fn items(settings: &Settings, clock: &Clock) -> Vec<Item> {
     items.push(read(relay(&mut conn, settings, now, after), "relay"));
     items.push(read(outbox_backlog(&mut conn, now, after), "outbox"));
     items.push(read(failed_mails(&mut conn, now), "failed"));
+    for (service, auth) in [("imap", settings.imap.auth), ("smtp", settings.smtp.auth)] {
+        if auth == crate::config::Auth::OAuth2 {
+            let name = if service == "imap" {
+                "oauth imap"
+            } else {
+                "oauth smtp"
+            };
+            items.push(read(oauth(&mut conn, service, name, now), name));
+        }
+    }
     items
+}
+
+/// A service's OAuth 2.0 token: CRITICAL when there is none, when its last
+/// refresh failed (the server will soon refuse the expired token), or when
+/// it expired with nothing to refresh it.
+fn oauth(
+    conn: &mut store::AnyConnection,
+    service: &str,
+    name: &'static str,
+    now: NaiveDateTime,
+) -> store::StoreResult<Item> {
+    let critical = |text: String| Item {
+        name,
+        level: Level::Critical,
+        text,
+    };
+    let Some(tokens) = store::oauth_tokens::get(conn, service)? else {
+        return Ok(critical(format!(
+            "no token: sign in with `guichet oauth login {service}`"
+        )));
+    };
+    let row = store::health::get(conn, &health::oauth_component(service))?;
+    if let Some((since, error)) = row.and_then(|r| Some((r.failing_since?, r.last_error))) {
+        return Ok(critical(format!(
+            "{}: the refresh fails since {}: {}",
+            tokens.account,
+            rfc3339(since),
+            error.unwrap_or_default()
+        )));
+    }
+    let until = tokens.access_expires_at;
+    if tokens.refresh_token.is_none() && until.is_some_and(|u| u <= now) {
+        return Ok(critical(format!(
+            "{}: the access token expired at {} and there is no refresh token: sign in with `guichet oauth login {service}`",
+            tokens.account,
+            until.map(rfc3339).unwrap_or_default()
+        )));
+    }
+    Ok(Item {
+        name,
+        level: Level::Ok,
+        text: format!(
+            "{}: access token until {}, last obtained {}",
+            tokens.account,
+            until
+                .map(rfc3339)
+                .unwrap_or_else(|| "(no expiry given)".into()),
+            rfc3339(tokens.refreshed_at.unwrap_or(tokens.obtained_at))
+        ),
+    })
 }
 
 fn ago(since: NaiveDateTime, now: NaiveDateTime) -> String {

@@ -77,6 +77,33 @@ pub enum AfterProcessing {
 
 pub use crate::ticket::Language;
 
+/// How guichet signs in to the mailbox or the relay (`auth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    Password,
+    /// A bearer token from `[oauth2]` (XOAUTH2), obtained once with
+    /// `guichet oauth login imap|smtp` and refreshed unattended.
+    OAuth2,
+}
+
+/// Who issues the tokens (`[oauth2]`), with the endpoints of the device
+/// authorization grant (RFC 8628) and the scopes to ask for.
+#[derive(Clone, Debug)]
+pub struct OAuth2Settings {
+    pub provider: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub device_authorization_url: String,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+}
+
+/// Microsoft's endpoints for a tenant (its id or domain, or "organizations").
+fn microsoft(tenant: &str) -> (String, String) {
+    let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
+    (format!("{base}/devicecode"), format!("{base}/token"))
+}
+
 #[derive(Clone, Debug)]
 pub struct ImapSettings {
     pub host: String,
@@ -84,6 +111,8 @@ pub struct ImapSettings {
     pub tls: Tls,
     pub ca_file: Option<PathBuf>,
     pub username: String,
+    pub auth: Auth,
+    /// Empty under `auth = "oauth2"`.
     pub password: Secret,
     pub mailbox: String,
     pub after_processing: AfterProcessing,
@@ -111,6 +140,7 @@ pub struct SmtpSettings {
     pub tls: Tls,
     pub ca_file: Option<PathBuf>,
     pub username: Option<String>,
+    pub auth: Auth,
     pub password: Option<Secret>,
     /// The desk's address, as `Name <address>`.
     pub from: lettre::message::Mailbox,
@@ -166,13 +196,18 @@ impl Settings {
     /// they talk to IMAP or SMTP.
     pub fn secrets_readable(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
+        let imap_password = (self.imap.auth == Auth::Password).then_some(&self.imap.password);
         let secrets = [
-            ("imap", Some(&self.imap.password)),
-            ("smtp", self.smtp.password.as_ref()),
+            ("imap.password_file", imap_password),
+            ("smtp.password_file", self.smtp.password.as_ref()),
+            (
+                "oauth2.client_secret_file",
+                self.oauth2.as_ref().and_then(|o| o.client_secret.as_ref()),
+            ),
         ];
-        for (section, secret) in secrets {
+        for (key, secret) in secrets {
             if let Some(Err(why)) = secret.map(Secret::read) {
-                problems.push(format!("{section}.password_file: {why}"));
+                problems.push(format!("{key}: {why}"));
             }
         }
         if problems.is_empty() {
@@ -242,6 +277,8 @@ pub struct Settings {
     pub tickets: TicketSettings,
     pub security: SecuritySettings,
     pub alerts: AlertSettings,
+    /// Where OAuth 2.0 tokens come from, when a server signs in with them.
+    pub oauth2: Option<OAuth2Settings>,
     pub retention: RetentionSettings,
     /// `[templates] dir`: the desk's overrides of the built-in templates.
     pub templates_dir: Option<PathBuf>,
@@ -339,7 +376,10 @@ impl Settings {
         );
         let imap_ca = imap.existing_file("ca_file");
         let imap_username = imap.string("username");
-        let imap_password = imap.password(true).unwrap_or_else(|| Secret::new(""));
+        let imap_auth = imap.auth();
+        let imap_password = imap
+            .password(imap_auth == Auth::Password)
+            .unwrap_or_else(|| Secret::new(""));
         let mailbox = imap.string_or("mailbox", "INBOX");
         let after_processing = match imap.string_or("after_processing", "move").as_str() {
             "move" => AfterProcessing::Move,
@@ -378,8 +418,16 @@ impl Settings {
         );
         let smtp_ca = smtp.existing_file("ca_file");
         let smtp_username = smtp.opt_string("username");
+        let smtp_auth = smtp.auth();
         let smtp_password = smtp.password(false);
-        if smtp_username.is_some() != smtp_password.is_some() {
+        if smtp_auth == Auth::OAuth2 {
+            if smtp_username.is_none() {
+                smtp.problem(
+                    "username",
+                    "the account to sign in as is needed with auth = \"oauth2\"",
+                );
+            }
+        } else if smtp_username.is_some() != smtp_password.is_some() {
             smtp.problem("username", "username and password go together");
         }
         let from_text = smtp.string("from");
@@ -475,6 +523,103 @@ impl Settings {
         let alert_after = alerts.duration_or("after", Duration::from_secs(600));
         alerts.finish();
 
+        let mut oauth = root.section("oauth2");
+        let oauth2 = if oauth.is_present() {
+            let provider = oauth.string_or("provider", "generic");
+            let tenant = oauth.opt_string("tenant");
+            let client_id = oauth.string("client_id");
+            let client_secret = oauth
+                .opt_string("client_secret_file")
+                .map(|f| Secret::File(f.into()));
+            let device = oauth.opt_string("device_authorization_url");
+            let token = oauth.opt_string("token_url");
+            let scopes = oauth.opt_string_list("scopes");
+            let endpoints = match provider.as_str() {
+                "microsoft" => Some(microsoft(tenant.as_deref().unwrap_or("organizations"))),
+                "google" => Some((
+                    "https://oauth2.googleapis.com/device/code".to_string(),
+                    "https://oauth2.googleapis.com/token".to_string(),
+                )),
+                "generic" => match (device, token) {
+                    (Some(d), Some(t)) => Some((d, t)),
+                    _ => {
+                        oauth.problem(
+                            "device_authorization_url",
+                            "device_authorization_url and token_url are needed with provider = \"generic\"",
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    oauth.problem(
+                        "provider",
+                        "must be \"microsoft\", \"google\" or \"generic\"",
+                    );
+                    None
+                }
+            };
+            // Client credentials and tokens travel on these: TLS, but on
+            // this machine (a test server, a local proxy).
+            for (key, url) in endpoints
+                .iter()
+                .flat_map(|(d, t)| [("device_authorization_url", d), ("token_url", t)])
+            {
+                let plain_host = url
+                    .strip_prefix("http://")
+                    .map(|rest| rest.split(['/', '?']).next().unwrap_or(""))
+                    .map(|hostport| match hostport.rsplit_once(':') {
+                        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+                        _ => hostport,
+                    });
+                match plain_host {
+                    Some(host) if !is_loopback(host) => oauth.problem(
+                        key,
+                        "must be https:// (plain http only towards this machine)",
+                    ),
+                    None if !url.starts_with("https://") => {
+                        oauth.problem(key, "must be an https:// URL")
+                    }
+                    _ => {}
+                }
+            }
+            if tenant.is_some() && provider != "microsoft" {
+                oauth.problem("tenant", "only for provider = \"microsoft\"");
+            }
+            let default_scopes: &[&str] = match provider.as_str() {
+                // One token for both: IMAP and SMTP are the same resource.
+                "microsoft" => &[
+                    "offline_access",
+                    "https://outlook.office.com/IMAP.AccessAsUser.All",
+                    "https://outlook.office.com/SMTP.Send",
+                ],
+                "google" => &["https://mail.google.com/"],
+                _ => &[],
+            };
+            let scopes =
+                scopes.unwrap_or_else(|| default_scopes.iter().map(|s| s.to_string()).collect());
+            if scopes.is_empty() && endpoints.is_some() {
+                oauth.problem("scopes", "missing: the scopes the mail server asks for");
+            }
+            oauth.finish();
+            endpoints.map(|(device_authorization_url, token_url)| OAuth2Settings {
+                provider,
+                client_id,
+                client_secret,
+                device_authorization_url,
+                token_url,
+                scopes,
+            })
+        } else {
+            oauth.finish();
+            None
+        };
+        if oauth2.is_none() && (imap_auth == Auth::OAuth2 || smtp_auth == Auth::OAuth2) {
+            root.problem(
+                "oauth2",
+                "missing: auth = \"oauth2\" needs an [oauth2] section",
+            );
+        }
+
         let mut retention = root.section("retention");
         let closed_tickets = retention.opt_duration("closed_tickets");
         if closed_tickets.is_some_and(|d| d < Duration::from_secs(86_400)) {
@@ -515,6 +660,7 @@ impl Settings {
                 tls: imap_tls,
                 ca_file: imap_ca,
                 username: imap_username,
+                auth: imap_auth,
                 password: imap_password,
                 mailbox,
                 after_processing,
@@ -529,6 +675,7 @@ impl Settings {
                 tls: smtp_tls,
                 ca_file: smtp_ca,
                 username: smtp_username,
+                auth: smtp_auth,
                 password: smtp_password,
                 from: from.expect("checked above"),
             },
@@ -559,6 +706,7 @@ impl Settings {
                 to: alert_to,
                 after: alert_after,
             },
+            oauth2,
             retention: RetentionSettings { closed_tickets },
             templates_dir,
             log: log_format,
@@ -697,6 +845,54 @@ agent_notify = ["sau@example.test"]
         assert!(
             all.contains("templates.dir: directory /nonexistent/tpl does not exist"),
             "{all}"
+        );
+    }
+
+    #[test]
+    fn oauth2_providers_have_their_endpoints_and_scopes() {
+        let with = |extra: &str| {
+            format!("{GOOD}\n[oauth2]\n{extra}\n")
+                .replace("password = \"secret\"", "auth = \"oauth2\"")
+        };
+        let ms = Settings::parse(&with(
+            "provider = \"microsoft\"\ntenant = \"univ.example\"\nclient_id = \"abc\"",
+        ))
+        .unwrap();
+        assert_eq!(ms.imap.auth, Auth::OAuth2);
+        let o = ms.oauth2.unwrap();
+        assert_eq!(
+            o.token_url,
+            "https://login.microsoftonline.com/univ.example/oauth2/v2.0/token"
+        );
+        assert!(o.scopes.contains(&"offline_access".to_string()));
+        assert!(o
+            .scopes
+            .iter()
+            .any(|s| s.ends_with("IMAP.AccessAsUser.All")));
+        let google = Settings::parse(&with("provider = \"google\"\nclient_id = \"abc\"")).unwrap();
+        assert_eq!(google.oauth2.unwrap().scopes, ["https://mail.google.com/"]);
+        let local = Settings::parse(&with("client_id = \"a\"\ndevice_authorization_url = \"http://127.0.0.1:9/d\"\ntoken_url = \"http://localhost:9/t\"\nscopes = [\"mail\"]")).unwrap();
+        assert_eq!(local.oauth2.unwrap().provider, "generic");
+
+        let all = Settings::parse(&with("client_id = \"a\"\ndevice_authorization_url = \"http://auth.example.org/d\"\ntoken_url = \"ftp://x\"\ntenant = \"t\"")).unwrap_err().join("\n");
+        for expected in [
+            "oauth2.device_authorization_url: must be https://",
+            "oauth2.token_url: must be an https:// URL",
+            "oauth2.tenant: only for provider = \"microsoft\"",
+            "oauth2.scopes: missing",
+        ] {
+            assert!(all.contains(expected), "{expected:?} not in:\n{all}");
+        }
+        let missing = Settings::parse(&GOOD.replace("password = \"secret\"", "auth = \"oauth2\""))
+            .unwrap_err()
+            .join("\n");
+        assert!(missing.contains("oauth2: missing"), "{missing}");
+        // No password needed for the mailbox then, and none read.
+        assert!(
+            Settings::parse(&with("provider = \"google\"\nclient_id = \"abc\""))
+                .unwrap()
+                .secrets_readable()
+                .is_ok()
         );
     }
 

@@ -162,6 +162,23 @@ impl Reader {
         }
     }
 
+    /// `auth = "password" | "oauth2"`.
+    pub(super) fn auth(&mut self) -> super::Auth {
+        match self.opt_string("auth").as_deref() {
+            None | Some("password") => super::Auth::Password,
+            Some("oauth2") => super::Auth::OAuth2,
+            Some(_) => {
+                self.problem("auth", "must be \"password\" or \"oauth2\"");
+                super::Auth::Password
+            }
+        }
+    }
+
+    /// Whether the section was written at all.
+    pub(super) fn is_present(&self) -> bool {
+        !self.table.is_empty()
+    }
+
     /// A duration that may be absent (`None`), such as `"3y"`.
     pub(super) fn opt_duration(&mut self, key: &str) -> Option<Duration> {
         let present = self.table.contains_key(key);
@@ -224,6 +241,24 @@ impl Reader {
                 if required {
                     self.problem("password", "missing (or password_file)");
                 }
+                None
+            }
+        }
+    }
+
+    /// A list of strings (`scopes = ["…"]`); `None` when absent.
+    pub(super) fn opt_string_list(&mut self, key: &str) -> Option<Vec<String>> {
+        match self.take(key)? {
+            toml::Value::Array(items) => {
+                let list: Option<Vec<String>> =
+                    items.iter().map(|i| i.as_str().map(String::from)).collect();
+                if list.is_none() {
+                    self.problem(key, "must be a list of strings");
+                }
+                list
+            }
+            _ => {
+                self.problem(key, "must be a list of strings");
                 None
             }
         }

@@ -46,7 +46,15 @@ pub struct CycleReport {
 /// Logs in and prepares the mailboxes mail is moved to.
 pub(super) async fn open_session(desk: &Desk) -> Result<(Session, Features), ImapError> {
     let settings = &desk.settings.imap;
-    let mut session = imap::connect(settings).await?;
+    let login = match settings.auth {
+        crate::config::Auth::Password => imap::Login::password(settings)?,
+        crate::config::Auth::OAuth2 => imap::Login::Bearer(
+            app::oauth::access_token(desk, app::oauth::IMAP)
+                .await
+                .map_err(|e| ImapError::OAuth(e.to_string()))?,
+        ),
+    };
+    let mut session = imap::connect(settings, &login).await?;
     let features = imap::features(&mut session).await?;
     imap::ensure_mailbox(&mut session, &settings.failed_mailbox).await?;
     if settings.after_processing == crate::config::AfterProcessing::Move {

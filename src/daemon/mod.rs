@@ -16,7 +16,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::app::{self, Desk};
 use crate::clock::Clock;
-use crate::outbound::dispatch::{self, Transport};
+use crate::outbound::dispatch::Transport;
 use crate::store::{self, blocking as db, AnyConnection, StoreError};
 use fetcher::{fetch_cycle, open_session, CycleGuard, CycleReport, MIN_BACKOFF};
 use lease::Lease;
@@ -104,7 +104,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         closed = scheduled.closed,
         "scheduler done"
     );
-    let transport = dispatch::transport(&desk.settings.smtp)?;
+    let transport = app::oauth::transport(&desk)?;
     let sent = app::delivery::send_due(&mut conn, &desk, &transport, &clock, || true).await?;
     transport.close().await;
     match &sent.error {
@@ -245,7 +245,7 @@ fn start_tasks(desk: &Arc<Desk>, clock: Clock, beats: &Arc<Heartbeats>) -> anyho
     }
     // A relay client that cannot be set up (an unreadable CA file) is a
     // configuration error, said before anything starts.
-    let transport = dispatch::transport(&desk.settings.smtp)
+    let transport = app::oauth::transport(desk)
         .map_err(|e| anyhow::anyhow!("cannot set up the SMTP relay: {e}"))?;
     // Serving from here: the configuration and the database are up. A
     // mail server that is down is what the daemon is there to wait out,

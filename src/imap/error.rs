@@ -8,6 +8,9 @@ pub enum ImapError {
     /// The password could not be read (its file).
     #[error("IMAP: {0}")]
     Secret(String),
+    /// No access token could be had for XOAUTH2.
+    #[error("IMAP OAuth 2.0: {0}")]
+    OAuth(String),
     #[error("IMAP TLS: {0}")]
     Tls(String),
     #[error("IMAP {0} timed out")]

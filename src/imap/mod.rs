@@ -112,8 +112,42 @@ async fn upgrade(
     with_timeout("TLS handshake", connector.connect(name, tcp)).await
 }
 
+/// How to sign in: the account's password, or an OAuth 2.0 access token
+/// (SASL XOAUTH2, what Microsoft 365 and Gmail take).
+pub enum Login {
+    Password(String),
+    Bearer(String),
+}
+
+impl Login {
+    /// The login `settings` ask for, when it needs no token (the
+    /// password, read from its file now).
+    pub fn password(settings: &ImapSettings) -> Result<Login, ImapError> {
+        settings
+            .password
+            .read()
+            .map(Login::Password)
+            .map_err(ImapError::Secret)
+    }
+}
+
+/// XOAUTH2's exchange: the initial response, then an empty answer to the
+/// error the server sends as a challenge when it refuses the token (it
+/// then ends with NO).
+struct XOAuth2 {
+    response: Option<String>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.response.take().unwrap_or_default()
+    }
+}
+
 /// Connects, secures and logs in.
-pub async fn connect(settings: &ImapSettings) -> Result<Session, ImapError> {
+pub async fn connect(settings: &ImapSettings, login: &Login) -> Result<Session, ImapError> {
     let addr = (settings.host.as_str(), settings.port);
     let tcp = with_timeout("connect", TcpStream::connect(addr)).await?;
     // Commands are small and answered one by one: Nagle only adds latency.
@@ -136,8 +170,18 @@ pub async fn connect(settings: &ImapSettings) -> Result<Session, ImapError> {
     if settings.tls != Tls::Starttls {
         greeting(&mut client).await?;
     }
-    let password = settings.password.read().map_err(ImapError::Secret)?;
-    match tokio::time::timeout(IO_TIMEOUT, client.login(&settings.username, password)).await {
+    let signed_in = match login {
+        Login::Password(password) => {
+            tokio::time::timeout(IO_TIMEOUT, client.login(&settings.username, password)).await
+        }
+        Login::Bearer(token) => {
+            let xoauth2 = XOAuth2 {
+                response: Some(crate::oauth::xoauth2(&settings.username, token)),
+            };
+            tokio::time::timeout(IO_TIMEOUT, client.authenticate("XOAUTH2", xoauth2)).await
+        }
+    };
+    match signed_in {
         Ok(Ok(session)) => Ok(session),
         Ok(Err((e, _))) => Err(ImapError::Login(e.to_string())),
         Err(_) => Err(ImapError::Timeout("login")),

@@ -9,7 +9,6 @@ use lettre::address::Envelope;
 
 use super::relay::{Relay, RelayError, PARALLEL};
 use crate::clock::Clock;
-use crate::config::SmtpSettings;
 use crate::store::{blocking as db, outbox, AnyConnection, StoreResult};
 
 /// The first retry waits this long; each further one twice as long.
@@ -26,11 +25,6 @@ const DISPATCH_BATCH: i64 = 64;
 const IN_HAND_BYTES: usize = 32 << 20;
 
 pub type Transport = Relay;
-
-/// The SMTP relay client.
-pub fn transport(settings: &SmtpSettings) -> Result<Transport, RelayError> {
-    Relay::new(settings)
-}
 
 /// The wait before retry number `attempt` (1-based): 30 s, 1 min, 2 min, …
 /// up to an hour, with up to 10 % jitter so retries do not come in waves.

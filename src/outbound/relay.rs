@@ -233,13 +233,33 @@ pub fn name(settings: &SmtpSettings) -> String {
     format!("{}:{}", settings.host, settings.port)
 }
 
+/// Where a relay signing in with OAuth 2.0 gets a valid access token, at
+/// each new connection (the application keeps and refreshes it); the
+/// error is one line.
+pub type TokenSource = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// How the relay is signed in to.
+enum RelayAuth {
+    None,
+    Password(Credentials),
+    /// XOAUTH2 as `user`, with a fresh token from the source.
+    Bearer {
+        user: String,
+        tokens: TokenSource,
+    },
+}
+
 /// The relay, with its idle connections.
 pub struct Relay {
     settings: SmtpSettings,
     hello: ClientId,
     starttls: Option<TlsParameters>,
     implicit: Option<Arc<rustls::ClientConfig>>,
-    credentials: Option<Credentials>,
+    auth: RelayAuth,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -336,7 +356,18 @@ async fn send_pipelined(
 }
 
 impl Relay {
+    /// A relay signed in to with a password, or with nothing (see
+    /// [`Relay::with_tokens`] for OAuth 2.0).
     pub fn new(settings: &SmtpSettings) -> Result<Relay, RelayError> {
+        Relay::build(settings, None)
+    }
+
+    /// A relay signed in to with OAuth 2.0 (`[smtp] auth = "oauth2"`).
+    pub fn with_tokens(settings: &SmtpSettings, tokens: TokenSource) -> Result<Relay, RelayError> {
+        Relay::build(settings, Some(tokens))
+    }
+
+    fn build(settings: &SmtpSettings, tokens: Option<TokenSource>) -> Result<Relay, RelayError> {
         let starttls = match settings.tls {
             Tls::Starttls => {
                 let mut b = TlsParameters::builder(settings.host.clone());
@@ -368,12 +399,26 @@ impl Relay {
             hello: ClientId::default(),
             starttls,
             implicit,
-            credentials: match (&settings.username, &settings.password) {
-                (Some(u), Some(p)) => Some(Credentials::new(
+            auth: match (
+                settings.auth,
+                &settings.username,
+                &settings.password,
+                tokens,
+            ) {
+                (crate::config::Auth::OAuth2, Some(user), _, Some(tokens)) => RelayAuth::Bearer {
+                    user: user.clone(),
+                    tokens,
+                },
+                (crate::config::Auth::OAuth2, ..) => {
+                    return Err(RelayError::Config(
+                        "smtp.auth = \"oauth2\" needs an account (username) and its tokens".into(),
+                    ))
+                }
+                (_, Some(u), Some(p), _) => RelayAuth::Password(Credentials::new(
                     u.clone(),
                     p.read().map_err(RelayError::Config)?,
                 )),
-                _ => None,
+                _ => RelayAuth::None,
             },
             idle: Mutex::new(Vec::new()),
         })
@@ -425,9 +470,28 @@ impl Relay {
             }
             conn.starttls(params.clone(), &self.hello).await?;
         }
-        if let Some(credentials) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+        match &self.auth {
+            RelayAuth::None => {}
+            RelayAuth::Password(credentials) => {
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                    .await?;
+            }
+            RelayAuth::Bearer { user, tokens } => {
+                // Without a token the relay cannot be used: waited for as
+                // an unreachable relay is, the outbox kept.
+                let token = match tokens().await {
+                    Ok(t) => t,
+                    Err(why) => {
+                        conn.abort().await;
+                        return Err(self.unreachable(format!("OAuth 2.0: {why}")));
+                    }
+                };
+                conn.auth(
+                    &[Mechanism::Xoauth2],
+                    &Credentials::new(user.clone(), token),
+                )
                 .await?;
+            }
         }
         // lettre keeps no note of PIPELINING: the relay's EHLO answer,
         // asked again, says whether it takes it.

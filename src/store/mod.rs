@@ -7,6 +7,7 @@ pub mod cursors;
 pub mod health;
 pub mod leases;
 pub mod mails;
+pub mod oauth_tokens;
 pub mod outbox;
 pub mod retention;
 pub mod schema;

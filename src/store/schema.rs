@@ -189,3 +189,16 @@ diesel::table! {
         alerted_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    oauth_tokens (service) {
+        service -> Text,
+        account -> Text,
+        scopes -> Text,
+        access_token -> Text,
+        access_expires_at -> Nullable<Timestamp>,
+        refresh_token -> Nullable<Text>,
+        obtained_at -> Timestamp,
+        refreshed_at -> Nullable<Timestamp>,
+    }
+}

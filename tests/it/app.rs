@@ -22,6 +22,9 @@ pub struct TestApp {
     pub database_url: String,
     pg_admin: Option<(String, String)>,
     pub config_path: PathBuf,
+    /// scripts/oauthbed's env (CLIENT_ID, TOKEN_URL, …) for a bed started
+    /// with [`TestApp::start_oauth`].
+    pub oauth_env: HashMap<String, String>,
 }
 
 /// A mail the SMTP sink received.
@@ -47,6 +50,10 @@ fn mailbed() -> PathBuf {
     repo().join("scripts/mailbed")
 }
 
+fn oauthbed() -> PathBuf {
+    repo().join("scripts/oauthbed")
+}
+
 /// The PostgreSQL server tests create their databases in.
 pub fn pg_admin_url() -> String {
     std::env::var("GUICHET_TEST_PG_URL")
@@ -67,13 +74,31 @@ impl TestApp {
 
     /// Starts a bed; `extra_tickets` is appended to the [tickets] section.
     pub fn start_with(db: Db, extra_tickets: &str) -> TestApp {
-        TestApp::start_bed(db, extra_tickets, false)
+        TestApp::start_bed(db, extra_tickets, false, None)
+    }
+
+    /// A bed with a real OAuth 2.0 server (scripts/oauthbed, in DIR/oauth,
+    /// access tokens living `access_seconds`) whose tokens Dovecot's IMAP
+    /// and its submission service (SUBMISSION_PORT, relaying to the sink)
+    /// take; the config still signs in with passwords.
+    pub fn start_oauth(db: Db, access_seconds: u32) -> TestApp {
+        TestApp::start_bed(db, "", false, Some(access_seconds))
+    }
+
+    /// Runs `scripts/oauthbed VERB DIR/oauth ARGS…` (approve, revoke, …).
+    pub fn oauthbed(&self, verb: &str, args: &[&str]) -> Output {
+        Command::new(oauthbed())
+            .arg(verb)
+            .arg(self.path().join("oauth"))
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     /// A bed whose database is at `database_url` (a server or file the
     /// test runs itself).
     pub fn start_on_database(database_url: &str) -> TestApp {
-        let mut app = TestApp::start_bed(Db::Sqlite, "", false);
+        let mut app = TestApp::start_bed(Db::Sqlite, "", false, None);
         app.database_url = database_url.to_string();
         app.write_config("", "");
         app
@@ -82,19 +107,37 @@ impl TestApp {
     /// A bed whose Dovecot also serves STARTTLS and implicit TLS, with a
     /// throwaway CA (env CA_FILE, IMAPS_PORT).
     pub fn start_tls(db: Db) -> TestApp {
-        TestApp::start_bed(db, "", true)
+        TestApp::start_bed(db, "", true, None)
     }
 
-    fn start_bed(db: Db, extra_tickets: &str, tls: bool) -> TestApp {
+    fn start_bed(db: Db, extra_tickets: &str, tls: bool, oauth: Option<u32>) -> TestApp {
         // Dovecot socket paths must stay short: a directory under /tmp.
         let dir = tempfile::Builder::new()
             .prefix("gt")
             .tempdir_in("/tmp")
             .unwrap();
+        let mut oauth_env = HashMap::new();
         let mut up = Command::new(mailbed());
         up.arg("up").arg(dir.path());
         if tls {
             up.arg("--tls");
+        }
+        if let Some(seconds) = oauth {
+            let oauth_dir = dir.path().join("oauth");
+            std::fs::create_dir(&oauth_dir).unwrap();
+            let out = Command::new(oauthbed())
+                .arg("up")
+                .arg(&oauth_dir)
+                .args(["--access-seconds", &seconds.to_string(), "--interval", "1"])
+                .output()
+                .expect("scripts/oauthbed runs");
+            assert!(
+                out.status.success(),
+                "oauthbed up failed (run scripts/install-deps): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            oauth_env = parse_env(&String::from_utf8_lossy(&out.stdout));
+            up.arg("--oauth").arg(&oauth_dir);
         }
         let out = up.output().expect("scripts/mailbed runs");
         assert!(
@@ -127,6 +170,7 @@ impl TestApp {
             database_url,
             pg_admin,
             config_path,
+            oauth_env,
         };
         app.write_config(extra_tickets, "");
         app
@@ -444,6 +488,12 @@ impl Drop for TestApp {
             .arg("down")
             .arg(self.dir.path())
             .output();
+        if !self.oauth_env.is_empty() {
+            let _ = Command::new(oauthbed())
+                .arg("down")
+                .arg(self.dir.path().join("oauth"))
+                .output();
+        }
         if let Some((admin, name)) = &self.pg_admin {
             if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -8,6 +8,7 @@ mod app;
 mod core_loop;
 mod lifecycle;
 mod monitoring;
+mod oauth;
 mod outages;
 mod realworld;
 mod resilience;
