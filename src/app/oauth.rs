@@ -89,11 +89,22 @@ pub async fn access_token(desk: &Desk, service: &str) -> Result<String, OAuthErr
     };
     let url = &desk.settings.database_url;
     let mut conn = db(|| store::connect(url)).map_err(stored_error)?;
-    let stored = db(|| oauth_tokens::get(&mut conn, service))
+    let mut stored = db(|| oauth_tokens::get(&mut conn, service))
         .map_err(stored_error)?
         .ok_or_else(|| OAuthError::NoToken(service.to_string()))?;
     if fresh(&stored, clock.now_naive()) {
         return Ok(stored.access_token);
+    }
+    // One refresh at a time in this process: the relay opens several
+    // connections at once, and a refresh token the server rotates works
+    // only once. The one that waited finds the new token stored.
+    static REFRESHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _refreshing = REFRESHING.lock().await;
+    if let Some(again) = db(|| oauth_tokens::get(&mut conn, service)).map_err(stored_error)? {
+        if fresh(&again, clock.now_naive()) {
+            return Ok(again.access_token);
+        }
+        stored = again;
     }
     let Some(refresh_token) = stored.refresh_token.clone() else {
         let e = OAuthError::Refused {
