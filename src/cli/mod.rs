@@ -3,6 +3,7 @@
 
 mod admin;
 mod check;
+mod generate;
 mod ingest;
 mod logging;
 mod oauth;
@@ -101,6 +102,9 @@ pub enum Command {
     /// OAuth 2.0 sign-in of the mailbox and the relay (Microsoft 365, Gmail)
     #[command(subcommand)]
     Oauth(oauth::OAuthCommand),
+    /// Manual pages and shell completions, for packaging
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 /// Libraries that log the bytes of their sessions below info: async-imap
@@ -212,5 +216,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => retention::purge(&cli, args),
         Command::Backup(args) => retention::backup(&cli, args),
         Command::Oauth(cmd) => oauth::run(&cli, cmd),
+        Command::Generate(cmd) => generate::run(cmd),
     }
 }
