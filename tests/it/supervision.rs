@@ -349,6 +349,57 @@ fn sighup_reloads_a_valid_configuration_and_keeps_the_old_on_an_invalid_one() {
     let ack = app.acknowledgements().pop().unwrap();
     assert!(ack.subject.starts_with("[HELP #000003]"), "{}", ack.subject);
 
+    // The templates reload with it: the desk's own acknowledgement is
+    // taken; an override that would fail is refused and the one running
+    // kept.
+    let dir = app.path().join("templates");
+    std::fs::create_dir_all(dir.join("fr")).unwrap();
+    let ack_file = dir.join("fr/acknowledgement.txt.tera");
+    std::fs::write(&ack_file, "Subject: {{ ticket.reference }} Bien reçu\n\nBonjour,\nNous avons bien reçu votre demande.\n").unwrap();
+    app.edit_config("auto_close_after = \"sometimes\"\n", "");
+    let text = std::fs::read_to_string(&app.config_path).unwrap()
+        + &format!("\n[templates]\ndir = \"{}\"\n", dir.display());
+    std::fs::write(&app.config_path, text).unwrap();
+    hup(&child);
+    said.clear();
+    listen(&socket, "READY=1", Duration::from_secs(20), &mut said);
+    app.append(&mail(
+        "Luc <luc@mairie-exemple.fr>",
+        "Imprimante",
+        "hup4@mairie-exemple.fr",
+        "",
+        "L'imprimante bourre.",
+    ));
+    assert!(acked(4), "{}", std::fs::read_to_string(&log).unwrap());
+    let ack = app.acknowledgements().pop().unwrap();
+    assert!(ack.subject.ends_with("Bien reçu"), "{}", ack.subject);
+    std::fs::write(
+        &ack_file,
+        "Subject: {{ ticket.reference }}\n\n{{ ticket.nmber }}\n",
+    )
+    .unwrap();
+    hup(&child);
+    let refused = app.wait_for(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&log).unwrap();
+        text.matches("reload refused").count() == 2
+            && text.contains("fr/acknowledgement.txt.tera: line 3")
+    });
+    assert!(refused, "{}", std::fs::read_to_string(&log).unwrap());
+    app.append(&mail(
+        "Léa <lea@mairie-exemple.fr>",
+        "Souris",
+        "hup5@mairie-exemple.fr",
+        "",
+        "Ma souris ne répond plus.",
+    ));
+    assert!(acked(5), "{}", std::fs::read_to_string(&log).unwrap());
+    let ack = app.acknowledgements().pop().unwrap();
+    assert!(
+        ack.subject.ends_with("Bien reçu"),
+        "the running templates are kept: {}",
+        ack.subject
+    );
+
     signal(&child, "TERM");
     let status = child.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
