@@ -3,12 +3,14 @@ loopback (django-oauth-toolkit in a throwaway, single-file Django project with
 SQLite), and the clients that drive it.
 
 Called by scripts/oauthbed only:
-  oauthbed.py serve DIR ACCESS_SECONDS INTERVAL [PORT]
+  oauthbed.py serve DIR ACCESS_SECONDS INTERVAL [PORT] [--refresh-seconds N]
         binds 127.0.0.1 on a port the kernel picks (no probe-then-bind race),
         creates DIR/oauth.sqlite3 afresh (user, applications), writes
         DIR/oauthbed.ready (JSON: port, pid and client credentials) and serves
         until SIGTERM. With PORT (scripts/oauthbed start): binds that port
-        and keeps the database and the credentials of the ready file.
+        and keeps the database and the credentials of the ready file. With
+        --refresh-seconds: refresh tokens die N seconds after they are issued
+        and token answers carry "refresh_token_expires_in" (RefreshAgeValidator).
         Needs Django and django-oauth-toolkit.
   oauthbed.py approve ENVFILE USER_CODE
         what a person does in a browser: log in at the verification page and
@@ -66,7 +68,7 @@ LOGIN_TEMPLATE = """<!DOCTYPE html>
 
 # --- the Django project --------------------------------------------------------
 
-def configure(bed_dir, port, access_seconds, interval):
+def configure(bed_dir, port, access_seconds, interval, refresh_seconds=None):
     import secrets
 
     from django.conf import settings
@@ -118,7 +120,7 @@ def configure(bed_dir, port, access_seconds, interval):
         USE_TZ=True,
         STATIC_URL="/static/",
         LOGIN_URL="/accounts/login/",
-        OAUTH2_PROVIDER={
+        OAUTH2_PROVIDER=dict({
             "ACCESS_TOKEN_EXPIRE_SECONDS": access_seconds,
             "ROTATE_REFRESH_TOKEN": True,
             "REFRESH_TOKEN_EXPIRE_SECONDS": None,  # refresh tokens are kept
@@ -128,7 +130,15 @@ def configure(bed_dir, port, access_seconds, interval):
             "DEVICE_FLOW_INTERVAL": interval,
             "OAUTH_DEVICE_VERIFICATION_URI": f"{base}/o/device/",
             "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": f"{base}/o/device/?user_code={{user_code}}",
-        },
+        }, **({} if not refresh_seconds else {
+            # --refresh-seconds. DOT 3.4.1 alone refuses a refresh token only
+            # REFRESH_TOKEN_EXPIRE_SECONDS after its *access token* expired
+            # (so ACCESS_SECONDS + N after issue) and never tells the client;
+            # RefreshAgeValidator refuses it N seconds after issue and adds
+            # "refresh_token_expires_in" to the token answers.
+            "REFRESH_TOKEN_EXPIRE_SECONDS": refresh_seconds,
+            "OAUTH2_VALIDATOR_CLASS": "oauthbed.RefreshAgeValidator",
+        })),
         LOGGING={
             "version": 1,
             "disable_existing_loggers": False,
@@ -156,11 +166,68 @@ def _urls():
     ]
 
 
+_refresh_age_validator = None
+
+
+def _make_refresh_age_validator():
+    """DOT's OAuth2Validator, plus a hard lifetime for refresh tokens
+    (--refresh-seconds N, read back from REFRESH_TOKEN_EXPIRE_SECONDS):
+
+    - the refresh grant refuses a refresh token issued N seconds ago or more
+      (400 {"error": "invalid_grant"}, as for any refresh token DOT refuses);
+    - every token answer that carries a refresh_token also carries
+      "refresh_token_expires_in", the whole seconds it has left: N for one
+      issued by this very request (every answer, as refresh tokens rotate),
+      rounded down otherwise.
+    """
+    import hashlib
+    import math
+
+    from django.utils import timezone
+    from oauth2_provider.models import get_refresh_token_model, refresh_token_expire_timedelta
+    from oauth2_provider.oauth2_validators import OAuth2Validator
+
+    RefreshToken = get_refresh_token_model()
+
+    class RefreshAgeValidator(OAuth2Validator):
+        def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+            if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+                return False
+            lifetime = refresh_token_expire_timedelta()
+            rt = request.refresh_token_instance
+            # "<=": the deadline itself counts as expired, as in DOT.
+            return not (lifetime and rt.created + lifetime <= timezone.now())
+
+        def save_bearer_token(self, token, request, *args, **kwargs):
+            started = timezone.now()
+            result = super().save_bearer_token(token, request, *args, **kwargs)
+            lifetime = refresh_token_expire_timedelta()
+            code = token.get("refresh_token")
+            if lifetime and code:
+                checksum = hashlib.sha256(code.encode("utf-8")).hexdigest()
+                rows = RefreshToken.objects.filter(token_checksum=checksum)
+                rt = rows.filter(revoked__isnull=True).first() or rows.first()
+                if rt is None or rt.created >= started:
+                    left = int(lifetime.total_seconds())
+                else:
+                    left = max(0, math.floor((rt.created + lifetime - timezone.now()).total_seconds()))
+                token["refresh_token_expires_in"] = left
+            return result
+
+    return RefreshAgeValidator
+
+
 def __getattr__(name):
     # ROOT_URLCONF is this module; its URLs are only built once Django is set
-    # up (PEP 562), so the stdlib-only commands never import Django.
+    # up (PEP 562), so the stdlib-only commands never import Django. The same
+    # for OAUTH2_VALIDATOR_CLASS "oauthbed.RefreshAgeValidator" (--refresh-seconds).
+    global _refresh_age_validator
     if name == "urlpatterns":
         return _urls()
+    if name == "RefreshAgeValidator":
+        if _refresh_age_validator is None:
+            _refresh_age_validator = _make_refresh_age_validator()
+        return _refresh_age_validator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -201,7 +268,7 @@ def setup_data():
     return creds
 
 
-def serve(bed_dir, access_seconds, interval, port=0):
+def serve(bed_dir, access_seconds, interval, port=0, refresh_seconds=None):
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
     ready = os.path.join(bed_dir, "oauthbed.ready")
@@ -214,7 +281,7 @@ def serve(bed_dir, access_seconds, interval, port=0):
     # ours, from here on; requests wait in the backlog until serve_forever.
     httpd = ThreadedWSGIServer(("127.0.0.1", port), WSGIRequestHandler)
     port = httpd.server_address[1]
-    configure(bed_dir, port, access_seconds, interval)
+    configure(bed_dir, port, access_seconds, interval, refresh_seconds)
     if not restart:
         db = os.path.join(bed_dir, "oauth.sqlite3")
         for suffix in ("", "-journal", "-wal", "-shm"):
@@ -325,7 +392,8 @@ def revoke(env_path):
     made by `up`) are revoked through the ORM instead."""
     env = read_env(env_path)
     bed_dir = os.path.dirname(os.path.abspath(env_path))
-    configure(bed_dir, int(env["OAUTH_PORT"]), int(env["ACCESS_SECONDS"]), int(env["DEVICE_INTERVAL"]))
+    configure(bed_dir, int(env["OAUTH_PORT"]), int(env["ACCESS_SECONDS"]), int(env["DEVICE_INTERVAL"]),
+              int(env.get("REFRESH_SECONDS") or 0) or None)
     from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
     known = {env["CLIENT_ID"]: env["CLIENT_SECRET"],
@@ -623,8 +691,11 @@ def introspect(env, token):
 
 def main(argv):
     cmd, args = (argv[0], argv[1:]) if argv else ("", [])
+    refresh = None
+    if cmd == "serve" and len(args) >= 2 and args[-2] == "--refresh-seconds":
+        args, refresh = args[:-2], int(args[-1])
     if cmd == "serve" and len(args) in (3, 4):
-        serve(args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) == 4 else 0)
+        serve(args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) == 4 else 0, refresh)
     elif cmd == "approve" and len(args) == 2:
         approve(read_env(args[0]), args[1])
         print(f"approved {args[1]}")

@@ -582,6 +582,16 @@ fn every_template_matches_its_golden_mail() {
                 "imap (support@example.org)",
                 "alert-oauth_recovered",
             ),
+            (
+                "oauth_expiring",
+                "imap (support@example.org): 2026-11-30T12:00:00Z",
+                "alert-oauth_expiring",
+            ),
+            (
+                "oauth_renewed",
+                "imap (support@example.org)",
+                "alert-oauth_renewed",
+            ),
         ];
         for (what, detail, name) in alerts {
             let alert = desk.presentation.alert_context(what, detail, 10);
@@ -599,7 +609,7 @@ fn every_template_matches_its_golden_mail() {
     }
     assert_eq!(
         ran,
-        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 6)
+        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 8)
     );
     check_samples(&mut problems);
     assert!(

@@ -150,10 +150,14 @@ fn failed(
         return Ok(false);
     }
     let minutes = minutes(silent_since(&row).unwrap_or(now), now);
-    tracing::error!(
-        "ALERT: {} for {minutes} min ({error}); guichet keeps trying",
-        incident.log
-    );
+    if at_once {
+        tracing::error!("ALERT: {} ({error})", incident.log);
+    } else {
+        tracing::error!(
+            "ALERT: {} for {minutes} min ({error}); guichet keeps trying",
+            incident.log
+        );
+    }
     let detail = format!("{}: {error}", incident.what);
     enqueue_alert(conn, desk, incident.down, &detail, minutes, clock)?;
     Ok(!desk.settings.alerts.to.is_empty())
@@ -250,6 +254,39 @@ pub fn oauth_failed(
     needs_login: bool,
 ) -> StoreResult<bool> {
     failed(conn, desk, clock, &oauth(desk, service), error, needs_login)
+}
+
+fn oauth_expiry(desk: &Desk, service: &str) -> Incident<'static> {
+    Incident {
+        component: format!("oauth {service} expiry"),
+        down: "oauth_expiring",
+        recovered: "oauth_renewed",
+        log: "the OAuth 2.0 refresh token comes near its end",
+        log_over: "the OAuth 2.0 sign-in was renewed",
+        ..oauth(desk, service)
+    }
+}
+
+/// A service's refresh token ends at `end` (RFC 3339), soon: told once,
+/// at once.
+pub fn oauth_expiring(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    service: &str,
+    end: &str,
+) -> StoreResult<bool> {
+    failed(conn, desk, clock, &oauth_expiry(desk, service), end, true)
+}
+
+/// A new sign-in gave a new refresh token: an end told is over.
+pub fn oauth_renewed(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    service: &str,
+) -> StoreResult<bool> {
+    works(conn, desk, clock, &oauth_expiry(desk, service))
 }
 
 /// A service's token was refreshed (or obtained by a new sign-in).

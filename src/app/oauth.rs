@@ -40,10 +40,22 @@ pub fn fresh(t: &StoredTokens, now: NaiveDateTime) -> bool {
     now + margin < expires
 }
 
-fn expiry(g: &Granted, now: NaiveDateTime) -> Option<NaiveDateTime> {
-    g.expires_in
+/// `now` plus a lifetime the server gave, if it gave one.
+fn after(lifetime: Option<std::time::Duration>, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    lifetime
         .and_then(|d| chrono::Duration::from_std(d).ok())
         .map(|d| now + d)
+}
+
+/// Whether the refresh token's known end is near enough at `now` for the
+/// administrators to sign in again: a week ahead, or a fifth of its life
+/// for a short-lived one.
+pub fn refresh_expiring(t: &StoredTokens, now: NaiveDateTime) -> bool {
+    let Some(end) = t.refresh_expires_at else {
+        return false;
+    };
+    let ahead = ((end - t.obtained_at) / 5).min(chrono::Duration::days(7));
+    t.refresh_token.is_some() && now + ahead >= end
 }
 
 fn stored_error(e: store::StoreError) -> OAuthError {
@@ -63,13 +75,15 @@ pub fn store_login(
         account: account(desk, service),
         scopes: granted.scopes.join(" "),
         access_token: granted.access_token.clone(),
-        access_expires_at: expiry(granted, now),
+        access_expires_at: after(granted.expires_in, now),
         refresh_token: granted.refresh_token.clone(),
+        refresh_expires_at: after(granted.refresh_expires_in, now),
         obtained_at: now,
         refreshed_at: None,
     };
     oauth_tokens::replace(conn, &tokens)?;
     super::health::oauth_ok(conn, desk, &Clock::System, service)?;
+    super::health::oauth_renewed(conn, desk, &Clock::System, service)?;
     if service == SMTP {
         // The mail that waited for want of a token is due at once, as
         // after `guichet outbox retry`.
@@ -119,19 +133,15 @@ pub async fn access_token(desk: &Desk, service: &str) -> Result<String, OAuthErr
     match oauth::refresh(settings, &refresh_token).await {
         Ok(granted) => {
             let now = clock.now_naive();
-            let expires = expiry(&granted, now);
-            db(|| {
-                oauth_tokens::refreshed(
-                    &mut conn,
-                    service,
-                    &refresh_token,
-                    &granted.access_token,
-                    expires,
-                    granted.refresh_token.as_deref(),
-                    now,
-                )
-            })
-            .map_err(stored_error)?;
+            let expires = after(granted.expires_in, now);
+            let new = oauth_tokens::Refreshed {
+                access_token: &granted.access_token,
+                access_expires_at: expires,
+                refresh_token: granted.refresh_token.as_deref(),
+                refresh_expires_at: after(granted.refresh_expires_in, now),
+            };
+            db(|| oauth_tokens::refreshed(&mut conn, service, &refresh_token, &new, now))
+                .map_err(stored_error)?;
             tracing::info!(
                 service,
                 rotated = granted.refresh_token.as_deref().is_some_and(|r| r != refresh_token),
@@ -187,5 +197,95 @@ pub fn transport(desk: &Arc<Desk>) -> Result<Transport, RelayError> {
             });
             Relay::with_tokens(&desk.settings.smtp, tokens)
         }
+    }
+}
+
+/// Tells the administrators, once, when a refresh token whose end the
+/// server gave comes near it (the scheduler asks every run): only a new
+/// `guichet oauth login` gives a new one. Returns whether a mail was
+/// queued.
+pub fn warn_refresh_expiry(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+) -> store::StoreResult<bool> {
+    let mut queued = false;
+    for (service, auth) in [
+        (IMAP, desk.settings.imap.auth),
+        (SMTP, desk.settings.smtp.auth),
+    ] {
+        if auth != crate::config::Auth::OAuth2 {
+            continue;
+        }
+        let Some(tokens) = oauth_tokens::get(conn, service)? else {
+            continue;
+        };
+        if refresh_expiring(&tokens, clock.now_naive()) {
+            let end = tokens.refresh_expires_at.map(crate::clock::rfc3339);
+            queued |= super::health::oauth_expiring(
+                conn,
+                desk,
+                clock,
+                service,
+                &end.unwrap_or_default(),
+            )?;
+        }
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(h: i64) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            + chrono::Duration::hours(h)
+    }
+
+    fn tokens(access_until: Option<i64>, refresh_until: Option<i64>) -> StoredTokens {
+        StoredTokens {
+            service: "imap".into(),
+            account: "support@example.org".into(),
+            scopes: "mail".into(),
+            access_token: "a".into(),
+            access_expires_at: access_until.map(at),
+            refresh_token: Some("r".into()),
+            refresh_expires_at: refresh_until.map(at),
+            obtained_at: at(0),
+            refreshed_at: None,
+        }
+    }
+
+    #[test]
+    fn an_access_token_is_refreshed_ahead_of_its_end() {
+        // An hour's token: five minutes ahead.
+        let hour = tokens(Some(1), None);
+        assert!(fresh(&hour, at(0) + chrono::Duration::minutes(54)));
+        assert!(!fresh(&hour, at(0) + chrono::Duration::minutes(56)));
+        // A five-second one: a second ahead.
+        let mut short = tokens(None, None);
+        short.access_expires_at = Some(at(0) + chrono::Duration::seconds(5));
+        assert!(fresh(&short, at(0) + chrono::Duration::seconds(3)));
+        assert!(!fresh(&short, at(0) + chrono::Duration::seconds(4)));
+        // No end given: used as it is.
+        assert!(fresh(&tokens(None, None), at(10_000)));
+    }
+
+    #[test]
+    fn a_refresh_tokens_end_is_told_a_week_ahead_or_a_fifth_of_its_life() {
+        // Ninety days: told seven days before.
+        let long = tokens(Some(1), Some(90 * 24));
+        assert!(!refresh_expiring(&long, at(82 * 24)));
+        assert!(refresh_expiring(&long, at(83 * 24)));
+        // Seven days (Google's testing apps): told 33.6 hours before.
+        let week = tokens(Some(1), Some(7 * 24));
+        assert!(!refresh_expiring(&week, at(7 * 24 - 34)));
+        assert!(refresh_expiring(&week, at(7 * 24 - 33)));
+        // Never, when the server says nothing (Microsoft).
+        assert!(!refresh_expiring(&tokens(Some(1), None), at(100_000)));
     }
 }

@@ -18,6 +18,8 @@ pub struct SchedulerReport {
     pub closed: usize,
     /// What the daily retention purge deleted, when it ran.
     pub purged: Option<crate::store::retention::Purged>,
+    /// Whether an alert was queued (a refresh token near its end).
+    pub alerted: bool,
 }
 
 /// Runs the scheduler once as of `clock`.
@@ -67,5 +69,6 @@ pub fn run_scheduler(
         })?;
     }
     report.purged = super::retention::purge_if_due(conn, desk, clock)?;
+    report.alerted = super::oauth::warn_refresh_expiry(conn, desk, clock)?;
     Ok(report)
 }

@@ -153,6 +153,17 @@ fn oauth(
             error.unwrap_or_default()
         )));
     }
+    if crate::app::oauth::refresh_expiring(&tokens, now) {
+        return Ok(Item {
+            name,
+            level: Level::Warning,
+            text: format!(
+                "{}: the refresh token ends at {}: sign in again with `guichet oauth login {service}`",
+                tokens.account,
+                tokens.refresh_expires_at.map(rfc3339).unwrap_or_default()
+            ),
+        });
+    }
     let until = tokens.access_expires_at;
     if tokens.refresh_token.is_none() && until.is_some_and(|u| u <= now) {
         return Ok(critical(format!(

@@ -407,7 +407,7 @@ async fn scheduler_loop(
         }
         if let Some(c) = conn.as_mut() {
             match db(|| app::scheduler::run_scheduler(c, &desk, &clock)) {
-                Ok(r) if r.reminded + r.closed > 0 => wake_dispatcher.notify_one(),
+                Ok(r) if r.reminded + r.closed > 0 || r.alerted => wake_dispatcher.notify_one(),
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!("scheduler: {e}");

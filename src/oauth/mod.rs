@@ -7,12 +7,38 @@
 
 use std::time::Duration;
 
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthType, ClientId, ClientSecret, DeviceAuthorizationUrl, ErrorResponse, HttpClientError,
-    RefreshToken, RequestTokenError, Scope, StandardDeviceAuthorizationResponse, TokenResponse,
-    TokenUrl,
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
+use oauth2::{
+    AuthType, ClientId, ClientSecret, DeviceAuthorizationUrl, ErrorResponse, ExtraTokenFields,
+    HttpClientError, RefreshToken, RequestTokenError, Scope, StandardDeviceAuthorizationResponse,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+
+/// The one field beyond RFC 6749 that matters here: how long the refresh
+/// token lives, which Google and Azure AD B2C send
+/// (`refresh_token_expires_in`, seconds), so that the administrators are
+/// told before it dies.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct RefreshExpiry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_in: Option<u64>,
+}
+
+impl ExtraTokenFields for RefreshExpiry {}
+
+/// A token answer with that field.
+pub type MailTokenResponse = StandardTokenResponse<RefreshExpiry, BasicTokenType>;
+
+type MailClient = oauth2::Client<
+    BasicErrorResponse,
+    MailTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
 
 use crate::config::OAuth2Settings;
 
@@ -26,6 +52,8 @@ pub struct Granted {
     pub expires_in: Option<Duration>,
     /// A new refresh token (at sign-in, or when the server rotates it).
     pub refresh_token: Option<String>,
+    /// How long that refresh token lives, when the server says.
+    pub refresh_expires_in: Option<Duration>,
     /// The scopes granted, when the server says (else those asked for).
     pub scopes: Vec<String>,
 }
@@ -129,11 +157,16 @@ fn one_line(e: &dyn std::error::Error) -> String {
     line
 }
 
-fn granted<T: TokenResponse>(token: &T, asked: &[String]) -> Granted {
+fn granted(token: &MailTokenResponse, asked: &[String]) -> Granted {
     Granted {
         access_token: token.access_token().secret().clone(),
         expires_in: token.expires_in(),
         refresh_token: token.refresh_token().map(|r| r.secret().clone()),
+        refresh_expires_in: token
+            .extra_fields()
+            .refresh_token_expires_in
+            .filter(|_| token.refresh_token().is_some())
+            .map(Duration::from_secs),
         scopes: token
             .scopes()
             .map(|s| s.iter().map(|s| s.to_string()).collect())
@@ -158,7 +191,7 @@ pub async fn device_login(
     show: impl FnOnce(&DeviceCode),
 ) -> Result<Granted, OAuthError> {
     let http = http_client()?;
-    let mut client = BasicClient::new(ClientId::new(settings.client_id.clone()))
+    let mut client = MailClient::new(ClientId::new(settings.client_id.clone()))
         .set_auth_type(AuthType::RequestBody)
         .set_token_uri(TokenUrl::new(settings.token_url.clone()).map_err(config)?)
         .set_device_authorization_url(
@@ -197,7 +230,7 @@ pub async fn refresh(
     refresh_token: &str,
 ) -> Result<Granted, OAuthError> {
     let http = http_client()?;
-    let mut client = BasicClient::new(ClientId::new(settings.client_id.clone()))
+    let mut client = MailClient::new(ClientId::new(settings.client_id.clone()))
         .set_auth_type(AuthType::RequestBody)
         .set_token_uri(TokenUrl::new(settings.token_url.clone()).map_err(config)?);
     if let Some(s) = secret(settings)? {
@@ -249,8 +282,31 @@ mod tests {
             access_token: "sekrit-access".into(),
             expires_in: None,
             refresh_token: Some("sekrit-refresh".into()),
+            refresh_expires_in: None,
             scopes: vec![],
         };
         assert!(!format!("{granted:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn a_refresh_tokens_life_is_read_when_the_server_says_it() {
+        let google: MailTokenResponse = serde_json::from_str(
+            r#"{"access_token":"ya29.a0","expires_in":3599,"refresh_token":"1//0g","refresh_token_expires_in":604799,"scope":"https://mail.google.com/","token_type":"Bearer"}"#,
+        )
+        .unwrap();
+        let g = granted(&google, &[]);
+        assert_eq!(g.refresh_expires_in, Some(Duration::from_secs(604_799)));
+        assert_eq!(g.scopes, ["https://mail.google.com/"]);
+        let microsoft: MailTokenResponse = serde_json::from_str(
+            r#"{"token_type":"Bearer","scope":"https://outlook.office.com/IMAP.AccessAsUser.All","expires_in":4284,"ext_expires_in":4284,"access_token":"eyJ0","refresh_token":"0.AR"}"#,
+        )
+        .unwrap();
+        assert_eq!(granted(&microsoft, &[]).refresh_expires_in, None);
+        // Without a refresh token the field means nothing.
+        let bare: MailTokenResponse = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"bearer","refresh_token_expires_in":10}"#,
+        )
+        .unwrap();
+        assert_eq!(granted(&bare, &[]).refresh_expires_in, None);
     }
 }

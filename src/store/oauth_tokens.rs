@@ -17,6 +17,8 @@ pub struct StoredTokens {
     pub access_token: String,
     pub access_expires_at: Option<NaiveDateTime>,
     pub refresh_token: Option<String>,
+    /// When the refresh token dies, when the server said.
+    pub refresh_expires_at: Option<NaiveDateTime>,
     pub obtained_at: NaiveDateTime,
     pub refreshed_at: Option<NaiveDateTime>,
 }
@@ -28,6 +30,7 @@ impl std::fmt::Debug for StoredTokens {
             .field("account", &self.account)
             .field("scopes", &self.scopes)
             .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
@@ -60,6 +63,7 @@ pub fn replace(conn: &mut AnyConnection, t: &StoredTokens) -> StoreResult<()> {
                 oauth_tokens::access_token.eq(&t.access_token),
                 oauth_tokens::access_expires_at.eq(t.access_expires_at),
                 oauth_tokens::refresh_token.eq(&t.refresh_token),
+                oauth_tokens::refresh_expires_at.eq(t.refresh_expires_at),
                 oauth_tokens::obtained_at.eq(t.obtained_at),
                 oauth_tokens::refreshed_at.eq(t.refreshed_at),
             ))
@@ -68,30 +72,44 @@ pub fn replace(conn: &mut AnyConnection, t: &StoredTokens) -> StoreResult<()> {
     })
 }
 
+/// What a refresh brought.
+pub struct Refreshed<'a> {
+    pub access_token: &'a str,
+    pub access_expires_at: Option<NaiveDateTime>,
+    /// A new refresh token, from a server that rotates them, and when it
+    /// dies if the server says.
+    pub refresh_token: Option<&'a str>,
+    pub refresh_expires_at: Option<NaiveDateTime>,
+}
+
 /// A refresh's result, written only if the refresh token used is still
 /// the stored one (another process may have rotated it meanwhile): returns
 /// whether it was written. A server that sends no new refresh token keeps
-/// the old one valid.
+/// the old one valid, with its known end.
 pub fn refreshed(
     conn: &mut AnyConnection,
     service: &str,
     used_refresh_token: &str,
-    access_token: &str,
-    access_expires_at: Option<NaiveDateTime>,
-    new_refresh_token: Option<&str>,
+    new: &Refreshed<'_>,
     now: NaiveDateTime,
 ) -> StoreResult<bool> {
-    let updated = diesel::update(
-        oauth_tokens::table
-            .find(service)
-            .filter(oauth_tokens::refresh_token.eq(used_refresh_token)),
-    )
-    .set((
-        oauth_tokens::access_token.eq(access_token),
-        oauth_tokens::access_expires_at.eq(access_expires_at),
-        oauth_tokens::refresh_token.eq(new_refresh_token.unwrap_or(used_refresh_token)),
+    let target = oauth_tokens::table
+        .find(service)
+        .filter(oauth_tokens::refresh_token.eq(used_refresh_token));
+    let access = (
+        oauth_tokens::access_token.eq(new.access_token),
+        oauth_tokens::access_expires_at.eq(new.access_expires_at),
         oauth_tokens::refreshed_at.eq(Some(now)),
-    ))
-    .execute(conn)?;
+    );
+    let updated = match new.refresh_token {
+        Some(rotated) => diesel::update(target)
+            .set((
+                access,
+                oauth_tokens::refresh_token.eq(rotated),
+                oauth_tokens::refresh_expires_at.eq(new.refresh_expires_at),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target).set(access).execute(conn)?,
+    };
     Ok(updated == 1)
 }

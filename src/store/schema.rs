@@ -198,6 +198,7 @@ diesel::table! {
         access_token -> Text,
         access_expires_at -> Nullable<Timestamp>,
         refresh_token -> Nullable<Text>,
+        refresh_expires_at -> Nullable<Timestamp>,
         obtained_at -> Timestamp,
         refreshed_at -> Nullable<Timestamp>,
     }

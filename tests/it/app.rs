@@ -82,7 +82,18 @@ impl TestApp {
     /// and its submission service (SUBMISSION_PORT, relaying to the sink)
     /// take; the config still signs in with passwords.
     pub fn start_oauth(db: Db, access_seconds: u32) -> TestApp {
-        TestApp::start_bed(db, "", false, Some(access_seconds))
+        TestApp::start_bed(db, "", false, Some((access_seconds, None)))
+    }
+
+    /// The same, the server also giving its refresh tokens a life of
+    /// `refresh_seconds` (refused after, and said in its answers as
+    /// `refresh_token_expires_in`, as Google does).
+    pub fn start_oauth_refresh_expiring(
+        db: Db,
+        access_seconds: u32,
+        refresh_seconds: u32,
+    ) -> TestApp {
+        TestApp::start_bed(db, "", false, Some((access_seconds, Some(refresh_seconds))))
     }
 
     /// Runs `scripts/oauthbed VERB DIR/oauth ARGS…` (approve, revoke, …).
@@ -110,7 +121,12 @@ impl TestApp {
         TestApp::start_bed(db, "", true, None)
     }
 
-    fn start_bed(db: Db, extra_tickets: &str, tls: bool, oauth: Option<u32>) -> TestApp {
+    fn start_bed(
+        db: Db,
+        extra_tickets: &str,
+        tls: bool,
+        oauth: Option<(u32, Option<u32>)>,
+    ) -> TestApp {
         // Dovecot socket paths must stay short: a directory under /tmp.
         let dir = tempfile::Builder::new()
             .prefix("gt")
@@ -122,15 +138,20 @@ impl TestApp {
         if tls {
             up.arg("--tls");
         }
-        if let Some(seconds) = oauth {
+        if let Some((seconds, refresh)) = oauth {
             let oauth_dir = dir.path().join("oauth");
             std::fs::create_dir(&oauth_dir).unwrap();
-            let out = Command::new(oauthbed())
-                .arg("up")
-                .arg(&oauth_dir)
-                .args(["--access-seconds", &seconds.to_string(), "--interval", "1"])
-                .output()
-                .expect("scripts/oauthbed runs");
+            let mut bed = Command::new(oauthbed());
+            bed.arg("up").arg(&oauth_dir).args([
+                "--access-seconds",
+                &seconds.to_string(),
+                "--interval",
+                "1",
+            ]);
+            if let Some(r) = refresh {
+                bed.args(["--refresh-seconds", &r.to_string()]);
+            }
+            let out = bed.output().expect("scripts/oauthbed runs");
             assert!(
                 out.status.success(),
                 "oauthbed up failed (run scripts/install-deps): {}",

@@ -27,7 +27,10 @@ fn request(n: usize) -> Vec<u8> {
 /// The bed's config signed in with OAuth 2.0 for IMAP and for SMTP
 /// (through Dovecot's submission service).
 fn oauth_app(db: Db, access_seconds: u32) -> TestApp {
-    let app = TestApp::start_oauth(db, access_seconds);
+    configured(TestApp::start_oauth(db, access_seconds))
+}
+
+fn configured(app: TestApp) -> TestApp {
     let o = &app.oauth_env;
     let secret = app.path().join("client_secret");
     std::fs::write(&secret, format!("{}\n", o["CLIENT_SECRET"])).unwrap();
@@ -265,3 +268,52 @@ fn the_daemon_refreshes_the_token_when_it_signs_in_again() {
         assert!(!log.contains(&token), "a token in the -vv log");
     }
 }
+
+/// A server that gives its refresh tokens a known end (Google's testing
+/// apps: seven days): the administrators are told once before it, with
+/// `status` WARNING, and once more when a new sign-in replaced it.
+fn a_refresh_tokens_known_end_is_told_before_it_comes(db: Db) {
+    let app = configured(TestApp::start_oauth_refresh_expiring(db, 3600, 10));
+    login(&app, "imap");
+    login(&app, "smtp");
+    app.append(&request(20));
+    app.run_once();
+    assert_eq!(app.sent_to("agent20@mairie-exemple.fr").len(), 1);
+    let (code, text) = status(&app);
+    assert_eq!(code, 0, "{text}");
+    assert!(app.sent_to(ADMIN).is_empty());
+
+    // A fifth of its ten seconds left: told, once.
+    std::thread::sleep(Duration::from_millis(8500));
+    let log = app.run_once();
+    assert!(
+        log.contains("ALERT: the OAuth 2.0 refresh token comes near its end"),
+        "{log}"
+    );
+    let (code, text) = status(&app);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("WARNING oauth imap:"), "{text}");
+    assert!(text.contains("the refresh token ends at"), "{text}");
+    app.run_once();
+    let told: Vec<String> = app.sent_to(ADMIN).into_iter().map(|m| m.subject).collect();
+    assert_eq!(told.len(), 2, "one per service, once: {told:?}");
+    assert!(
+        told.iter().all(|s| s.contains("à refaire bientôt")),
+        "{told:?}"
+    );
+
+    login(&app, "imap");
+    login(&app, "smtp");
+    app.run_once();
+    let told: Vec<String> = app.sent_to(ADMIN).into_iter().map(|m| m.subject).collect();
+    assert_eq!(told.len(), 4, "{told:?}");
+    assert_eq!(
+        told.iter().filter(|s| s.contains("a été refaite")).count(),
+        2,
+        "{told:?}"
+    );
+    let (code, text) = status(&app);
+    assert_eq!(code, 0, "{text}");
+}
+
+on_both_databases!(a_refresh_tokens_known_end_is_told_before_it_comes);

@@ -9,6 +9,8 @@ CREATE TABLE oauth_tokens (
     access_token TEXT NOT NULL,
     access_expires_at TIMESTAMP,
     refresh_token TEXT,
+    -- When the server said the refresh token dies (Google, Azure AD B2C).
+    refresh_expires_at TIMESTAMP,
     obtained_at TIMESTAMP NOT NULL,
     refreshed_at TIMESTAMP
 );
