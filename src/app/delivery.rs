@@ -88,5 +88,6 @@ pub async fn send_due(
         Ok(_) => {}
         Err(e) => tracing::error!("could not record the relay's health: {e}"),
     }
+    super::metrics::sent(report.sent, report.failed);
     Ok(report)
 }

@@ -15,6 +15,8 @@
 //!   kept across restarts, and the alerts when they stop;
 //! - [`retention`]: the daily purge of old closed tickets;
 //! - [`oauth`]: the OAuth 2.0 tokens of the mailbox and the relay;
+//! - [`status`]: the desk's health item by item (`guichet status`);
+//! - [`metrics`]: the same, and the activity, for Prometheus;
 //! - [`watchers`]: the CLI's changes to a ticket.
 
 pub mod alerts;
@@ -22,10 +24,12 @@ mod apply;
 pub mod delivery;
 pub mod health;
 pub mod ingest;
+pub mod metrics;
 pub mod oauth;
 mod post;
 pub mod retention;
 pub mod scheduler;
+pub mod status;
 pub mod watchers;
 
 use crate::config::Settings;

@@ -282,6 +282,9 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// `[templates] dir`: the desk's overrides of the built-in templates.
     pub templates_dir: Option<PathBuf>,
+    /// `[metrics] listen`: where Prometheus text metrics are served (a
+    /// loopback address).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub log: LogFormat,
 }
 
@@ -630,6 +633,25 @@ impl Settings {
         }
         retention.finish();
 
+        let mut metrics = root.section("metrics");
+        let metrics_listen = metrics.opt_string("listen").and_then(|text| {
+            match text.parse::<std::net::SocketAddr>() {
+                Ok(addr) if addr.ip().is_loopback() => Some(addr),
+                Ok(_) => {
+                    metrics.problem(
+                        "listen",
+                        "must be a loopback address (127.0.0.1:PORT or [::1]:PORT): put a proxy in front to serve it further",
+                    );
+                    None
+                }
+                Err(_) => {
+                    metrics.problem("listen", "must be an address and port such as \"127.0.0.1:9187\"");
+                    None
+                }
+            }
+        });
+        metrics.finish();
+
         let mut templates = root.section("templates");
         let templates_dir = templates.existing_dir("dir");
         templates.finish();
@@ -709,6 +731,7 @@ impl Settings {
             oauth2,
             retention: RetentionSettings { closed_tickets },
             templates_dir,
+            metrics_listen,
             log: log_format,
         })
     }

@@ -561,6 +561,7 @@ async fn fetch_session(
                 progress: &|| beats.beat("fetcher", WORK_BUDGET),
             };
             let report = fetch_cycle(&mut session, features, conn, desk, clock, &guard).await?;
+            app::metrics::fetched(report.fetched, report.created, report.added, report.failed);
             last_fetch = std::time::Instant::now();
             state.backoff = MIN_BACKOFF;
             state.working(&format!(

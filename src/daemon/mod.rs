@@ -131,6 +131,14 @@ pub async fn run(mut desk: Arc<Desk>, clock: Clock, config: PathBuf) -> anyhow::
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    // Once for the process: a reload keeps the address it started with.
+    if let Some(addr) = desk.settings.metrics_listen {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .map_err(|e| anyhow::anyhow!("cannot serve the metrics on {addr}: {e}"))?;
+        tracing::info!(%addr, "Prometheus metrics served at http://{addr}/metrics");
+    }
     let beats = Arc::new(Heartbeats::default());
     let (watchdog_stop, watchdog_rx) = watch::channel(false);
     let watchdog = tokio::spawn(watchdog_loop(watchdog_rx, Arc::clone(&beats)));
@@ -406,6 +414,11 @@ async fn scheduler_loop(
                 .ok();
         }
         if let Some(c) = conn.as_mut() {
+            if desk.settings.metrics_listen.is_some() {
+                if let Err(e) = db(|| app::metrics::record(c, &desk, &clock)) {
+                    tracing::warn!("metrics: {e}");
+                }
+            }
             match db(|| app::scheduler::run_scheduler(c, &desk, &clock)) {
                 Ok(r) if r.reminded + r.closed > 0 || r.alerted => wake_dispatcher.notify_one(),
                 Ok(_) => {}

@@ -567,3 +567,70 @@ fn the_desk_writes_its_own_acknowledgement(db: Db) {
 }
 
 on_both_databases!(the_desk_writes_its_own_acknowledgement);
+
+/// `[metrics] listen`: Prometheus text metrics on loopback, the activity
+/// counted as it happens and the health of `guichet status` as gauges; an
+/// address off this machine is refused.
+#[test]
+fn the_daemon_serves_prometheus_metrics() {
+    let app = TestApp::start(Db::Sqlite);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(&app.config_path).unwrap()
+        + &format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&app.config_path, text).unwrap();
+    app.append(&request(60));
+    let log = app.path().join("daemon.log");
+    let mut child = app.daemon_command(&log).spawn().unwrap();
+    let scrape = || -> String {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return String::new();
+        };
+        let _ =
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    let mut body = String::new();
+    let counted = app.wait_for(Duration::from_secs(30), || {
+        body = scrape();
+        body.contains("guichet_mails_fetched_total 1")
+            && body.contains("guichet_mails_sent_total 2")
+    });
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        counted,
+        "{body}\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("guichet_tickets_opened_total 1"), "{body}");
+    for gauge in [
+        "guichet_health{item=\"mailbox\"}",
+        "guichet_health{item=\"database\"} 0",
+        "guichet_outbox_pending",
+        "guichet_relay_held 0",
+        "guichet_failed_mails 0",
+    ] {
+        assert!(body.contains(gauge), "{gauge} not in:\n{body}");
+    }
+
+    app.edit_config(
+        &format!("listen = \"127.0.0.1:{port}\""),
+        "listen = \"0.0.0.0:9187\"",
+    );
+    let out = app.guichet(&["run", "--once"]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("metrics.listen: must be a loopback address")
+    );
+}
