@@ -131,14 +131,14 @@ impl Login {
     }
 }
 
-/// XOAUTH2's exchange: the initial response, then an empty answer to the
-/// error the server sends as a challenge when it refuses the token (it
-/// then ends with NO).
-struct XOAuth2 {
+/// A bearer token's SASL exchange (XOAUTH2 or OAUTHBEARER): the initial
+/// response, then an empty answer to the error the server sends as a
+/// challenge when it refuses the token (it then ends with NO).
+struct Bearer {
     response: Option<String>,
 }
 
-impl async_imap::Authenticator for XOAuth2 {
+impl async_imap::Authenticator for Bearer {
     type Response = String;
 
     fn process(&mut self, _challenge: &[u8]) -> String {
@@ -175,10 +175,28 @@ pub async fn connect(settings: &ImapSettings, login: &Login) -> Result<Session, 
             tokio::time::timeout(IO_TIMEOUT, client.login(&settings.username, password)).await
         }
         Login::Bearer(token) => {
-            let xoauth2 = XOAuth2 {
-                response: Some(crate::oauth::xoauth2(&settings.username, token)),
+            // XOAUTH2 where offered (what Microsoft and Google document),
+            // else the standard OAUTHBEARER (RFC 7628).
+            let offered = auth_mechanisms(&mut client).await?;
+            let (mechanism, response) = if offered.iter().any(|m| m == "XOAUTH2")
+                || !offered.iter().any(|m| m == "OAUTHBEARER")
+            {
+                ("XOAUTH2", crate::oauth::xoauth2(&settings.username, token))
+            } else {
+                (
+                    "OAUTHBEARER",
+                    crate::oauth::oauthbearer(
+                        &settings.username,
+                        &settings.host,
+                        settings.port,
+                        token,
+                    ),
+                )
             };
-            tokio::time::timeout(IO_TIMEOUT, client.authenticate("XOAUTH2", xoauth2)).await
+            let bearer = Bearer {
+                response: Some(response),
+            };
+            tokio::time::timeout(IO_TIMEOUT, client.authenticate(mechanism, bearer)).await
         }
     };
     match signed_in {
@@ -186,6 +204,35 @@ pub async fn connect(settings: &ImapSettings, login: &Login) -> Result<Session, 
         Ok(Err((e, _))) => Err(ImapError::Login(e.to_string())),
         Err(_) => Err(ImapError::Timeout("login")),
     }
+}
+
+/// The SASL mechanisms the server offers before login (`AUTH=…` in its
+/// CAPABILITY answer, RFC 3501 section 6.1.1), upper case.
+async fn auth_mechanisms<T: ImapStream>(
+    client: &mut async_imap::Client<T>,
+) -> Result<Vec<String>, ImapError> {
+    use async_imap::imap_proto::{Capability, Response};
+    use async_imap::types::UnsolicitedResponse;
+    // The untagged answer comes through the channel of responses the
+    // client does not wait for (before login, the only way to read it).
+    let (tx, rx) = async_channel::unbounded();
+    with_timeout(
+        "CAPABILITY",
+        client.run_command_and_check_ok("CAPABILITY", Some(tx)),
+    )
+    .await?;
+    let mut offered = Vec::new();
+    while let Ok(response) = rx.try_recv() {
+        if let UnsolicitedResponse::Other(data) = response {
+            if let Response::Capabilities(caps) = data.parsed() {
+                offered.extend(caps.iter().filter_map(|c| match c {
+                    Capability::Auth(m) => Some(m.to_ascii_uppercase()),
+                    _ => None,
+                }));
+            }
+        }
+    }
+    Ok(offered)
 }
 
 async fn greeting<T: ImapStream>(client: &mut async_imap::Client<T>) -> Result<(), ImapError> {

@@ -254,9 +254,26 @@ pub fn xoauth2(user: &str, access_token: &str) -> String {
     format!("user={user}\x01auth=Bearer {access_token}\x01\x01")
 }
 
+/// The SASL OAUTHBEARER initial response (RFC 7628 section 3.1), before
+/// base64: the GS2 header naming the user, then host, port and token.
+pub fn oauthbearer(user: &str, host: &str, port: u16, access_token: &str) -> String {
+    // RFC 5801: "," and "=" in the authorization identity are escaped.
+    let user = user.replace('=', "=3D").replace(',', "=2C");
+    format!("n,a={user},\x01host={host}\x01port={port}\x01auth=Bearer {access_token}\x01\x01")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_oauthbearer_string_is_as_rfc_7628_writes_it() {
+        assert_eq!(
+            oauthbearer("user@example.com", "server.example.com", 143, "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="),
+            "n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01"
+        );
+        assert!(oauthbearer("a,b=c@x", "h", 1, "t").starts_with("n,a=a=2Cb=3Dc@x,"));
+    }
 
     #[test]
     fn the_xoauth2_string_is_as_providers_document_it() {

@@ -82,7 +82,18 @@ impl TestApp {
     /// and its submission service (SUBMISSION_PORT, relaying to the sink)
     /// take; the config still signs in with passwords.
     pub fn start_oauth(db: Db, access_seconds: u32) -> TestApp {
-        TestApp::start_bed(db, "", false, Some((access_seconds, None)))
+        TestApp::start_bed(db, "", false, Some((access_seconds, None, None)))
+    }
+
+    /// The same, Dovecot offering only these bearer mechanisms
+    /// ("oauthbearer": the standard one, without Google's XOAUTH2).
+    pub fn start_oauth_offering(db: Db, access_seconds: u32, mechanisms: &str) -> TestApp {
+        TestApp::start_bed(
+            db,
+            "",
+            false,
+            Some((access_seconds, None, Some(mechanisms))),
+        )
     }
 
     /// The same, the server also giving its refresh tokens a life of
@@ -93,7 +104,12 @@ impl TestApp {
         access_seconds: u32,
         refresh_seconds: u32,
     ) -> TestApp {
-        TestApp::start_bed(db, "", false, Some((access_seconds, Some(refresh_seconds))))
+        TestApp::start_bed(
+            db,
+            "",
+            false,
+            Some((access_seconds, Some(refresh_seconds), None)),
+        )
     }
 
     /// Runs `scripts/oauthbed VERB DIR/oauth ARGS…` (approve, revoke, …).
@@ -125,7 +141,7 @@ impl TestApp {
         db: Db,
         extra_tickets: &str,
         tls: bool,
-        oauth: Option<(u32, Option<u32>)>,
+        oauth: Option<(u32, Option<u32>, Option<&str>)>,
     ) -> TestApp {
         // Dovecot socket paths must stay short: a directory under /tmp.
         let dir = tempfile::Builder::new()
@@ -138,7 +154,10 @@ impl TestApp {
         if tls {
             up.arg("--tls");
         }
-        if let Some((seconds, refresh)) = oauth {
+        if let Some((seconds, refresh, mechanisms)) = oauth {
+            if let Some(m) = mechanisms {
+                up.env("MAILBED_OAUTH_MECHANISMS", m);
+            }
             let oauth_dir = dir.path().join("oauth");
             std::fs::create_dir(&oauth_dir).unwrap();
             let mut bed = Command::new(oauthbed());

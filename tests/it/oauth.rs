@@ -317,3 +317,25 @@ fn a_refresh_tokens_known_end_is_told_before_it_comes(db: Db) {
 }
 
 on_both_databases!(a_refresh_tokens_known_end_is_told_before_it_comes);
+
+/// A server that offers only the standard OAUTHBEARER (RFC 7628) for
+/// IMAP (XOAUTH2 would be refused there): guichet reads the mechanisms it
+/// offers before login and signs in with that one.
+#[test]
+fn a_server_offering_only_oauthbearer_is_signed_in_to_with_it() {
+    let app = TestApp::start_oauth_offering(Db::Sqlite, 3600, "oauthbearer");
+    let app = configured(app);
+    // The relay without a sign-in: the bed's sink itself.
+    app.edit_config(
+        &format!(
+            "port = {}\ntls = \"none\"\nusername = \"support@example.test\"\nauth = \"oauth2\"\n",
+            app.env["SUBMISSION_PORT"]
+        ),
+        &format!("port = {}\ntls = \"none\"\n", app.env["SMTP_PORT"]),
+    );
+    login(&app, "imap");
+    app.append(&request(30));
+    app.run_once();
+    assert_eq!(app.tickets().len(), 1);
+    assert_eq!(app.sent_to("agent30@mairie-exemple.fr").len(), 1);
+}
