@@ -177,10 +177,9 @@ pub async fn connect(settings: &ImapSettings, login: &Login) -> Result<Session, 
         Login::Bearer(token) => {
             // XOAUTH2 where offered (what Microsoft and Google document),
             // else the standard OAUTHBEARER (RFC 7628).
-            let offered = auth_mechanisms(&mut client).await?;
-            let (mechanism, response) = if offered.iter().any(|m| m == "XOAUTH2")
-                || !offered.iter().any(|m| m == "OAUTHBEARER")
-            {
+            let offered = capabilities(&mut client).await?;
+            let offers = |c: &str| offered.iter().any(|o| o == c);
+            let (mechanism, response) = if offers("AUTH=XOAUTH2") || !offers("AUTH=OAUTHBEARER") {
                 ("XOAUTH2", crate::oauth::xoauth2(&settings.username, token))
             } else {
                 (
@@ -193,10 +192,22 @@ pub async fn connect(settings: &ImapSettings, login: &Login) -> Result<Session, 
                     ),
                 )
             };
-            let bearer = Bearer {
-                response: Some(response),
+            // SASL-IR (RFC 4959): the response goes with the command, one
+            // round trip instead of two; a refusal still comes as a
+            // challenge, answered empty.
+            let (command, bearer) = if offers("SASL-IR") {
+                use base64::Engine;
+                let ir = base64::engine::general_purpose::STANDARD.encode(&response);
+                (format!("{mechanism} {ir}"), Bearer { response: None })
+            } else {
+                (
+                    mechanism.to_string(),
+                    Bearer {
+                        response: Some(response),
+                    },
+                )
             };
-            tokio::time::timeout(IO_TIMEOUT, client.authenticate(mechanism, bearer)).await
+            tokio::time::timeout(IO_TIMEOUT, client.authenticate(command, bearer)).await
         }
     };
     match signed_in {
@@ -206,9 +217,9 @@ pub async fn connect(settings: &ImapSettings, login: &Login) -> Result<Session, 
     }
 }
 
-/// The SASL mechanisms the server offers before login (`AUTH=…` in its
-/// CAPABILITY answer, RFC 3501 section 6.1.1), upper case.
-async fn auth_mechanisms<T: ImapStream>(
+/// What the server says it can do before login (its CAPABILITY answer,
+/// RFC 3501 section 6.1.1), upper case: `AUTH=XOAUTH2`, `SASL-IR`, ….
+async fn capabilities<T: ImapStream>(
     client: &mut async_imap::Client<T>,
 ) -> Result<Vec<String>, ImapError> {
     use async_imap::imap_proto::{Capability, Response};
@@ -225,9 +236,10 @@ async fn auth_mechanisms<T: ImapStream>(
     while let Ok(response) = rx.try_recv() {
         if let UnsolicitedResponse::Other(data) = response {
             if let Response::Capabilities(caps) = data.parsed() {
-                offered.extend(caps.iter().filter_map(|c| match c {
-                    Capability::Auth(m) => Some(m.to_ascii_uppercase()),
-                    _ => None,
+                offered.extend(caps.iter().map(|c| match c {
+                    Capability::Auth(m) => format!("AUTH={}", m.to_ascii_uppercase()),
+                    Capability::Atom(a) => a.to_ascii_uppercase(),
+                    Capability::Imap4rev1 => "IMAP4REV1".to_string(),
                 }));
             }
         }

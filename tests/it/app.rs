@@ -86,7 +86,8 @@ impl TestApp {
     }
 
     /// The same, Dovecot offering only these bearer mechanisms
-    /// ("oauthbearer": the standard one, without Google's XOAUTH2).
+    /// ("oauthbearer": the standard one, without Google's XOAUTH2), and
+    /// no SASL-IR.
     pub fn start_oauth_offering(db: Db, access_seconds: u32, mechanisms: &str) -> TestApp {
         TestApp::start_bed(
             db,
@@ -157,6 +158,12 @@ impl TestApp {
         if let Some((seconds, refresh, mechanisms)) = oauth {
             if let Some(m) = mechanisms {
                 up.env("MAILBED_OAUTH_MECHANISMS", m);
+                // Nor SASL-IR: the older exchange, the response after the
+                // server's go-ahead.
+                up.env(
+                    "MAILBED_IMAP_CAPABILITY",
+                    "IMAP4rev1 LITERAL+ ID ENABLE IDLE",
+                );
             }
             let oauth_dir = dir.path().join("oauth");
             std::fs::create_dir(&oauth_dir).unwrap();

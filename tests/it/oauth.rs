@@ -319,8 +319,10 @@ fn a_refresh_tokens_known_end_is_told_before_it_comes(db: Db) {
 on_both_databases!(a_refresh_tokens_known_end_is_told_before_it_comes);
 
 /// A server that offers only the standard OAUTHBEARER (RFC 7628) for
-/// IMAP (XOAUTH2 would be refused there): guichet reads the mechanisms it
-/// offers before login and signs in with that one.
+/// IMAP (XOAUTH2 would be refused there), and no SASL-IR: guichet reads
+/// what it offers before login and signs in with that, the response
+/// after the server's go-ahead (the other tests, on Dovecot's SASL-IR,
+/// send it with the command).
 #[test]
 fn a_server_offering_only_oauthbearer_is_signed_in_to_with_it() {
     let app = TestApp::start_oauth_offering(Db::Sqlite, 3600, "oauthbearer");
