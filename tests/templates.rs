@@ -34,6 +34,23 @@ from = "Support informatique <support@example.test>"
 agent_notify = ["sau@example.test"]
 "#;
 
+/// The seed desk's hours and service levels, for the acknowledgements
+/// that say when the desk looks at a request, and the SLA alerts.
+const HOURS: &str = r#"
+timezone = "Europe/Paris"
+[hours]
+monday = ["08:30-12:00", "13:30-17:00"]
+tuesday = ["08:30-12:00", "13:30-17:00"]
+wednesday = ["08:30-12:00", "13:30-17:00"]
+thursday = ["08:30-12:00", "13:30-17:00"]
+friday = ["08:30-12:00", "13:30-16:30"]
+holidays = "fr"
+urgent = "Astreinte / on call: 01 23 45 67 89"
+[sla]
+first_answer = { blocking = "1h", important = "4h", normal = "2d" }
+resolution = { blocking = "1d", important = "3d", normal = "10d" }
+"#;
+
 fn at(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
 }
@@ -81,6 +98,15 @@ fn ticket(language: Language, template: Template) -> Ticket {
         solved_at: (solved || closed).then(|| at("2026-11-23 12:00")),
         closed_at: closed.then(|| at("2026-11-24 12:00")),
         reminded_at: None,
+        sla: if template == Template::SlaAlert {
+            guichet::ticket::sla::Deadlines {
+                first_answer_due: Some(at("2026-11-23 13:00")),
+                resolution_due: Some(at("2026-11-24 12:00")),
+                ..Default::default()
+            }
+        } else {
+            Default::default()
+        },
     }
 }
 
@@ -94,7 +120,7 @@ const AGENTS_COPY: [Template; 3] = [
 /// The templates whose readers are the agents (rendered as an agent reads
 /// them: their subjects say what happened, a requester's say only the
 /// ticket).
-const AGENTS_READ: [Template; 9] = [
+const AGENTS_READ: [Template; 10] = [
     Template::AgentNewTicket,
     Template::AgentFollowUp,
     Template::AgentNote,
@@ -104,6 +130,7 @@ const AGENTS_READ: [Template; 9] = [
     Template::CommandError,
     Template::CommandDone,
     Template::ReplyWithheld,
+    Template::SlaAlert,
 ];
 
 /// The templates watchers receive too.
@@ -230,10 +257,10 @@ fn notice(template: Template, language: Language) -> Notice {
     Notice {
         template,
         to: vec![Audience::Requester],
-        situation: if template == Template::AgentFollowUp {
-            Situation::Undecided
-        } else {
-            Situation::FollowUp
+        situation: match template {
+            Template::AgentFollowUp => Situation::Undecided,
+            Template::SlaAlert => Situation::FirstAnswerSoon,
+            _ => Situation::FollowUp,
         },
         error,
     }
@@ -442,7 +469,40 @@ fn every_template_matches_its_golden_mail() {
             None,
             "reply_withheld-closed",
         ),
+        (
+            Template::SlaAlert,
+            Situation::ResolutionMissed,
+            None,
+            "sla_alert-resolution_missed",
+        ),
+        (
+            Template::SlaAlert,
+            Situation::FirstAnswerMissed,
+            None,
+            "sla_alert-first_answer_missed",
+        ),
+        (
+            Template::SlaAlert,
+            Situation::ResolutionSoon,
+            None,
+            "sla_alert-resolution_soon",
+        ),
+        // Opened on Saturday evening (Paris): the desk opens on Monday;
+        // on Tuesday morning: open now.
+        (
+            Template::Acknowledgement,
+            Situation::FollowUp,
+            None,
+            "acknowledgement-closed",
+        ),
+        (
+            Template::Acknowledgement,
+            Situation::FollowUp,
+            None,
+            "acknowledgement-open",
+        ),
     ];
+    let hours_desk = Desk::new(Settings::parse(&format!("{CONFIG}{HOURS}")).unwrap()).unwrap();
     for language in [Language::Fr, Language::En] {
         let usual = Template::ALL
             .iter()
@@ -504,11 +564,19 @@ fn every_template_matches_its_golden_mail() {
             } else {
                 "requester"
             };
+            let with_hours = matches!(name, "acknowledgement-closed" | "acknowledgement-open")
+                || template == Template::SlaAlert;
+            if name == "acknowledgement-closed" {
+                t.created_at = at("2026-12-05 21:40");
+            } else if name == "acknowledgement-open" {
+                t.created_at = at("2026-12-08 09:15");
+            }
+            let desk = if with_hours { &hours_desk } else { &desk };
             let context = desk
                 .presentation
                 .letter_context(&t, &letter, &desk.policy, role);
             check_golden(
-                &desk,
+                desk,
                 language,
                 template.as_str(),
                 name,
@@ -524,7 +592,7 @@ fn every_template_matches_its_golden_mail() {
                     desk.presentation
                         .letter_context(&t, &letter, &desk.policy, "watcher");
                 check_golden(
-                    &desk,
+                    desk,
                     language,
                     template.as_str(),
                     &format!("{name}-watcher"),
@@ -540,7 +608,7 @@ fn every_template_matches_its_golden_mail() {
                     .presentation
                     .letter_context(&t, &letter, &desk.policy, "agent");
                 check_golden(
-                    &desk,
+                    desk,
                     language,
                     template.as_str(),
                     &format!("{name}-agent"),

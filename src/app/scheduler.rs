@@ -1,5 +1,6 @@
 //! The clock's work: reminders and the automatic closure of solved
-//! tickets, each ticket in its own transaction.
+//! tickets, and the agents' service-level alerts, each ticket in its own
+//! transaction.
 
 use diesel::Connection;
 
@@ -9,13 +10,15 @@ use super::Desk;
 use crate::clock::Clock;
 use crate::store::{tickets, AnyConnection, StoreResult};
 use crate::ticket::notice::Template;
-use crate::ticket::schedule;
 use crate::ticket::Status;
+use crate::ticket::{schedule, sla};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SchedulerReport {
     pub reminded: usize,
     pub closed: usize,
+    /// Service-level alerts sent to the agents.
+    pub sla_alerts: usize,
     /// What the daily retention purge deleted, when it ran.
     pub purged: Option<crate::store::retention::Purged>,
     /// Whether an alert was queued (a refresh token near its end).
@@ -68,7 +71,54 @@ pub fn run_scheduler(
             Ok(())
         })?;
     }
+    if desk.policy.sla.is_some() {
+        report.sla_alerts = sla_pass(conn, desk, clock, &agents)?;
+    }
     report.purged = super::retention::purge_if_due(conn, desk, clock)?;
     report.alerted = super::oauth::warn_refresh_expiry(conn, desk, clock)?;
     Ok(report)
+}
+
+/// The agents are told of each target about to be missed, then missed:
+/// once each, under the write lock (several daemons tell once).
+fn sla_pass(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    clock: &Clock,
+    agents: &crate::ticket::letters::Agents,
+) -> StoreResult<usize> {
+    let now = clock.now_naive();
+    let mut told = 0;
+    for id in tickets::sla_running(conn)? {
+        conn.transaction(|conn| -> StoreResult<()> {
+            crate::store::lock_for_write(conn)?;
+            let (id, ticket) = tickets::get_by_id(conn, id)?;
+            let policy = &desk.policy;
+            if sla::pending(&ticket, policy.sla.as_ref(), &policy.calendar, now).is_empty() {
+                return Ok(());
+            }
+            let post = &mut Post::Now;
+            let snapshot = apply::snapshot(conn, id, ticket, post, false)?;
+            let Some(plan) = schedule::plan_sla_alerts(
+                &snapshot,
+                agents,
+                &desk.policy,
+                now,
+                &mut desk.message_ids(),
+            ) else {
+                return Ok(());
+            };
+            for letter in &plan.letters {
+                told += 1;
+                tracing::info!(
+                    ticket = %snapshot.ticket.number,
+                    alert = letter.situation.as_str(),
+                    "service-level alert to the agents"
+                );
+            }
+            apply::apply(conn, desk, plan, Some(id), None, clock, post)?;
+            Ok(())
+        })?;
+    }
+    Ok(told)
 }

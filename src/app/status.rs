@@ -62,6 +62,9 @@ pub fn items(settings: &Settings, clock: &Clock) -> Vec<Item> {
     items.push(read(relay(&mut conn, settings, now, after), "relay"));
     items.push(read(outbox_backlog(&mut conn, now, after), "outbox"));
     items.push(read(failed_mails(&mut conn, now), "failed"));
+    if settings.sla.is_some() {
+        items.push(read(sla_breaches(&mut conn, now), "sla"));
+    }
     for (service, auth) in [("imap", settings.imap.auth), ("smtp", settings.smtp.auth)] {
         if auth == crate::config::Auth::OAuth2 {
             let name = if service == "imap" {
@@ -267,6 +270,29 @@ fn failed_mails(conn: &mut store::AnyConnection, now: NaiveDateTime) -> store::S
     };
     Ok(Item {
         name: "failed",
+        level,
+        text,
+    })
+}
+
+/// Unresolved tickets past a service-level target are a WARNING: the
+/// desk's promise is broken, not the daemon.
+fn sla_breaches(conn: &mut store::AnyConnection, now: NaiveDateTime) -> store::StoreResult<Item> {
+    let (first, resolution) = store::tickets::sla_breaches(conn, now)?;
+    let level = if first + resolution > 0 {
+        Level::Warning
+    } else {
+        Level::Ok
+    };
+    let text = if first + resolution == 0 {
+        "no ticket past its targets".to_string()
+    } else {
+        format!(
+            "{first} ticket(s) past the first-answer target without an answer, {resolution} past the resolution target (guichet tickets list --open)"
+        )
+    };
+    Ok(Item {
+        name: "sla",
         level,
         text,
     })

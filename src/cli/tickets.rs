@@ -18,6 +18,15 @@ pub enum TicketsCommand {
         /// Only tickets of this status (new, in_progress, waiting, solved, closed)
         #[arg(long)]
         status: Option<String>,
+        /// Only tickets not closed
+        #[arg(long)]
+        open: bool,
+        /// Only the tickets of this organisation (as `[[organisation]]` names it)
+        #[arg(long)]
+        organisation: Option<String>,
+        /// At most this many, the newest
+        #[arg(long)]
+        limit: Option<u32>,
         #[arg(long)]
         json: bool,
     },
@@ -60,6 +69,9 @@ pub(super) fn ticket_json(t: &Ticket, tag: &str) -> serde_json::Value {
         "updated_at": rfc3339(t.updated_at),
         "solved_at": t.solved_at.map(rfc3339),
         "closed_at": t.closed_at.map(rfc3339),
+        "first_answer_due": t.sla.first_answer_due.map(rfc3339),
+        "resolution_due": t.sla.resolution_due.map(rfc3339),
+        "first_answered_at": t.sla.first_answered_at.map(rfc3339),
     })
 }
 
@@ -83,24 +95,37 @@ pub(super) fn run(cli: &Cli, cmd: &TicketsCommand) -> anyhow::Result<ExitCode> {
     let tag = settings.tickets.subject_tag.clone();
     let mut conn = super::open_db(&settings)?;
     match cmd {
-        TicketsCommand::List { status, json } => {
+        TicketsCommand::List {
+            status,
+            open,
+            organisation,
+            limit,
+            json,
+        } => {
             let status = match status {
                 Some(s) => Some(Status::parse(s).ok_or_else(|| {
                     anyhow!("unknown status {s:?} (new, in_progress, waiting, solved, closed)")
                 })?),
                 None => None,
             };
-            let list = tickets::list(&mut conn, status)?;
+            let filter = tickets::ListFilter {
+                status,
+                open: *open,
+                organisation: organisation.clone(),
+                limit: limit.map(i64::from),
+            };
+            let list = tickets::list(&mut conn, &filter)?;
             if *json {
                 let all: Vec<_> = list.iter().map(|t| ticket_json(t, &tag)).collect();
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 for t in &list {
                     println!(
-                        "{}  {:<11}  {:<30}  {}",
+                        "{}  {:<11}  {:<30}  {:<20}  {}",
                         t.number.display(&tag),
                         t.status.as_str(),
                         t.requester.email,
+                        t.organisation.as_deref().unwrap_or("-"),
                         t.subject
                     );
                 }

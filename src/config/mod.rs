@@ -2,12 +2,14 @@
 //! problem (unknown key, bad value, missing file) is collected with its key
 //! path and reported at once, so an administrator fixes them in one go.
 
+mod desk;
 mod reader;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use desk::{business_duration, system_zone, HoursSettings};
 use reader::Reader;
 
 /// A password or other secret: never printed, not even in debug output.
@@ -242,6 +244,9 @@ impl Settings {
             forward_attachments_up_to: t.forward_attachments_up_to,
             max_auto_per_hour: t.max_auto_per_hour,
             max_auto_per_day: t.max_auto_per_day,
+            calendar: self.hours.calendar.clone(),
+            sla: self.sla.clone(),
+            organisations: self.organisations.clone(),
         }
     }
 }
@@ -286,6 +291,9 @@ pub struct Settings {
     /// loopback address).
     pub metrics_listen: Option<std::net::SocketAddr>,
     pub log: LogFormat,
+    pub hours: HoursSettings,
+    pub sla: Option<crate::ticket::sla::Sla>,
+    pub organisations: Vec<crate::ticket::policy::Organisation>,
 }
 
 /// How log lines are written (`[log] format`).
@@ -667,6 +675,11 @@ impl Settings {
         };
         log.finish();
 
+        let zone = timezone.unwrap_or_else(system_zone);
+        let hours = desk::hours(&mut root, zone);
+        let sla = desk::sla(&mut root, &hours.calendar);
+        let organisations = desk::organisations(&mut root);
+
         let mut problems = root.finish_all();
         if from.is_none() && problems.is_empty() {
             problems.push("smtp.from: missing".into());
@@ -733,6 +746,9 @@ impl Settings {
             templates_dir,
             metrics_listen,
             log: log_format,
+            hours,
+            sla,
+            organisations,
         })
     }
 }
@@ -843,6 +859,101 @@ agent_notify = ["sau@example.test"]
         ] {
             assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
         }
+    }
+
+    #[test]
+    fn the_desks_hours_service_levels_and_organisations() {
+        let s = Settings::parse(GOOD).unwrap();
+        assert_eq!(s.hours.calendar, crate::ticket::calendar::Calendar::Always);
+        assert!(s.sla.is_none() && s.organisations.is_empty());
+        let desk = format!(
+            r#"{GOOD}timezone = "Europe/Paris"
+[hours]
+monday = ["13:30-17:00", "08:30-12:00"]
+friday = ["08:30-12:00"]
+holidays = "fr"
+closed = ["2026-12-24"]
+urgent = "Astreinte : 01 23 45 67 89"
+[sla]
+first_answer = {{ blocking = "1h", normal = "2d" }}
+resolution = {{ normal = "10d" }}
+[[organisation]]
+name = "Ville de Bobigny"
+domains = ["Ville-Bobigny.fr", "@ccas-bobigny.fr"]
+[[organisation]]
+name = "Syndicat des eaux"
+domains = ["eaux.example"]
+"#
+        );
+        let s = Settings::parse(&desk).unwrap();
+        let crate::ticket::calendar::Calendar::Hours(h) = &s.hours.calendar else {
+            panic!("hours");
+        };
+        // Sorted; 10 h 30 over two open days: a day is 5 h 15.
+        assert_eq!(h.week[0][0].start, 510);
+        assert_eq!(h.zone, chrono_tz::Europe::Paris);
+        assert_eq!(
+            s.hours.urgent.as_deref(),
+            Some("Astreinte : 01 23 45 67 89")
+        );
+        let sla = s.sla.as_ref().unwrap();
+        assert_eq!(
+            sla.first_answer.normal,
+            Some(chrono::Duration::minutes(2 * 315))
+        );
+        assert_eq!(sla.first_answer.important, None);
+        assert_eq!(sla.warn_before, chrono::Duration::minutes(30));
+        assert_eq!(
+            s.organisations[0].domains,
+            ["ville-bobigny.fr", "ccas-bobigny.fr"]
+        );
+        assert_eq!(
+            s.policy().organisation_of("x@ccas-bobigny.fr").as_deref(),
+            Some("Ville de Bobigny")
+        );
+
+        let bad = format!(
+            r#"{GOOD}[hours]
+monday = ["08:30-12:00", "11:00-14:00"]
+tuesday = ["8h30-12h"]
+holidays = "de"
+closed = ["24/12/2026"]
+sundy = ["10:00-11:00"]
+[sla]
+first_answer = {{ blocking = "1 hour", urgent = "1h" }}
+[[organisation]]
+name = "Ville"
+domains = ["ville.fr"]
+[[organisation]]
+name = "Ville"
+domains = ["ville.fr", "not a domain"]
+[[organisation]]
+domains = []
+"#
+        );
+        let all = Settings::parse(&bad).unwrap_err().join("\n");
+        for expected in [
+            "hours.monday: ranges overlap",
+            "hours.tuesday[0]: \"8h30-12h\" is not a range",
+            "hours.holidays: must be \"fr\" or \"none\"",
+            "hours.closed[0]: \"24/12/2026\" is not a date",
+            "hours.sundy: unknown key",
+            "sla.first_answer.blocking: \"1 hour\" is not a duration",
+            "sla.first_answer.urgent: unknown key",
+            "organisation[2].name: \"Ville\" is listed twice",
+            "organisation[2].domains[0]: ville.fr is already \"Ville\"'s",
+            "organisation[2].domains[1]: \"not a domain\" is not a mail domain",
+            "organisation[3].name: missing",
+            "organisation[3].domains: must list",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+        }
+        let closed_all_week = format!("{GOOD}[hours]\nholidays = \"fr\"\n");
+        let all = Settings::parse(&closed_all_week).unwrap_err().join("\n");
+        assert!(
+            all.contains("hours.monday: no opening hours on any day"),
+            "{all}"
+        );
     }
 
     #[test]

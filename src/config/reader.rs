@@ -54,6 +54,42 @@ impl Reader {
         }
     }
 
+    /// The tables of an array of tables (`[[key]]`), each read on its
+    /// own, its problems named `key[1]`, `key[2]`… as an administrator
+    /// counts them.
+    pub(super) fn tables(&mut self, key: &str) -> Vec<Reader> {
+        match self.table.remove(key) {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => {
+                let mut out = Vec::new();
+                for (i, item) in items.into_iter().enumerate() {
+                    let path = format!("{}[{}]", self.key_path(key), i + 1);
+                    match item {
+                        toml::Value::Table(table) => out.push(Reader {
+                            table,
+                            path,
+                            problems: Rc::clone(&self.problems),
+                        }),
+                        _ => self
+                            .problems
+                            .borrow_mut()
+                            .push(format!("{path}: must be a table")),
+                    }
+                }
+                out
+            }
+            Some(_) => {
+                self.problem(key, &format!("must be written [[{key}]]"));
+                Vec::new()
+            }
+        }
+    }
+
+    /// An inline table's keys (`{ blocking = "1h", … }`), as a section.
+    pub(super) fn inline(&mut self, key: &str) -> Option<Reader> {
+        self.table.contains_key(key).then(|| self.section(key))
+    }
+
     fn take(&mut self, key: &str) -> Option<toml::Value> {
         self.table.remove(key)
     }

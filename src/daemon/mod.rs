@@ -102,6 +102,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
     tracing::info!(
         reminded = scheduled.reminded,
         closed = scheduled.closed,
+        sla_alerts = scheduled.sla_alerts,
         "scheduler done"
     );
     let transport = app::oauth::transport(&desk)?;
@@ -420,7 +421,9 @@ async fn scheduler_loop(
                 }
             }
             match db(|| app::scheduler::run_scheduler(c, &desk, &clock)) {
-                Ok(r) if r.reminded + r.closed > 0 || r.alerted => wake_dispatcher.notify_one(),
+                Ok(r) if r.reminded + r.closed + r.sla_alerts > 0 || r.alerted => {
+                    wake_dispatcher.notify_one()
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!("scheduler: {e}");

@@ -6,6 +6,7 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use serde_json::json;
 
 use crate::config::Settings;
+use crate::ticket::calendar::Calendar;
 use crate::ticket::plan::{Letter, Said};
 use crate::ticket::policy::{Policy, ReplyToClosed};
 use crate::ticket::text::{fold, size_in};
@@ -23,6 +24,8 @@ pub struct Presentation {
     /// Where dates in mail are given: `[tickets] timezone`, or the
     /// system's zone.
     pub timezone: Option<chrono_tz::Tz>,
+    /// `[hours] urgent`: who to call when the desk is closed.
+    pub urgent: Option<String>,
 }
 
 impl Presentation {
@@ -35,6 +38,7 @@ impl Presentation {
             validate_keywords: settings.tickets.validate_keywords.clone(),
             refuse_keywords: settings.tickets.refuse_keywords.clone(),
             timezone: settings.tickets.timezone,
+            urgent: settings.hours.urgent.clone(),
         }
     }
 
@@ -71,7 +75,14 @@ impl Presentation {
                 "auto_close_date": machine::deadline(ticket, policy)
                     .map(|d| long_date(d, lang, self.timezone)),
                 "solved_date": ticket.solved_at.map(|d| long_date(d, lang, self.timezone)),
+                "first_answer_due": ticket.sla.first_answer_due.map(crate::clock::rfc3339),
+                "resolution_due": ticket.sla.resolution_due.map(crate::clock::rfc3339),
+                "first_answer_due_text": ticket.sla.first_answer_due
+                    .map(|d| long_time(d, lang, self.timezone)),
+                "resolution_due_text": ticket.sla.resolution_due
+                    .map(|d| long_time(d, lang, self.timezone)),
             },
+            "hours": self.hours(ticket, policy),
             "message": said_context(&letter.said, &letter.attached, lang),
             "solution": letter.solution.as_ref().map(|body| json!({ "body": body })),
             "keywords": {
@@ -92,6 +103,26 @@ impl Presentation {
                 ReplyToClosed::NewTicket => "new_ticket",
                 ReplyToClosed::Reopen => "reopen",
             },
+        })
+    }
+
+    /// When the desk looks at a ticket opened at its creation: open then,
+    /// or when it opens next ("lundi 7 décembre à partir de 8h30"), and
+    /// who to call meanwhile. `null` without `[hours]`.
+    fn hours(&self, ticket: &Ticket, policy: &Policy) -> serde_json::Value {
+        let Calendar::Hours(hours) = &policy.calendar else {
+            return serde_json::Value::Null;
+        };
+        let at = ticket.created_at;
+        let open = policy.calendar.is_open(at);
+        let next = (!open)
+            .then(|| policy.calendar.next_opening(at))
+            .flatten()
+            .map(|next| opening_text(hours.local(at), hours.local(next), ticket.language));
+        json!({
+            "open": open,
+            "next_opening": next,
+            "urgent": self.urgent.as_ref().filter(|_| !open),
         })
     }
 
@@ -156,6 +187,47 @@ fn status_text(status: Status, language: Language) -> &'static str {
     }
 }
 
+const FR_DAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+const FR_MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+const EN_DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const EN_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
 /// "lundi 30 novembre 2026" / "Monday 30 November 2026" for `t` (UTC), as
 /// a calendar in `zone` shows it (the system's zone when `None`): a
 /// solution sent at 00:30 in Paris is dated in Paris, whatever zone the
@@ -171,23 +243,6 @@ pub fn long_date(t: NaiveDateTime, language: Language, zone: Option<chrono_tz::T
     let month = local.month0() as usize;
     match language {
         Language::Fr => {
-            const DAYS: [&str; 7] = [
-                "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-            ];
-            const MONTHS: [&str; 12] = [
-                "janvier",
-                "février",
-                "mars",
-                "avril",
-                "mai",
-                "juin",
-                "juillet",
-                "août",
-                "septembre",
-                "octobre",
-                "novembre",
-                "décembre",
-            ];
             let day = if local.day() == 1 {
                 "1er".to_string()
             } else {
@@ -195,43 +250,109 @@ pub fn long_date(t: NaiveDateTime, language: Language, zone: Option<chrono_tz::T
             };
             format!(
                 "{} {} {} {}",
-                DAYS[weekday],
+                FR_DAYS[weekday],
                 day,
-                MONTHS[month],
+                FR_MONTHS[month],
                 local.year()
             )
         }
         Language::En => {
-            const DAYS: [&str; 7] = [
-                "Monday",
-                "Tuesday",
-                "Wednesday",
-                "Thursday",
-                "Friday",
-                "Saturday",
-                "Sunday",
-            ];
-            const MONTHS: [&str; 12] = [
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ];
             format!(
                 "{} {} {} {}",
-                DAYS[weekday],
+                EN_DAYS[weekday],
                 local.day(),
-                MONTHS[month],
+                EN_MONTHS[month],
                 local.year()
             )
+        }
+    }
+}
+
+/// "lundi 7 décembre 2026 à 9h30" / "Monday 7 December 2026 at 9:30 am"
+/// for `t` (UTC), in `zone`.
+pub fn long_time(t: NaiveDateTime, language: Language, zone: Option<chrono_tz::Tz>) -> String {
+    let local = local(t, zone);
+    match language {
+        Language::Fr => format!(
+            "{} à {}",
+            long_date(t, language, zone),
+            clock_time(local, language)
+        ),
+        Language::En => format!(
+            "{} at {}",
+            long_date(t, language, zone),
+            clock_time(local, language)
+        ),
+    }
+}
+
+fn local(t: NaiveDateTime, zone: Option<chrono_tz::Tz>) -> NaiveDateTime {
+    let utc = Utc.from_utc_datetime(&t);
+    match zone {
+        Some(zone) => utc.with_timezone(&zone).naive_local(),
+        None => utc.with_timezone(&chrono::Local).naive_local(),
+    }
+}
+
+/// "8h30", "14h" / "8:30 am", "2 pm".
+fn clock_time(t: NaiveDateTime, language: Language) -> String {
+    use chrono::Timelike;
+    let (h, m) = (t.hour(), t.minute());
+    match language {
+        Language::Fr if m == 0 => format!("{h}h"),
+        Language::Fr => format!("{h}h{m:02}"),
+        Language::En => {
+            let half = if h < 12 { "am" } else { "pm" };
+            let h12 = match h % 12 {
+                0 => 12,
+                h => h,
+            };
+            if m == 0 {
+                format!("{h12} {half}")
+            } else {
+                format!("{h12}:{m:02} {half}")
+            }
+        }
+    }
+}
+
+/// When a closed desk opens, seen from `now` (both local): "demain à
+/// partir de 8h30", "lundi 7 décembre à partir de 8h30" / "tomorrow from
+/// 8:30 am", "on Monday 7 December from 8:30 am".
+pub fn opening_text(now: NaiveDateTime, next: NaiveDateTime, language: Language) -> String {
+    use chrono::Datelike;
+    let days = (next.date() - now.date()).num_days();
+    let time = clock_time(next, language);
+    let weekday = next.weekday().num_days_from_monday() as usize;
+    let month = next.month0() as usize;
+    match language {
+        Language::Fr => {
+            let day = match days {
+                0 => "aujourd'hui".to_string(),
+                1 => "demain".to_string(),
+                _ => {
+                    let d = if next.day() == 1 {
+                        "1er".to_string()
+                    } else {
+                        next.day().to_string()
+                    };
+                    format!("{} {d} {}", FR_DAYS[weekday], FR_MONTHS[month])
+                }
+            };
+            format!("{day} à partir de {time}")
+        }
+        Language::En => {
+            let day = match days {
+                0 => "today".to_string(),
+                1 => "tomorrow".to_string(),
+                _ => format!(
+                    "on {} {} {}",
+                    EN_DAYS[weekday],
+                    next.day(),
+                    EN_MONTHS[month]
+                ),
+            };
+            format!("{day} from {time}")
         }
     }
 }

@@ -51,6 +51,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "answer_undecided",
     "reply_withheld",
     "command_done",
+    "sla_alert",
     "alert",
 );
 

@@ -36,6 +36,11 @@ diesel::table! {
         solved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
         reminded_at -> Nullable<Timestamp>,
+        first_answer_due -> Nullable<Timestamp>,
+        resolution_due -> Nullable<Timestamp>,
+        first_answered_at -> Nullable<Timestamp>,
+        first_answer_told -> Nullable<Text>,
+        resolution_told -> Nullable<Text>,
     }
 }
 

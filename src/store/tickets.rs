@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::schema::{attachments, blobs, messages, participants, tickets, watchers};
 use super::{native, AnyConnection, StoreError, StoreResult};
 use crate::config::Language;
+use crate::ticket::sla::{Deadlines, Stage};
 use crate::ticket::{
     CloseReason, Impact, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
 };
@@ -31,6 +32,18 @@ struct TicketRow {
     solved_at: Option<NaiveDateTime>,
     closed_at: Option<NaiveDateTime>,
     reminded_at: Option<NaiveDateTime>,
+    first_answer_due: Option<NaiveDateTime>,
+    resolution_due: Option<NaiveDateTime>,
+    first_answered_at: Option<NaiveDateTime>,
+    first_answer_told: Option<String>,
+    resolution_told: Option<String>,
+}
+
+fn stage(text: Option<&str>) -> StoreResult<Option<Stage>> {
+    match text {
+        Some(s) => Ok(Some(Stage::parse(s).ok_or_else(|| bad("SLA stage", s))?)),
+        None => Ok(None),
+    }
 }
 
 fn bad(what: &str, value: &str) -> StoreError {
@@ -66,6 +79,13 @@ impl TicketRow {
             solved_at: self.solved_at,
             closed_at: self.closed_at,
             reminded_at: self.reminded_at,
+            sla: Deadlines {
+                first_answer_due: self.first_answer_due,
+                resolution_due: self.resolution_due,
+                first_answered_at: self.first_answered_at,
+                first_answer_told: stage(self.first_answer_told.as_deref())?,
+                resolution_told: stage(self.resolution_told.as_deref())?,
+            },
         };
         Ok((self.id, ticket))
     }
@@ -135,6 +155,11 @@ pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
             tickets::solved_at.eq(t.solved_at),
             tickets::closed_at.eq(t.closed_at),
             tickets::reminded_at.eq(t.reminded_at),
+            tickets::first_answer_due.eq(t.sla.first_answer_due),
+            tickets::resolution_due.eq(t.sla.resolution_due),
+            tickets::first_answered_at.eq(t.sla.first_answered_at),
+            tickets::first_answer_told.eq(t.sla.first_answer_told.map(Stage::as_str)),
+            tickets::resolution_told.eq(t.sla.resolution_told.map(Stage::as_str)),
         ))
         .returning(tickets::id)
         .get_result(c))?)
@@ -150,10 +175,16 @@ pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> 
             tickets::ticket_type.eq(t.ticket_type.as_str()),
             tickets::impact.eq(t.impact.map(Impact::as_str)),
             tickets::category.eq(&t.category),
+            tickets::organisation.eq(&t.organisation),
             tickets::updated_at.eq(t.updated_at),
             tickets::solved_at.eq(t.solved_at),
             tickets::closed_at.eq(t.closed_at),
             tickets::reminded_at.eq(t.reminded_at),
+            tickets::first_answer_due.eq(t.sla.first_answer_due),
+            tickets::resolution_due.eq(t.sla.resolution_due),
+            tickets::first_answered_at.eq(t.sla.first_answered_at),
+            tickets::first_answer_told.eq(t.sla.first_answer_told.map(Stage::as_str)),
+            tickets::resolution_told.eq(t.sla.resolution_told.map(Stage::as_str)),
         ))
         .execute(c))?;
     Ok(())
@@ -194,14 +225,33 @@ pub fn find_by_number(
     }
 }
 
-/// Tickets newest first, optionally of one status.
-pub fn list(conn: &mut AnyConnection, status: Option<Status>) -> StoreResult<Vec<Ticket>> {
+/// Which tickets `tickets list` shows.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    /// Every status but closed.
+    pub open: bool,
+    pub organisation: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Tickets newest first, as the filter says.
+pub fn list(conn: &mut AnyConnection, filter: &ListFilter) -> StoreResult<Vec<Ticket>> {
     let mut query = tickets::table
         .select(TicketRow::as_select())
         .order(tickets::number.desc())
         .into_boxed();
-    if let Some(s) = status {
+    if let Some(s) = filter.status {
         query = query.filter(tickets::status.eq(s.as_str()));
+    }
+    if filter.open {
+        query = query.filter(tickets::status.ne(Status::Closed.as_str()));
+    }
+    if let Some(o) = &filter.organisation {
+        query = query.filter(tickets::organisation.eq(o));
+    }
+    if let Some(n) = filter.limit {
+        query = query.limit(n);
     }
     let rows: Vec<TicketRow> = query.load(conn)?;
     let mut out = Vec::with_capacity(rows.len());
@@ -543,6 +593,51 @@ pub fn thread(conn: &mut AnyConnection, ticket_id: i64) -> StoreResult<Vec<Messa
         });
     }
     Ok(out)
+}
+
+/// The statuses whose service-level targets still run.
+const UNRESOLVED: [&str; 3] = ["new", "in_progress", "waiting"];
+
+/// The tickets with a service-level target still running and not yet
+/// told missed: what the scheduler's SLA pass looks at.
+pub fn sla_running(conn: &mut AnyConnection) -> StoreResult<Vec<i64>> {
+    Ok(native!(conn, |c| tickets::table
+        .filter(tickets::status.eq_any(UNRESOLVED))
+        .filter(
+            tickets::first_answer_due
+                .is_not_null()
+                .and(tickets::first_answered_at.is_null())
+                .and(
+                    tickets::first_answer_told
+                        .is_null()
+                        .or(tickets::first_answer_told.ne("missed"))
+                )
+                .or(tickets::resolution_due.is_not_null().and(
+                    tickets::resolution_told
+                        .is_null()
+                        .or(tickets::resolution_told.ne("missed"))
+                ))
+        )
+        .order(tickets::id.asc())
+        .select(tickets::id)
+        .load(c))?)
+}
+
+/// How many unresolved tickets are past their first-answer target without
+/// an answer, and past their resolution target, as of `now`.
+pub fn sla_breaches(conn: &mut AnyConnection, now: NaiveDateTime) -> StoreResult<(i64, i64)> {
+    let first: i64 = native!(conn, |c| tickets::table
+        .filter(tickets::status.eq_any(UNRESOLVED))
+        .filter(tickets::first_answered_at.is_null())
+        .filter(tickets::first_answer_due.le(now))
+        .count()
+        .get_result(c))?;
+    let resolution: i64 = native!(conn, |c| tickets::table
+        .filter(tickets::status.eq_any(UNRESOLVED))
+        .filter(tickets::resolution_due.le(now))
+        .count()
+        .get_result(c))?;
+    Ok((first, resolution))
 }
 
 /// Ids of the tickets of one status, oldest first.

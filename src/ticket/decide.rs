@@ -15,6 +15,7 @@ use super::plan::{
     AddressChange, Author, Entry, Join, Letter, Plan, PlanOutcome, Related, Said, TicketChange,
 };
 use super::policy::Policy;
+use super::sla;
 use super::text::{self, quoted_note, size_text};
 use super::{Attachment, Automatic, Bounce, MessageKind, Person, Status, Ticket, TicketRef};
 
@@ -566,7 +567,7 @@ impl Draft {
             mail.from.clone(),
             subject,
             mail.body,
-            policy.language,
+            policy,
             now,
         );
         Draft {
@@ -686,6 +687,17 @@ impl Draft {
             joins,
             related,
         } = self;
+        let mut decision = decision;
+        let by_agent = mail.is_some_and(|m| agents.is_agent(&m.from.email));
+        if let (Some(_), true) = (&before, by_agent) {
+            let t = &mut decision.ticket;
+            if t.sla.first_answered_at.is_none()
+                && sla::answers(decision.record.as_ref().map(|r| r.kind), t)
+            {
+                t.sla.first_answered_at = Some(now);
+            }
+        }
+        sla::refresh(&mut decision.ticket, policy.sla.as_ref(), &policy.calendar);
         let ticket = &decision.ticket;
         let mut entries = Vec::new();
         if let Some(r) = &decision.record {
@@ -914,4 +926,4 @@ fn refused_lines(refused: &[Refused]) -> String {
 
 #[cfg(test)]
 #[path = "decide_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -58,10 +58,11 @@ fn ticket(status: Status) -> Ticket {
         solved_at: (status == Status::Solved).then(|| at("2026-11-30 09:30")),
         closed_at: None,
         reminded_at: None,
+        sla: Default::default(),
     }
 }
 
-fn snapshot(status: Status) -> Snapshot {
+pub(crate) fn snapshot(status: Status) -> Snapshot {
     Snapshot {
         ticket: ticket(status),
         thread: Thread {

@@ -216,6 +216,7 @@ mod tests {
             solved_at: None,
             closed_at: None,
             reminded_at: None,
+            sla: Default::default(),
         }
     }
 

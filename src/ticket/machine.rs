@@ -8,9 +8,7 @@ use chrono::NaiveDateTime;
 use super::answer;
 use super::command::{self, Command, CommandError};
 pub use super::notice::{Audience, Notice, Situation, Template};
-use super::{
-    Automatic, CloseReason, Language, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
-};
+use super::{Automatic, CloseReason, MessageKind, Person, Status, Ticket, TicketRef, TicketType};
 
 /// Who wrote a mail, relative to a ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,10 +117,11 @@ pub fn open(
     requester: Person,
     subject: String,
     body: &str,
-    language: Language,
+    policy: &Policy,
     now: NaiveDateTime,
 ) -> Decision {
-    let organisation = super::organisation_of(&requester.email);
+    let language = policy.language;
+    let organisation = policy.organisation_of(&requester.email);
     Decision {
         ticket: Ticket {
             number,
@@ -141,6 +140,7 @@ pub fn open(
             solved_at: None,
             closed_at: None,
             reminded_at: None,
+            sla: Default::default(),
         },
         record: Record::mail(MessageKind::Initial, body),
         notices: vec![

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::ticket::policy::tests::policy;
+use crate::ticket::Language;
 
 fn at(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
@@ -20,7 +21,7 @@ fn opened() -> Ticket {
         },
         "Imprimante".into(),
         "Elle ne marche plus.",
-        Language::Fr,
+        &policy(),
         at("2026-11-23 09:00"),
     )
     .ticket
@@ -64,9 +65,13 @@ fn opening_acknowledges_and_tells_agents() {
         },
         "VPN".into(),
         "x",
-        Language::En,
+        &Policy {
+            language: Language::En,
+            ..policy()
+        },
         at("2026-11-23 09:00"),
     );
+    assert_eq!(d.ticket.language, Language::En);
     assert_eq!(d.ticket.status, Status::New);
     assert_eq!(d.record.unwrap().kind, MessageKind::Initial);
     assert_eq!(d.ticket.organisation.as_deref(), Some("univ-exemple.fr"));

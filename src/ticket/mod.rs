@@ -2,7 +2,7 @@
 //! and every rule that decides what a mail or the clock does to them. It
 //! is pure: nothing here knows IMAP, SMTP, the database or the
 //! configuration file (`scripts/check-layers` checks that it imports only
-//! `std`, `chrono` and itself). [`decide::decide`] turns (a snapshot of
+//! `std`, `chrono`, `chrono_tz` and itself). [`decide::decide`] turns (a snapshot of
 //! what the rules need, the mail, the policy, now) into a [`plan::Plan`],
 //! which the application layer (`crate::app`) applies in one transaction.
 
@@ -39,6 +39,7 @@ macro_rules! string_enum {
 
 // After the macro: the modules below use it.
 pub mod answer;
+pub mod calendar;
 pub mod command;
 pub mod decide;
 pub mod letters;
@@ -48,6 +49,7 @@ pub mod notice;
 pub mod plan;
 pub mod policy;
 pub mod schedule;
+pub mod sla;
 pub mod text;
 
 string_enum!(
@@ -121,14 +123,8 @@ pub struct Ticket {
     pub closed_at: Option<NaiveDateTime>,
     /// When the requester was last reminded of a pending solution.
     pub reminded_at: Option<NaiveDateTime>,
-}
-
-/// The organisation a requester belongs to, from the domain of the address.
-pub fn organisation_of(email: &str) -> Option<String> {
-    email
-        .rsplit_once('@')
-        .map(|(_, domain)| domain.to_ascii_lowercase())
-        .filter(|d| !d.is_empty())
+    /// The service levels' clock (`[sla]`).
+    pub sla: sla::Deadlines,
 }
 
 /// A person as named in a mail header.

@@ -39,6 +39,7 @@ string_enum!(
         AnswerUndecided => "answer_undecided",
         ReplyWithheld => "reply_withheld",
         CommandDone => "command_done",
+        SlaAlert => "sla_alert",
     }
 );
 
@@ -120,6 +121,12 @@ pub enum Situation {
     Closed,
     /// From someone the requester put in copy, who is not a watcher.
     Participant,
+    /// A service-level target about to be missed (`[sla] warn_before`),
+    /// or missed.
+    FirstAnswerSoon,
+    FirstAnswerMissed,
+    ResolutionSoon,
+    ResolutionMissed,
 }
 
 impl Situation {
@@ -132,6 +139,10 @@ impl Situation {
             Situation::Merged => "merged",
             Situation::Closed => "closed",
             Situation::Participant => "participant",
+            Situation::FirstAnswerSoon => "first_answer_soon",
+            Situation::FirstAnswerMissed => "first_answer_missed",
+            Situation::ResolutionSoon => "resolution_soon",
+            Situation::ResolutionMissed => "resolution_missed",
         }
     }
 }

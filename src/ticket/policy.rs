@@ -3,6 +3,8 @@
 
 use chrono::Duration;
 
+use super::calendar::Calendar;
+use super::sla::Sla;
 use super::Language;
 
 /// What to do with a mail on a closed ticket.
@@ -55,9 +57,91 @@ pub struct Policy {
     /// per hour, and per day.
     pub max_auto_per_hour: u32,
     pub max_auto_per_day: u32,
+    /// When the desk is open: what the acknowledgement says, and the
+    /// business time the SLA counts.
+    pub calendar: Calendar,
+    pub sla: Option<Sla>,
+    /// The member organisations, by mail domain (`[[organisation]]`).
+    pub organisations: Vec<Organisation>,
 }
 
+/// A member organisation of the desk and its mail domains (lower case;
+/// their subdomains belong to it too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Organisation {
+    pub name: String,
+    pub domains: Vec<String>,
+}
+
+/// Public mail providers: their domain names nobody's organisation.
+const PUBLIC_PROVIDERS: &[&str] = &[
+    "aliceadsl.fr",
+    "aol.com",
+    "bbox.fr",
+    "club-internet.fr",
+    "free.fr",
+    "gmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.fr",
+    "googlemail.com",
+    "hotmail.com",
+    "hotmail.fr",
+    "icloud.com",
+    "laposte.net",
+    "live.com",
+    "live.fr",
+    "mac.com",
+    "mail.com",
+    "me.com",
+    "msn.com",
+    "neuf.fr",
+    "numericable.fr",
+    "orange.fr",
+    "outlook.com",
+    "outlook.fr",
+    "proton.me",
+    "protonmail.com",
+    "sfr.fr",
+    "wanadoo.fr",
+    "yahoo.com",
+    "yahoo.fr",
+    "yandex.com",
+    "zoho.com",
+];
+
 impl Policy {
+    /// The organisation of a requester: the `[[organisation]]` whose
+    /// domain is the most specific one of the address's; with none
+    /// configured, the address's domain itself, unless it is a public mail
+    /// provider's ("gmail.com" is nobody's organisation).
+    pub fn organisation_of(&self, email: &str) -> Option<String> {
+        let domain = email.rsplit_once('@')?.1.to_ascii_lowercase();
+        if domain.is_empty() {
+            return None;
+        }
+        if self.organisations.is_empty() {
+            return (!PUBLIC_PROVIDERS.contains(&domain.as_str())).then_some(domain);
+        }
+        let within = |d: &String| {
+            domain == *d
+                || domain
+                    .strip_suffix(d.as_str())
+                    .is_some_and(|rest| rest.ends_with('.'))
+        };
+        self.organisations
+            .iter()
+            .filter_map(|o| {
+                o.domains
+                    .iter()
+                    .filter(|d| within(d))
+                    .map(|d| (d.len(), o))
+                    .max_by_key(|(n, _)| *n)
+            })
+            .max_by_key(|(n, _)| *n)
+            .map(|(_, o)| o.name.clone())
+    }
+
     /// Whether `address` is one of the agents' notification addresses.
     pub fn is_agent_notify(&self, address: &str) -> bool {
         self.agent_notify.iter().any(|a| a == address)
@@ -91,6 +175,56 @@ pub(crate) mod tests {
             forward_attachments_up_to: 10 << 20,
             max_auto_per_hour: 5,
             max_auto_per_day: 20,
+            calendar: Calendar::Always,
+            sla: None,
+            organisations: Vec::new(),
         }
+    }
+
+    #[test]
+    fn organisations_by_domain_and_subdomain_never_a_public_provider() {
+        let mut p = policy();
+        // None configured: the domain, but not a public provider's.
+        assert_eq!(
+            p.organisation_of("a@Mairie.Example").as_deref(),
+            Some("mairie.example")
+        );
+        assert_eq!(p.organisation_of("jean.dupont@gmail.com"), None);
+        assert_eq!(p.organisation_of("marie@orange.fr"), None);
+        assert_eq!(p.organisation_of("nobody"), None);
+        p.organisations = vec![
+            Organisation {
+                name: "Ville de Bobigny".into(),
+                domains: vec!["ville-bobigny.fr".into()],
+            },
+            Organisation {
+                name: "Université".into(),
+                domains: vec!["univ.example".into()],
+            },
+            Organisation {
+                name: "Faculté de médecine".into(),
+                domains: vec!["med.univ.example".into()],
+            },
+        ];
+        let of = |e: &str| p.organisation_of(e);
+        assert_eq!(
+            of("accueil@ville-bobigny.fr").as_deref(),
+            Some("Ville de Bobigny")
+        );
+        assert_eq!(
+            of("dsi@services.ville-bobigny.fr").as_deref(),
+            Some("Ville de Bobigny")
+        );
+        assert_eq!(of("x@univ.example").as_deref(), Some("Université"));
+        // The most specific domain wins.
+        assert_eq!(
+            of("y@labo.med.univ.example").as_deref(),
+            Some("Faculté de médecine")
+        );
+        // Outside every listed domain: none, not the domain itself.
+        assert_eq!(of("someone@other.example"), None);
+        // A look-alike is not a subdomain.
+        assert_eq!(of("spoof@notville-bobigny.fr"), None);
+        assert_eq!(of("spoof@ville-bobigny.fr.evil.example"), None);
     }
 }

@@ -1,14 +1,16 @@
 //! What the clock does: reminders and the automatic closure of solved
-//! tickets, as plans.
+//! tickets, and the agents' service-level alerts, as plans.
 
 use chrono::NaiveDateTime;
 
 use super::decide::{desk_said, Draft, Snapshot};
 use super::letters::Agents;
-use super::machine::{self, Actor, Event, Verdict};
+use super::machine::{self, Actor, Decision, Event, Record, Verdict};
+use super::notice::{Audience, Notice, Situation, Template};
 use super::plan::{Plan, PlanOutcome};
 use super::policy::Policy;
-use super::Ticket;
+use super::sla::{self, Stage, Target};
+use super::{MessageKind, Ticket};
 
 /// Whether the clock has something to do on this ticket now: loading its
 /// thread can wait until it does.
@@ -48,6 +50,70 @@ pub fn plan_due(
     Some(plan)
 }
 
+/// The agents' alerts a ticket is due, as a plan: each target's stage
+/// recorded on the ticket and in its thread, and one mail to the agents
+/// per target.
+pub fn plan_sla_alerts(
+    snapshot: &Snapshot,
+    agents: &Agents,
+    policy: &Policy,
+    now: NaiveDateTime,
+    ids: &mut dyn Iterator<Item = String>,
+) -> Option<Plan> {
+    let due = sla::pending(&snapshot.ticket, policy.sla.as_ref(), &policy.calendar, now);
+    if due.is_empty() {
+        return None;
+    }
+    let mut ticket = snapshot.ticket.clone();
+    let mut lines = Vec::new();
+    let mut notices = Vec::new();
+    for (target, stage) in due {
+        let (at, told) = match target {
+            Target::FirstAnswer => (
+                ticket.sla.first_answer_due,
+                &mut ticket.sla.first_answer_told,
+            ),
+            Target::Resolution => (ticket.sla.resolution_due, &mut ticket.sla.resolution_told),
+        };
+        *told = Some(stage);
+        let what = match target {
+            Target::FirstAnswer => "first answer",
+            Target::Resolution => "resolution",
+        };
+        let at = at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+        lines.push(match stage {
+            Stage::Warned => format!("SLA: {what} due at {}, soon", at.unwrap_or_default()),
+            Stage::Missed => format!("SLA: {what} due at {}, missed", at.unwrap_or_default()),
+        });
+        let situation = match (target, stage) {
+            (Target::FirstAnswer, Stage::Warned) => Situation::FirstAnswerSoon,
+            (Target::FirstAnswer, Stage::Missed) => Situation::FirstAnswerMissed,
+            (Target::Resolution, Stage::Warned) => Situation::ResolutionSoon,
+            (Target::Resolution, Stage::Missed) => Situation::ResolutionMissed,
+        };
+        notices.push(Notice::new(Template::SlaAlert, &[Audience::Agents]).situation(situation));
+    }
+    let decision = Decision {
+        ticket,
+        record: Some(Record {
+            kind: MessageKind::System,
+            body: lines.join("\n"),
+            with_attachments: false,
+        }),
+        notices,
+    };
+    let mut plan = Draft::update(snapshot, decision, false).finish(
+        None,
+        desk_said(policy),
+        agents,
+        policy,
+        now,
+        ids,
+    );
+    plan.outcome = PlanOutcome::Scheduled;
+    Some(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,7 +121,7 @@ mod tests {
     use crate::ticket::notice::Template;
     use crate::ticket::plan::{Author, TicketChange};
     use crate::ticket::policy::tests::policy;
-    use crate::ticket::{CloseReason, Language, Person, Status, TicketRef, TicketType};
+    use crate::ticket::{CloseReason, Impact, Language, Person, Status, TicketRef, TicketType};
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("valid time")
@@ -82,6 +148,7 @@ mod tests {
             solved_at: Some(at(day)),
             closed_at: None,
             reminded_at: None,
+            sla: Default::default(),
         };
         Snapshot {
             ticket: t,
@@ -168,5 +235,52 @@ mod tests {
         assert_eq!(plan.letters[0].said.body, "");
         // A closed ticket's mail has no pending solution.
         assert_eq!(plan.letters[0].solution, None);
+    }
+
+    #[test]
+    fn an_alert_is_a_system_line_and_a_mail_to_the_agents() {
+        let p = Policy {
+            calendar: crate::ticket::calendar::tests::sau(),
+            sla: Some(crate::ticket::sla::tests::sla()),
+            ..policy()
+        };
+        let mut s = crate::ticket::decide::tests::snapshot(Status::InProgress);
+        s.ticket.created_at = at("2026-12-04 15:30");
+        s.ticket.impact = Some(Impact::Blocking);
+        sla::refresh(&mut s.ticket, p.sla.as_ref(), &p.calendar);
+        let mut ids = (1..).map(|i| format!("id{i}@desk"));
+        let plan = plan_sla_alerts(&s, &Agents::default(), &p, at("2026-12-08 08:00"), &mut ids)
+            .expect("alerts");
+        // Both targets missed at once: two mails, one line each.
+        assert_eq!(plan.letters.len(), 2);
+        assert!(plan
+            .letters
+            .iter()
+            .all(|l| l.template == Template::SlaAlert));
+        assert_eq!(plan.letters[0].situation, Situation::FirstAnswerMissed);
+        assert_eq!(plan.letters[1].situation, Situation::ResolutionMissed);
+        let to: Vec<&str> = plan.letters[0].to.iter().map(|a| a.to.as_str()).collect();
+        assert_eq!(to, ["sau@example.test"]);
+        assert_eq!(plan.entries.len(), 1);
+        assert!(plan.entries[0]
+            .body
+            .contains("first answer due at 2026-12-07 08:00 UTC, missed"));
+        let after = plan.ticket().expect("the ticket");
+        assert_eq!(after.sla.first_answer_told, Some(Stage::Missed));
+        assert_eq!(after.sla.resolution_told, Some(Stage::Missed));
+        let again = Snapshot {
+            ticket: after.clone(),
+            ..s
+        };
+        assert_eq!(
+            plan_sla_alerts(
+                &again,
+                &Agents::default(),
+                &p,
+                at("2026-12-09 08:00"),
+                &mut ids
+            ),
+            None
+        );
     }
 }

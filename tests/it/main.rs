@@ -6,6 +6,7 @@
 
 mod app;
 mod core_loop;
+mod desk;
 mod lifecycle;
 mod monitoring;
 mod oauth;
