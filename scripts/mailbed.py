@@ -107,15 +107,20 @@ def to_crlf(data):
 
 
 def append(env, files):
+    # MAILBED_APPEND_TO: the folder to append to (created when missing),
+    # for a desk that fetches several ([[mailbox]]).
+    folder = os.environ.get("MAILBED_APPEND_TO", "INBOX")
     imap = imap_login(env)
     try:
+        if folder != "INBOX":
+            imap.create(quote(folder))
         for name in files:
             if name == "-":
                 data = sys.stdin.buffer.read()
             else:
                 with open(name, "rb") as f:
                     data = f.read()
-            typ, resp = imap.append("INBOX", None, None, to_crlf(data))
+            typ, resp = imap.append(quote(folder), None, None, to_crlf(data))
             if typ != "OK":
                 sys.exit(f"mailbed: APPEND {name} failed: {resp}")
     finally:

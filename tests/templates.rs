@@ -107,6 +107,11 @@ fn ticket(language: Language, template: Template) -> Ticket {
         } else {
             Default::default()
         },
+        queue: None,
+        assignee: None,
+        requester_phone: Some("01 23 45 67 89".into()),
+        channel: guichet::ticket::Channel::Mail,
+        opened_by: None,
     }
 }
 
@@ -487,6 +492,45 @@ fn every_template_matches_its_golden_mail() {
             None,
             "sla_alert-resolution_soon",
         ),
+        // A request an agent took by phone, acknowledged to the requester.
+        (
+            Template::Acknowledgement,
+            Situation::OnBehalf,
+            None,
+            "acknowledgement-on_behalf",
+        ),
+        // A ticket moved to another queue, assigned by a colleague, and
+        // what the agent who did it is told.
+        (
+            Template::AgentNewTicket,
+            Situation::Moved,
+            None,
+            "agent_new_ticket-moved",
+        ),
+        (
+            Template::AgentNewTicket,
+            Situation::Assigned,
+            None,
+            "agent_new_ticket-assigned",
+        ),
+        (
+            Template::CommandDone,
+            Situation::FollowUp,
+            None,
+            "command_done-assign",
+        ),
+        (
+            Template::CommandDone,
+            Situation::FollowUp,
+            None,
+            "command_done-queue",
+        ),
+        (
+            Template::CommandError,
+            Situation::FollowUp,
+            None,
+            "command_error-assign_not_agent",
+        ),
         // Opened on Saturday evening (Paris): the desk opens on Monday;
         // on Tuesday morning: open now.
         (
@@ -518,6 +562,41 @@ fn every_template_matches_its_golden_mail() {
                 n.error = Some(CommandError {
                     command: "validation".into(),
                     reason: auth_reason(language),
+                });
+            }
+            let marc = || Person {
+                email: "marc.agent@example.test".into(),
+                name: Some("Marc Lefèvre".into()),
+            };
+            match name {
+                "agent_new_ticket-moved" | "command_done-queue" => {
+                    t.queue = Some("grh".into());
+                    t.impact = Some(guichet::ticket::Impact::Blocking);
+                }
+                "agent_new_ticket-assigned" => t.assignee = Some(marc()),
+                "acknowledgement-on_behalf" => {
+                    t.channel = guichet::ticket::Channel::Phone;
+                    t.opened_by = Some("marc.agent@example.test".into());
+                }
+                _ => {}
+            }
+            if name == "command_done-assign" {
+                t.assignee = Some(marc());
+                n.error = Some(CommandError {
+                    command: "#assign marc.agent@example.test".into(),
+                    reason: "assign".into(),
+                });
+            }
+            if name == "command_done-queue" {
+                n.error = Some(CommandError {
+                    command: "#queue grh bulletins de paie".into(),
+                    reason: "queue".into(),
+                });
+            }
+            if name == "command_error-assign_not_agent" {
+                n.error = Some(CommandError {
+                    command: "#assign stagiaire@mairie-exemple.fr".into(),
+                    reason: "assign_not_agent".into(),
                 });
             }
             if name == "command_done-merge" {

@@ -102,7 +102,11 @@ pub(super) fn apply(
                 ticket_id: id,
                 raw_mail_id: by_sender.map(|m| m.raw_id),
                 kind: entry.kind,
-                from: by_sender.map_or(&desk_person, |m| &m.message.from),
+                from: entry
+                    .for_whom
+                    .as_ref()
+                    .or(by_sender.map(|m| &m.message.from))
+                    .unwrap_or(&desk_person),
                 at: now,
                 body: &entry.body,
                 message_id: by_sender.and_then(|m| m.message.message_id.as_deref()),

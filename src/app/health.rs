@@ -11,6 +11,7 @@ use chrono::NaiveDateTime;
 use super::alerts::enqueue_alert;
 use super::Desk;
 use crate::clock::Clock;
+use crate::config::ImapSettings;
 use crate::outbound::dispatch::Report;
 use crate::store::health::{self, Health};
 use crate::store::{outbox, AnyConnection, StoreResult};
@@ -193,12 +194,12 @@ fn works(
     Ok(!desk.settings.alerts.to.is_empty())
 }
 
-fn mailbox(desk: &Desk) -> Incident<'static> {
+fn mailbox(imap: &ImapSettings) -> Incident<'static> {
     Incident {
-        component: mailbox_component(&desk.settings.imap),
+        component: mailbox_component(imap),
         down: "mailbox_down",
         recovered: "mailbox_recovered",
-        what: desk.settings.imap.url(),
+        what: imap.url(),
         log: "the support mailbox has not been read",
         log_over: "the support mailbox is read again",
     }
@@ -230,16 +231,22 @@ fn oauth(desk: &Desk, service: &str) -> Incident<'static> {
 pub fn mailbox_failed(
     conn: &mut AnyConnection,
     desk: &Desk,
+    imap: &ImapSettings,
     clock: &Clock,
     error: &str,
 ) -> StoreResult<bool> {
-    failed(conn, desk, clock, &mailbox(desk), error, false)
+    failed(conn, desk, clock, &mailbox(imap), error, false)
 }
 
 /// The mailbox was read (or its session is known alive): recorded, and
 /// the end of an alerted incident told. Returns whether a mail was queued.
-pub fn mailbox_ok(conn: &mut AnyConnection, desk: &Desk, clock: &Clock) -> StoreResult<bool> {
-    works(conn, desk, clock, &mailbox(desk))
+pub fn mailbox_ok(
+    conn: &mut AnyConnection,
+    desk: &Desk,
+    imap: &ImapSettings,
+    clock: &Clock,
+) -> StoreResult<bool> {
+    works(conn, desk, clock, &mailbox(imap))
 }
 
 /// A service's token could not be refreshed: alerted at once when only a

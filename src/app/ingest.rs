@@ -13,10 +13,11 @@ use crate::clock::Clock;
 use crate::inbound::{self, InboundMessage};
 use crate::outbound;
 use crate::store::{mails, outbox, tickets, AnyConnection, StoreResult};
+use crate::ticket::classify;
 use crate::ticket::decide::{self, Context, Mail};
 use crate::ticket::letters::Agents;
 use crate::ticket::plan::{PlanOutcome, TicketChange};
-use crate::ticket::{Attachment, Ticket};
+use crate::ticket::{Attachment, Forwarded, Ticket};
 
 /// Reading one mail may take this long; past it the mail is set aside.
 const PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -131,6 +132,7 @@ pub fn ingest_batch(
                             id,
                             raw,
                             sha256: &sha256,
+                            source: source.name,
                         };
                         guarded(|| {
                             process_parsed(conn, desk, &agents, stored, parsed, clock, post)
@@ -174,7 +176,7 @@ fn ingest_one_by_one(
             let outcome = match stored {
                 Some(state) if state != mails::state::RECEIVED => Outcome::AlreadyDone(state),
                 _ => match conn.transaction(|conn| {
-                    guarded(|| process_stored(conn, desk, id, raw, &sha256, clock))
+                    guarded(|| process_stored(conn, desk, (id, source.name), raw, &sha256, clock))
                 }) {
                     Ok(o) => o,
                     Err(e) if e.is_recoverable() => return Err(e),
@@ -208,7 +210,14 @@ pub fn process(
             if raw.state != mails::state::RECEIVED {
                 return Ok(Outcome::AlreadyDone(raw.state));
             }
-            process_stored(conn, desk, raw_id, &raw.raw, &raw.sha256, clock)
+            process_stored(
+                conn,
+                desk,
+                (raw_id, &raw.source),
+                &raw.raw,
+                &raw.sha256,
+                clock,
+            )
         })
     });
     match done {
@@ -247,7 +256,7 @@ pub fn resume_unprocessed(
 fn process_stored(
     conn: &mut AnyConnection,
     desk: &Desk,
-    raw_id: i64,
+    (raw_id, source): (i64, &str),
     raw: &[u8],
     sha256: &str,
     clock: &Clock,
@@ -257,6 +266,7 @@ fn process_stored(
         id: raw_id,
         raw,
         sha256,
+        source,
     };
     let agents = apply::agents(conn)?;
     process_parsed(conn, desk, &agents, stored, parsed, clock, &mut Post::Now)
@@ -268,6 +278,9 @@ struct StoredMail<'a> {
     id: i64,
     raw: &'a [u8],
     sha256: &'a str,
+    /// Where it was fetched: the `[[mailbox]]` it came from gives its
+    /// ticket's queue.
+    source: &'a str,
 }
 
 /// One mail: the snapshot loaded, the plan decided and applied, the raw
@@ -322,8 +335,28 @@ fn process_parsed(
             sha256: a.sha256.clone(),
         })
         .collect();
-    let subject = desk.tagger.clean(&msg.subject);
+    // "[Incident][Bloquant] …": the type and impact the requester states,
+    // left out of the ticket's subject.
+    let stated = classify::stated_in_subject(&desk.tagger.clean(&msg.subject));
+    let subject = stated.subject.clone();
+    let classified = inbound::rules::classify(
+        &desk.settings.rules,
+        &inbound::rules::Fields {
+            subject: &subject,
+            body: &msg.body,
+            from: &msg.from,
+            to: &msg.copied,
+        },
+    )
+    .with_stated(&stated);
     let authenticated = authentication(desk, &msg);
+    let forwarded = msg.forwarded.as_ref().map(|f| Forwarded {
+        from: f.from.clone(),
+        subject: f.subject.as_deref().map(|s| desk.tagger.clean(s)),
+        body: f.body.clone(),
+        note: f.note.clone(),
+        phone: f.phone.clone(),
+    });
     let sender_doubt = msg
         .sender_doubt
         .as_ref()
@@ -340,6 +373,15 @@ fn process_parsed(
         sender_doubt: sender_doubt.as_deref(),
         attachments: &attachments,
         raw_size: stored.raw.len() as u64,
+        classified: &classified,
+        phone: msg.phone.as_deref(),
+        forwarded: forwarded.as_ref(),
+        mailbox_queue: desk
+            .settings
+            .mailboxes
+            .iter()
+            .find(|m| m.key == stored.source)
+            .and_then(|m| m.queue.as_deref()),
     };
     let (matched, threaded) = if ours {
         (None, false)

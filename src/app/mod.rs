@@ -56,7 +56,7 @@ pub struct Desk {
 impl Desk {
     pub fn new(settings: Settings) -> anyhow::Result<Desk> {
         Ok(Desk {
-            tagger: SubjectTagger::new(&settings.tickets.subject_tag),
+            tagger: SubjectTagger::with_tags(&settings.policy().tags()),
             renderer: renderer(&settings)?,
             policy: settings.policy(),
             presentation: Presentation::new(&settings),

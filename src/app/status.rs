@@ -58,7 +58,9 @@ pub fn items(settings: &Settings, clock: &Clock) -> Vec<Item> {
             text: e.to_string(),
         })
     };
-    items.push(read(mailbox(&mut conn, settings, now, after), "mailbox"));
+    for m in &settings.mailboxes {
+        items.push(read(mailbox(&mut conn, &m.imap, now, after), "mailbox"));
+    }
     items.push(read(relay(&mut conn, settings, now, after), "relay"));
     items.push(read(outbox_backlog(&mut conn, now, after), "outbox"));
     items.push(read(failed_mails(&mut conn, now), "failed"));
@@ -148,13 +150,13 @@ fn ago(since: NaiveDateTime, now: NaiveDateTime) -> String {
 
 fn mailbox(
     conn: &mut store::AnyConnection,
-    settings: &Settings,
+    imap: &crate::config::ImapSettings,
     now: NaiveDateTime,
     after: Duration,
 ) -> store::StoreResult<Item> {
-    let row = store::health::get(conn, &health::mailbox_component(&settings.imap))?;
+    let row = store::health::get(conn, &health::mailbox_component(imap))?;
     let level = health::judge(row.as_ref(), now, after);
-    let name = settings.imap.url();
+    let name = imap.url();
     let text = match &row {
         None => format!("{name}: never read yet (is `guichet run` running?)"),
         Some(r) => match (health::silent_since(r), r.ok_at) {

@@ -31,6 +31,9 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut settings = settings;
     if let Some(dir) = &args.credentials {
         settings.imap.password = settings.imap.password.in_dir(dir);
+        for m in &mut settings.mailboxes {
+            m.imap.password = m.imap.password.in_dir(dir);
+        }
         settings.smtp.password = settings.smtp.password.map(|p| p.in_dir(dir));
     }
     if let Some(dir) = &settings.templates_dir {
@@ -63,38 +66,46 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let desk = std::sync::Arc::new(crate::app::Desk::new(settings.clone())?);
-    let imap = &settings.imap;
-    let imap_result = runtime.block_on(async {
-        let login = match imap.auth {
-            crate::config::Auth::Password => crate::imap::Login::password(imap)?,
-            crate::config::Auth::OAuth2 => {
-                let token = crate::app::oauth::access_token(&desk, crate::app::oauth::IMAP)
-                    .await
-                    .map_err(|e| crate::imap::ImapError::OAuth(e.to_string()))?;
-                crate::imap::Login::Bearer(token)
-            }
+    for mailbox in &settings.mailboxes {
+        let imap = &mailbox.imap;
+        // "imap" for the one mailbox of [imap]; "imap NAME" for each [[mailbox]].
+        let label = if settings.mailboxes.len() == 1 {
+            "imap".to_string()
+        } else {
+            format!("imap {}", mailbox.name)
         };
-        let mut session = crate::imap::connect(imap, &login).await?;
-        let features = crate::imap::features(&mut session).await?;
-        crate::imap::select(&mut session, &imap.mailbox).await?;
-        let waiting = crate::imap::uids_after(&mut session, 0, None).await?.len();
-        let _ = session.logout().await;
-        Ok::<_, crate::imap::ImapError>((features, waiting))
-    });
-    match imap_result {
-        Ok((f, waiting)) => println!(
-            "imap: ok ({}@{}:{}, {} message(s) in {}, IDLE {}, MOVE {})",
-            imap.username,
-            imap.host,
-            imap.port,
-            waiting,
-            imap.mailbox,
-            if f.idle { "yes" } else { "no" },
-            if f.r#move { "yes" } else { "no" }
-        ),
-        Err(e) => {
-            ok = false;
-            println!("imap: FAILED: {}:{}: {e}", imap.host, imap.port);
+        let imap_result = runtime.block_on(async {
+            let login = match imap.auth {
+                crate::config::Auth::Password => crate::imap::Login::password(imap)?,
+                crate::config::Auth::OAuth2 => {
+                    let token = crate::app::oauth::access_token(&desk, crate::app::oauth::IMAP)
+                        .await
+                        .map_err(|e| crate::imap::ImapError::OAuth(e.to_string()))?;
+                    crate::imap::Login::Bearer(token)
+                }
+            };
+            let mut session = crate::imap::connect(imap, &login).await?;
+            let features = crate::imap::features(&mut session).await?;
+            crate::imap::select(&mut session, &imap.mailbox).await?;
+            let waiting = crate::imap::uids_after(&mut session, 0, None).await?.len();
+            let _ = session.logout().await;
+            Ok::<_, crate::imap::ImapError>((features, waiting))
+        });
+        match imap_result {
+            Ok((f, waiting)) => println!(
+                "{label}: ok ({}@{}:{}, {} message(s) in {}, IDLE {}, MOVE {})",
+                imap.username,
+                imap.host,
+                imap.port,
+                waiting,
+                imap.mailbox,
+                if f.idle { "yes" } else { "no" },
+                if f.r#move { "yes" } else { "no" }
+            ),
+            Err(e) => {
+                ok = false;
+                println!("{label}: FAILED: {}:{}: {e}", imap.host, imap.port);
+            }
         }
     }
     let smtp = &settings.smtp;

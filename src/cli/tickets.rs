@@ -24,6 +24,12 @@ pub enum TicketsCommand {
         /// Only the tickets of this organisation (as `[[organisation]]` names it)
         #[arg(long)]
         organisation: Option<String>,
+        /// Only the tickets of this queue (`-` for the desk's own)
+        #[arg(long)]
+        queue: Option<String>,
+        /// Only the tickets assigned to this agent (`-` for nobody's)
+        #[arg(long)]
+        assignee: Option<String>,
         /// At most this many, the newest
         #[arg(long)]
         limit: Option<u32>,
@@ -62,7 +68,11 @@ pub(super) fn ticket_json(t: &Ticket, tag: &str) -> serde_json::Value {
         "impact": t.impact.map(|i| i.as_str()),
         "category": t.category,
         "organisation": t.organisation,
-        "requester": person_json(&t.requester),
+        "requester": {
+            "email": t.requester.email,
+            "name": t.requester.name,
+            "phone": t.requester_phone,
+        },
         "watchers": t.watchers,
         "language": t.language.as_str(),
         "created_at": rfc3339(t.created_at),
@@ -72,6 +82,10 @@ pub(super) fn ticket_json(t: &Ticket, tag: &str) -> serde_json::Value {
         "first_answer_due": t.sla.first_answer_due.map(rfc3339),
         "resolution_due": t.sla.resolution_due.map(rfc3339),
         "first_answered_at": t.sla.first_answered_at.map(rfc3339),
+        "queue": t.queue,
+        "channel": t.channel.as_str(),
+        "opened_by": t.opened_by,
+        "assignee": t.assignee.as_ref().map(person_json),
     })
 }
 
@@ -93,12 +107,15 @@ pub(super) fn parse_number(s: &str) -> anyhow::Result<TicketRef> {
 pub(super) fn run(cli: &Cli, cmd: &TicketsCommand) -> anyhow::Result<ExitCode> {
     let settings = super::load_settings(cli)?;
     let tag = settings.tickets.subject_tag.clone();
+    let policy = settings.policy();
     let mut conn = super::open_db(&settings)?;
     match cmd {
         TicketsCommand::List {
             status,
             open,
             organisation,
+            queue,
+            assignee,
             limit,
             json,
         } => {
@@ -112,20 +129,29 @@ pub(super) fn run(cli: &Cli, cmd: &TicketsCommand) -> anyhow::Result<ExitCode> {
                 status,
                 open: *open,
                 organisation: organisation.clone(),
+                queue: queue
+                    .as_deref()
+                    .map(|q| if q == "-" { "" } else { q }.to_string()),
+                assignee: assignee.clone(),
                 limit: limit.map(i64::from),
             };
             let list = tickets::list(&mut conn, &filter)?;
             if *json {
-                let all: Vec<_> = list.iter().map(|t| ticket_json(t, &tag)).collect();
+                let all: Vec<_> = list
+                    .iter()
+                    .map(|t| ticket_json(t, policy.tag_of(t.queue.as_deref())))
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 for t in &list {
                     println!(
-                        "{}  {:<11}  {:<30}  {:<20}  {}",
-                        t.number.display(&tag),
+                        "{}  {:<11}  {:<30}  {:<20}  {:<10}  {:<24}  {}",
+                        t.number.display(policy.tag_of(t.queue.as_deref())),
                         t.status.as_str(),
                         t.requester.email,
                         t.organisation.as_deref().unwrap_or("-"),
+                        t.queue.as_deref().unwrap_or("-"),
+                        t.assignee.as_ref().map_or("-", |a| a.email.as_str()),
                         t.subject
                     );
                 }
@@ -146,11 +172,15 @@ pub(super) fn run(cli: &Cli, cmd: &TicketsCommand) -> anyhow::Result<ExitCode> {
             };
             let thread = tickets::thread(&mut conn, id)?;
             if *json {
-                let mut obj = ticket_json(&t, &tag);
+                let mut obj = ticket_json(&t, policy.tag_of(t.queue.as_deref()));
                 obj["messages"] = serde_json::to_value(&thread)?;
                 println!("{}", serde_json::to_string_pretty(&obj)?);
             } else {
-                println!("{} {}", t.number.display(&tag), t.subject);
+                println!(
+                    "{} {}",
+                    t.number.display(policy.tag_of(t.queue.as_deref())),
+                    t.subject
+                );
                 println!(
                     "status: {}{}",
                     t.status,

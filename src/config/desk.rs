@@ -1,14 +1,17 @@
 //! How the desk is organised: its opening hours (`[hours]`), its service
-//! levels (`[sla]`) and its member organisations (`[[organisation]]`),
-//! read into the domain's types.
+//! levels (`[sla]`), its member organisations (`[[organisation]]`), its
+//! queues (`[[queue]]`) and its routing rules (`[[rule]]`), read into the
+//! domain's types.
 
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 
 use super::reader::Reader;
+use crate::inbound::rules::{compile, Field, Rule, Sets};
 use crate::ticket::calendar::{weekday_index, Calendar, Holidays, Hours, Range};
-use crate::ticket::policy::Organisation;
+use crate::ticket::policy::{Organisation, Queue};
 use crate::ticket::sla::{Sla, Targets};
+use crate::ticket::{Impact, TicketType};
 
 /// `[hours]`.
 #[derive(Clone, Debug)]
@@ -227,6 +230,151 @@ pub(super) fn organisations(root: &mut Reader) -> Vec<Organisation> {
         }
         r.finish();
         out.push(Organisation { name, domains });
+    }
+    out
+}
+
+/// A queue's or a mailbox's name: one word (letters, digits, - or _).
+/// Empty is reported as missing elsewhere.
+pub(super) fn is_one_word(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+}
+
+/// `[[queue]]`: each a name, the addresses that route to it, where its
+/// tickets are told.
+pub(super) fn queues(root: &mut Reader) -> Vec<Queue> {
+    let mut out: Vec<Queue> = Vec::new();
+    for mut r in root.tables("queue") {
+        let name = r.string("name");
+        if !is_one_word(&name) {
+            r.problem("name", "must be one word (letters, digits, - or _)");
+        } else if out.iter().any(|q| q.name.eq_ignore_ascii_case(&name)) {
+            r.problem("name", &format!("{name:?} is listed twice"));
+        }
+        let addresses = r.address_list("addresses");
+        for a in &addresses {
+            if let Some(q) = out.iter().find(|q| q.addresses.contains(a)) {
+                r.problem("addresses", &format!("{a} already routes to {:?}", q.name));
+            }
+        }
+        let agent_notify = r.address_list("agent_notify");
+        let subject_tag = r.opt_string("subject_tag");
+        if let Some(tag) = &subject_tag {
+            if tag.is_empty()
+                || !tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                r.problem("subject_tag", "must be letters, digits, - or _");
+            }
+        }
+        r.finish();
+        out.push(Queue {
+            name,
+            addresses,
+            agent_notify,
+            subject_tag,
+        });
+    }
+    out
+}
+
+/// `[[rule]]`: conditions (`if_subject`, `if_body`, `if_from`, `if_to`,
+/// case-insensitive regexes, all of which must match) and what it sets
+/// (`set_category`, `set_type`, `set_impact`, `set_queue`,
+/// `set_organisation`).
+pub(super) fn rules(
+    root: &mut Reader,
+    queues: &[Queue],
+    organisations: &[Organisation],
+) -> Vec<Rule> {
+    let mut out = Vec::new();
+    for (i, mut r) in root.tables("rule").into_iter().enumerate() {
+        let mut conditions = Vec::new();
+        for (key, field) in [
+            ("if_subject", Field::Subject),
+            ("if_body", Field::Body),
+            ("if_from", Field::From),
+            ("if_to", Field::To),
+        ] {
+            let Some(pattern) = r.opt_string(key) else {
+                continue;
+            };
+            match compile(&pattern) {
+                Ok(re) => conditions.push((field, re)),
+                Err(e) => {
+                    let e = e.to_string();
+                    let last = e.lines().last().unwrap_or("").trim().to_string();
+                    r.problem(key, &format!("not a valid regex: {last}"));
+                }
+            }
+        }
+        let ticket_type = r.opt_string("set_type").and_then(|t| {
+            TicketType::parse(&t).or_else(|| {
+                r.problem(
+                    "set_type",
+                    "must be \"request\", \"incident\" or \"information\"",
+                );
+                None
+            })
+        });
+        let impact = r.opt_string("set_impact").and_then(|t| {
+            Impact::parse(&t).or_else(|| {
+                r.problem(
+                    "set_impact",
+                    "must be \"blocking\", \"important\" or \"normal\"",
+                );
+                None
+            })
+        });
+        let queue = r.opt_string("set_queue").and_then(|q| {
+            match queues.iter().find(|x| x.name.eq_ignore_ascii_case(&q)) {
+                Some(x) => Some(x.name.clone()),
+                None => {
+                    r.problem("set_queue", &format!("no [[queue]] is named {q:?}"));
+                    None
+                }
+            }
+        });
+        let organisation = r.opt_string("set_organisation").and_then(|o| {
+            if organisations.is_empty() || organisations.iter().any(|x| x.name == o) {
+                Some(o)
+            } else {
+                r.problem(
+                    "set_organisation",
+                    &format!("no [[organisation]] is named {o:?}"),
+                );
+                None
+            }
+        });
+        let sets = Sets {
+            category: r
+                .opt_string("set_category")
+                .filter(|c| !c.trim().is_empty()),
+            ticket_type,
+            impact,
+            queue,
+            organisation,
+        };
+        if conditions.is_empty() {
+            r.problem(
+                "if_subject",
+                "a rule needs a condition: if_subject, if_body, if_from or if_to",
+            );
+        }
+        if sets == Sets::default() {
+            r.problem(
+                "set_category",
+                "a rule needs something to set: set_category, set_type, set_impact, set_queue or set_organisation",
+            );
+        }
+        r.finish();
+        out.push(Rule {
+            number: i + 1,
+            conditions,
+            sets,
+        });
     }
     out
 }

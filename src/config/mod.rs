@@ -135,6 +135,18 @@ impl ImapSettings {
     }
 }
 
+/// One mailbox the daemon fetches, and the queue its new tickets go to.
+#[derive(Clone, Debug)]
+pub struct MailboxSettings {
+    pub name: String,
+    pub queue: Option<String>,
+    /// What its fetch cursor and its mails' source are named by: the IMAP
+    /// folder for `[imap]` (as before `[[mailbox]]`), "NAME/FOLDER" for a
+    /// `[[mailbox]]`.
+    pub key: String,
+    pub imap: ImapSettings,
+}
+
 #[derive(Clone, Debug)]
 pub struct SmtpSettings {
     pub host: String,
@@ -190,6 +202,8 @@ pub struct TicketSettings {
     pub closed_grace: Duration,
     /// Whether the people the requester put in copy become watchers.
     pub cc_become_watchers: bool,
+    /// An agent's first answer on an unassigned ticket assigns it to them.
+    pub assign_on_first_reply: bool,
 }
 
 impl Settings {
@@ -198,9 +212,19 @@ impl Settings {
     /// they talk to IMAP or SMTP.
     pub fn secrets_readable(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
-        let imap_password = (self.imap.auth == Auth::Password).then_some(&self.imap.password);
+        for m in &self.mailboxes {
+            if m.imap.auth == Auth::Password {
+                if let Err(why) = m.imap.password.read() {
+                    let key = if m.name == "main" && m.key == m.imap.mailbox {
+                        "imap.password_file".to_string()
+                    } else {
+                        format!("mailbox {:?}: password_file", m.name)
+                    };
+                    problems.push(format!("{key}: {why}"));
+                }
+            }
+        }
         let secrets = [
-            ("imap.password_file", imap_password),
             ("smtp.password_file", self.smtp.password.as_ref()),
             (
                 "oauth2.client_secret_file",
@@ -247,6 +271,8 @@ impl Settings {
             calendar: self.hours.calendar.clone(),
             sla: self.sla.clone(),
             organisations: self.organisations.clone(),
+            queues: self.queues.clone(),
+            assign_on_first_reply: t.assign_on_first_reply,
         }
     }
 }
@@ -277,7 +303,12 @@ pub struct SecuritySettings {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: String,
+    /// The first mailbox (`[imap]`, else the first `[[mailbox]]`): the
+    /// account `oauth login imap` signs in.
     pub imap: ImapSettings,
+    /// Every mailbox fetched: `[imap]` (named "main"), then each
+    /// `[[mailbox]]`.
+    pub mailboxes: Vec<MailboxSettings>,
     pub smtp: SmtpSettings,
     pub tickets: TicketSettings,
     pub security: SecuritySettings,
@@ -294,6 +325,9 @@ pub struct Settings {
     pub hours: HoursSettings,
     pub sla: Option<crate::ticket::sla::Sla>,
     pub organisations: Vec<crate::ticket::policy::Organisation>,
+    pub queues: Vec<crate::ticket::policy::Queue>,
+    /// `[[rule]]`, in order.
+    pub rules: Vec<crate::inbound::rules::Rule>,
 }
 
 /// How log lines are written (`[log] format`).
@@ -375,46 +409,47 @@ impl Settings {
         }
         database.finish();
 
-        let mut imap = root.section("imap");
-        let imap_host = imap.string("host");
-        let imap_tls = imap.tls("tls", Tls::Implicit, &imap_host);
-        let imap_port = imap.port(
-            "port",
-            match imap_tls {
-                Tls::Implicit => 993,
-                _ => 143,
-            },
-        );
-        let imap_ca = imap.existing_file("ca_file");
-        let imap_username = imap.string("username");
-        let imap_auth = imap.auth();
-        let imap_password = imap
-            .password(imap_auth == Auth::Password)
-            .unwrap_or_else(|| Secret::new(""));
-        let mailbox = imap.string_or("mailbox", "INBOX");
-        let after_processing = match imap.string_or("after_processing", "move").as_str() {
-            "move" => AfterProcessing::Move,
-            "flag" => AfterProcessing::Flag,
-            "delete" => AfterProcessing::Delete,
-            _ => {
-                imap.problem(
-                    "after_processing",
-                    "must be \"move\", \"flag\" or \"delete\"",
-                );
-                AfterProcessing::Move
-            }
-        };
-        let processed_mailbox = imap.string_or("processed_mailbox", "Processed");
-        let failed_mailbox = imap.string_or("failed_mailbox", "Failed");
-        if processed_mailbox == mailbox || failed_mailbox == mailbox {
-            imap.problem(
-                "processed_mailbox",
-                "processed_mailbox and failed_mailbox must differ from mailbox",
-            );
+        // [imap], the one-mailbox form, and [[mailbox]]: several, each
+        // with its name and queue and every [imap] key.
+        let mut mailboxes: Vec<MailboxSettings> = Vec::new();
+        let has_imap = root.has("imap");
+        let listed = root.tables("mailbox");
+        if has_imap || listed.is_empty() {
+            let mut imap = root.section("imap");
+            let settings = imap_settings(&mut imap);
+            imap.finish();
+            mailboxes.push(MailboxSettings {
+                name: "main".into(),
+                queue: None,
+                key: settings.mailbox.clone(),
+                imap: settings,
+            });
         }
-        let poll_interval = imap.duration_or("poll_interval", Duration::from_secs(60));
-        let idle = imap.bool_or("idle", true);
-        imap.finish();
+        for mut r in listed {
+            let name = r.string("name");
+            if !desk::is_one_word(&name) {
+                r.problem("name", "must be one word (letters, digits, - or _)");
+            } else if mailboxes.iter().any(|m| m.name == name) {
+                r.problem("name", &format!("{name:?} is listed twice"));
+            }
+            let queue = r.opt_string("queue");
+            let settings = imap_settings(&mut r);
+            if let Some(other) = mailboxes.iter().find(|m| m.imap.url() == settings.url()) {
+                r.problem("mailbox", &format!("the same mailbox as {:?}", other.name));
+            }
+            r.finish();
+            mailboxes.push(MailboxSettings {
+                key: format!("{name}/{}", settings.mailbox),
+                name,
+                queue,
+                imap: settings,
+            });
+        }
+        let imap_auth = if mailboxes.iter().any(|m| m.imap.auth == Auth::OAuth2) {
+            Auth::OAuth2
+        } else {
+            Auth::Password
+        };
 
         let mut smtp = root.section("smtp");
         let smtp_host = smtp.string("host");
@@ -523,6 +558,7 @@ impl Settings {
         let duplicate_window = tickets.duration_or("duplicate_window", Duration::from_secs(86_400));
         let closed_grace = tickets.duration_or("closed_grace", Duration::from_secs(7 * 86_400));
         let cc_become_watchers = tickets.bool_or("cc_become_watchers", false);
+        let assign_on_first_reply = tickets.bool_or("assign_on_first_reply", true);
         tickets.finish();
 
         let mut security = root.section("security");
@@ -679,6 +715,21 @@ impl Settings {
         let hours = desk::hours(&mut root, zone);
         let sla = desk::sla(&mut root, &hours.calendar);
         let organisations = desk::organisations(&mut root);
+        let queues = desk::queues(&mut root);
+        let rules = desk::rules(&mut root, &queues, &organisations);
+        // [[mailbox]] tables count from 1, after [imap]'s "main" if any.
+        let first = usize::from(!has_imap && !mailboxes.is_empty());
+        for (i, m) in mailboxes.iter_mut().enumerate() {
+            if let Some(q) = &m.queue {
+                match queues.iter().find(|x| x.name.eq_ignore_ascii_case(q)) {
+                    Some(x) => m.queue = Some(x.name.clone()),
+                    None => root.problem(
+                        &format!("mailbox[{}].queue", i + first),
+                        &format!("no [[queue]] is named {q:?}"),
+                    ),
+                }
+            }
+        }
 
         let mut problems = root.finish_all();
         if from.is_none() && problems.is_empty() {
@@ -689,21 +740,8 @@ impl Settings {
         }
         Ok(Settings {
             database_url,
-            imap: ImapSettings {
-                host: imap_host,
-                port: imap_port,
-                tls: imap_tls,
-                ca_file: imap_ca,
-                username: imap_username,
-                auth: imap_auth,
-                password: imap_password,
-                mailbox,
-                after_processing,
-                processed_mailbox,
-                failed_mailbox,
-                poll_interval,
-                idle,
-            },
+            imap: mailboxes[0].imap.clone(),
+            mailboxes,
             smtp: SmtpSettings {
                 host: smtp_host,
                 port: smtp_port,
@@ -733,6 +771,7 @@ impl Settings {
                 duplicate_window,
                 closed_grace,
                 cc_become_watchers,
+                assign_on_first_reply,
             },
             security: SecuritySettings {
                 trusted_authserv_id,
@@ -749,7 +788,66 @@ impl Settings {
             hours,
             sla,
             organisations,
+            queues,
+            rules,
         })
+    }
+}
+
+/// The keys of `[imap]` and of each `[[mailbox]]`.
+fn imap_settings(imap: &mut Reader) -> ImapSettings {
+    let imap_host = imap.string("host");
+    let imap_tls = imap.tls("tls", Tls::Implicit, &imap_host);
+    let imap_port = imap.port(
+        "port",
+        match imap_tls {
+            Tls::Implicit => 993,
+            _ => 143,
+        },
+    );
+    let imap_ca = imap.existing_file("ca_file");
+    let imap_username = imap.string("username");
+    let imap_auth = imap.auth();
+    let imap_password = imap
+        .password(imap_auth == Auth::Password)
+        .unwrap_or_else(|| Secret::new(""));
+    let mailbox = imap.string_or("mailbox", "INBOX");
+    let after_processing = match imap.string_or("after_processing", "move").as_str() {
+        "move" => AfterProcessing::Move,
+        "flag" => AfterProcessing::Flag,
+        "delete" => AfterProcessing::Delete,
+        _ => {
+            imap.problem(
+                "after_processing",
+                "must be \"move\", \"flag\" or \"delete\"",
+            );
+            AfterProcessing::Move
+        }
+    };
+    let processed_mailbox = imap.string_or("processed_mailbox", "Processed");
+    let failed_mailbox = imap.string_or("failed_mailbox", "Failed");
+    if processed_mailbox == mailbox || failed_mailbox == mailbox {
+        imap.problem(
+            "processed_mailbox",
+            "processed_mailbox and failed_mailbox must differ from mailbox",
+        );
+    }
+    let poll_interval = imap.duration_or("poll_interval", Duration::from_secs(60));
+    let idle = imap.bool_or("idle", true);
+    ImapSettings {
+        host: imap_host,
+        port: imap_port,
+        tls: imap_tls,
+        ca_file: imap_ca,
+        username: imap_username,
+        auth: imap_auth,
+        password: imap_password,
+        mailbox,
+        after_processing,
+        processed_mailbox,
+        failed_mailbox,
+        poll_interval,
+        idle,
     }
 }
 
@@ -954,6 +1052,148 @@ domains = []
             all.contains("hours.monday: no opening hours on any day"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn queues_and_rules() {
+        let desk = format!(
+            r#"{GOOD}assign_on_first_reply = false
+[[queue]]
+name = "dsin"
+addresses = ["Help@Univ.example"]
+agent_notify = ["dsin-agents@univ.example"]
+[[queue]]
+name = "grh"
+addresses = ["rh@univ.example"]
+[[organisation]]
+name = "Université"
+domains = ["univ.example"]
+[[rule]]
+if_subject = "paie|bulletin"
+set_category = "GRH"
+set_queue = "GRH"
+[[rule]]
+if_from = "@univ\\.example>?$"
+if_body = "urgent"
+set_impact = "important"
+set_organisation = "Université"
+"#
+        );
+        let s = Settings::parse(&desk).unwrap();
+        assert!(!s.tickets.assign_on_first_reply);
+        assert_eq!(s.queues[0].addresses, ["help@univ.example"]);
+        assert_eq!(s.queues[1].agent_notify, Vec::<String>::new());
+        assert_eq!(s.rules.len(), 2);
+        assert_eq!(s.rules[0].sets.queue.as_deref(), Some("grh"));
+        assert_eq!(s.rules[1].number, 2);
+        assert_eq!(s.rules[1].conditions.len(), 2);
+        let p = s.policy();
+        assert_eq!(p.notify_of(Some("grh")), ["sau@example.test"]);
+        assert_eq!(p.notify_of(Some("dsin")), ["dsin-agents@univ.example"]);
+        assert!(p.is_agent_notify("dsin-agents@univ.example"));
+        assert!(p.is_desk_address("rh@univ.example"));
+
+        let bad = format!(
+            r#"{GOOD}[[queue]]
+name = "dsin info"
+addresses = ["not an address"]
+[[queue]]
+name = "grh"
+addresses = ["rh@univ.example"]
+[[queue]]
+name = "GRH"
+addresses = ["rh@univ.example"]
+[[rule]]
+if_subject = "paie("
+set_queue = "compta"
+set_type = "bug"
+set_impact = "urgent"
+set_organisation = "Nobody"
+[[rule]]
+set_category = "x"
+[[rule]]
+if_to = "rh@"
+colour = "blue"
+"#
+        );
+        let all = Settings::parse(&bad).unwrap_err().join("\n");
+        for expected in [
+            "queue[1].name: must be one word",
+            "queue[1].addresses[0]: not an email address",
+            "queue[3].name: \"GRH\" is listed twice",
+            "queue[3].addresses: rh@univ.example already routes to \"grh\"",
+            "rule[1].if_subject: not a valid regex",
+            "rule[1].set_queue: no [[queue]] is named \"compta\"",
+            "rule[1].set_type: must be",
+            "rule[1].set_impact: must be",
+            "rule[2].if_subject: a rule needs a condition",
+            "rule[3].set_category: a rule needs something to set",
+            "rule[3].colour: unknown key",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn several_mailboxes() {
+        let s = Settings::parse(GOOD).unwrap();
+        assert_eq!(s.mailboxes.len(), 1);
+        assert_eq!(
+            (s.mailboxes[0].name.as_str(), s.mailboxes[0].key.as_str()),
+            ("main", "INBOX")
+        );
+        let rh = r#"
+[[queue]]
+name = "grh"
+[[mailbox]]
+name = "rh"
+queue = "GRH"
+host = "imap.univ.example"
+username = "rh@univ.example"
+password = "x"
+mailbox = "INBOX"
+"#;
+        let s = Settings::parse(&format!("{GOOD}{rh}")).unwrap();
+        assert_eq!(s.mailboxes.len(), 2);
+        let m = &s.mailboxes[1];
+        assert_eq!(
+            (m.name.as_str(), m.queue.as_deref(), m.key.as_str()),
+            ("rh", Some("grh"), "rh/INBOX")
+        );
+        assert_eq!(m.imap.port, 993);
+        // [[mailbox]] alone: the first one is the desk's [imap].
+        let without_imap = GOOD
+            .replace("[imap]", "[unused]")
+            .lines()
+            .filter(|l| !l.starts_with("[unused]"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let without_imap: String = without_imap
+            .split("\n[smtp]")
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part.split("\nhost").next().unwrap().to_string()
+                } else {
+                    format!("\n[smtp]{part}")
+                }
+            })
+            .collect();
+        let s = Settings::parse(&format!("{without_imap}{rh}")).unwrap();
+        assert_eq!(s.mailboxes.len(), 1);
+        assert_eq!(s.imap.username, "rh@univ.example");
+        let bad = format!(
+            "{GOOD}{}\n[[mailbox]]\nname = \"rh\"\nqueue = \"compta\"\nhost = \"imap.univ.example\"\nusername = \"rh@univ.example\"\npassword = \"x\"\n",
+            rh
+        );
+        let all = Settings::parse(&bad).unwrap_err().join("\n");
+        for expected in [
+            "mailbox[2].name: \"rh\" is listed twice",
+            "mailbox[2].mailbox: the same mailbox as \"rh\"",
+            "mailbox[2].queue: no [[queue]] is named \"compta\"",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+        }
     }
 
     #[test]

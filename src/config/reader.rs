@@ -54,6 +54,11 @@ impl Reader {
         }
     }
 
+    /// Whether the key is there at all.
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.table.contains_key(key)
+    }
+
     /// The tables of an array of tables (`[[key]]`), each read on its
     /// own, its problems named `key[1]`, `key[2]`… as an administrator
     /// counts them.

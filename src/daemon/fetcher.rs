@@ -14,6 +14,7 @@ use super::{sleep_or_stop, Heartbeats, WORK_BUDGET};
 use crate::app::{self, Desk, Outcome, Source};
 use crate::clock::jittered;
 use crate::clock::Clock;
+use crate::config::{ImapSettings, MailboxSettings};
 use crate::imap::{self, Features, ImapError, Session};
 use crate::store::{self, blocking as db, cursors, AnyConnection, StoreError};
 
@@ -44,8 +45,10 @@ pub struct CycleReport {
 }
 
 /// Logs in and prepares the mailboxes mail is moved to.
-pub(super) async fn open_session(desk: &Desk) -> Result<(Session, Features), ImapError> {
-    let settings = &desk.settings.imap;
+pub(super) async fn open_session(
+    desk: &Desk,
+    settings: &ImapSettings,
+) -> Result<(Session, Features), ImapError> {
     let login = match settings.auth {
         crate::config::Auth::Password => imap::Login::password(settings)?,
         crate::config::Auth::OAuth2 => imap::Login::Bearer(
@@ -71,7 +74,7 @@ pub(super) async fn fetch_cycle(
     session: &mut Session,
     features: Features,
     conn: &mut AnyConnection,
-    desk: &Desk,
+    (desk, mailbox_settings): (&Desk, &MailboxSettings),
     clock: &Clock,
     guard: &CycleGuard<'_>,
 ) -> Result<CycleReport, CycleError> {
@@ -83,9 +86,11 @@ pub(super) async fn fetch_cycle(
     if !lease.renew(conn)? {
         return Err(CycleError::LeaseLost);
     }
-    let settings = &desk.settings.imap;
-    let mailbox = settings.mailbox.as_str();
-    let uidvalidity = imap::select(session, mailbox).await?;
+    let settings = &mailbox_settings.imap;
+    // The cursor and the mails' source are named by the mailbox's key;
+    // the folder selected is its IMAP name.
+    let mailbox = mailbox_settings.key.as_str();
+    let uidvalidity = imap::select(session, &settings.mailbox).await?;
     let cursor = db(|| cursors::get(conn, mailbox))?;
     let after = match cursor {
         Some(c) if c.uidvalidity == i64::from(uidvalidity) => c.last_uid as u32,
@@ -329,6 +334,9 @@ struct FetchLoop {
     /// When the mailbox's health was last recorded as good.
     ok_recorded: std::sync::Mutex<Option<std::time::Instant>>,
     beats: Arc<Heartbeats>,
+    /// The mailbox this loop fetches, and its heartbeat's name.
+    mailbox: MailboxSettings,
+    task: &'static str,
 }
 
 impl FetchLoop {
@@ -360,7 +368,7 @@ impl FetchLoop {
         if recorded.is_some_and(|t| t.elapsed() < HEALTH_EVERY) {
             return;
         }
-        match db(|| app::health::mailbox_ok(conn, desk, clock)) {
+        match db(|| app::health::mailbox_ok(conn, desk, &self.mailbox.imap, clock)) {
             Ok(queued) => {
                 *recorded = Some(std::time::Instant::now());
                 if queued {
@@ -373,7 +381,7 @@ impl FetchLoop {
 
     /// The fetcher will beat again within `within` (a wait, then a step).
     fn beat(&self, within: Duration) {
-        self.beats.beat("fetcher", within + WAIT_MARGIN);
+        self.beats.beat(self.task, within + WAIT_MARGIN);
     }
 }
 
@@ -385,14 +393,16 @@ const HEALTH_EVERY: Duration = Duration::from_secs(60);
 const WAIT_MARGIN: Duration = Duration::from_secs(10);
 
 pub(super) async fn fetcher_loop(
-    desk: Arc<Desk>,
+    (desk, mailbox, task): (Arc<Desk>, MailboxSettings, &'static str),
     clock: Clock,
     mut stop: watch::Receiver<bool>,
     wake_dispatcher: Arc<Notify>,
     beats: Arc<Heartbeats>,
 ) {
     let mut state = FetchLoop {
-        lease: Lease::for_mailbox(&desk),
+        lease: Lease::for_mailbox(&mailbox.imap),
+        mailbox,
+        task,
         failing_since: std::sync::Mutex::new(None),
         said_standing_by: std::sync::atomic::AtomicBool::new(false),
         backoff: MIN_BACKOFF,
@@ -485,7 +495,10 @@ pub(super) async fn fetcher_loop(
                 // and the administrators alerted past [alerts] after.
                 if let CycleError::Imap(why) = &e {
                     *state.ok_recorded.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                    match db(|| app::health::mailbox_failed(c, &desk, &clock, &why.to_string())) {
+                    let imap = &state.mailbox.imap;
+                    match db(|| {
+                        app::health::mailbox_failed(c, &desk, imap, &clock, &why.to_string())
+                    }) {
                         Ok(true) => wake_dispatcher.notify_one(),
                         Ok(false) => {}
                         Err(e) => tracing::error!("could not record the mailbox's failure: {e}"),
@@ -502,10 +515,17 @@ pub(super) async fn fetcher_loop(
                 }
                 let what = match &e {
                     CycleError::Store(_) => "the database".to_string(),
-                    _ => format!(
-                        "the mailbox ({}:{})",
-                        desk.settings.imap.host, desk.settings.imap.port
-                    ),
+                    // "the mailbox (host:port)" for [imap]; a [[mailbox]]
+                    // is named.
+                    _ => {
+                        let m = &state.mailbox;
+                        let name = if m.key == m.imap.mailbox {
+                            String::new()
+                        } else {
+                            format!(" {}", m.name)
+                        };
+                        format!("the mailbox{name} ({}:{})", m.imap.host, m.imap.port)
+                    }
                 };
                 state.failing(&clock, &what, &e);
                 if state.wait_backoff(&mut stop).await {
@@ -537,10 +557,11 @@ async fn fetch_session(
     wake_dispatcher: &Notify,
     state: &mut FetchLoop,
 ) -> Result<(), CycleError> {
-    let (mut session, features) = open_session(desk).await?;
+    let mailbox = state.mailbox.clone();
+    let (mut session, features) = open_session(desk, &mailbox.imap).await?;
     state.mailbox_ok(conn, desk, clock, wake_dispatcher);
     let lease = &state.lease;
-    let settings = &desk.settings.imap;
+    let settings = &mailbox.imap;
     let use_idle = settings.idle && features.idle;
     tracing::info!(
         host = %settings.host,
@@ -558,9 +579,17 @@ async fn fetch_session(
             let guard = CycleGuard {
                 stop,
                 lease,
-                progress: &|| beats.beat("fetcher", WORK_BUDGET),
+                progress: &|| beats.beat(state.task, WORK_BUDGET),
             };
-            let report = fetch_cycle(&mut session, features, conn, desk, clock, &guard).await?;
+            let report = fetch_cycle(
+                &mut session,
+                features,
+                conn,
+                (desk, &mailbox),
+                clock,
+                &guard,
+            )
+            .await?;
             app::metrics::fetched(report.fetched, report.created, report.added, report.failed);
             last_fetch = std::time::Instant::now();
             state.backoff = MIN_BACKOFF;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::app::Desk;
 use crate::clock::Clock;
+use crate::config::ImapSettings;
 use crate::store::{self, blocking as db, AnyConnection, StoreError};
 
 /// How long a fetch lease lasts without renewal: another daemon takes the
@@ -21,9 +21,9 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub fn for_mailbox(desk: &Desk) -> Lease {
+    pub fn for_mailbox(imap: &ImapSettings) -> Lease {
         Lease {
-            name: format!("fetch {}", desk.settings.imap.url()),
+            name: format!("fetch {}", imap.url()),
             holder: crate::instance::id().to_string(),
         }
     }

@@ -50,20 +50,34 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         );
     }
     let (_tx, stop) = watch::channel(false);
-    let lease = Lease::for_mailbox(&desk);
-    // A mailbox that cannot be read does not keep the scheduler and the
-    // outbox from running: the error is returned once they have.
+    // A mailbox that cannot be read keeps neither the other mailboxes nor
+    // the scheduler and the outbox from running: the first error is
+    // returned once they have.
     let mut fetch_error = None;
-    let report = if lease.renew(&mut conn)? {
-        let fetched = match open_session(&desk).await {
+    let mut report = CycleReport::default();
+    for mailbox in &desk.settings.mailboxes {
+        let lease = Lease::for_mailbox(&mailbox.imap);
+        if !lease.renew(&mut conn)? {
+            let who = lease.other_holder(&mut conn).unwrap_or_default();
+            tracing::info!(holder = %who, mailbox = %mailbox.name, "another daemon fetches this mailbox; not fetching");
+            continue;
+        }
+        let fetched = match open_session(&desk, &mailbox.imap).await {
             Ok((mut session, features)) => {
                 let guard = CycleGuard {
                     stop: &stop,
                     lease: &lease,
                     progress: &|| (),
                 };
-                let report =
-                    fetch_cycle(&mut session, features, &mut conn, &desk, &clock, &guard).await;
+                let report = fetch_cycle(
+                    &mut session,
+                    features,
+                    &mut conn,
+                    (&desk, mailbox),
+                    &clock,
+                    &guard,
+                )
+                .await;
                 let _ = session.logout().await;
                 report
             }
@@ -72,23 +86,26 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         lease.release(&mut conn);
         match fetched {
             Ok(r) => {
-                db(|| app::health::mailbox_ok(&mut conn, &desk, &clock))?;
-                r
+                db(|| app::health::mailbox_ok(&mut conn, &desk, &mailbox.imap, &clock))?;
+                report.fetched += r.fetched;
+                report.created += r.created;
+                report.added += r.added;
+                report.failed += r.failed;
+                report.skipped += r.skipped;
             }
             Err(e) => {
                 if let fetcher::CycleError::Imap(why) = &e {
                     let why = why.to_string();
-                    db(|| app::health::mailbox_failed(&mut conn, &desk, &clock, &why))?;
+                    db(|| {
+                        app::health::mailbox_failed(&mut conn, &desk, &mailbox.imap, &clock, &why)
+                    })?;
                 }
-                fetch_error = Some(anyhow::Error::from(e));
-                CycleReport::default()
+                let e = anyhow::Error::from(e).context(format!("mailbox {}", mailbox.name));
+                tracing::error!("{e:#}");
+                fetch_error.get_or_insert(e);
             }
         }
-    } else {
-        let who = lease.other_holder(&mut conn).unwrap_or_default();
-        tracing::info!(holder = %who, "another daemon fetches this mailbox; not fetching");
-        CycleReport::default()
-    };
+    }
     if fetch_error.is_none() {
         tracing::info!(
             fetched = report.fetched,
@@ -266,16 +283,26 @@ fn start_tasks(desk: &Arc<Desk>, clock: Clock, beats: &Arc<Heartbeats>) -> anyho
     let (stop_tx, stop_rx) = watch::channel(false);
     let wake_dispatcher = Arc::new(Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(named(
-        "fetcher",
-        fetcher::fetcher_loop(
-            Arc::clone(desk),
-            clock,
-            stop_rx.clone(),
-            Arc::clone(&wake_dispatcher),
-            Arc::clone(beats),
-        ),
-    ));
+    // A fetcher per mailbox, each with its own lease and backoff: one
+    // that fails keeps none of the others from fetching.
+    beats.clear();
+    for (i, mailbox) in desk.settings.mailboxes.iter().enumerate() {
+        let task: &'static str = if i == 0 {
+            "fetcher"
+        } else {
+            Box::leak(format!("fetcher of mailbox {}", mailbox.name).into_boxed_str())
+        };
+        tasks.spawn(named(
+            task,
+            fetcher::fetcher_loop(
+                (Arc::clone(desk), mailbox.clone(), task),
+                clock,
+                stop_rx.clone(),
+                Arc::clone(&wake_dispatcher),
+                Arc::clone(beats),
+            ),
+        ));
+    }
     tasks.spawn(named(
         "dispatcher",
         dispatcher_loop(

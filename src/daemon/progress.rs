@@ -21,6 +21,12 @@ impl Heartbeats {
         due.insert(task, Instant::now() + within);
     }
 
+    /// Forgets every promise: the tasks are started anew (a reload may
+    /// have removed a mailbox, whose fetcher will never beat again).
+    pub fn clear(&self) {
+        self.due.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// The task most past its promise, and by how much, if any is.
     pub fn late(&self) -> Option<(&'static str, Duration)> {
         let now = Instant::now();

@@ -5,12 +5,15 @@
 pub mod auth;
 pub mod bounce;
 pub mod classify;
+pub mod forward;
 pub mod html;
 pub mod hygiene;
+pub mod phone;
 pub mod quote;
 pub mod reader;
 pub mod reference;
 pub mod rfc2231;
+pub mod rules;
 pub mod tnef;
 pub mod uuencode;
 
@@ -62,6 +65,10 @@ pub struct InboundMessage {
     pub text: String,
     /// What the sender wrote, without quoted history nor signature.
     pub body: String,
+    /// The phone number in the sender's signature, if any.
+    pub phone: Option<String>,
+    /// A mail forwarded in this one, inline or attached.
+    pub forwarded: Option<ForwardedMail>,
     pub attachments: Vec<InboundAttachment>,
     pub automatic: Option<Automatic>,
     /// The raw `Authentication-Results` header values (RFC 8601).
@@ -72,6 +79,82 @@ pub struct InboundMessage {
     /// From headers or addresses, or a Sender of another address. Such a
     /// mail acts on no ticket.
     pub sender_doubt: Option<SenderDoubt>,
+}
+
+/// A mail forwarded in another: its sender, subject and text (quotes and
+/// signature stripped), its sender's phone, and the forwarder's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardedMail {
+    pub from: Person,
+    pub subject: Option<String>,
+    pub body: String,
+    pub phone: Option<String>,
+    pub note: String,
+}
+
+/// "TR :", "Fwd:", "FW:", "WG:", "RV:", "Enc:": a forward's subject.
+fn is_forward_subject(subject: &str) -> bool {
+    let s = subject.trim_start().to_ascii_lowercase();
+    ["tr", "fwd", "fw", "wg", "rv", "enc"].iter().any(|p| {
+        s.strip_prefix(p)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    })
+}
+
+/// The one mail attached to a forward (message/rfc822), read: who wrote
+/// it, its subject and text, and its own files (name, type, content).
+type AttachedForward = (ForwardedMail, Vec<(String, String, Vec<u8>)>);
+
+fn attached_forward(message: &mail_parser::Message<'_>) -> Option<AttachedForward> {
+    if !is_forward_subject(message.subject().unwrap_or("")) {
+        return None;
+    }
+    let mut inner = message.attachments().filter_map(|p| match &p.body {
+        PartType::Message(m) => Some(m),
+        _ => None,
+    });
+    let original = inner.next()?;
+    if inner.next().is_some() {
+        return None;
+    }
+    let (from, _) = sender(original).ok()?;
+    let has_html = original
+        .text_bodies()
+        .any(|p| matches!(p.body, PartType::Html(_)));
+    let text = body_text(original, has_html);
+    let files = original
+        .attachments()
+        .filter(|p| !matches!(p.body, PartType::Message(_)))
+        .map(|p| {
+            let content_type = p
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".into())
+                .to_ascii_lowercase();
+            (
+                p.attachment_name().unwrap_or("").to_string(),
+                content_type,
+                p.contents().to_vec(),
+            )
+        })
+        .collect();
+    let note = quote::strip(&body_text(message, true));
+    Some((
+        ForwardedMail {
+            from,
+            subject: original
+                .subject()
+                .map(hygiene::subject)
+                .filter(|s| !s.is_empty()),
+            body: quote::strip(&text),
+            phone: phone::find(&text),
+            note,
+        },
+        files,
+    ))
 }
 
 /// Why a mail's sender is not one clear address.
@@ -239,10 +322,15 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
     let has_html = message
         .text_bodies()
         .any(|p| matches!(p.body, PartType::Html(_)));
-    let body = if has_html {
-        quote::strip(&uuencode::extract(&body_text(&message, true)).0)
+    let (body, phone, inline_forward) = if has_html {
+        let own = uuencode::extract(&body_text(&message, true)).0;
+        (quote::strip(&own), phone::find(&own), forward::find(&own))
     } else {
-        quote::strip(&text)
+        (
+            quote::strip(&text),
+            phone::find(&text),
+            forward::find(&text),
+        )
     };
     let automatic = classify::classify(&message, &from.email, own_loop_id);
     let bounce = (automatic == Some(Automatic::Bounce)).then(|| bounce::read(&message));
@@ -342,6 +430,34 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         });
     }
 
+    // A forward: the mail attached whole (message/rfc822, under a "TR:",
+    // "Fwd:" subject), its files joining the mail's; else one quoted
+    // inline under a forwarding client's separator.
+    let attached_forward = attached_forward(&message);
+    let forwarded = match attached_forward {
+        Some((f, files)) => {
+            for (name, content_type, content) in files {
+                let position = attachments.len() + 1;
+                attachments.push(InboundAttachment {
+                    filename: sanitize_filename(Some(&name), position, &content_type),
+                    sha256: sha256_hex(&content),
+                    content_type,
+                    content,
+                    inline: false,
+                    content_id: None,
+                });
+            }
+            Some(f)
+        }
+        None => inline_forward.map(|f| ForwardedMail {
+            body: quote::strip(&f.text),
+            phone: phone::find(&f.text),
+            from: f.from,
+            subject: f.subject,
+            note: f.note,
+        }),
+    };
+
     Ok(InboundMessage {
         message_id: message.message_id().map(normalize_id),
         in_reply_to: ids(message.in_reply_to()),
@@ -351,6 +467,8 @@ fn parse_inner(raw: &[u8], own_loop_id: &str) -> Result<InboundMessage, ParseErr
         from,
         text,
         body,
+        phone,
+        forwarded,
         attachments,
         automatic,
         auth_results: message

@@ -75,6 +75,22 @@ fn history_start(lines: &[&str]) -> Option<usize> {
     None
 }
 
+/// Whether line `i` opens the quoted history: a separator, an Outlook
+/// header block, an attribution ("Le … a écrit :").
+pub fn starts_history(lines: &[&str], i: usize) -> bool {
+    let line = lines[i];
+    if HISTORY_SEPARATOR.is_match(line) || attribution_at(lines, i).is_some() {
+        return true;
+    }
+    HEADER_FROM.is_match(line)
+        && lines[i + 1..]
+            .iter()
+            .take(5)
+            .filter(|l| HEADER_NEXT.is_match(l))
+            .count()
+            >= 2
+}
+
 /// Whether the attribution at `i` spans one line or two; returns the number
 /// of lines it covers.
 fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {

@@ -5,7 +5,8 @@ use regex::Regex;
 
 pub use crate::ticket::TicketRef;
 
-/// Finds and removes ticket tags of one desk.
+/// Finds and removes the ticket tags of one desk (its own, and its
+/// queues').
 #[derive(Clone, Debug)]
 pub struct SubjectTagger {
     tag: String,
@@ -15,11 +16,18 @@ pub struct SubjectTagger {
 
 impl SubjectTagger {
     pub fn new(tag: &str) -> SubjectTagger {
+        SubjectTagger::with_tags(&[tag])
+    }
+
+    /// A tagger that reads each of `tags` (the first is the desk's own).
+    pub fn with_tags(tags: &[&str]) -> SubjectTagger {
+        let tag = tags.first().copied().unwrap_or("SUPPORT");
+        let alternatives: Vec<String> = tags.iter().map(|t| regex::escape(t)).collect();
         let find = Regex::new(&format!(
-            r"(?i)\[\s*{}\s*#\s*0*(\d{{1,12}})\s*\]",
-            regex::escape(tag)
+            r"(?i)\[\s*(?:{})\s*#\s*0*(\d{{1,12}})\s*\]",
+            alternatives.join("|")
         ))
-        .expect("escaped tag makes a valid regex");
+        .expect("escaped tags make a valid regex");
         // RE:, RE :, Réf., TR:, Fwd:, FW:, AW:, WG:, SV:, VS:, Antw:, R:, I:
         let prefixes = Regex::new(
             r"(?i)^\s*((re|ré|ref|réf|tr|fwd?|aw|wg|sv|vs|antw|rif|r|i)\s*(\[\d+\])?\s*:\s*)+",
@@ -100,5 +108,15 @@ mod tests {
         assert_eq!(t.clean("Relance facture"), "Relance facture");
         assert_eq!(t.clean("  "), "");
         assert_eq!(t.tagged(TicketRef(42), "VPN"), "[SUPPORT #000042] VPN");
+    }
+
+    #[test]
+    fn a_queues_own_tag_is_read_too() {
+        let t = SubjectTagger::with_tags(&["SUPPORT", "HELP"]);
+        assert_eq!(t.find("RE: [HELP #000007] VPN"), Some(TicketRef(7)));
+        assert_eq!(t.find("RE: [SUPPORT #000007] VPN"), Some(TicketRef(7)));
+        assert_eq!(t.find("RE: [OTHER #000007] VPN"), None);
+        assert_eq!(t.clean("TR: [HELP #000007] VPN"), "VPN");
+        assert_eq!(t.tag(), "SUPPORT");
     }
 }

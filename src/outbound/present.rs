@@ -57,7 +57,8 @@ impl Presentation {
         role: &str,
     ) -> serde_json::Value {
         let lang = ticket.language;
-        let tag = &self.subject_tag;
+        // The ticket's queue may have a tag of its own.
+        let tag = policy.tag_of(ticket.queue.as_deref());
         json!({
             "desk": self.desk(),
             "ticket": {
@@ -66,7 +67,11 @@ impl Presentation {
                 "subject": ticket.subject,
                 "status": ticket.status.as_str(),
                 "status_text": status_text(ticket.status, lang),
-                "requester": { "email": ticket.requester.email, "name": ticket.requester.name },
+                "requester": {
+                    "email": ticket.requester.email,
+                    "name": ticket.requester.name,
+                    "phone": ticket.requester_phone,
+                },
                 "organisation": ticket.organisation,
                 "type": ticket.ticket_type.as_str(),
                 "impact": ticket.impact.map(|i| i.as_str()),
@@ -75,6 +80,10 @@ impl Presentation {
                 "auto_close_date": machine::deadline(ticket, policy)
                     .map(|d| long_date(d, lang, self.timezone)),
                 "solved_date": ticket.solved_at.map(|d| long_date(d, lang, self.timezone)),
+                "queue": ticket.queue,
+                "channel": ticket.channel.as_str(),
+                "assignee": ticket.assignee.as_ref()
+                    .map(|a| json!({ "email": a.email, "name": a.name })),
                 "first_answer_due": ticket.sla.first_answer_due.map(crate::clock::rfc3339),
                 "resolution_due": ticket.sla.resolution_due.map(crate::clock::rfc3339),
                 "first_answer_due_text": ticket.sla.first_answer_due

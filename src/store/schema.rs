@@ -41,6 +41,12 @@ diesel::table! {
         first_answered_at -> Nullable<Timestamp>,
         first_answer_told -> Nullable<Text>,
         resolution_told -> Nullable<Text>,
+        queue -> Nullable<Text>,
+        assignee_email -> Nullable<Text>,
+        assignee_name -> Nullable<Text>,
+        requester_phone -> Nullable<Text>,
+        channel -> Text,
+        opened_by -> Nullable<Text>,
     }
 }
 

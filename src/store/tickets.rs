@@ -9,7 +9,7 @@ use super::{native, AnyConnection, StoreError, StoreResult};
 use crate::config::Language;
 use crate::ticket::sla::{Deadlines, Stage};
 use crate::ticket::{
-    CloseReason, Impact, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
+    Channel, CloseReason, Impact, MessageKind, Person, Status, Ticket, TicketRef, TicketType,
 };
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -37,6 +37,12 @@ struct TicketRow {
     first_answered_at: Option<NaiveDateTime>,
     first_answer_told: Option<String>,
     resolution_told: Option<String>,
+    queue: Option<String>,
+    assignee_email: Option<String>,
+    assignee_name: Option<String>,
+    requester_phone: Option<String>,
+    channel: String,
+    opened_by: Option<String>,
 }
 
 fn stage(text: Option<&str>) -> StoreResult<Option<Stage>> {
@@ -86,6 +92,14 @@ impl TicketRow {
                 first_answer_told: stage(self.first_answer_told.as_deref())?,
                 resolution_told: stage(self.resolution_told.as_deref())?,
             },
+            queue: self.queue,
+            requester_phone: self.requester_phone,
+            channel: Channel::parse(&self.channel).ok_or_else(|| bad("channel", &self.channel))?,
+            opened_by: self.opened_by,
+            assignee: self.assignee_email.map(|email| Person {
+                email,
+                name: self.assignee_name,
+            }),
         };
         Ok((self.id, ticket))
     }
@@ -160,6 +174,12 @@ pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
             tickets::first_answered_at.eq(t.sla.first_answered_at),
             tickets::first_answer_told.eq(t.sla.first_answer_told.map(Stage::as_str)),
             tickets::resolution_told.eq(t.sla.resolution_told.map(Stage::as_str)),
+            tickets::queue.eq(&t.queue),
+            tickets::assignee_email.eq(t.assignee.as_ref().map(|a| &a.email)),
+            tickets::assignee_name.eq(t.assignee.as_ref().and_then(|a| a.name.as_ref())),
+            tickets::requester_phone.eq(&t.requester_phone),
+            tickets::channel.eq(t.channel.as_str()),
+            tickets::opened_by.eq(&t.opened_by),
         ))
         .returning(tickets::id)
         .get_result(c))?)
@@ -185,6 +205,10 @@ pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> 
             tickets::first_answered_at.eq(t.sla.first_answered_at),
             tickets::first_answer_told.eq(t.sla.first_answer_told.map(Stage::as_str)),
             tickets::resolution_told.eq(t.sla.resolution_told.map(Stage::as_str)),
+            tickets::queue.eq(&t.queue),
+            tickets::assignee_email.eq(t.assignee.as_ref().map(|a| &a.email)),
+            tickets::assignee_name.eq(t.assignee.as_ref().and_then(|a| a.name.as_ref())),
+            tickets::requester_phone.eq(&t.requester_phone),
         ))
         .execute(c))?;
     Ok(())
@@ -232,6 +256,9 @@ pub struct ListFilter {
     /// Every status but closed.
     pub open: bool,
     pub organisation: Option<String>,
+    /// A queue's name; "" for the desk's own queue.
+    pub queue: Option<String>,
+    pub assignee: Option<String>,
     pub limit: Option<i64>,
 }
 
@@ -249,6 +276,16 @@ pub fn list(conn: &mut AnyConnection, filter: &ListFilter) -> StoreResult<Vec<Ti
     }
     if let Some(o) = &filter.organisation {
         query = query.filter(tickets::organisation.eq(o));
+    }
+    match filter.queue.as_deref() {
+        Some("") => query = query.filter(tickets::queue.is_null()),
+        Some(q) => query = query.filter(tickets::queue.eq(q.to_string())),
+        None => {}
+    }
+    match filter.assignee.as_deref() {
+        Some("-") => query = query.filter(tickets::assignee_email.is_null()),
+        Some(a) => query = query.filter(tickets::assignee_email.eq(a.to_lowercase())),
+        None => {}
     }
     if let Some(n) = filter.limit {
         query = query.limit(n);

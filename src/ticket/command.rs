@@ -2,7 +2,7 @@
 //! stripped), e.g. `#solution …`, `#note …`, `#watch add x@y`, `#close`.
 
 use super::text::{fold, is_address};
-use super::{Impact, TicketRef, TicketType};
+use super::{Impact, Person, TicketRef, TicketType};
 
 /// What an agent asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,17 @@ pub enum Command {
     SetCategory(String),
     /// This ticket joins ticket N: its thread moves there, it is closed.
     Merge(TicketRef),
+    /// Assign the ticket to the agent who writes.
+    Take,
+    /// Assign the ticket to this agent.
+    Assign(String),
+    /// The ticket is nobody's.
+    Unassign,
+    /// Move the ticket to this queue.
+    Queue(String),
+    /// In an agent's new mail: open the ticket for this requester (a
+    /// request taken by phone).
+    Requester(Person),
 }
 
 /// A command line that could not be understood.
@@ -33,7 +44,8 @@ pub struct CommandError {
     /// `unknown`, `empty`, `misplaced`, `needs_text`, `not_an_address`,
     /// `watch_usage`, `type_usage`, `impact_usage`, `category_usage`,
     /// `already_closed`, `merge_usage`, `merge_unknown`, `merge_self`,
-    /// `merge_closed`. Other notices use this field for their own
+    /// `merge_closed`, `assign_usage`, `assign_not_agent`, `queue_usage`,
+    /// `queue_unknown`, `requester_usage`, `requester_on_ticket`. Other notices use this field for their own
     /// values (see templates/README.md).
     pub reason: String,
 }
@@ -71,6 +83,18 @@ const NAMES: &[&str] = &[
     "merge",
     "fusion",
     "fusionner",
+    "take",
+    "prendre",
+    "assign",
+    "assigner",
+    "attribuer",
+    "unassign",
+    "desassigner",
+    "liberer",
+    "queue",
+    "file",
+    "requester",
+    "demandeur",
 ];
 
 /// The ticket number of `#merge 12`, `#merge #000012` or
@@ -206,6 +230,40 @@ pub fn parse(body: &str) -> Option<Parsed> {
                 .ok_or_else(|| error("merge_usage"));
             (command, join_text(rest))
         }
+        "take" | "prendre" => (Ok(Command::Take), join_text(&args)),
+        "unassign" | "desassigner" | "liberer" => (Ok(Command::Unassign), join_text(&args)),
+        "assign" | "assigner" | "attribuer" => {
+            let addr = args
+                .first()
+                .map(|s| s.trim_matches(['<', '>']).to_lowercase());
+            let cmd = match addr {
+                Some(a) if is_address(&a) => Ok(Command::Assign(a)),
+                Some(_) => Err(error("not_an_address")),
+                None => Err(error("assign_usage")),
+            };
+            (cmd, join_text(args.get(1..).unwrap_or(&[])))
+        }
+        "queue" | "file" => match args.first() {
+            Some(name) => (Ok(Command::Queue(name.to_string())), join_text(&args[1..])),
+            None => (Err(error("queue_usage")), join_text(&[])),
+        },
+        "requester" | "demandeur" => {
+            // The address, then the name: the rest of the line.
+            let addr = args
+                .first()
+                .map(|s| s.trim_matches(['<', '>']).to_lowercase());
+            let name = args.get(1..).unwrap_or(&[]).join(" ");
+            let name = name.trim_matches(['"', '(', ')']).trim().to_string();
+            let cmd = match addr {
+                Some(a) if is_address(&a) => Ok(Command::Requester(Person {
+                    email: a,
+                    name: (!name.is_empty()).then_some(name),
+                })),
+                Some(_) => Err(error("not_an_address")),
+                None => Err(error("requester_usage")),
+            };
+            (cmd, join_text(&[]))
+        }
         "" => (Err(error("empty")), join_text(&args)),
         _ => (Err(error("unknown")), join_text(&args)),
     };
@@ -330,5 +388,78 @@ mod tests {
         let e = p.command.unwrap_err();
         assert_eq!(e.command, "#fixit now");
         assert_eq!(e.reason, "unknown");
+    }
+
+    #[test]
+    fn assignment_and_queues() {
+        assert_eq!(parse("#take").unwrap().command, Ok(Command::Take));
+        assert_eq!(
+            parse("#prendre je m'en occupe").unwrap().text,
+            "je m'en occupe"
+        );
+        assert_eq!(
+            parse("#assign <Marc.Agent@Example.test> il connaît ce logiciel")
+                .unwrap()
+                .command,
+            Ok(Command::Assign("marc.agent@example.test".into()))
+        );
+        assert_eq!(
+            parse("#attribuer marc@example.test").unwrap().command,
+            Ok(Command::Assign("marc@example.test".into()))
+        );
+        assert_eq!(
+            parse("#assign").unwrap().command.unwrap_err().reason,
+            "assign_usage"
+        );
+        assert_eq!(
+            parse("#assign Marc").unwrap().command.unwrap_err().reason,
+            "not_an_address"
+        );
+        assert_eq!(parse("#unassign").unwrap().command, Ok(Command::Unassign));
+        assert_eq!(parse("#Libérer").unwrap().command, Ok(Command::Unassign));
+        assert_eq!(
+            parse("#queue grh pour les bulletins").unwrap().command,
+            Ok(Command::Queue("grh".into()))
+        );
+        assert_eq!(
+            parse("#file").unwrap().command.unwrap_err().reason,
+            "queue_usage"
+        );
+    }
+
+    #[test]
+    fn requester_for_a_request_taken_by_phone() {
+        let p = parse("#requester jeanne.martin@ville-bobigny.fr Jeanne Martin\nAppel à 9h10 : l'imprimante de l'accueil est bloquée.").unwrap();
+        assert_eq!(
+            p.command,
+            Ok(Command::Requester(Person {
+                email: "jeanne.martin@ville-bobigny.fr".into(),
+                name: Some("Jeanne Martin".into()),
+            }))
+        );
+        assert_eq!(
+            p.text,
+            "Appel à 9h10 : l'imprimante de l'accueil est bloquée."
+        );
+        let p = parse("Bonjour,\n#demandeur <Paul@Eaux.example>\nPlus de réseau.").unwrap();
+        assert_eq!(
+            p.command,
+            Ok(Command::Requester(Person {
+                email: "paul@eaux.example".into(),
+                name: None,
+            }))
+        );
+        assert_eq!(
+            parse("#requester").unwrap().command.unwrap_err().reason,
+            "requester_usage"
+        );
+        assert_eq!(
+            parse("#requester Jeanne")
+                .unwrap()
+                .command
+                .unwrap_err()
+                .reason,
+            "not_an_address"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
+use super::classify::{self, Classified};
 use super::command::CommandError;
 use super::letters::{self, Agents, Seen, Thread};
 use super::limits::{self, Refused};
@@ -17,7 +18,10 @@ use super::plan::{
 use super::policy::Policy;
 use super::sla;
 use super::text::{self, quoted_note, size_text};
-use super::{Attachment, Automatic, Bounce, MessageKind, Person, Status, Ticket, TicketRef};
+use super::{
+    Attachment, Automatic, Bounce, Channel, Forwarded, MessageKind, Person, Status, Ticket,
+    TicketRef,
+};
 
 /// A received mail, as the rules read it.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +46,15 @@ pub struct Mail<'a> {
     pub attachments: &'a [Attachment],
     /// The size of the whole raw mail, in bytes.
     pub raw_size: u64,
+    /// What the requester stated in the subject and the desk's rules set,
+    /// for the ticket it opens.
+    pub classified: &'a Classified,
+    /// The phone number in the sender's signature.
+    pub phone: Option<&'a str>,
+    /// A requester's mail forwarded in it, inline or attached.
+    pub forwarded: Option<&'a Forwarded>,
+    /// The queue of the mailbox (`[[mailbox]] queue`) it was fetched from.
+    pub mailbox_queue: Option<&'a str>,
 }
 
 impl Mail<'_> {
@@ -156,7 +169,7 @@ fn new_participants(
     let room = MAX_PARTICIPANTS.saturating_sub(known.len());
     let mut out: Vec<String> = Vec::new();
     for a in mail.copied {
-        let ours = *a == policy.desk_address || policy.is_agent_notify(a) || agents.is_agent(a);
+        let ours = policy.is_desk_address(a) || policy.is_agent_notify(a) || agents.is_agent(a);
         let in_ticket = *a == ticket.requester.email || ticket.watchers.contains(a);
         if !(ours || in_ticket || known.contains(a) || out.contains(a)) {
             out.push(a.clone());
@@ -182,7 +195,7 @@ fn join(s: &Snapshot, target: &Ticket, policy: &Policy) -> Join {
         into: target.number,
         entry: format!(
             "{} joined this ticket (its requester: {}); its thread is now here",
-            from.number.display(&policy.subject_tag),
+            from.number.display(policy.tag_of(from.queue.as_deref())),
             from.requester.email
         ),
         participants: participants.into_iter().take(MAX_PARTICIPANTS).collect(),
@@ -198,7 +211,7 @@ fn join(s: &Snapshot, target: &Ticket, policy: &Policy) -> Join {
 /// Whether our own mail came back: its Message-ID is ours, or it is from
 /// the desk's own address.
 fn is_ours(context: &Context<'_>, mail: &Mail<'_>, policy: &Policy) -> bool {
-    context.ours || mail.from.email == policy.desk_address
+    context.ours || policy.is_desk_address(&mail.from.email)
 }
 
 /// What a delivery report may do.
@@ -241,7 +254,9 @@ pub fn reported(
             "a delivery report about {failed}, to whom the mail it names was not sent: no effect"
         ));
     }
-    if failed == policy.desk_address || policy.is_agent_notify(&failed) || agents.is_agent(&failed)
+    if policy.is_desk_address(&failed)
+        || policy.is_agent_notify(&failed)
+        || agents.is_agent(&failed)
     {
         return Reported::Nothing(format!(
             "a delivery report about the desk's own address {failed}: nothing marked"
@@ -376,11 +391,16 @@ pub fn decide(
             let subject = context.matched.map(|s| s.ticket.subject.clone());
             Draft::open(mail, subject, Some(old), policy, now)
         }
+        None if on_behalf(mail, context.agents, policy).is_some() => {
+            let behalf = on_behalf(mail, context.agents, policy).expect("checked");
+            Draft::open_for(mail, behalf, policy, now)
+        }
         Some((_, Verdict::OpenNew { follows: None })) | None => match context.same_subject {
             Some(s) if may_merge(mail, context.matched, context.threaded, context.agents) => {
                 let event = Event::Mail {
                     body: mail.body.to_string(),
                     authenticated: mail.trust(),
+                    sender: mail.from.clone(),
                 };
                 match machine::apply(&s.ticket, &event, Actor::Requester, now, policy) {
                     Verdict::Apply(decision) => Draft::update(s, decision, true),
@@ -406,6 +426,59 @@ pub fn decide(
     draft.finish(Some(mail), said, context.agents, policy, now, ids)
 }
 
+/// A ticket an agent opens for someone else: a request taken by phone
+/// (`#requester EMAIL [Name]` on the first line of a new mail), or a
+/// requester's mail forwarded from the agent's own mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Behalf {
+    requester: Person,
+    /// The request: what the agent wrote of the call, or the forwarded
+    /// mail's text.
+    body: String,
+    /// What the agent wrote above a forwarded mail.
+    note: Option<String>,
+    subject: Option<String>,
+    channel: Channel,
+    phone: Option<String>,
+}
+
+/// Whether a new mail is an agent's opening a ticket for someone. Only
+/// from an agent, never from a mail that could not be trusted (a forged
+/// agent's address would have the desk write to anyone), never for the
+/// desk's own addresses or an agent.
+fn on_behalf(mail: &Mail<'_>, agents: &Agents, policy: &Policy) -> Option<Behalf> {
+    if !agents.is_agent(&mail.from.email) || mail.automatic.is_some() || mail.untrusted() {
+        return None;
+    }
+    let for_someone = |p: &Person| {
+        p.email != mail.from.email
+            && !agents.is_agent(&p.email)
+            && !policy.is_desk_address(&p.email)
+            && !policy.is_agent_notify(&p.email)
+    };
+    if let Some(parsed) = super::command::parse(mail.body) {
+        if let Ok(super::command::Command::Requester(p)) = parsed.command {
+            return for_someone(&p).then_some(Behalf {
+                requester: p,
+                body: parsed.text,
+                note: None,
+                subject: None,
+                channel: Channel::Phone,
+                phone: None,
+            });
+        }
+    }
+    let f = mail.forwarded.filter(|f| for_someone(&f.from))?;
+    Some(Behalf {
+        requester: f.from.clone(),
+        body: f.body.clone(),
+        note: Some(f.note.clone()).filter(|n| !n.trim().is_empty()),
+        subject: f.subject.clone().filter(|s| !s.trim().is_empty()),
+        channel: Channel::Mail,
+        phone: f.phone.clone(),
+    })
+}
+
 /// The event a mail is to the ticket it names.
 fn event_of(mail: &Mail<'_>) -> Event {
     match (mail.bounce, mail.automatic) {
@@ -418,6 +491,7 @@ fn event_of(mail: &Mail<'_>) -> Event {
         (None, None) => Event::Mail {
             body: mail.body.to_string(),
             authenticated: mail.trust(),
+            sender: mail.from.clone(),
         },
     }
 }
@@ -518,6 +592,10 @@ pub(super) struct Draft {
     known_files: Vec<String>,
     joins: Option<Join>,
     related: Option<Related>,
+    /// What classified a new ticket, for its thread.
+    classified: Vec<String>,
+    /// The requester an agent opened the ticket for.
+    behalf: Option<Behalf>,
 }
 
 impl Draft {
@@ -544,6 +622,8 @@ impl Draft {
             known_files: snapshot.files.clone(),
             joins: None,
             related: None,
+            classified: Vec::new(),
+            behalf: None,
         }
     }
 
@@ -562,13 +642,19 @@ impl Draft {
             _ if mail.subject.is_empty() => policy.language.no_subject().to_string(),
             _ => mail.subject.to_string(),
         };
-        let decision = machine::open(
+        let mut decision = machine::open(
             TicketRef(0),
             mail.from.clone(),
             subject,
             mail.body,
             policy,
             now,
+        );
+        let classified = classify::apply(
+            &mut decision.ticket,
+            mail.classified,
+            (mail.copied, mail.mailbox_queue),
+            policy,
         );
         Draft {
             outcome: PlanOutcome::Opened,
@@ -586,7 +672,42 @@ impl Draft {
             known_files: Vec::new(),
             joins: None,
             related: None,
+            classified,
+            behalf: None,
         }
+    }
+
+    /// A new ticket an agent opens for a requester: acknowledged to the
+    /// requester, told to the queue; the agent's words above a forwarded
+    /// mail kept as a note.
+    fn open_for(mail: &Mail<'_>, behalf: Behalf, policy: &Policy, now: NaiveDateTime) -> Draft {
+        let subject = match &behalf.subject {
+            Some(s) => s.clone(),
+            None if mail.subject.is_empty() => policy.language.no_subject().to_string(),
+            None => mail.subject.to_string(),
+        };
+        let mut draft = Draft::open(mail, None, None, policy, now);
+        let mut decision = machine::open(
+            TicketRef(0),
+            behalf.requester.clone(),
+            subject,
+            &behalf.body,
+            policy,
+            now,
+        );
+        draft.classified = classify::apply(
+            &mut decision.ticket,
+            mail.classified,
+            (mail.copied, mail.mailbox_queue),
+            policy,
+        );
+        decision.ticket.channel = behalf.channel;
+        decision.ticket.opened_by = Some(mail.from.email.clone());
+        decision.ticket.requester_phone = behalf.phone.clone();
+        decision.notices[0] = decision.notices[0].clone().situation(Situation::OnBehalf);
+        draft.decision = decision;
+        draft.behalf = Some(behalf);
+        draft
     }
 
     /// The people the requester's mail was also sent to become the
@@ -686,15 +807,46 @@ impl Draft {
             known_files,
             joins,
             related,
+            classified,
+            behalf,
         } = self;
         let mut decision = decision;
+        let mut outcome = outcome;
         let by_agent = mail.is_some_and(|m| agents.is_agent(&m.from.email));
-        if let (Some(_), true) = (&before, by_agent) {
+        if let (Some(before), Some(m), true) = (&before, mail, by_agent) {
+            if let Some(refused) = refuse_assignment(before, &decision, m, agents) {
+                decision = refused;
+                outcome = PlanOutcome::CommandRefused;
+            }
+            let kind = decision.record.as_ref().map(|r| r.kind);
             let t = &mut decision.ticket;
-            if t.sla.first_answered_at.is_none()
-                && sla::answers(decision.record.as_ref().map(|r| r.kind), t)
-            {
+            if t.sla.first_answered_at.is_none() && sla::answers(kind, t) {
                 t.sla.first_answered_at = Some(now);
+            }
+            // An agent's first answer on a ticket nobody has takes it (no
+            // line in the thread: the answer there says who).
+            let answered = matches!(kind, Some(MessageKind::AgentReply | MessageKind::Solution));
+            if policy.assign_on_first_reply
+                && answered
+                && before.assignee.is_none()
+                && t.assignee.is_none()
+                && t.status != Status::Closed
+            {
+                t.assignee = Some(m.from.clone());
+            }
+        }
+        // The requester's phone, from the first of their mails that gives
+        // one (never from a mail that could not be trusted).
+        if let Some(m) = mail.filter(|m| !m.untrusted() && decision.record.is_some()) {
+            let t = &mut decision.ticket;
+            if t.requester_phone.is_none() && m.from.email == t.requester.email {
+                t.requester_phone = m.phone.map(str::to_string);
+            }
+        }
+        // The assignee's name as the desk knows the agent.
+        if let Some(a) = &mut decision.ticket.assignee {
+            if let Some(Some(name)) = agents.name_of(&a.email) {
+                a.name = Some(name.to_string());
             }
         }
         sla::refresh(&mut decision.ticket, policy.sla.as_ref(), &policy.calendar);
@@ -702,6 +854,7 @@ impl Draft {
         let mut entries = Vec::new();
         if let Some(r) = &decision.record {
             entries.push(Entry {
+                for_whom: behalf.as_ref().map(|b| b.requester.clone()),
                 kind: r.kind,
                 body: r.body.clone(),
                 author: if mail.is_some() {
@@ -719,8 +872,44 @@ impl Draft {
                 });
             }
         }
+        if let (Some(b), Some(m)) = (&behalf, mail) {
+            entries.push(Entry {
+                for_whom: None,
+                kind: MessageKind::System,
+                body: format!(
+                    "opened by {} for {} ({})",
+                    m.from.email,
+                    b.requester.email,
+                    match b.channel {
+                        Channel::Phone => "a request taken by phone",
+                        Channel::Mail => "a mail forwarded by the agent",
+                    }
+                ),
+                author: Author::Desk,
+                with_attachments: false,
+            });
+            if let Some(note) = &b.note {
+                entries.push(Entry {
+                    for_whom: None,
+                    kind: MessageKind::Note,
+                    body: note.clone(),
+                    author: Author::Sender,
+                    with_attachments: false,
+                });
+            }
+        }
+        if !classified.is_empty() {
+            entries.push(Entry {
+                for_whom: None,
+                kind: MessageKind::System,
+                body: classified.join("\n"),
+                author: Author::Desk,
+                with_attachments: false,
+            });
+        }
         if !cc_watchers.is_empty() {
             entries.push(Entry {
+                for_whom: None,
                 kind: MessageKind::System,
                 body: format!(
                     "watchers added, in copy of the requester's mail: {}",
@@ -732,6 +921,7 @@ impl Draft {
         }
         if let (Some(r), None) = (&related, &before) {
             entries.push(Entry {
+                for_whom: None,
                 kind: MessageKind::System,
                 body: format!(
                     "opened apart: the mail carried the reference of {}, but its sender is not one of that ticket's people",
@@ -743,6 +933,7 @@ impl Draft {
         }
         if let (Some(old), None) = (follows, &before) {
             entries.push(Entry {
+                for_whom: None,
                 kind: MessageKind::System,
                 body: format!(
                     "follows {}, which was closed",
@@ -841,6 +1032,7 @@ impl Draft {
             .collect();
         if !said.refused.is_empty() {
             entries.push(Entry {
+                for_whom: None,
                 kind: MessageKind::System,
                 body: refused_lines(&said.refused),
                 author: Author::Desk,
@@ -884,6 +1076,36 @@ impl Draft {
             joins,
         }
     }
+}
+
+/// An agent's `#assign` to an address that is not an agent's: refused,
+/// nothing changed, the agent told why (a ticket assigned to a stranger
+/// would send them the requester's mail).
+fn refuse_assignment(
+    before: &Ticket,
+    decision: &Decision,
+    mail: &Mail<'_>,
+    agents: &Agents,
+) -> Option<Decision> {
+    let after = decision.ticket.assignee.as_ref()?;
+    if before.assignee.as_ref().map(|a| &a.email) == Some(&after.email)
+        || agents.is_agent(&after.email)
+    {
+        return None;
+    }
+    let line = super::command::parse(mail.body)
+        .map(|p| p.line)
+        .unwrap_or_default();
+    Some(Decision {
+        ticket: before.clone(),
+        record: None,
+        notices: vec![
+            Notice::new(Template::CommandError, &[Audience::Sender]).error(CommandError {
+                command: line,
+                reason: "assign_not_agent".into(),
+            }),
+        ],
+    })
 }
 
 /// The files that travel with a mail: in their order, each while the

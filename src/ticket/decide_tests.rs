@@ -59,6 +59,11 @@ fn ticket(status: Status) -> Ticket {
         closed_at: None,
         reminded_at: None,
         sla: Default::default(),
+        queue: None,
+        assignee: None,
+        requester_phone: None,
+        channel: crate::ticket::Channel::Mail,
+        opened_by: None,
     }
 }
 
@@ -111,6 +116,10 @@ struct Given {
     copied: Vec<String>,
     /// Whether its threading headers named the ticket.
     threaded: bool,
+    classified: crate::ticket::classify::Classified,
+    phone: Option<&'static str>,
+    forwarded: Option<crate::ticket::Forwarded>,
+    mailbox_queue: Option<&'static str>,
 }
 
 impl Given {
@@ -129,6 +138,10 @@ impl Given {
             sender_doubt: None,
             copied: vec!["support@example.test".into()],
             threaded: true,
+            classified: Default::default(),
+            phone: None,
+            forwarded: None,
+            mailbox_queue: None,
         }
     }
 
@@ -145,6 +158,10 @@ impl Given {
             sender_doubt: self.sender_doubt,
             attachments: &self.attachments,
             raw_size: self.raw_size,
+            classified: &self.classified,
+            phone: self.phone,
+            forwarded: self.forwarded.as_ref(),
+            mailbox_queue: self.mailbox_queue,
         }
     }
 }
@@ -1263,4 +1280,410 @@ fn files_over_the_desks_size_for_them_are_listed_not_sent() {
         let outside = l.to.iter().any(|a| a.role != Role::Agent);
         assert!(!outside || l.attached.is_empty(), "{:?}", l.template);
     }
+}
+
+/// The university's desk: its IT department's queue, HR's, and the
+/// desk's own for the rest.
+fn desk_with_queues() -> Policy {
+    use crate::ticket::policy::Queue;
+    Policy {
+        queues: vec![
+            Queue {
+                name: "dsin".into(),
+                addresses: vec!["help@univ.example".into()],
+                agent_notify: vec!["dsin-agents@univ.example".into()],
+                subject_tag: Some("HELP".into()),
+            },
+            Queue {
+                name: "grh".into(),
+                addresses: vec!["rh@univ.example".into()],
+                agent_notify: vec!["grh-agents@univ.example".into()],
+                subject_tag: None,
+            },
+        ],
+        ..policy()
+    }
+}
+
+fn run_with(given: &Given, matched: Option<&Snapshot>, policy: &Policy) -> Plan {
+    let agents = Agents {
+        list: vec![
+            ("bob@agents.example".into(), Some("Bob".into())),
+            ("carla@agents.example".into(), Some("Carla Diaz".into())),
+        ],
+    };
+    let context = Context {
+        ours: false,
+        reported: None,
+        matched,
+        threaded: given.threaded,
+        same_subject: None,
+        target: None,
+        agents: &agents,
+    };
+    decide(&context, &given.mail(), policy, at(NOW), &mut ids())
+}
+
+#[test]
+fn a_new_mail_goes_to_the_queue_its_address_routes_to() {
+    let p = desk_with_queues();
+    let mut given = Given::from(alice(), "Mon bulletin de paie est faux.");
+    given.copied = vec!["rh@univ.example".into(), "support@example.test".into()];
+    let plan = run_with(&given, None, &p);
+    let t = plan.ticket().expect("a ticket");
+    assert_eq!(t.queue.as_deref(), Some("grh"));
+    assert_eq!(
+        to_of(&plan)[1],
+        (Template::AgentNewTicket, vec!["grh-agents@univ.example"])
+    );
+    assert!(plan
+        .entries
+        .iter()
+        .any(|e| e.body == "queue: grh (the mail was sent to rh@univ.example)"));
+    // Sent to the desk's own address only: the desk's own queue.
+    given.copied = vec!["support@example.test".into()];
+    let plan = run_with(&given, None, &p);
+    assert_eq!(plan.ticket().unwrap().queue, None);
+    assert_eq!(
+        to_of(&plan)[1],
+        (Template::AgentNewTicket, vec!["sau@example.test"])
+    );
+    // A queue's address writing to the desk is the desk's own mail.
+    let given = Given::from(person("help@univ.example"), "Relayé");
+    assert!(matches!(
+        run_with(&given, None, &p).outcome,
+        PlanOutcome::Ignored(_)
+    ));
+}
+
+#[test]
+fn what_the_requester_states_and_the_rules_set_is_recorded_with_why() {
+    use crate::ticket::classify::{By, Classified, Set};
+    let p = desk_with_queues();
+    let mut given = Given::from(alice(), "Les bulletins ne sortent pas.");
+    given.classified = Classified {
+        category: Some(Set {
+            value: "Paie".into(),
+            by: By::Rule(2),
+        }),
+        ticket_type: Some(Set {
+            value: TicketType::Incident,
+            by: By::Subject,
+        }),
+        impact: Some(Set {
+            value: crate::ticket::Impact::Blocking,
+            by: By::Subject,
+        }),
+        queue: Some(Set {
+            value: "grh".into(),
+            by: By::Rule(2),
+        }),
+        organisation: Some(Set {
+            value: "Université".into(),
+            by: By::Rule(1),
+        }),
+    };
+    let plan = run_with(&given, None, &p);
+    let t = plan.ticket().unwrap();
+    assert_eq!(t.ticket_type, TicketType::Incident);
+    assert_eq!(t.impact, Some(crate::ticket::Impact::Blocking));
+    assert_eq!(t.category.as_deref(), Some("Paie"));
+    assert_eq!(t.queue.as_deref(), Some("grh"));
+    assert_eq!(t.organisation.as_deref(), Some("Université"));
+    let lines = &plan
+        .entries
+        .iter()
+        .find(|e| e.body.starts_with("type:"))
+        .expect("the classification line")
+        .body;
+    assert_eq!(
+        lines,
+        "type: incident (stated in the subject)\nimpact: blocking (stated in the subject)\ncategory: Paie (set by rule 2)\norganisation: Université (set by rule 1)\nqueue: grh (set by rule 2)"
+    );
+    // On a follow-up, nothing of it applies.
+    let s = snapshot(Status::InProgress);
+    let plan = run_with(&given, Some(&s), &p);
+    let t = plan.ticket().unwrap();
+    assert_eq!((t.impact, t.queue.as_deref()), (None, None));
+}
+
+#[test]
+fn the_assignee_gets_the_requesters_mail_and_others_only_while_nobody_has_it() {
+    let p = desk_with_queues();
+    let mut s = snapshot(Status::InProgress);
+    s.ticket.queue = Some("dsin".into());
+    // Bob's first answer takes the ticket.
+    let bob = Given::from(person("bob@agents.example"), "Je regarde cela.");
+    let plan = run_with(&bob, Some(&s), &p);
+    let t = plan.ticket().unwrap().clone();
+    assert_eq!(
+        t.assignee,
+        Some(Person {
+            email: "bob@agents.example".into(),
+            name: Some("Bob".into())
+        })
+    );
+    assert_eq!(plan.entries.len(), 1, "the answer only: {:?}", plan.entries);
+    // Alice's follow-up: to Bob alone, not the queue.
+    let s = Snapshot { ticket: t, ..s };
+    let alice_writes = Given::from(alice(), "Toujours en panne.");
+    let plan = run_with(&alice_writes, Some(&s), &p);
+    assert_eq!(
+        to_of(&plan),
+        [(Template::AgentFollowUp, vec!["bob@agents.example"])]
+    );
+    // A new ticket's notice and a note still go to the queue.
+    let note = Given::from(
+        person("carla@agents.example"),
+        "#note appeler le fournisseur",
+    );
+    let plan = run_with(&note, Some(&s), &p);
+    assert_eq!(
+        to_of(&plan)[0],
+        (Template::AgentNote, vec!["dsin-agents@univ.example"])
+    );
+    // Carla's answer does not take it from Bob.
+    let carla = Given::from(
+        person("carla@agents.example"),
+        "Le fournisseur passe demain.",
+    );
+    let plan = run_with(&carla, Some(&s), &p);
+    assert_eq!(
+        plan.ticket().unwrap().assignee.as_ref().unwrap().email,
+        "bob@agents.example"
+    );
+    // #unassign: the queue again.
+    let free = Given::from(person("bob@agents.example"), "#unassign je pars en congés");
+    let plan = run_with(&free, Some(&s), &p);
+    let t = plan.ticket().unwrap().clone();
+    assert_eq!(t.assignee, None);
+    let s = Snapshot { ticket: t, ..s };
+    let plan = run_with(&alice_writes, Some(&s), &p);
+    assert_eq!(
+        to_of(&plan),
+        [(Template::AgentFollowUp, vec!["dsin-agents@univ.example"])]
+    );
+    // Without first-answer assignment, an answer takes nothing.
+    let p2 = Policy {
+        assign_on_first_reply: false,
+        ..desk_with_queues()
+    };
+    assert_eq!(
+        run_with(&bob, Some(&s), &p2).ticket().unwrap().assignee,
+        None
+    );
+}
+
+#[test]
+fn assign_to_an_agent_take_and_move_between_queues() {
+    let p = desk_with_queues();
+    let mut s = snapshot(Status::InProgress);
+    s.ticket.queue = Some("dsin".into());
+    let carla = Given::from(person("carla@agents.example"), "#assign bob@agents.example");
+    let plan = run_with(&carla, Some(&s), &p);
+    assert_eq!(
+        plan.ticket()
+            .unwrap()
+            .assignee
+            .as_ref()
+            .unwrap()
+            .name
+            .as_deref(),
+        Some("Bob")
+    );
+    // Bob is told; Carla is told it is done.
+    assert_eq!(
+        to_of(&plan),
+        [
+            (Template::AgentNewTicket, vec!["bob@agents.example"]),
+            (Template::CommandDone, vec!["carla@agents.example"]),
+        ]
+    );
+    assert_eq!(plan.letters[0].situation, Situation::Assigned);
+    // Not an agent: refused, nothing changed.
+    let wrong = Given::from(
+        person("carla@agents.example"),
+        "#assign stagiaire@mairie.example",
+    );
+    let plan = run_with(&wrong, Some(&s), &p);
+    assert_eq!(plan.outcome, PlanOutcome::CommandRefused);
+    assert_eq!(plan.ticket().unwrap().assignee, None);
+    assert_eq!(
+        plan.letters[0].error.as_ref().unwrap().reason,
+        "assign_not_agent"
+    );
+    // #take.
+    let take = Given::from(person("carla@agents.example"), "#take");
+    let plan = run_with(&take, Some(&s), &p);
+    let t = plan.ticket().unwrap().clone();
+    assert_eq!(
+        t.assignee.as_ref().unwrap().name.as_deref(),
+        Some("Carla Diaz")
+    );
+    // #queue grh: the HR agents are told, the ticket is nobody's there.
+    let s = Snapshot { ticket: t, ..s };
+    let mv = Given::from(
+        person("carla@agents.example"),
+        "#queue GRH bulletin de paie",
+    );
+    let plan = run_with(&mv, Some(&s), &p);
+    let t = plan.ticket().unwrap();
+    assert_eq!(
+        (t.queue.as_deref(), t.assignee.as_ref()),
+        (Some("grh"), None)
+    );
+    assert_eq!(
+        to_of(&plan)[0],
+        (Template::AgentNewTicket, vec!["grh-agents@univ.example"])
+    );
+    assert_eq!(plan.letters[0].situation, Situation::Moved);
+    // An unknown queue is refused.
+    let bad = Given::from(person("carla@agents.example"), "#queue compta");
+    let plan = run_with(&bad, Some(&s), &p);
+    assert_eq!(
+        plan.letters[0].error.as_ref().unwrap().reason,
+        "queue_unknown"
+    );
+    assert_eq!(plan.ticket().unwrap().queue.as_deref(), Some("dsin"));
+}
+
+#[test]
+fn an_agent_opens_a_ticket_for_a_requester_who_called() {
+    let mut given = Given::from(
+        person("bob@agents.example"),
+        "#requester jeanne@mairie.example Jeanne Martin\nAppel à 9h10 : l'imprimante de l'accueil est bloquée.",
+    );
+    given.subject = "Imprimante de l'accueil";
+    let plan = run(&given, None, None);
+    assert_eq!(plan.outcome, PlanOutcome::Opened);
+    let t = plan.ticket().unwrap();
+    assert_eq!(t.requester.email, "jeanne@mairie.example");
+    assert_eq!(t.requester.name.as_deref(), Some("Jeanne Martin"));
+    assert_eq!(
+        (t.channel, t.opened_by.as_deref()),
+        (Channel::Phone, Some("bob@agents.example"))
+    );
+    assert_eq!(t.organisation.as_deref(), Some("mairie.example"));
+    assert_eq!(plan.entries[0].kind, MessageKind::Initial);
+    assert_eq!(
+        plan.entries[0].body,
+        "Appel à 9h10 : l'imprimante de l'accueil est bloquée."
+    );
+    assert_eq!(
+        plan.entries[0].for_whom.as_ref().unwrap().email,
+        "jeanne@mairie.example"
+    );
+    assert_eq!(
+        plan.entries[1].body,
+        "opened by bob@agents.example for jeanne@mairie.example (a request taken by phone)"
+    );
+    assert_eq!(
+        to_of(&plan),
+        [
+            (Template::Acknowledgement, vec!["jeanne@mairie.example"]),
+            (Template::AgentNewTicket, vec!["sau@example.test"]),
+        ]
+    );
+    assert_eq!(plan.letters[0].situation, Situation::OnBehalf);
+    // No participants from the agent's copy list: it is not her mail.
+    assert!(plan.participants.is_empty());
+}
+
+#[test]
+fn an_agents_forward_opens_the_ticket_for_the_original_sender() {
+    let mut given = Given::from(
+        person("bob@agents.example"),
+        "Reçu sur ma boîte, pour le support.",
+    );
+    given.subject = "Imprimante bloquée";
+    given.forwarded = Some(crate::ticket::Forwarded {
+        from: alice(),
+        subject: Some("Imprimante de l'état civil bloquée".into()),
+        body: "Bonjour, l'imprimante est bloquée.".into(),
+        note: "Reçu sur ma boîte, pour le support.".into(),
+        phone: Some("01 23 45 67 89".into()),
+    });
+    let plan = run(&given, None, None);
+    let t = plan.ticket().unwrap();
+    assert_eq!(t.requester, alice());
+    assert_eq!(t.subject, "Imprimante de l'état civil bloquée");
+    assert_eq!(
+        (t.channel, t.requester_phone.as_deref()),
+        (Channel::Mail, Some("01 23 45 67 89"))
+    );
+    let kinds: Vec<MessageKind> = plan.entries.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [MessageKind::Initial, MessageKind::System, MessageKind::Note]
+    );
+    assert_eq!(plan.entries[0].body, "Bonjour, l'imprimante est bloquée.");
+    assert_eq!(plan.entries[2].body, "Reçu sur ma boîte, pour le support.");
+    assert_eq!(
+        to_of(&plan)[0],
+        (Template::Acknowledgement, vec!["alice@mairie.example"])
+    );
+    // The acknowledgement shows her words, not the agent's note.
+    assert_eq!(
+        plan.letters[0].said.body,
+        "Bonjour, l'imprimante est bloquée."
+    );
+}
+
+#[test]
+fn nobody_but_a_trusted_agent_opens_a_ticket_for_someone_else() {
+    let forward = crate::ticket::Forwarded {
+        from: person("victim@elsewhere.example"),
+        subject: None,
+        body: "Cliquez ici".into(),
+        note: String::new(),
+        phone: None,
+    };
+    // A requester forwarding someone's mail: her own ticket.
+    let mut given = Given::from(alice(), "Voir ci-dessous");
+    given.forwarded = Some(forward.clone());
+    assert_eq!(run(&given, None, None).ticket().unwrap().requester, alice());
+    // An agent's address in a mail that failed authentication: the
+    // sender's own ticket, nothing sent to the one it names.
+    let mut given = Given::from(
+        person("bob@agents.example"),
+        "#requester victim@elsewhere.example\nCliquez ici",
+    );
+    given.authenticated = Some(Err("dmarc=fail".into()));
+    let plan = run(&given, None, None);
+    assert_eq!(plan.ticket().unwrap().requester.email, "bob@agents.example");
+    assert!(plan
+        .letters
+        .iter()
+        .all(|l| l.to.iter().all(|a| a.to != "victim@elsewhere.example")));
+    // Not for the desk's own addresses, nor an agent.
+    for who in [
+        "support@example.test",
+        "sau@example.test",
+        "bob@agents.example",
+    ] {
+        let body: &'static str = Box::leak(format!("#requester {who}\nx").into_boxed_str());
+        let given = Given::from(person("bob@agents.example"), body);
+        let plan = run(&given, None, None);
+        assert_eq!(
+            plan.ticket().map(|t| t.channel),
+            Some(Channel::Mail),
+            "{who}"
+        );
+        assert_eq!(
+            plan.ticket().unwrap().requester.email,
+            "bob@agents.example",
+            "{who}"
+        );
+    }
+    // #requester on an existing ticket is refused.
+    let s = snapshot(Status::InProgress);
+    let given = Given::from(
+        person("bob@agents.example"),
+        "#requester paul@mairie.example",
+    );
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(
+        plan.letters[0].error.as_ref().unwrap().reason,
+        "requester_on_ticket"
+    );
 }

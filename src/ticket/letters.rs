@@ -98,8 +98,19 @@ pub fn recipients(
         let (addresses, skip_sender): (&[String], bool) = match audience {
             Audience::Requester => (std::slice::from_ref(&ticket.requester.email), false),
             Audience::Watchers => (&ticket.watchers, true),
-            Audience::Agents => (&policy.agent_notify, true),
+            // The assignee's own mail (an agent reopening the ticket) is
+            // told to the others.
+            Audience::Agents => match &ticket.assignee {
+                Some(a) if notice.template.goes_to_assignee() && sender != Some(&a.email) => {
+                    (std::slice::from_ref(&a.email), true)
+                }
+                _ => (policy.notify_of(ticket.queue.as_deref()), true),
+            },
             Audience::Sender => (&[], false),
+            Audience::Assignee => match &ticket.assignee {
+                Some(a) => (std::slice::from_ref(&a.email), true),
+                None => (&[], true),
+            },
         };
         if *audience == Audience::Sender {
             if let Some(s) = sender {
@@ -217,6 +228,11 @@ mod tests {
             closed_at: None,
             reminded_at: None,
             sla: Default::default(),
+            queue: None,
+            assignee: None,
+            requester_phone: None,
+            channel: crate::ticket::Channel::Mail,
+            opened_by: None,
         }
     }
 

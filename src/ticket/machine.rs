@@ -34,6 +34,8 @@ pub enum Event {
     Mail {
         body: String,
         authenticated: Option<Result<(), String>>,
+        /// Who wrote it (`#take` assigns the ticket to them).
+        sender: Person,
     },
     /// An automatic mail (out-of-office, list, receipt) about the ticket.
     Automatic(Automatic),
@@ -141,6 +143,11 @@ pub fn open(
             closed_at: None,
             reminded_at: None,
             sla: Default::default(),
+            queue: None,
+            assignee: None,
+            requester_phone: None,
+            channel: crate::ticket::Channel::Mail,
+            opened_by: None,
         },
         record: Record::mail(MessageKind::Initial, body),
         notices: vec![
@@ -262,9 +269,10 @@ pub fn apply(
         Event::Mail {
             body,
             authenticated,
+            sender,
         } => match actor {
             Actor::Stranger | Actor::System => Verdict::OpenNew { follows: None },
-            Actor::Agent => agent_mail(t, body, authenticated, now, policy),
+            Actor::Agent => agent_mail(t, body, authenticated, sender, now, policy),
             Actor::Requester | Actor::Watcher | Actor::Participant => {
                 if t.status == Status::Closed {
                     return match policy.reply_to_closed {
@@ -415,6 +423,7 @@ fn agent_mail(
     mut t: Ticket,
     body: &str,
     authenticated: &Option<Result<(), String>>,
+    sender: &Person,
     now: NaiveDateTime,
     policy: &Policy,
 ) -> Verdict {
@@ -496,6 +505,11 @@ fn agent_mail(
             Command::SetImpact(_) => "impact",
             Command::SetCategory(_) => "category",
             Command::Merge(_) => "merge",
+            Command::Take => "take",
+            Command::Assign(_) => "assign",
+            Command::Unassign => "unassign",
+            Command::Queue(_) => "queue",
+            Command::Requester(_) => "requester",
         }
         .into(),
     };
@@ -633,6 +647,88 @@ fn agent_mail(
                 notices: Vec::new(),
             }
         }
+        // Only an agent's new mail opens a ticket for someone.
+        Command::Requester(_) => {
+            return command_error(
+                t,
+                CommandError {
+                    command: done.command,
+                    reason: "requester_on_ticket".into(),
+                },
+            )
+        }
+        Command::Take => {
+            t.assignee = Some(sender.clone());
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(
+                    format!("assigned to {} (taken)", sender.email),
+                    &text,
+                )),
+                notices: Vec::new(),
+            }
+        }
+        Command::Assign(email) => {
+            let line = format!("assigned to {email} by {}", sender.email);
+            t.assignee = Some(Person { email, name: None });
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(line, &text)),
+                notices: vec![Notice::new(Template::AgentNewTicket, &[Audience::Assignee])
+                    .situation(Situation::Assigned)],
+            }
+        }
+        Command::Unassign => {
+            let line = match t.assignee.take() {
+                Some(a) => format!("unassigned (was {})", a.email),
+                None => "unassigned (was nobody's)".to_string(),
+            };
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(line, &text)),
+                notices: Vec::new(),
+            }
+        }
+        Command::Queue(name) => {
+            let Some(queue) = policy
+                .queues
+                .iter()
+                .find(|q| q.name.eq_ignore_ascii_case(&name))
+            else {
+                return command_error(
+                    t,
+                    CommandError {
+                        command: done.command,
+                        reason: "queue_unknown".into(),
+                    },
+                );
+            };
+            let line = format!(
+                "queue: {} (was {})",
+                queue.name,
+                t.queue.as_deref().unwrap_or("the desk's own")
+            );
+            let moved = t.queue.as_deref() != Some(queue.name.as_str());
+            t.queue = Some(queue.name.clone());
+            if moved {
+                // The new queue's agents take it up.
+                t.assignee = None;
+            }
+            touch(&mut t, now);
+            Decision {
+                ticket: t,
+                record: Record::system(with_text(line, &text)),
+                notices: if moved {
+                    vec![Notice::new(Template::AgentNewTicket, &[Audience::Agents])
+                        .situation(Situation::Moved)]
+                } else {
+                    Vec::new()
+                },
+            }
+        }
         Command::SetCategory(category) => {
             let line = format!("category: {category}");
             t.category = Some(category);
@@ -699,7 +795,9 @@ pub fn merge(
     }
     let joined = format!(
         "joined {}: its thread is now there",
-        target.number.display(&policy.subject_tag)
+        target
+            .number
+            .display(policy.tag_of(target.queue.as_deref()))
     );
     Merged::Joins(Decision {
         ticket: t,

@@ -27,10 +27,19 @@ fn opened() -> Ticket {
     .ticket
 }
 
+/// Who wrote a mail: the rules read it only for `#take`.
+fn someone() -> Person {
+    Person {
+        email: "marc.agent@example.test".into(),
+        name: Some("Marc".into()),
+    }
+}
+
 fn mail(body: &str) -> Event {
     Event::Mail {
         body: body.into(),
         authenticated: None,
+        sender: someone(),
     }
 }
 
@@ -276,6 +285,7 @@ fn unauthenticated_validation_is_kept_as_a_followup() {
     let e = Event::Mail {
         body: "VALIDER".into(),
         authenticated: Some(Err("dmarc=fail".into())),
+        sender: someone(),
     };
     let t = solved();
     let d = decide(&t, &e, Actor::Requester, "2026-11-24 09:00");
@@ -291,6 +301,7 @@ fn unauthenticated_validation_is_kept_as_a_followup() {
     let ok = Event::Mail {
         body: "VALIDER".into(),
         authenticated: Some(Ok(())),
+        sender: someone(),
     };
     assert_eq!(
         decide(&t, &ok, Actor::Requester, "2026-11-24 09:00")
@@ -305,6 +316,7 @@ fn unauthenticated_agent_command_changes_nothing() {
     let e = Event::Mail {
         body: "#close".into(),
         authenticated: Some(Err("no result".into())),
+        sender: someone(),
     };
     let t = opened();
     let d = decide(&t, &e, Actor::Agent, "2026-11-24 09:00");
@@ -499,6 +511,7 @@ fn closed_tickets_open_new_ones_or_reopen() {
     let forged = Event::Mail {
         body: "Ça recommence".into(),
         authenticated: Some(Err("no DMARC pass".into())),
+        sender: someone(),
     };
     assert_eq!(
         apply(
@@ -680,6 +693,7 @@ fn any_event() -> impl Strategy<Value = Event> {
         4 => (any_body(), proptest::option::of(any::<bool>())).prop_map(|(body, auth)| Event::Mail {
             body,
             authenticated: auth.map(|ok| if ok { Ok(()) } else { Err("fail".into()) }),
+            sender: someone(),
         }),
         1 => Just(Event::Automatic(Automatic::AutoReply)),
         1 => Just(Event::Automatic(Automatic::Bounce)),

@@ -40,6 +40,7 @@ macro_rules! string_enum {
 // After the macro: the modules below use it.
 pub mod answer;
 pub mod calendar;
+pub mod classify;
 pub mod command;
 pub mod decide;
 pub mod letters;
@@ -125,6 +126,39 @@ pub struct Ticket {
     pub reminded_at: Option<NaiveDateTime>,
     /// The service levels' clock (`[sla]`).
     pub sla: sla::Deadlines,
+    /// The `[[queue]]` it is in; `None`: the desk's own.
+    pub queue: Option<String>,
+    /// The agent it is assigned to.
+    pub assignee: Option<Person>,
+    /// The requester's phone number, from their signature.
+    pub requester_phone: Option<String>,
+    /// How the request came: the requester's own mail, or an agent's
+    /// (by phone, or forwarded from their mailbox).
+    pub channel: Channel,
+    /// The agent who opened it for the requester.
+    pub opened_by: Option<String>,
+}
+
+string_enum!(
+    /// How a request reached the desk.
+    Channel {
+        Mail => "mail",
+        Phone => "phone",
+    }
+);
+
+/// A requester's mail an agent forwarded to the desk (inline or
+/// attached), as read from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forwarded {
+    pub from: Person,
+    pub subject: Option<String>,
+    /// What the requester wrote, quotes and signature stripped.
+    pub body: String,
+    /// What the agent wrote above it: an internal note.
+    pub note: String,
+    /// The phone number in the requester's signature.
+    pub phone: Option<String>,
 }
 
 /// A person as named in a mail header.

@@ -13,6 +13,8 @@ pub enum Audience {
     Agents,
     /// The author of the mail that caused the notice.
     Sender,
+    /// The agent the ticket is assigned to (never the author of the mail).
+    Assignee,
 }
 
 string_enum!(
@@ -85,6 +87,21 @@ impl Template {
 }
 
 impl Template {
+    /// Whether the agents' copy goes to the ticket's assignee alone when
+    /// it has one: what the requester and the watchers say (follow-ups,
+    /// refusal, validation), a bounce, a service-level alert. A new
+    /// ticket, a note and the copies of an agent's words go to the queue.
+    pub fn goes_to_assignee(self) -> bool {
+        matches!(
+            self,
+            Template::AgentFollowUp
+                | Template::AgentRefusal
+                | Template::ValidatedNotice
+                | Template::AgentBounce
+                | Template::SlaAlert
+        )
+    }
+
     /// Whether this mail carries the files of the mail that caused it:
     /// the agents' notices carry the requester's (a screenshot they have
     /// no other way to see), what the agents write to the requester
@@ -127,6 +144,13 @@ pub enum Situation {
     FirstAnswerMissed,
     ResolutionSoon,
     ResolutionMissed,
+    /// A ticket moved to another queue (`#queue`), told to that queue.
+    Moved,
+    /// A ticket assigned to an agent by another (`#assign`), told to them.
+    Assigned,
+    /// A ticket an agent opened for the requester (by phone, or
+    /// forwarding their mail), acknowledged to the requester.
+    OnBehalf,
 }
 
 impl Situation {
@@ -143,6 +167,9 @@ impl Situation {
             Situation::FirstAnswerMissed => "first_answer_missed",
             Situation::ResolutionSoon => "resolution_soon",
             Situation::ResolutionMissed => "resolution_missed",
+            Situation::Moved => "moved",
+            Situation::Assigned => "assigned",
+            Situation::OnBehalf => "on_behalf",
         }
     }
 }

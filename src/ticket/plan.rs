@@ -147,6 +147,10 @@ pub struct Entry {
     pub kind: MessageKind,
     pub body: String,
     pub author: Author,
+    /// Who the record is from when the mail's sender wrote it for them
+    /// (an agent forwarding a requester's mail, or taking a request by
+    /// phone): the record still keeps the mail.
+    pub for_whom: Option<super::Person>,
     /// Whether the mail's kept attachments belong with this record.
     pub with_attachments: bool,
 }

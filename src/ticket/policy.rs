@@ -63,6 +63,24 @@ pub struct Policy {
     pub sla: Option<Sla>,
     /// The member organisations, by mail domain (`[[organisation]]`).
     pub organisations: Vec<Organisation>,
+    /// The queues (`[[queue]]`); a ticket in none is the desk's own, told
+    /// to `agent_notify`.
+    pub queues: Vec<Queue>,
+    /// An agent's first answer on an unassigned ticket assigns it to them.
+    pub assign_on_first_reply: bool,
+}
+
+/// A queue of the desk: the addresses that route a new mail into it (To
+/// or Cc), and where its tickets are told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queue {
+    pub name: String,
+    /// Lower case.
+    pub addresses: Vec<String>,
+    /// Lower case; empty: the desk's `agent_notify`.
+    pub agent_notify: Vec<String>,
+    /// The tag its tickets' subjects carry; `None`: the desk's.
+    pub subject_tag: Option<String>,
 }
 
 /// A member organisation of the desk and its mail domains (lower case;
@@ -142,9 +160,68 @@ impl Policy {
             .map(|(_, o)| o.name.clone())
     }
 
-    /// Whether `address` is one of the agents' notification addresses.
+    /// Whether `address` is one of the agents' notification addresses,
+    /// the desk's or a queue's.
     pub fn is_agent_notify(&self, address: &str) -> bool {
         self.agent_notify.iter().any(|a| a == address)
+            || self
+                .queues
+                .iter()
+                .any(|q| q.agent_notify.iter().any(|a| a == address))
+    }
+
+    /// Whether `address` is the desk's own: its address or a queue's.
+    pub fn is_desk_address(&self, address: &str) -> bool {
+        address == self.desk_address
+            || self
+                .queues
+                .iter()
+                .any(|q| q.addresses.iter().any(|a| a == address))
+    }
+
+    /// The tag in the subjects of a ticket of this queue: the queue's
+    /// own, else the desk's.
+    pub fn tag_of(&self, queue: Option<&str>) -> &str {
+        queue
+            .and_then(|q| self.queue(q))
+            .and_then(|q| q.subject_tag.as_deref())
+            .unwrap_or(&self.subject_tag)
+    }
+
+    /// Every tag a reference of the desk may carry: the desk's, then the
+    /// queues' own.
+    pub fn tags(&self) -> Vec<&str> {
+        let mut tags = vec![self.subject_tag.as_str()];
+        for q in &self.queues {
+            if let Some(t) = q.subject_tag.as_deref() {
+                if !tags.contains(&t) {
+                    tags.push(t);
+                }
+            }
+        }
+        tags
+    }
+
+    /// The queue of this name.
+    pub fn queue(&self, name: &str) -> Option<&Queue> {
+        self.queues.iter().find(|q| q.name == name)
+    }
+
+    /// Where a queue's tickets are told: its own list, else the desk's.
+    pub fn notify_of(&self, queue: Option<&str>) -> &[String] {
+        match queue.and_then(|q| self.queue(q)) {
+            Some(q) if !q.agent_notify.is_empty() => &q.agent_notify,
+            _ => &self.agent_notify,
+        }
+    }
+
+    /// The queue a new mail sent to these addresses (To, Cc) goes to:
+    /// the first queue, in the configuration's order, that one of them
+    /// routes to.
+    pub fn queue_for(&self, copied: &[String]) -> Option<&Queue> {
+        self.queues
+            .iter()
+            .find(|q| q.addresses.iter().any(|a| copied.contains(a)))
     }
 }
 
@@ -178,6 +255,8 @@ pub(crate) mod tests {
             calendar: Calendar::Always,
             sla: None,
             organisations: Vec::new(),
+            queues: Vec::new(),
+            assign_on_first_reply: true,
         }
     }
 

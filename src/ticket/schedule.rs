@@ -149,6 +149,11 @@ mod tests {
             closed_at: None,
             reminded_at: None,
             sla: Default::default(),
+            queue: None,
+            assignee: None,
+            requester_phone: None,
+            channel: crate::ticket::Channel::Mail,
+            opened_by: None,
         };
         Snapshot {
             ticket: t,

@@ -193,6 +193,11 @@ pub(crate) mod tests {
             closed_at: None,
             reminded_at: None,
             sla: Deadlines::default(),
+            queue: None,
+            assignee: None,
+            requester_phone: None,
+            channel: crate::ticket::Channel::Mail,
+            opened_by: None,
         }
     }
 

@@ -323,10 +323,17 @@ agent_notify = ["sau@example.test"]
 
     /// APPENDs a mail to the INBOX.
     pub fn append(&self, raw: &[u8]) {
+        self.append_to("INBOX", raw);
+    }
+
+    /// APPENDs a mail to a folder of the account (created when missing):
+    /// the INBOX, or a second mailbox of the desk.
+    pub fn append_to(&self, folder: &str, raw: &[u8]) {
         let mut child = Command::new(mailbed())
             .arg("append")
             .arg(self.path())
             .arg("-")
+            .env("MAILBED_APPEND_TO", folder)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -336,7 +343,7 @@ agent_notify = ["sau@example.test"]
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "append: {}",
+            "append to {folder}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }

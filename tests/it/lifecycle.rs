@@ -523,6 +523,7 @@ fn closed_tickets_take_courtesy_and_never_reopen_silently(db: Db) {
     app.run_at("2026-12-01T10:00:00Z");
     assert_eq!(app.ticket(1)["status"], "in_progress");
     assert!(last_to(&app, JEANNE_ADDR).body.contains("toner"));
+    // Marc reopened it: the other agents are told.
     let reopened = last_to(&app, DESK);
     assert!(
         reopened.subject.contains("Ticket rouvert"),
@@ -700,7 +701,8 @@ fn answers_as_people_write_them(db: Db) {
         "{}",
         told.subject
     );
-    let agents = last_to(&app, DESK);
+    // Marc answered first: the ticket is his, and so is her answer.
+    let agents = last_to(&app, MARC_ADDR);
     assert!(
         agents.body.contains("fait toujours un bruit"),
         "{}",
@@ -846,7 +848,8 @@ fn question_answer_solution_validation(db: Db) {
     app.reply(&question, JEANNE, "C'est un Ricoh MP 3055.\n\nLe lun. 23 nov. 2026 à 09:10, Support informatique <support@example.test> a écrit :\n> Quel est le modèle du copieur ?", "");
     app.run_at("2026-11-23T08:20:00Z");
     assert_eq!(app.ticket(1)["status"], "in_progress");
-    assert!(last_to(&app, DESK).body.contains("Ricoh MP 3055"));
+    // Marc's question made the ticket his: the answer goes to him alone.
+    assert!(last_to(&app, MARC_ADDR).body.contains("Ricoh MP 3055"));
 
     app.reply(&last_to(&app, DESK), MARC, "#solution\nLe pilote a été réinstallé sur le serveur d'impression.\nL'imprimante est de nouveau en ligne.", "");
     app.run_at("2026-11-23T09:00:00Z");
@@ -929,11 +932,14 @@ fn question_answer_solution_validation(db: Db) {
         "{}",
         confirmation.body
     );
-    // The agents' notices keep saying what happened in their subject.
+    // The agents' notices keep saying what happened in their subject
+    // (to Marc, whose ticket it is).
     assert!(
-        last_to(&app, DESK).subject.contains("Solution validée"),
+        last_to(&app, MARC_ADDR)
+            .subject
+            .contains("Solution validée"),
         "{}",
-        last_to(&app, DESK).subject
+        last_to(&app, MARC_ADDR).subject
     );
 }
 
@@ -963,7 +969,9 @@ fn refusal_new_solution_reminder_and_auto_close(db: Db) {
         refusal["body"],
         "il est toujours hors ligne après redémarrage."
     );
-    assert!(last_to(&app, DESK).body.contains("toujours hors ligne"));
+    assert!(last_to(&app, MARC_ADDR)
+        .body
+        .contains("toujours hors ligne"));
     let sent_before = app.sent_to(JEANNE_ADDR).len();
 
     app.reply(

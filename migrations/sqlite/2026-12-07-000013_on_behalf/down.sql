@@ -1,0 +1,2 @@
+ALTER TABLE tickets DROP COLUMN opened_by;
+ALTER TABLE tickets DROP COLUMN channel;
