@@ -518,6 +518,20 @@ fn queues_rules_and_assignment_by_mail(db: Db) {
         "{}",
         refused.body
     );
+    // Marc takes it back in HR's queue, then lets it go.
+    app.reply(&wifi, "Marc Agent <marc.agent@example.test>", "#take", "");
+    app.run_once();
+    assert_eq!(app.ticket(1)["assignee"]["name"], "Marc");
+    assert_eq!(listed(&["--assignee", MARC_ADDR]), [1]);
+    app.reply(
+        &wifi,
+        "Marc Agent <marc.agent@example.test>",
+        "#unassign",
+        "",
+    );
+    app.run_once();
+    assert_eq!(app.ticket(1)["assignee"], serde_json::Value::Null);
+    assert_eq!(listed(&["--assignee", MARC_ADDR]), Vec::<i64>::new());
 }
 
 /// Requests that do not come from the requester's own mail: Marc takes
