@@ -33,15 +33,28 @@ fn seconds(t: chrono::NaiveDateTime) -> f64 {
 pub fn record(conn: &mut AnyConnection, desk: &Desk, clock: &Clock) -> StoreResult<()> {
     let settings = &desk.settings;
     let now = clock.now_naive();
+    // One gauge per item: the worst of its lines (a `mailbox` line per
+    // mailbox).
+    let mut worst: Vec<(&'static str, super::health::Level)> = Vec::new();
     for item in status::items(settings, clock) {
-        gauge!("guichet_health", "item" => item.name).set(f64::from(item.level.exit_code()));
+        match worst.iter_mut().find(|(name, _)| *name == item.name) {
+            Some((_, level)) => *level = (*level).max(item.level),
+            None => worst.push((item.name, item.level)),
+        }
     }
-    let mailbox = health::get(conn, &super::health::mailbox_component(&settings.imap))?;
-    if let Some(ok) = mailbox.as_ref().and_then(|m| m.ok_at) {
-        gauge!("guichet_mailbox_last_read_timestamp_seconds").set(seconds(ok));
+    for (name, level) in worst {
+        gauge!("guichet_health", "item" => name).set(f64::from(level.exit_code()));
     }
-    let failing = mailbox.is_some_and(|m| m.failing_since.is_some());
-    gauge!("guichet_mailbox_failing").set(if failing { 1.0 } else { 0.0 });
+    for m in &settings.mailboxes {
+        let mailbox = health::get(conn, &super::health::mailbox_component(&m.imap))?;
+        let name = m.name.clone();
+        if let Some(ok) = mailbox.as_ref().and_then(|h| h.ok_at) {
+            gauge!("guichet_mailbox_last_read_timestamp_seconds", "mailbox" => name.clone())
+                .set(seconds(ok));
+        }
+        let failing = mailbox.is_some_and(|h| h.failing_since.is_some());
+        gauge!("guichet_mailbox_failing", "mailbox" => name).set(if failing { 1.0 } else { 0.0 });
+    }
     let relay = outbox::relay_hold(conn, &crate::outbound::relay::name(&settings.smtp))?;
     gauge!("guichet_relay_held").set(if relay.is_some() { 1.0 } else { 0.0 });
     gauge!("guichet_outbox_pending").set(outbox::pending_count(conn)? as f64);

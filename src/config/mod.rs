@@ -303,8 +303,9 @@ pub struct SecuritySettings {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: String,
-    /// The first mailbox (`[imap]`, else the first `[[mailbox]]`): the
-    /// account `oauth login imap` signs in.
+    /// The desk's mailbox account: the first mailbox that signs in with
+    /// OAuth 2.0 (the account `oauth login imap` signs in), else the first
+    /// mailbox (`[imap]`, else the first `[[mailbox]]`).
     pub imap: ImapSettings,
     /// Every mailbox fetched: `[imap]` (named "main"), then each
     /// `[[mailbox]]`.
@@ -740,7 +741,14 @@ impl Settings {
         }
         Ok(Settings {
             database_url,
-            imap: mailboxes[0].imap.clone(),
+            // The account `oauth login imap` signs in: the first mailbox
+            // that uses OAuth 2.0, else the first.
+            imap: mailboxes
+                .iter()
+                .find(|m| m.imap.auth == Auth::OAuth2)
+                .unwrap_or(&mailboxes[0])
+                .imap
+                .clone(),
             mailboxes,
             smtp: SmtpSettings {
                 host: smtp_host,

@@ -619,6 +619,7 @@ fn the_daemon_serves_prometheus_metrics() {
         "guichet_health{item=\"database\"} 0",
         "guichet_outbox_pending",
         "guichet_relay_held 0",
+        "guichet_mailbox_failing{mailbox=\"main\"} 0",
         "guichet_failed_mails 0",
     ] {
         assert!(body.contains(gauge), "{gauge} not in:\n{body}");
