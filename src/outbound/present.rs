@@ -17,7 +17,6 @@ use crate::ticket::{machine, Language, Status, Ticket};
 pub struct Presentation {
     pub desk_name: String,
     pub desk_address: String,
-    pub subject_tag: String,
     /// The keywords as the configuration writes them.
     pub validate_keywords: Vec<String>,
     pub refuse_keywords: Vec<String>,
@@ -34,7 +33,6 @@ impl Presentation {
         Presentation {
             desk_name: from.name.clone().unwrap_or_else(|| from.email.to_string()),
             desk_address: from.email.to_string(),
-            subject_tag: settings.tickets.subject_tag.clone(),
             validate_keywords: settings.tickets.validate_keywords.clone(),
             refuse_keywords: settings.tickets.refuse_keywords.clone(),
             timezone: settings.tickets.timezone,
