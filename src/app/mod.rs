@@ -55,10 +55,11 @@ pub struct Desk {
 
 impl Desk {
     pub fn new(settings: Settings) -> anyhow::Result<Desk> {
+        let policy = settings.policy();
         Ok(Desk {
-            tagger: SubjectTagger::with_tags(&settings.policy().tags()),
+            tagger: SubjectTagger::with_tags(&policy.tags()),
             renderer: renderer(&settings)?,
-            policy: settings.policy(),
+            policy,
             presentation: Presentation::new(&settings),
             settings,
         })

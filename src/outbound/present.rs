@@ -240,12 +240,8 @@ const EN_MONTHS: [&str; 12] = [
 /// solution sent at 00:30 in Paris is dated in Paris, whatever zone the
 /// server is left in.
 pub fn long_date(t: NaiveDateTime, language: Language, zone: Option<chrono_tz::Tz>) -> String {
-    use chrono::{Datelike, Local};
-    let utc = Utc.from_utc_datetime(&t);
-    let local = match zone {
-        Some(zone) => utc.with_timezone(&zone).date_naive(),
-        None => utc.with_timezone(&Local).date_naive(),
-    };
+    use chrono::Datelike;
+    let local = local(t, zone).date();
     let weekday = local.weekday().num_days_from_monday() as usize;
     let month = local.month0() as usize;
     match language {

@@ -361,6 +361,12 @@ pub fn decide(
         }),
         _ => None,
     };
+    // An agent's new mail opening a ticket for someone else.
+    let behalf = context
+        .matched
+        .is_none()
+        .then(|| on_behalf(mail, context.agents, policy))
+        .flatten();
     let mut draft = match verdict {
         Some((s, Verdict::Apply(decision))) => Draft::update(s, decision, false),
         Some((s, Verdict::Merge { into, line, text })) => {
@@ -391,10 +397,7 @@ pub fn decide(
             let subject = context.matched.map(|s| s.ticket.subject.clone());
             Draft::open(mail, subject, Some(old), policy, now)
         }
-        None if on_behalf(mail, context.agents, policy).is_some() => {
-            let behalf = on_behalf(mail, context.agents, policy).expect("checked");
-            Draft::open_for(mail, behalf, policy, now)
-        }
+        None if behalf.is_some() => Draft::open_for(mail, behalf.expect("checked"), policy, now),
         Some((_, Verdict::OpenNew { follows: None })) | None => match context.same_subject {
             Some(s) if may_merge(mail, context.matched, context.threaded, context.agents) => {
                 let event = Event::Mail {
@@ -642,14 +645,25 @@ impl Draft {
             _ if mail.subject.is_empty() => policy.language.no_subject().to_string(),
             _ => mail.subject.to_string(),
         };
-        let mut decision = machine::open(
-            TicketRef(0),
-            mail.from.clone(),
-            subject,
-            mail.body,
+        Draft::opened(
+            mail,
+            (mail.from.clone(), subject, mail.body),
+            follows,
             policy,
             now,
-        );
+        )
+    }
+
+    /// A new ticket of `requester`, with this subject and first message,
+    /// classified as the mail says.
+    fn opened(
+        mail: &Mail<'_>,
+        (requester, subject, body): (Person, String, &str),
+        follows: Option<TicketRef>,
+        policy: &Policy,
+        now: NaiveDateTime,
+    ) -> Draft {
+        let mut decision = machine::open(TicketRef(0), requester, subject, body, policy, now);
         let classified = classify::apply(
             &mut decision.ticket,
             mail.classified,
@@ -686,26 +700,13 @@ impl Draft {
             None if mail.subject.is_empty() => policy.language.no_subject().to_string(),
             None => mail.subject.to_string(),
         };
-        let mut draft = Draft::open(mail, None, None, policy, now);
-        let mut decision = machine::open(
-            TicketRef(0),
-            behalf.requester.clone(),
-            subject,
-            &behalf.body,
-            policy,
-            now,
-        );
-        draft.classified = classify::apply(
-            &mut decision.ticket,
-            mail.classified,
-            (mail.copied, mail.mailbox_queue),
-            policy,
-        );
+        let opening = (behalf.requester.clone(), subject, behalf.body.as_str());
+        let mut draft = Draft::opened(mail, opening, None, policy, now);
+        let decision = &mut draft.decision;
         decision.ticket.channel = behalf.channel;
         decision.ticket.opened_by = Some(mail.from.email.clone());
         decision.ticket.requester_phone = behalf.phone.clone();
-        decision.notices[0] = decision.notices[0].clone().situation(Situation::OnBehalf);
-        draft.decision = decision;
+        decision.notices[0].situation = Situation::OnBehalf;
         draft.behalf = Some(behalf);
         draft
     }

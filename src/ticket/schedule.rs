@@ -38,6 +38,18 @@ pub fn plan_due(
     if decision.is_noop(&snapshot.ticket) {
         return None;
     }
+    Some(scheduled(snapshot, decision, agents, policy, now, ids))
+}
+
+/// What the clock decided on a ticket, as a plan: the desk's doing.
+fn scheduled(
+    snapshot: &Snapshot,
+    decision: Decision,
+    agents: &Agents,
+    policy: &Policy,
+    now: NaiveDateTime,
+    ids: &mut dyn Iterator<Item = String>,
+) -> Plan {
     let mut plan = Draft::update(snapshot, decision, false).finish(
         None,
         desk_said(policy),
@@ -47,7 +59,7 @@ pub fn plan_due(
         ids,
     );
     plan.outcome = PlanOutcome::Scheduled;
-    Some(plan)
+    plan
 }
 
 /// The agents' alerts a ticket is due, as a plan: each target's stage
@@ -102,16 +114,7 @@ pub fn plan_sla_alerts(
         }),
         notices,
     };
-    let mut plan = Draft::update(snapshot, decision, false).finish(
-        None,
-        desk_said(policy),
-        agents,
-        policy,
-        now,
-        ids,
-    );
-    plan.outcome = PlanOutcome::Scheduled;
-    Some(plan)
+    Some(scheduled(snapshot, decision, agents, policy, now, ids))
 }
 
 #[cfg(test)]
