@@ -13,6 +13,7 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use guichet::app::Desk;
 use guichet::config::Settings;
 use guichet::ticket::command::CommandError;
+use guichet::ticket::kb::Article;
 use guichet::ticket::limits::Refused;
 use guichet::ticket::notice::{Audience, Notice, Situation, Template};
 use guichet::ticket::plan::{Letter, Related, Said};
@@ -545,6 +546,32 @@ fn every_template_matches_its_golden_mail() {
             None,
             "acknowledgement-open",
         ),
+        // Knowledge-base articles suggested: one with a link, one given
+        // in full; the agents told which; #kb done and refused.
+        (
+            Template::Acknowledgement,
+            Situation::FollowUp,
+            None,
+            "acknowledgement-kb",
+        ),
+        (
+            Template::AgentNewTicket,
+            Situation::FollowUp,
+            None,
+            "agent_new_ticket-kb",
+        ),
+        (
+            Template::CommandDone,
+            Situation::FollowUp,
+            None,
+            "command_done-kb",
+        ),
+        (
+            Template::CommandError,
+            Situation::FollowUp,
+            None,
+            "command_error-kb_unknown",
+        ),
     ];
     let hours_desk = Desk::new(Settings::parse(&format!("{CONFIG}{HOURS}")).unwrap()).unwrap();
     for language in [Language::Fr, Language::En] {
@@ -586,6 +613,15 @@ fn every_template_matches_its_golden_mail() {
                     command: "#assign marc.agent@example.test".into(),
                     reason: "assign".into(),
                 });
+            }
+            if name == "command_done-kb" || name == "command_error-kb_unknown" {
+                n.error = Some(CommandError {
+                    command: "#kb imprimante-hors-ligne".into(),
+                    reason: name.split('-').nth(1).unwrap_or_default().into(),
+                });
+                if name == "command_done-kb" {
+                    t.status = Status::Solved;
+                }
             }
             if name == "command_done-queue" {
                 n.error = Some(CommandError {
@@ -629,6 +665,11 @@ fn every_template_matches_its_golden_mail() {
                 follows,
                 related,
                 signature: agent.map(String::from),
+                articles: if name.ends_with("-kb") && template != Template::CommandDone {
+                    articles(language)
+                } else {
+                    Vec::new()
+                },
                 // What travels with it: the first file (the notice's
                 // second one is over the desk's size for them).
                 attached: if template.carries_files() {
@@ -764,4 +805,23 @@ fn every_template_matches_its_golden_mail() {
         "{}\n(after a deliberate change: GUICHET_BLESS=1 cargo test --test templates, then review git diff)",
         problems.join("\n")
     );
+}
+
+/// Two articles as a desk writes them: one on the intranet (a link), one
+/// given in full.
+fn articles(language: Language) -> Vec<Arc<Article>> {
+    let (first, second) = match language {
+        Language::Fr => (
+            "---\ntitle: L'imprimante est hors ligne\nkeywords: imprimante\nlink: https://intranet.mairie-exemple.fr/kb/imprimante-hors-ligne\n---\nVérifiez le câble réseau.\n",
+            "---\ntitle: Scanner vers sa messagerie\nkeywords: scanner\n---\n1. Posez le document sur la vitre.\n2. Choisissez « Numériser vers courriel ».\n3. Tapez votre adresse et validez.\n",
+        ),
+        Language::En => (
+            "---\ntitle: The printer is offline\nkeywords: printer\nlink: https://intranet.univ-example.edu/kb/printer-offline\n---\nCheck the network cable.\n",
+            "---\ntitle: Scan to your mailbox\nkeywords: scanner\n---\n1. Put the page on the glass.\n2. Choose \"Scan to email\".\n3. Type your address and confirm.\n",
+        ),
+    };
+    vec![
+        Arc::new(Article::parse("imprimante-hors-ligne", first).unwrap()),
+        Arc::new(Article::parse("scanner-vers-messagerie", second).unwrap()),
+    ]
 }

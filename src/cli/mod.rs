@@ -5,6 +5,7 @@ mod admin;
 mod check;
 mod generate;
 mod ingest;
+mod kb;
 mod logging;
 mod oauth;
 mod retention;
@@ -99,6 +100,10 @@ pub enum Command {
     Purge(retention::PurgeArgs),
     /// Consistent copy of a SQLite database while the daemon runs
     Backup(retention::BackupArgs),
+    /// The knowledge base: its articles, and those an acknowledgement would
+    /// suggest
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
     /// OAuth 2.0 sign-in of the mailbox and the relay (Microsoft 365, Gmail)
     #[command(subcommand)]
     Oauth(oauth::OAuthCommand),
@@ -216,6 +221,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge(args) => retention::purge(&cli, args),
         Command::Backup(args) => retention::backup(&cli, args),
         Command::Oauth(cmd) => oauth::run(&cli, cmd),
+        Command::Kb(cmd) => kb::run(&cli, cmd),
         Command::Generate(cmd) => generate::run(cmd),
     }
 }

@@ -1,7 +1,7 @@
 //! How the desk is organised: its opening hours (`[hours]`), its service
 //! levels (`[sla]`), its member organisations (`[[organisation]]`), its
-//! queues (`[[queue]]`) and its routing rules (`[[rule]]`), read into the
-//! domain's types.
+//! queues (`[[queue]]`), its routing rules (`[[rule]]`) and its knowledge
+//! base (`[kb]`), read into the domain's types.
 
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use super::reader::Reader;
 use crate::inbound::rules::{compile, Field, Rule, Sets};
 use crate::ticket::calendar::{weekday_index, Calendar, Holidays, Hours, Range};
+use crate::ticket::kb::{Article, KnowledgeBase};
 use crate::ticket::policy::{Organisation, Queue};
 use crate::ticket::sla::{Sla, Targets};
 use crate::ticket::{Impact, TicketType};
@@ -395,6 +396,93 @@ pub fn system_zone() -> Tz {
     named
         .and_then(|n| n.trim().parse::<Tz>().ok())
         .unwrap_or(chrono_tz::UTC)
+}
+
+/// `[kb]`: the knowledge base.
+#[derive(Clone, Debug, Default)]
+pub struct KbSettings {
+    /// Where the articles are (`ID.md`); `None`: no knowledge base.
+    pub dir: Option<std::path::PathBuf>,
+    /// The articles, read and indexed when the configuration is.
+    pub base: std::sync::Arc<KnowledgeBase>,
+}
+
+/// An article larger than this is refused: it is a page to read in a
+/// mail, not a manual.
+const MAX_ARTICLE_BYTES: u64 = 256 * 1024;
+/// At most this many articles are read from `[kb] dir`.
+const MAX_ARTICLES: usize = 10_000;
+
+/// `[kb]`: reads every `*.md` of `dir` (each problem reported with its
+/// file), `suggest` (0: none), `min_score`, and `link`, a URL with `{id}`
+/// given to the articles whose front matter has none.
+pub(super) fn kb(root: &mut Reader) -> KbSettings {
+    let mut r = root.section("kb");
+    let dir = r.existing_dir("dir");
+    let suggest = r.number_or("suggest", 3, 20) as usize;
+    let min_score = r.real_or("min_score", crate::ticket::kb::DEFAULT_MIN_SCORE);
+    let link = r.opt_string("link");
+    if link.as_ref().is_some_and(|l| !l.contains("{id}")) {
+        r.problem("link", "must contain {id}, where the article's name goes");
+    }
+    let mut articles: Vec<Article> = Vec::new();
+    if let Some(dir) = dir.as_ref().filter(|d| d.is_dir()) {
+        let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "md") && p.is_file())
+                .collect(),
+            Err(e) => {
+                r.problem("dir", &format!("{}: {e}", dir.display()));
+                Vec::new()
+            }
+        };
+        files.sort();
+        if files.len() > MAX_ARTICLES {
+            r.problem(
+                "dir",
+                &format!("{} articles: at most {MAX_ARTICLES}", files.len()),
+            );
+            files.truncate(MAX_ARTICLES);
+        }
+        for path in files {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let id = name.strip_suffix(".md").unwrap_or(&name);
+            let size = path.metadata().map(|m| m.len()).unwrap_or(0);
+            if size > MAX_ARTICLE_BYTES {
+                r.problem(
+                    "dir",
+                    &format!("{name}: {size} bytes, at most {MAX_ARTICLE_BYTES}"),
+                );
+                continue;
+            }
+            let parsed = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_string()))
+                .and_then(|text| Article::parse(id, &text));
+            match parsed {
+                Ok(mut a) => {
+                    if articles.iter().any(|b| b.id == a.id) {
+                        r.problem(
+                            "dir",
+                            &format!("{name}: another article is named {:?}", a.id),
+                        );
+                        continue;
+                    }
+                    if a.link.is_none() {
+                        a.link = link.as_ref().map(|l| l.replace("{id}", &a.id));
+                    }
+                    articles.push(a);
+                }
+                Err(why) => r.problem("dir", &format!("{name}: {why}")),
+            }
+        }
+    }
+    r.finish();
+    KbSettings {
+        dir,
+        base: std::sync::Arc::new(KnowledgeBase::new(articles, suggest, min_score)),
+    }
 }
 
 #[cfg(test)]

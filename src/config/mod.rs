@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use desk::{business_duration, system_zone, HoursSettings};
+pub use desk::{business_duration, system_zone, HoursSettings, KbSettings};
 use reader::Reader;
 
 /// A password or other secret: never printed, not even in debug output.
@@ -273,6 +273,7 @@ impl Settings {
             organisations: self.organisations.clone(),
             queues: self.queues.clone(),
             assign_on_first_reply: t.assign_on_first_reply,
+            kb: std::sync::Arc::clone(&self.kb.base),
         }
     }
 }
@@ -329,6 +330,7 @@ pub struct Settings {
     pub queues: Vec<crate::ticket::policy::Queue>,
     /// `[[rule]]`, in order.
     pub rules: Vec<crate::inbound::rules::Rule>,
+    pub kb: desk::KbSettings,
 }
 
 /// How log lines are written (`[log] format`).
@@ -718,6 +720,7 @@ impl Settings {
         let organisations = desk::organisations(&mut root);
         let queues = desk::queues(&mut root);
         let rules = desk::rules(&mut root, &queues, &organisations);
+        let kb = desk::kb(&mut root);
         // [[mailbox]] tables count from 1, after [imap]'s "main" if any.
         let first = usize::from(!has_imap && !mailboxes.is_empty());
         for (i, m) in mailboxes.iter_mut().enumerate() {
@@ -798,6 +801,7 @@ impl Settings {
             organisations,
             queues,
             rules,
+            kb,
         })
     }
 }
@@ -1228,6 +1232,70 @@ mailbox = "INBOX"
             all.contains("templates.dir: directory /nonexistent/tpl does not exist"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn the_knowledge_base_is_read_and_each_bad_article_named() {
+        let dir = std::env::temp_dir().join(format!("guichet-kb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        write(
+            "vpn.md",
+            "---\ntitle: Se connecter au VPN\nkeywords: vpn, télétravail\n---\nOuvrez le client.\n",
+        );
+        write(
+            "wifi.md",
+            "---\ntitle: Wi-Fi\nlink: https://wiki.example/wifi\n---\nTexte.\n",
+        );
+        write("notes.txt", "not an article");
+        let with = |extra: &str| {
+            format!(
+                "{GOOD}\n[kb]\ndir = {:?}\n{extra}\n",
+                dir.display().to_string()
+            )
+        };
+        let s = Settings::parse(&with("link = \"https://intranet.example/kb/{id}\"")).unwrap();
+        let kb = &s.kb.base;
+        assert_eq!(kb.articles().len(), 2);
+        assert_eq!(kb.suggest, 3);
+        assert_eq!(
+            kb.get("vpn").unwrap().link.as_deref(),
+            Some("https://intranet.example/kb/vpn")
+        );
+        // An article's own link wins.
+        assert_eq!(
+            kb.get("wifi").unwrap().link.as_deref(),
+            Some("https://wiki.example/wifi")
+        );
+
+        write("broken.md", "title: no front matter\n");
+        write(
+            "big.md",
+            &format!("---\ntitle: x\n---\n{}", "x".repeat(300_000)),
+        );
+        let all = Settings::parse(&with(
+            "suggest = 50\nlink = \"https://intranet.example/kb\"\nmin_score = -1",
+        ))
+        .unwrap_err()
+        .join("\n");
+        for expected in [
+            "kb.dir: broken.md: no front matter",
+            "kb.dir: big.md: 300017 bytes, at most 262144",
+            "kb.suggest: must be a whole number from 0 to 20",
+            "kb.link: must contain {id}",
+            "kb.min_score: must be a number of at least 0",
+        ] {
+            assert!(all.contains(expected), "{expected}: {all}");
+        }
+        let missing = format!("{GOOD}\n[kb]\ndir = \"/nonexistent/kb\"\n");
+        let all = Settings::parse(&missing).unwrap_err().join("\n");
+        assert!(
+            all.contains("kb.dir: directory /nonexistent/kb does not exist"),
+            "{all}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Without [kb], an empty base: nothing suggested, #kb finds nothing.
+        assert!(Settings::parse(GOOD).unwrap().kb.base.is_empty());
     }
 
     #[test]

@@ -185,6 +185,31 @@ impl Reader {
         }
     }
 
+    /// A whole number from 0 to `max`.
+    pub(super) fn number_or(&mut self, key: &str, default: u32, max: u32) -> u32 {
+        match self.take(key) {
+            None => default,
+            Some(toml::Value::Integer(n)) if (0..=i64::from(max)).contains(&n) => n as u32,
+            Some(_) => {
+                self.problem(key, &format!("must be a whole number from 0 to {max}"));
+                default
+            }
+        }
+    }
+
+    /// A number (whole or not) of at least 0.
+    pub(super) fn real_or(&mut self, key: &str, default: f64) -> f64 {
+        match self.take(key) {
+            None => default,
+            Some(toml::Value::Integer(n)) if n >= 0 => n as f64,
+            Some(toml::Value::Float(x)) if x.is_finite() && x >= 0.0 => x,
+            Some(_) => {
+                self.problem(key, "must be a number of at least 0");
+                default
+            }
+        }
+    }
+
     /// A duration such as "60s", "5m" or "7d".
     pub(super) fn duration_or(&mut self, key: &str, default: Duration) -> Duration {
         match self.take(key) {

@@ -92,6 +92,12 @@ impl Presentation {
             "hours": self.hours(ticket, policy),
             "message": said_context(&letter.said, &letter.attached, lang),
             "solution": letter.solution.as_ref().map(|body| json!({ "body": body })),
+            "articles": letter.articles.iter().map(|a| json!({
+                "id": a.id,
+                "title": a.title,
+                "text": a.body,
+                "link": a.link,
+            })).collect::<Vec<_>>(),
             "keywords": {
                 "validate": shown_keyword(&self.validate_keywords, lang),
                 "refuse": shown_keyword(&self.refuse_keywords, lang),

@@ -33,6 +33,8 @@ pub enum Command {
     /// In an agent's new mail: open the ticket for this requester (a
     /// request taken by phone).
     Requester(Person),
+    /// Propose this knowledge-base article as the solution.
+    Kb(String),
 }
 
 /// A command line that could not be understood.
@@ -45,7 +47,8 @@ pub struct CommandError {
     /// `watch_usage`, `type_usage`, `impact_usage`, `category_usage`,
     /// `already_closed`, `merge_usage`, `merge_unknown`, `merge_self`,
     /// `merge_closed`, `assign_usage`, `assign_not_agent`, `queue_usage`,
-    /// `queue_unknown`, `requester_usage`, `requester_on_ticket`. Other notices use this field for their own
+    /// `queue_unknown`, `requester_usage`, `requester_on_ticket`, `kb_usage`,
+    /// `kb_unknown`. Other notices use this field for their own
     /// values (see templates/README.md).
     pub reason: String,
 }
@@ -95,6 +98,8 @@ const NAMES: &[&str] = &[
     "file",
     "requester",
     "demandeur",
+    "kb",
+    "article",
 ];
 
 /// The ticket number of `#merge 12`, `#merge #000012` or
@@ -230,6 +235,13 @@ pub fn parse(body: &str) -> Option<Parsed> {
                 .ok_or_else(|| error("merge_usage"));
             (command, join_text(rest))
         }
+        "kb" | "article" => match args.first() {
+            Some(id) => (
+                Ok(Command::Kb(id.trim_end_matches(".md").to_lowercase())),
+                join_text(&args[1..]),
+            ),
+            None => (Err(error("kb_usage")), join_text(&[])),
+        },
         "take" | "prendre" => (Ok(Command::Take), join_text(&args)),
         "unassign" | "desassigner" | "liberer" => (Ok(Command::Unassign), join_text(&args)),
         "assign" | "assigner" | "attribuer" => {

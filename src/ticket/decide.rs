@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 
 use super::classify::{self, Classified};
 use super::command::CommandError;
+use super::kb::Article;
 use super::letters::{self, Agents, Seen, Thread};
 use super::limits::{self, Refused};
 use super::machine::{self, Actor, Decision, Event, Record, Verdict};
@@ -963,6 +964,29 @@ impl Draft {
                 ..(*said).clone()
             })
         });
+        // The articles that may answer a new request: its acknowledgement
+        // suggests them, the agents' notice names them. Not for a mail
+        // that could not be trusted (its text is not repeated either).
+        let articles: Vec<Arc<Article>> = if before.is_none() && withheld.is_none() {
+            policy
+                .kb
+                .suggest(&ticket.subject, &said.body)
+                .into_iter()
+                .map(|s| s.article)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !articles.is_empty() {
+            let ids: Vec<&str> = articles.iter().map(|a| a.id.as_str()).collect();
+            entries.push(Entry {
+                for_whom: None,
+                kind: MessageKind::System,
+                body: format!("articles suggested: {}", ids.join(", ")),
+                author: Author::Desk,
+                with_attachments: false,
+            });
+        }
         let outside = |notice: &Notice| notice.to.iter().any(|a| *a != Audience::Agents);
         let solution = match &decision.record {
             Some(r) if r.kind == MessageKind::Solution => Some(r.body.clone()),
@@ -1002,6 +1026,14 @@ impl Draft {
                 solution: solution.clone(),
                 follows,
                 related: related.clone(),
+                articles: match (notice.template, notice.situation) {
+                    (Template::Acknowledgement | Template::AgentNewTicket, situation)
+                        if situation != Situation::Merged =>
+                    {
+                        articles.clone()
+                    }
+                    _ => Vec::new(),
+                },
                 signature: signature
                     .clone()
                     .filter(|_| notice.template.is_agent_words()),

@@ -1687,3 +1687,114 @@ fn nobody_but_a_trusted_agent_opens_a_ticket_for_someone_else() {
         "requester_on_ticket"
     );
 }
+
+/// A desk with three articles: two for requesters, one for agents.
+fn desk_with_kb() -> Policy {
+    use crate::ticket::kb::{Article, KnowledgeBase};
+    let article = |id: &str, front: &str, body: &str| {
+        Article::parse(id, &format!("---\n{front}\n---\n{body}\n")).unwrap()
+    };
+    Policy {
+        kb: std::sync::Arc::new(KnowledgeBase::new(
+            vec![
+                article(
+                    "imprimante-hors-ligne",
+                    "title: L'imprimante est hors ligne\nkeywords: imprimante, hors ligne, impression",
+                    "Vérifiez que l'imprimante est allumée et reliée au réseau.",
+                ),
+                article(
+                    "vpn",
+                    "title: Se connecter au VPN\nkeywords: vpn, télétravail, domicile",
+                    "Ouvrez le client VPN et saisissez votre identifiant.",
+                ),
+                article(
+                    "imprimante-console",
+                    "title: Réinstaller une imprimante sur le serveur\nkeywords: imprimante, serveur d'impression\naudience: agents",
+                    "Dans la console du serveur d'impression…",
+                ),
+            ],
+            3,
+            1.0,
+        )),
+        ..policy()
+    }
+}
+
+#[test]
+fn a_new_requests_acknowledgement_suggests_the_articles_that_answer_it() {
+    let p = desk_with_kb();
+    let mut given = Given::from(
+        alice(),
+        "Bonjour,\nl'imprimante du couloir est hors ligne depuis ce matin.\nCordialement,\nAlice",
+    );
+    given.subject = "Impression impossible";
+    let plan = run_with(&given, None, &p);
+    let ids = |l: &Letter| -> Vec<String> { l.articles.iter().map(|a| a.id.clone()).collect() };
+    assert_eq!(plan.letters[0].template, Template::Acknowledgement);
+    assert_eq!(ids(&plan.letters[0]), ["imprimante-hors-ligne"]);
+    // The agents are told which, and the thread keeps it.
+    assert_eq!(plan.letters[1].template, Template::AgentNewTicket);
+    assert_eq!(ids(&plan.letters[1]), ["imprimante-hors-ligne"]);
+    assert!(plan
+        .entries
+        .iter()
+        .any(|e| e.body == "articles suggested: imprimante-hors-ligne"));
+
+    // Unrelated mail gets none, nor does a follow-up.
+    let mut other = Given::from(alice(), "La réunion de jeudi est déplacée à 15h.");
+    other.subject = "Réunion";
+    let plan = run_with(&other, None, &p);
+    assert!(plan.letters.iter().all(|l| l.articles.is_empty()));
+    let s = snapshot(Status::InProgress);
+    let plan = run_with(&given, Some(&s), &p);
+    assert!(plan.letters.iter().all(|l| l.articles.is_empty()));
+
+    // Nor does a mail that could not be trusted: its text is not repeated
+    // outside the desk, and what it asked is not answered from it.
+    let mut forged = given;
+    forged.sender_doubt = Some("From and Sender disagree");
+    let plan = run_with(&forged, None, &p);
+    assert!(plan.letters.iter().all(|l| l.articles.is_empty()));
+}
+
+#[test]
+fn kb_answers_a_ticket_with_an_article_as_its_solution() {
+    let p = desk_with_kb();
+    let s = snapshot(Status::InProgress);
+    let given = Given::from(
+        person("bob@agents.example"),
+        "#kb VPN\nVoici la marche à suivre, Alice.",
+    );
+    let plan = run_with(&given, Some(&s), &p);
+    let t = plan.ticket().unwrap();
+    assert_eq!(t.status, Status::Solved);
+    assert_eq!(plan.letters[0].template, Template::Solution);
+    assert_eq!(
+        plan.letters[0].solution.as_deref(),
+        Some("Voici la marche à suivre, Alice.\n\nSe connecter au VPN\n\nOuvrez le client VPN et saisissez votre identifiant.")
+    );
+    assert_eq!(
+        plan.letters.last().unwrap().error.as_ref().unwrap().reason,
+        "kb"
+    );
+    // An agents' article may be sent too: the agent chose it.
+    let given = Given::from(person("bob@agents.example"), "#kb imprimante-console");
+    let plan = run_with(&given, Some(&s), &p);
+    assert_eq!(plan.ticket().unwrap().status, Status::Solved);
+
+    // An unknown or missing name changes nothing; the agent is told.
+    for (body, reason) in [("#kb wifi", "kb_unknown"), ("#kb", "kb_usage")] {
+        let given = Given::from(person("bob@agents.example"), body);
+        let plan = run_with(&given, Some(&s), &p);
+        assert_eq!(plan.outcome, PlanOutcome::CommandRefused, "{body}");
+        assert_eq!(
+            to_of(&plan),
+            [(Template::CommandError, vec!["bob@agents.example"])]
+        );
+        assert_eq!(plan.letters[0].error.as_ref().unwrap().reason, reason);
+    }
+    // A requester cannot send articles: "#kb" from her is a follow-up.
+    let given = Given::from(alice(), "#kb vpn");
+    let plan = run_with(&given, Some(&s), &p);
+    assert_eq!(plan.ticket().unwrap().status, Status::InProgress);
+}

@@ -173,6 +173,24 @@ pub fn decision_in(body: &str, policy: &Policy) -> Option<Decided> {
     super::answer::read(body, &policy.validate_keywords, &policy.refuse_keywords)
 }
 
+/// A solution proposed: the requester validates or refuses it.
+fn propose(mut t: Ticket, solution: String, now: NaiveDateTime) -> Decision {
+    t.status = Status::Solved;
+    t.close_reason = None;
+    t.closed_at = None;
+    t.solved_at = Some(now);
+    t.reminded_at = None;
+    touch(&mut t, now);
+    Decision {
+        ticket: t,
+        record: Record::mail(MessageKind::Solution, solution),
+        notices: vec![Notice::new(
+            Template::Solution,
+            &[Audience::Requester, Audience::Watchers, Audience::Agents],
+        )],
+    }
+}
+
 fn touch(t: &mut Ticket, now: NaiveDateTime) {
     t.updated_at = now;
 }
@@ -510,6 +528,7 @@ fn agent_mail(
             Command::Unassign => "unassign",
             Command::Queue(_) => "queue",
             Command::Requester(_) => "requester",
+            Command::Kb(_) => "kb",
         }
         .into(),
     };
@@ -526,20 +545,25 @@ fn agent_mail(
             if text.is_empty() {
                 return command_error(t, needs_text("solution"));
             }
-            t.status = Status::Solved;
-            t.close_reason = None;
-            t.closed_at = None;
-            t.solved_at = Some(now);
-            t.reminded_at = None;
-            touch(&mut t, now);
-            Decision {
-                ticket: t,
-                record: Record::mail(MessageKind::Solution, text),
-                notices: vec![Notice::new(
-                    Template::Solution,
-                    &[Audience::Requester, Audience::Watchers, Audience::Agents],
-                )],
-            }
+            propose(t, text, now)
+        }
+        Command::Kb(id) => {
+            let Some(article) = policy.kb.get(&id) else {
+                return command_error(
+                    t,
+                    CommandError {
+                        command: done.command,
+                        reason: "kb_unknown".into(),
+                    },
+                );
+            };
+            // The agent's own words, if any, then the article.
+            let solution = if text.is_empty() {
+                article.as_text()
+            } else {
+                format!("{text}\n\n{}", article.as_text())
+            };
+            propose(t, solution, now)
         }
         Command::Question => {
             if text.is_empty() {

@@ -189,6 +189,9 @@ pub struct Letter {
     /// The ticket whose reference the mail carried although its sender is
     /// not one of its people: the mail opened this one apart.
     pub related: Option<Related>,
+    /// The knowledge-base articles suggested to the requester of a new
+    /// ticket (its acknowledgement, and the agents' notice).
+    pub articles: Vec<Arc<super::kb::Article>>,
     /// The agent's name the letter is signed with.
     pub signature: Option<String>,
     /// Which of `said.attachments` travel with it (indices), within the

@@ -68,6 +68,8 @@ pub struct Policy {
     pub queues: Vec<Queue>,
     /// An agent's first answer on an unassigned ticket assigns it to them.
     pub assign_on_first_reply: bool,
+    /// The articles the acknowledgement suggests and `#kb` sends.
+    pub kb: std::sync::Arc<super::kb::KnowledgeBase>,
 }
 
 /// A queue of the desk: the addresses that route a new mail into it (To
@@ -257,6 +259,7 @@ pub(crate) mod tests {
             organisations: Vec::new(),
             queues: Vec::new(),
             assign_on_first_reply: true,
+            kb: Default::default(),
         }
     }
 

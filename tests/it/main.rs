@@ -7,6 +7,7 @@
 mod app;
 mod core_loop;
 mod desk;
+mod knowledge;
 mod lifecycle;
 mod monitoring;
 mod oauth;
