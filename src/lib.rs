@@ -11,5 +11,6 @@ pub mod inbound;
 pub mod instance;
 pub mod oauth;
 pub mod outbound;
+pub mod report;
 pub mod store;
 pub mod ticket;

@@ -113,6 +113,7 @@ fn ticket(language: Language, template: Template) -> Ticket {
         requester_phone: Some("01 23 45 67 89".into()),
         channel: guichet::ticket::Channel::Mail,
         opened_by: None,
+        reopened: 0,
     }
 }
 

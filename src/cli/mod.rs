@@ -8,6 +8,7 @@ mod ingest;
 mod kb;
 mod logging;
 mod oauth;
+mod report;
 mod retention;
 mod run;
 mod status;
@@ -100,6 +101,9 @@ pub enum Command {
     Purge(retention::PurgeArgs),
     /// Consistent copy of a SQLite database while the daemon runs
     Backup(retention::BackupArgs),
+    /// The desk's activity over a period: tickets opened, closed, open,
+    /// time to answer and resolve, service levels met
+    Report(report::ReportArgs),
     /// The knowledge base: its articles, and those an acknowledgement would
     /// suggest
     #[command(subcommand)]
@@ -222,6 +226,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => retention::backup(&cli, args),
         Command::Oauth(cmd) => oauth::run(&cli, cmd),
         Command::Kb(cmd) => kb::run(&cli, cmd),
+        Command::Report(args) => report::run(&cli, args),
         Command::Generate(cmd) => generate::run(cmd),
     }
 }

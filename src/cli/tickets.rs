@@ -85,6 +85,7 @@ pub(super) fn ticket_json(t: &Ticket, tag: &str) -> serde_json::Value {
         "queue": t.queue,
         "channel": t.channel.as_str(),
         "opened_by": t.opened_by,
+        "reopened": t.reopened,
         "assignee": t.assignee.as_ref().map(person_json),
     })
 }

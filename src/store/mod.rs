@@ -9,6 +9,7 @@ pub mod leases;
 pub mod mails;
 pub mod oauth_tokens;
 pub mod outbox;
+pub mod report;
 pub mod retention;
 pub mod schema;
 pub mod tickets;

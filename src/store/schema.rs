@@ -47,6 +47,7 @@ diesel::table! {
         requester_phone -> Nullable<Text>,
         channel -> Text,
         opened_by -> Nullable<Text>,
+        reopened -> Integer,
     }
 }
 

@@ -43,6 +43,7 @@ struct TicketRow {
     requester_phone: Option<String>,
     channel: String,
     opened_by: Option<String>,
+    reopened: i32,
 }
 
 fn stage(text: Option<&str>) -> StoreResult<Option<Stage>> {
@@ -96,6 +97,7 @@ impl TicketRow {
             requester_phone: self.requester_phone,
             channel: Channel::parse(&self.channel).ok_or_else(|| bad("channel", &self.channel))?,
             opened_by: self.opened_by,
+            reopened: u32::try_from(self.reopened).unwrap_or(0),
             assignee: self.assignee_email.map(|email| Person {
                 email,
                 name: self.assignee_name,
@@ -180,6 +182,7 @@ pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
             tickets::requester_phone.eq(&t.requester_phone),
             tickets::channel.eq(t.channel.as_str()),
             tickets::opened_by.eq(&t.opened_by),
+            tickets::reopened.eq(i32::try_from(t.reopened).unwrap_or(i32::MAX)),
         ))
         .returning(tickets::id)
         .get_result(c))?)
@@ -209,6 +212,7 @@ pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> 
             tickets::assignee_email.eq(t.assignee.as_ref().map(|a| &a.email)),
             tickets::assignee_name.eq(t.assignee.as_ref().and_then(|a| a.name.as_ref())),
             tickets::requester_phone.eq(&t.requester_phone),
+            tickets::reopened.eq(i32::try_from(t.reopened).unwrap_or(i32::MAX)),
         ))
         .execute(c))?;
     Ok(())

@@ -64,6 +64,7 @@ fn ticket(status: Status) -> Ticket {
         requester_phone: None,
         channel: crate::ticket::Channel::Mail,
         opened_by: None,
+        reopened: 0,
     }
 }
 

@@ -148,6 +148,7 @@ pub fn open(
             requester_phone: None,
             channel: crate::ticket::Channel::Mail,
             opened_by: None,
+            reopened: 0,
         },
         record: Record::mail(MessageKind::Initial, body),
         notices: vec![
@@ -203,6 +204,7 @@ fn close(t: &mut Ticket, reason: CloseReason, now: NaiveDateTime) {
 }
 
 fn reopen(t: &mut Ticket, now: NaiveDateTime) {
+    t.reopened += 1;
     t.status = Status::InProgress;
     t.close_reason = None;
     t.closed_at = None;

@@ -50,6 +50,7 @@ pub mod machine;
 pub mod notice;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod schedule;
 pub mod sla;
 pub mod text;
@@ -138,6 +139,8 @@ pub struct Ticket {
     pub channel: Channel,
     /// The agent who opened it for the requester.
     pub opened_by: Option<String>,
+    /// How many times the ticket was reopened after its closure.
+    pub reopened: u32,
 }
 
 string_enum!(

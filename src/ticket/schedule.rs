@@ -157,6 +157,7 @@ mod tests {
             requester_phone: None,
             channel: crate::ticket::Channel::Mail,
             opened_by: None,
+            reopened: 0,
         };
         Snapshot {
             ticket: t,

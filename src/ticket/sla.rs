@@ -198,6 +198,7 @@ pub(crate) mod tests {
             requester_phone: None,
             channel: crate::ticket::Channel::Mail,
             opened_by: None,
+            reopened: 0,
         }
     }
 

@@ -13,6 +13,7 @@ mod monitoring;
 mod oauth;
 mod outages;
 mod realworld;
+mod report;
 mod resilience;
 mod security;
 mod supervision;
