@@ -13,6 +13,7 @@ use chrono::{NaiveDateTime, TimeZone, Utc};
 use guichet::app::Desk;
 use guichet::config::Settings;
 use guichet::ticket::command::CommandError;
+use guichet::ticket::digest::{digest, Reader};
 use guichet::ticket::kb::Article;
 use guichet::ticket::limits::Refused;
 use guichet::ticket::notice::{Audience, Notice, Situation, Template};
@@ -795,10 +796,61 @@ fn every_template_matches_its_golden_mail() {
             );
             ran += 1;
         }
+        // The agents' digest: Marc's, the desk's list, and an empty one.
+        let now = at("2026-12-07 07:20");
+        let mut late = ticket(language, Template::AgentNewTicket);
+        late.sla.first_answer_due = Some(at("2026-12-04 14:30"));
+        let mut mine = ticket(language, Template::AgentReply);
+        mine.number = TicketRef(124);
+        mine.subject = match language {
+            Language::Fr => "Accès au logiciel de paie".into(),
+            Language::En => "Payroll software access".into(),
+        };
+        mine.status = Status::InProgress;
+        mine.assignee = Some(Person {
+            email: "marc.agent@example.test".into(),
+            name: Some("Marc Lefèvre".into()),
+        });
+        mine.queue = None;
+        let mut waiting = mine.clone();
+        waiting.number = TicketRef(125);
+        waiting.status = Status::Waiting;
+        let mut closing = mine.clone();
+        closing.number = TicketRef(126);
+        closing.status = Status::Solved;
+        closing.solved_at = Some(at("2026-12-01 09:00"));
+        let open = [late, mine, waiting, closing];
+        let marc = Reader::Agent("marc.agent@example.test".into());
+        for (reader, name, tickets) in [
+            (&marc, "digest", &open[..]),
+            (&Reader::Desk, "digest-desk", &open[..]),
+            (&marc, "digest-empty", &[][..]),
+        ] {
+            let d = digest(tickets, reader, &desk.policy, now);
+            let agent = matches!(reader, Reader::Agent(_)).then_some("Marc");
+            let context =
+                desk.presentation
+                    .digest_context(&d, reader, agent, &desk.policy, now, language);
+            check_golden(
+                &desk,
+                language,
+                "digest",
+                name,
+                &context,
+                "auto-generated",
+                &mut problems,
+            );
+            ran += 1;
+        }
     }
     assert_eq!(
         ran,
-        2 * (Template::ALL.len() + variants.len() + WATCHERS_READ.len() + AGENTS_COPY.len() + 8)
+        2 * (Template::ALL.len()
+            + variants.len()
+            + WATCHERS_READ.len()
+            + AGENTS_COPY.len()
+            + 8
+            + 3)
     );
     check_samples(&mut problems);
     assert!(

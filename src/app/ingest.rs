@@ -15,6 +15,7 @@ use crate::outbound;
 use crate::store::{mails, outbox, tickets, AnyConnection, StoreResult};
 use crate::ticket::classify;
 use crate::ticket::decide::{self, Context, Mail};
+use crate::ticket::digest::Reader;
 use crate::ticket::letters::Agents;
 use crate::ticket::plan::{PlanOutcome, TicketChange};
 use crate::ticket::{Attachment, Forwarded, Ticket};
@@ -457,6 +458,20 @@ fn process_parsed(
         clock,
         post,
     )?;
+    if outcome == PlanOutcome::DigestAsked {
+        // The agent's digest, queued with the mail's state: asked once,
+        // sent once.
+        let agent = msg.from.email.to_lowercase();
+        let readers = [(Reader::Agent(agent.clone()), vec![agent.clone()])];
+        let digests = super::digest::compose(conn, desk, &readers, clock.now_naive())?;
+        let why = format!("#digest: the digest was sent to {agent}");
+        conn.transaction(|conn| -> StoreResult<()> {
+            super::digest::enqueue(conn, desk, &digests, true, clock)?;
+            mails::set_state(conn, raw_id, mails::state::IGNORED, Some(&why), None)
+        })?;
+        tracing::info!(agent = %agent, "digest sent on demand");
+        return Ok(Outcome::Ignored(why));
+    }
     let Some((ticket_id, ticket)) = written else {
         let why = match outcome {
             PlanOutcome::Ignored(why) => why,
@@ -473,7 +488,9 @@ fn process_parsed(
         PlanOutcome::CommandRefused => Outcome::CommandRefused(number),
         // Neither comes with a ticket written from a mail.
         PlanOutcome::Ignored(why) => Outcome::Ignored(why),
-        PlanOutcome::Scheduled => Outcome::Ignored("nothing from a mail".into()),
+        PlanOutcome::Scheduled | PlanOutcome::DigestAsked => {
+            Outcome::Ignored("nothing from a mail".into())
+        }
     })
 }
 

@@ -22,6 +22,7 @@
 pub mod alerts;
 mod apply;
 pub mod delivery;
+pub mod digest;
 pub mod health;
 pub mod ingest;
 pub mod metrics;

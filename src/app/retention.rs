@@ -2,12 +2,10 @@
 //! tickets closed longer ago than that (see [`store::retention`]).
 
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
 use super::Desk;
 use crate::clock::Clock;
 use crate::store::retention::{self, Purged};
-use crate::store::schema::counters;
 use crate::store::{self, AnyConnection, StoreResult};
 
 /// The counter that holds the day (days since 1970-01-01, UTC) of the
@@ -33,29 +31,7 @@ pub fn purge_if_due(
         return Ok(None);
     };
     let today = now.and_utc().timestamp().div_euclid(86_400);
-    let claimed = conn.transaction(|conn| -> StoreResult<bool> {
-        store::lock_for_write(conn)?;
-        let last: Option<i64> = counters::table
-            .find(LAST_PURGE_DAY)
-            .select(counters::value)
-            .first(conn)
-            .optional()?;
-        match last {
-            Some(day) if day >= today => Ok(false),
-            Some(_) => {
-                diesel::update(counters::table.find(LAST_PURGE_DAY))
-                    .set(counters::value.eq(today))
-                    .execute(conn)?;
-                Ok(true)
-            }
-            None => {
-                diesel::insert_into(counters::table)
-                    .values((counters::name.eq(LAST_PURGE_DAY), counters::value.eq(today)))
-                    .execute(conn)?;
-                Ok(true)
-            }
-        }
-    })?;
+    let claimed = store::claim_day(conn, LAST_PURGE_DAY, today)?;
     if !claimed {
         return Ok(None);
     }

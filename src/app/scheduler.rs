@@ -1,6 +1,6 @@
 //! The clock's work: reminders and the automatic closure of solved
 //! tickets, and the agents' service-level alerts, each ticket in its own
-//! transaction.
+//! transaction; the daily purge and the agents' morning digest.
 
 use diesel::Connection;
 
@@ -23,6 +23,8 @@ pub struct SchedulerReport {
     pub purged: Option<crate::store::retention::Purged>,
     /// Whether an alert was queued (a refresh token near its end).
     pub alerted: bool,
+    /// The agents' digests queued (at `[digest] at`, once a day).
+    pub digests: usize,
 }
 
 /// Runs the scheduler once as of `clock`.
@@ -76,6 +78,12 @@ pub fn run_scheduler(
     }
     report.purged = super::retention::purge_if_due(conn, desk, clock)?;
     report.alerted = super::oauth::warn_refresh_expiry(conn, desk, clock)?;
+    // The digest is a courtesy: its failure (a template override that
+    // does not render) is logged, and the cycle goes on.
+    report.digests = super::digest::send_if_due(conn, desk, clock).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the agents' digest could not be sent");
+        0
+    });
     Ok(report)
 }
 

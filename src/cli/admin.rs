@@ -148,28 +148,7 @@ pub(super) fn outbox(cli: &Cli, cmd: &OutboxCommand) -> anyhow::Result<ExitCode>
                 );
             }
             println!("{n} mail(s) due now");
-            // And sent now, with what else is due, as `run --once` would.
-            let desk = std::sync::Arc::new(crate::app::Desk::new(settings)?);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            let report = runtime.block_on(async {
-                let transport = crate::app::oauth::transport(&desk)?;
-                let clock = Clock::System;
-                let report =
-                    crate::app::delivery::send_due(&mut conn, &desk, &transport, &clock, || true)
-                        .await;
-                transport.close().await;
-                anyhow::Ok(report?)
-            })?;
-            println!(
-                "{} sent, {} refused for good, {} waiting",
-                report.sent, report.failed, report.deferred
-            );
-            if let Some(e) = report.error {
-                bail!("the relay did not take everything: {e}");
-            }
+            send_now(&mut conn, settings)?;
             if !ids.is_empty() && n < ids.len() {
                 return Ok(ExitCode::FAILURE);
             }
@@ -276,4 +255,32 @@ pub(super) fn failed(cli: &Cli, cmd: &FailedCommand) -> anyhow::Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sends every due outbox row now, with what else is due, as `run --once`
+/// would, and says what the relay did.
+pub(super) fn send_now(
+    conn: &mut crate::store::AnyConnection,
+    settings: crate::config::Settings,
+) -> anyhow::Result<()> {
+    let desk = std::sync::Arc::new(crate::app::Desk::new(settings)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let transport = crate::app::oauth::transport(&desk)?;
+        let clock = Clock::System;
+        let report = crate::app::delivery::send_due(conn, &desk, &transport, &clock, || true).await;
+        transport.close().await;
+        anyhow::Ok(report?)
+    })?;
+    println!(
+        "{} sent, {} refused for good, {} waiting",
+        report.sent, report.failed, report.deferred
+    );
+    if let Some(e) = report.error {
+        bail!("the relay did not take everything: {e}");
+    }
+    Ok(())
 }

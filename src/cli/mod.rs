@@ -3,6 +3,7 @@
 
 mod admin;
 mod check;
+mod digest;
 mod generate;
 mod ingest;
 mod kb;
@@ -104,6 +105,8 @@ pub enum Command {
     /// The desk's activity over a period: tickets opened, closed, open,
     /// time to answer and resolve, service levels met
     Report(report::ReportArgs),
+    /// The agents' digest, now (the daemon sends it at [digest] at)
+    Digest(digest::DigestArgs),
     /// The knowledge base: its articles, and those an acknowledgement would
     /// suggest
     #[command(subcommand)]
@@ -227,6 +230,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Oauth(cmd) => oauth::run(&cli, cmd),
         Command::Kb(cmd) => kb::run(&cli, cmd),
         Command::Report(args) => report::run(&cli, args),
+        Command::Digest(args) => digest::run(&cli, args),
         Command::Generate(cmd) => generate::run(cmd),
     }
 }

@@ -485,6 +485,32 @@ pub(super) fn kb(root: &mut Reader) -> KbSettings {
     }
 }
 
+/// `[digest]`: when the daemon sends the agents' digest, and to whom.
+#[derive(Clone, Debug, Default)]
+pub struct DigestSettings {
+    /// The desk's local time, on business days; `None`: only on demand
+    /// (`guichet digest`, `#digest`).
+    pub at: Option<chrono::NaiveTime>,
+    /// One digest of every ticket to these addresses; empty: one to each
+    /// agent, of their tickets.
+    pub to: Vec<String>,
+}
+
+/// `[digest] at = "08:15"`, `to = [...]`.
+pub(super) fn digest(root: &mut Reader) -> DigestSettings {
+    let mut r = root.section("digest");
+    let at = r.opt_string("at").and_then(|text| {
+        let parsed = chrono::NaiveTime::parse_from_str(&text, "%H:%M").ok();
+        if parsed.is_none() {
+            r.problem("at", "must be a time of day such as \"08:15\"");
+        }
+        parsed
+    });
+    let to = r.address_list("to");
+    r.finish();
+    DigestSettings { at, to }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

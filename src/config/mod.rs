@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use desk::{business_duration, system_zone, HoursSettings, KbSettings};
+pub use desk::{business_duration, system_zone, DigestSettings, HoursSettings, KbSettings};
 use reader::Reader;
 
 /// A password or other secret: never printed, not even in debug output.
@@ -331,6 +331,7 @@ pub struct Settings {
     /// `[[rule]]`, in order.
     pub rules: Vec<crate::inbound::rules::Rule>,
     pub kb: desk::KbSettings,
+    pub digest: desk::DigestSettings,
 }
 
 /// How log lines are written (`[log] format`).
@@ -721,6 +722,7 @@ impl Settings {
         let queues = desk::queues(&mut root);
         let rules = desk::rules(&mut root, &queues, &organisations);
         let kb = desk::kb(&mut root);
+        let digest = desk::digest(&mut root);
         // [[mailbox]] tables count from 1, after [imap]'s "main" if any.
         let first = usize::from(!has_imap && !mailboxes.is_empty());
         for (i, m) in mailboxes.iter_mut().enumerate() {
@@ -802,6 +804,7 @@ impl Settings {
             queues,
             rules,
             kb,
+            digest,
         })
     }
 }

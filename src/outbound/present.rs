@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::ticket::calendar::Calendar;
+use crate::ticket::digest::{Digest, Reader};
 use crate::ticket::plan::{Letter, Said};
 use crate::ticket::policy::{Policy, ReplyToClosed};
 use crate::ticket::text::{fold, size_in};
@@ -144,6 +145,95 @@ impl Presentation {
         json!({
             "desk": self.desk(),
             "alert": { "what": what, "detail": detail, "minutes": minutes },
+        })
+    }
+}
+
+impl Presentation {
+    /// What the `digest` template is told: the desk, the date, and each
+    /// non-empty section's tickets, with what a reply link needs.
+    pub fn digest_context(
+        &self,
+        digest: &Digest,
+        reader: &Reader,
+        agent_name: Option<&str>,
+        policy: &Policy,
+        now: NaiveDateTime,
+        lang: Language,
+    ) -> serde_json::Value {
+        let zone = self.timezone;
+        let item = |t: &Ticket| {
+            let reference = t.number.display(policy.tag_of(t.queue.as_deref()));
+            json!({
+                "reference": reference,
+                "subject": t.subject,
+                "reply_subject": format!("RE: {reference} {}", t.subject),
+                "requester": t.requester.name.clone().unwrap_or_else(|| t.requester.email.clone()),
+                "organisation": t.organisation,
+                "opened": long_date(t.created_at, lang, zone),
+                "assignee": t.assignee.as_ref()
+                    .map(|a| a.name.clone().unwrap_or_else(|| a.email.clone())),
+            })
+        };
+        let with = |mut v: serde_json::Value, extra: serde_json::Value| {
+            if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+                v.extend(extra);
+            }
+            v
+        };
+        let mut assigned: Vec<&Ticket> = digest.assigned.iter().collect();
+        if *reader == Reader::Desk {
+            // By agent, each agent's oldest first.
+            assigned.sort_by_key(|t| t.assignee.as_ref().map(|a| a.email.clone()));
+        }
+        let sections = [
+            (
+                "at_risk",
+                digest
+                    .at_risk
+                    .iter()
+                    .map(|r| {
+                        with(
+                            item(&r.ticket),
+                            json!({
+                                "target": r.target,
+                                "due": long_time(r.due, lang, zone),
+                                "missed": r.due <= now,
+                            }),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            ("unassigned", digest.unassigned.iter().map(item).collect()),
+            ("assigned", assigned.into_iter().map(item).collect()),
+            ("waiting", digest.waiting.iter().map(item).collect()),
+            (
+                "closing",
+                digest
+                    .closing
+                    .iter()
+                    .map(|(t, at)| with(item(t), json!({ "closes": long_time(*at, lang, zone) })))
+                    .collect(),
+            ),
+        ];
+        json!({
+            "desk": {
+                "name": self.desk_name,
+                "address": self.desk_address,
+                "tag": policy.subject_tag,
+            },
+            "digest": {
+                "reader": match reader { Reader::Desk => "desk", Reader::Agent(_) => "agent" },
+                "agent_name": agent_name,
+                "date": long_date(now, lang, zone),
+                "empty": digest.is_empty(),
+                "at_risk": digest.at_risk.len(),
+                "sections": sections
+                    .into_iter()
+                    .filter(|(_, tickets)| !tickets.is_empty())
+                    .map(|(name, tickets)| json!({ "name": name, "tickets": tickets }))
+                    .collect::<Vec<_>>(),
+            },
         })
     }
 }

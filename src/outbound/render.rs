@@ -53,6 +53,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "command_done",
     "sla_alert",
     "alert",
+    "digest",
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -237,7 +238,8 @@ mod tests {
     use super::TEMPLATES;
     use crate::ticket::notice::Template;
 
-    /// The files compiled in are the domain's templates and the alert,
+    /// The files compiled in are the domain's templates, the alert and the
+    /// digest,
     /// each in both languages: the list above is written out only because
     /// `include_str!` needs literal paths.
     #[test]
@@ -245,7 +247,7 @@ mod tests {
         let mut want: Vec<String> = Template::ALL
             .iter()
             .map(|t| t.as_str().to_string())
-            .chain(["alert".to_string()])
+            .chain(["alert".to_string(), "digest".to_string()])
             .flat_map(|name| [format!("fr/{name}.txt"), format!("en/{name}.txt")])
             .collect();
         let mut have: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();

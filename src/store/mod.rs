@@ -318,6 +318,37 @@ pub fn lock_for_write(conn: &mut AnyConnection) -> StoreResult<()> {
     Ok(())
 }
 
+/// Claims a daily job for `day` (a day number): true for the first
+/// caller of that day, across restarts and daemons (under the write lock,
+/// in its own transaction), false for every other.
+pub fn claim_day(conn: &mut AnyConnection, job: &str, day: i64) -> StoreResult<bool> {
+    use diesel::Connection;
+    use schema::counters;
+    conn.transaction(|conn| -> StoreResult<bool> {
+        lock_for_write(conn)?;
+        let last: Option<i64> = native!(conn, |c| counters::table
+            .find(job)
+            .select(counters::value)
+            .first(c)
+            .optional())?;
+        match last {
+            Some(d) if d >= day => Ok(false),
+            Some(_) => {
+                native!(conn, |c| diesel::update(counters::table.find(job))
+                    .set(counters::value.eq(day))
+                    .execute(c))?;
+                Ok(true)
+            }
+            None => {
+                native!(conn, |c| diesel::insert_into(counters::table)
+                    .values((counters::name.eq(job), counters::value.eq(day)))
+                    .execute(c))?;
+                Ok(true)
+            }
+        }
+    })
+}
+
 /// Writes a consistent copy of the SQLite database to `dest` while the
 /// daemon may be writing (`VACUUM INTO`: one read transaction, so the copy
 /// is the database as of one instant, without the WAL's pending pages and

@@ -35,6 +35,8 @@ pub enum Command {
     Requester(Person),
     /// Propose this knowledge-base article as the solution.
     Kb(String),
+    /// In an agent's new mail: send me my digest now.
+    Digest,
 }
 
 /// A command line that could not be understood.
@@ -48,7 +50,7 @@ pub struct CommandError {
     /// `already_closed`, `merge_usage`, `merge_unknown`, `merge_self`,
     /// `merge_closed`, `assign_usage`, `assign_not_agent`, `queue_usage`,
     /// `queue_unknown`, `requester_usage`, `requester_on_ticket`, `kb_usage`,
-    /// `kb_unknown`. Other notices use this field for their own
+    /// `kb_unknown`, `digest_on_ticket`. Other notices use this field for their own
     /// values (see templates/README.md).
     pub reason: String,
 }
@@ -100,6 +102,7 @@ const NAMES: &[&str] = &[
     "demandeur",
     "kb",
     "article",
+    "digest",
 ];
 
 /// The ticket number of `#merge 12`, `#merge #000012` or
@@ -242,6 +245,7 @@ pub fn parse(body: &str) -> Option<Parsed> {
             ),
             None => (Err(error("kb_usage")), join_text(&[])),
         },
+        "digest" => (Ok(Command::Digest), join_text(&args)),
         "take" | "prendre" => (Ok(Command::Take), join_text(&args)),
         "unassign" | "desassigner" | "liberer" => (Ok(Command::Unassign), join_text(&args)),
         "assign" | "assigner" | "attribuer" => {

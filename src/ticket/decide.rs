@@ -362,6 +362,15 @@ pub fn decide(
         }),
         _ => None,
     };
+    // An agent's new mail asking for their digest.
+    if context.matched.is_none() && asks_digest(mail, context.agents) {
+        if mail.untrusted() {
+            return Plan::ignore("#digest in a mail that could not be authenticated: not sent");
+        }
+        let mut plan = Plan::ignore("the agent's digest, asked by #digest");
+        plan.outcome = PlanOutcome::DigestAsked;
+        return plan;
+    }
     // An agent's new mail opening a ticket for someone else.
     let behalf = context
         .matched
@@ -481,6 +490,14 @@ fn on_behalf(mail: &Mail<'_>, agents: &Agents, policy: &Policy) -> Option<Behalf
         channel: Channel::Mail,
         phone: f.phone.clone(),
     })
+}
+
+/// Whether a new mail is an agent's `#digest`.
+fn asks_digest(mail: &Mail<'_>, agents: &Agents) -> bool {
+    agents.is_agent(&mail.from.email)
+        && mail.automatic.is_none()
+        && super::command::parse(mail.body)
+            .is_some_and(|p| p.command == Ok(super::command::Command::Digest))
 }
 
 /// The event a mail is to the ticket it names.

@@ -40,7 +40,7 @@ fn ids() -> impl Iterator<Item = String> {
     (1..).map(|i| format!("id{i}@desk"))
 }
 
-fn ticket(status: Status) -> Ticket {
+pub(crate) fn ticket(status: Status) -> Ticket {
     Ticket {
         number: TicketRef(12),
         subject: "Imprimante".into(),
@@ -1798,4 +1798,30 @@ fn kb_answers_a_ticket_with_an_article_as_its_solution() {
     let given = Given::from(alice(), "#kb vpn");
     let plan = run_with(&given, Some(&s), &p);
     assert_eq!(plan.ticket().unwrap().status, Status::InProgress);
+}
+
+#[test]
+fn an_agents_digest_is_asked_by_a_new_mail_and_only_by_an_agent() {
+    let given = Given::from(person("bob@agents.example"), "Bonjour,\n#digest\nMerci");
+    let plan = run(&given, None, None);
+    assert_eq!(plan.outcome, PlanOutcome::DigestAsked);
+    assert!(plan.letters.is_empty() && plan.ticket().is_none());
+    // From someone who is not an agent: a request like any other.
+    let given = Given::from(alice(), "#digest");
+    assert_eq!(run(&given, None, None).outcome, PlanOutcome::Opened);
+    // A forged agent's mail gets nothing.
+    let mut forged = Given::from(person("bob@agents.example"), "#digest");
+    forged.sender_doubt = Some("From and Sender disagree");
+    assert!(matches!(
+        run(&forged, None, None).outcome,
+        PlanOutcome::Ignored(_)
+    ));
+    // On a ticket, the agent is told to write a new mail.
+    let s = snapshot(Status::InProgress);
+    let given = Given::from(person("bob@agents.example"), "#digest");
+    let plan = run(&given, Some(&s), None);
+    assert_eq!(
+        plan.letters[0].error.as_ref().unwrap().reason,
+        "digest_on_ticket"
+    );
 }

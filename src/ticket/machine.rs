@@ -531,6 +531,7 @@ fn agent_mail(
             Command::Queue(_) => "queue",
             Command::Requester(_) => "requester",
             Command::Kb(_) => "kb",
+            Command::Digest => "digest",
         }
         .into(),
     };
@@ -673,15 +674,21 @@ fn agent_mail(
                 notices: Vec::new(),
             }
         }
-        // Only an agent's new mail opens a ticket for someone.
-        Command::Requester(_) => {
+        // Only an agent's new mail opens a ticket for someone, or asks
+        // for the digest.
+        c @ (Command::Requester(_) | Command::Digest) => {
+            let reason = if c == Command::Digest {
+                "digest_on_ticket"
+            } else {
+                "requester_on_ticket"
+            };
             return command_error(
                 t,
                 CommandError {
                     command: done.command,
-                    reason: "requester_on_ticket".into(),
+                    reason: reason.into(),
                 },
-            )
+            );
         }
         Command::Take => {
             t.assignee = Some(sender.clone());

@@ -43,6 +43,7 @@ pub mod calendar;
 pub mod classify;
 pub mod command;
 pub mod decide;
+pub mod digest;
 pub mod kb;
 pub mod letters;
 pub mod limits;

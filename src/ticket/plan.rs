@@ -116,6 +116,9 @@ pub enum PlanOutcome {
     Ignored(String),
     /// What the clock or a relay's refusal did (no mail).
     Scheduled,
+    /// An agent's new mail asking for their digest (`#digest`): the
+    /// application sends it; no ticket.
+    DigestAsked,
 }
 
 /// What happens to a ticket.

@@ -180,10 +180,15 @@ struct Acc {
 /// The report of `rows` (every ticket whose life meets the period) over
 /// `period`, grouped by `by`; months and years are the desk's, in `zone`.
 pub fn build(rows: &[Row], period: Period, by: &[By], calendar: &Calendar, zone: Tz) -> Report {
-    let lines = accumulate(rows, period, by, calendar, zone)
-        .into_values()
-        .map(finish)
-        .collect();
+    // Without grouping, the total says it all.
+    let lines = if by.is_empty() {
+        Vec::new()
+    } else {
+        accumulate(rows, period, by, calendar, zone)
+            .into_values()
+            .map(finish)
+            .collect()
+    };
     let total = accumulate(rows, period, &[], calendar, zone)
         .into_values()
         .next()

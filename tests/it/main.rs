@@ -7,6 +7,7 @@
 mod app;
 mod core_loop;
 mod desk;
+mod digest;
 mod knowledge;
 mod lifecycle;
 mod monitoring;
