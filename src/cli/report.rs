@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::config::system_zone;
 use crate::report::{self, Charts};
 use crate::store::report as store;
-use crate::ticket::report::{build, first_answer_distribution, utc, By, Period};
+use crate::ticket::report::{build, first_answer_distribution, measure, utc, By, Period};
 use crate::ticket::TicketType;
 
 #[derive(clap::Args, Debug)]
@@ -99,8 +99,8 @@ pub(super) fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let period = Period { from, to };
-    let rows = store::rows(&mut conn, period)?;
-    let report = build(&rows, period, &by, calendar, zone);
+    let measured = measure(store::rows(&mut conn, period)?, calendar);
+    let report = build(&measured, period, &by, zone);
     let text = match args.format.as_str() {
         "csv" => report::csv(&report),
         "json" => serde_json::to_string_pretty(&report::json(&report))? + "\n",
@@ -108,7 +108,7 @@ pub(super) fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
             // Months while they fit a chart, else years.
             let months = (to - from).num_days() <= 2 * 366;
             let time = if months { By::Month } else { By::Year };
-            let per_time = build(&rows, period, &[time, By::Type], calendar, zone);
+            let per_time = build(&measured, period, &[time, By::Type], zone);
             let mut labels: Vec<String> = per_time
                 .lines
                 .iter()
@@ -135,7 +135,7 @@ pub(super) fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
                     (t.as_str().to_string(), counts)
                 })
                 .collect();
-            let per_org = build(&rows, period, &[By::Organisation], calendar, zone);
+            let per_org = build(&measured, period, &[By::Organisation], zone);
             let mut organisations: Vec<(String, usize)> = per_org
                 .lines
                 .iter()
@@ -166,7 +166,7 @@ pub(super) fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 months: labels,
                 by_type,
                 organisations,
-                answers: first_answer_distribution(&rows, period, calendar, &limits),
+                answers: first_answer_distribution(&measured, period, &limits),
                 answer_classes: classes,
             };
             let from = &settings.smtp.from;

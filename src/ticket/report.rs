@@ -169,6 +169,59 @@ pub struct Report {
     pub total: Line,
 }
 
+/// The tickets with their first answer and resolution measured once, in
+/// business time when the desk has hours: several reports (the table and
+/// each chart) are built from one measure.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    tickets: Vec<Timed>,
+    business_time: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Timed {
+    row: Row,
+    /// Seconds from opening to the first answer, and to the resolution.
+    first_answer: Option<i64>,
+    resolution: Option<i64>,
+}
+
+/// Measures each ticket's durations on `calendar`.
+pub fn measure(rows: Vec<Row>, calendar: &Calendar) -> Measured {
+    let start = rows.iter().map(|r| r.created_at).min();
+    let end = rows
+        .iter()
+        .flat_map(|r| [r.first_answered_at, r.resolved_at()])
+        .flatten()
+        .max();
+    let (Some(start), Some(end)) = (start, end) else {
+        return Measured {
+            tickets: rows
+                .into_iter()
+                .map(|row| Timed {
+                    row,
+                    first_answer: None,
+                    resolution: None,
+                })
+                .collect(),
+            business_time: matches!(calendar, Calendar::Hours(_)),
+        };
+    };
+    let meter = calendar.meter(start, end);
+    let seconds = |from: NaiveDateTime, to: NaiveDateTime| meter.between(from, to).num_seconds();
+    Measured {
+        tickets: rows
+            .into_iter()
+            .map(|row| Timed {
+                first_answer: row.first_answered_at.map(|a| seconds(row.created_at, a)),
+                resolution: row.resolved_at().map(|r| seconds(row.created_at, r)),
+                row,
+            })
+            .collect(),
+        business_time: matches!(calendar, Calendar::Hours(_)),
+    }
+}
+
 /// A group's figures while they are counted.
 #[derive(Default)]
 struct Acc {
@@ -177,19 +230,21 @@ struct Acc {
     resolution: Vec<i64>,
 }
 
-/// The report of `rows` (every ticket whose life meets the period) over
-/// `period`, grouped by `by`; months and years are the desk's, in `zone`.
-pub fn build(rows: &[Row], period: Period, by: &[By], calendar: &Calendar, zone: Tz) -> Report {
+/// The report of the measured tickets (every ticket whose life meets the
+/// period) over `period`, grouped by `by`; months and years are the
+/// desk's, in `zone`.
+pub fn build(measured: &Measured, period: Period, by: &[By], zone: Tz) -> Report {
+    let rows = &measured.tickets;
     // Without grouping, the total says it all.
     let lines = if by.is_empty() {
         Vec::new()
     } else {
-        accumulate(rows, period, by, calendar, zone)
+        accumulate(rows, period, by, zone)
             .into_values()
             .map(finish)
             .collect()
     };
-    let total = accumulate(rows, period, &[], calendar, zone)
+    let total = accumulate(rows, period, &[], zone)
         .into_values()
         .next()
         .map(finish)
@@ -198,7 +253,7 @@ pub fn build(rows: &[Row], period: Period, by: &[By], calendar: &Calendar, zone:
         period,
         zone,
         by: by.to_vec(),
-        business_time: matches!(calendar, Calendar::Hours(_)),
+        business_time: measured.business_time,
         lines,
         total,
     }
@@ -215,13 +270,7 @@ fn finish(acc: Acc) -> Line {
 /// The key of a group: time keys sort in time order, `None` (none) last.
 type Key = Vec<(u8, Option<String>)>;
 
-fn accumulate(
-    rows: &[Row],
-    period: Period,
-    by: &[By],
-    calendar: &Calendar,
-    zone: Tz,
-) -> BTreeMap<Key, Acc> {
+fn accumulate(tickets: &[Timed], period: Period, by: &[By], zone: Tz) -> BTreeMap<Key, Acc> {
     let mut groups: BTreeMap<Key, Acc> = BTreeMap::new();
     let key = |row: &Row, at: NaiveDateTime| -> Key {
         by.iter()
@@ -250,14 +299,14 @@ fn accumulate(
         })
     }
     let ends = bucket_ends(period, by, zone);
-    let seconds = |from: NaiveDateTime, to: NaiveDateTime| calendar.between(from, to).num_seconds();
-    for row in rows {
+    for timed in tickets {
+        let row = &timed.row;
         if period.contains(row.created_at) {
             let acc = slot(&mut groups, key(row, row.created_at));
             acc.line.opened += 1;
             acc.line.reopened += usize::from(row.reopened > 0);
-            if let Some(answered) = row.first_answered_at {
-                acc.first_answer.push(seconds(row.created_at, answered));
+            if let Some(took) = timed.first_answer {
+                acc.first_answer.push(took);
             }
             if let Some(due) = row.first_answer_due {
                 match row.first_answered_at {
@@ -276,7 +325,7 @@ fn accumulate(
                     Some(CloseReason::Auto) => acc.line.auto += 1,
                     Some(CloseReason::Agent) | None => acc.line.by_agent += 1,
                 }
-                acc.resolution.push(seconds(row.created_at, resolved));
+                acc.resolution.extend(timed.resolution);
                 if let Some(due) = row.resolution_due {
                     acc.line.resolution_met.count(resolved <= due);
                 }
@@ -363,15 +412,17 @@ pub fn utc(date: NaiveDate, zone: Tz) -> NaiveDateTime {
 /// time when the desk has hours), then beyond the last; the unanswered
 /// are not counted.
 pub fn first_answer_distribution(
-    rows: &[Row],
+    measured: &Measured,
     period: Period,
-    calendar: &Calendar,
     limits: &[Duration],
 ) -> Vec<usize> {
     let mut counts = vec![0; limits.len() + 1];
-    for row in rows.iter().filter(|r| period.contains(r.created_at)) {
-        if let Some(answered) = row.first_answered_at {
-            let took = calendar.between(row.created_at, answered);
+    for t in measured
+        .tickets
+        .iter()
+        .filter(|t| period.contains(t.row.created_at))
+    {
+        if let Some(took) = t.first_answer.map(Duration::seconds) {
             let slot = limits
                 .iter()
                 .position(|l| took <= *l)
@@ -478,10 +529,9 @@ mod tests {
     #[test]
     fn the_figures_of_a_small_desk_computed_by_hand() {
         let r = build(
-            &desk(),
+            &measure(desk(), &Calendar::Always),
             year_2026(),
             &[By::Organisation],
-            &Calendar::Always,
             PARIS,
         );
         assert!(!r.business_time);
@@ -535,7 +585,12 @@ mod tests {
 
     #[test]
     fn months_count_each_event_when_it_happened() {
-        let r = build(&desk(), year_2026(), &[By::Month], &Calendar::Always, PARIS);
+        let r = build(
+            &measure(desk(), &Calendar::Always),
+            year_2026(),
+            &[By::Month],
+            PARIS,
+        );
         let get = |m: &str| {
             r.lines
                 .iter()
@@ -562,7 +617,7 @@ mod tests {
         // Paris: one hour on Friday, half an hour on Monday.
         let mut r = row("2026-12-04 15:00");
         r.first_answered_at = Some(at("2026-12-07 08:00"));
-        let report = build(&[r], year_2026(), &[], &sau(), PARIS);
+        let report = build(&measure(vec![r], &sau()), year_2026(), &[], PARIS);
         assert!(report.business_time);
         assert_eq!(
             report.total.first_answer.median,
@@ -575,10 +630,9 @@ mod tests {
         // 31 March 23:30 UTC is 1 April in Paris.
         let r = row("2026-03-31 23:30");
         let report = build(
-            &[r],
+            &measure(vec![r], &Calendar::Always),
             year_2026(),
             &[By::Month, By::Type],
-            &Calendar::Always,
             PARIS,
         );
         let opened: Vec<_> = report
@@ -614,7 +668,8 @@ mod tests {
     #[test]
     fn the_distribution_of_first_answers() {
         let limits = [Duration::hours(1), Duration::hours(4), Duration::days(1)];
-        let counts = first_answer_distribution(&desk(), year_2026(), &Calendar::Always, &limits);
+        let counts =
+            first_answer_distribution(&measure(desk(), &Calendar::Always), year_2026(), &limits);
         // a: 1 h, b: 4 h, c: 30 min; d was opened in 2025, e unanswered.
         assert_eq!(counts, [2, 1, 0, 0]);
     }
