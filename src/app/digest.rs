@@ -8,8 +8,8 @@ use diesel::Connection;
 
 use super::Desk;
 use crate::clock::Clock;
-use crate::outbound::{self, render::Rendered};
-use crate::store::{self, outbox, tickets, AnyConnection, StoreError, StoreResult};
+use crate::outbound::render::Rendered;
+use crate::store::{self, tickets, AnyConnection, StoreError, StoreResult};
 use crate::ticket::calendar::Calendar;
 use crate::ticket::digest::{digest, Reader};
 
@@ -87,45 +87,10 @@ pub fn enqueue(
     even_empty: bool,
     clock: &Clock,
 ) -> StoreResult<usize> {
-    let from = &desk.settings.smtp.from;
     conn.transaction(|conn| {
         let mut queued = 0;
         for d in digests.iter().filter(|d| even_empty || !d.empty) {
-            for address in &d.to {
-                let message_id = outbound::new_message_id(from);
-                let composed = outbound::compose(&outbound::Draft {
-                    from,
-                    to: std::slice::from_ref(address),
-                    subject: &d.mail.subject,
-                    body: &d.mail.body,
-                    html: d.mail.html.as_deref(),
-                    message_id: &message_id,
-                    in_reply_to: None,
-                    references: &[],
-                    auto_submitted: "auto-generated",
-                    date: clock.now(),
-                    files: &[],
-                })
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-                outbox::insert_all(
-                    conn,
-                    &[outbox::NewOutgoing {
-                        ticket_id: None,
-                        kind: "digest",
-                        message_id: &message_id,
-                        sender: from.email.as_ref(),
-                        recipients: address,
-                        subject: &d.mail.subject,
-                        raw: &composed.raw,
-                        state: outbox::state::PENDING,
-                        attempts: 0,
-                        next_attempt_at: clock.now_naive(),
-                        created_at: clock.now_naive(),
-                        last_error: None,
-                    }],
-                )?;
-                queued += 1;
-            }
+            queued += super::queue_unthreaded(conn, desk, &d.to, &d.mail, "digest", clock)?;
         }
         Ok(queued)
     })

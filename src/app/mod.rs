@@ -122,3 +122,53 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
         )))
     })
 }
+
+/// Queues `mail` to each of `to`, one outbox row each, outside any ticket
+/// (an alert, a digest): not threaded, `auto-generated`. The caller holds
+/// the transaction. Returns how many were queued.
+pub(crate) fn queue_unthreaded(
+    conn: &mut crate::store::AnyConnection,
+    desk: &Desk,
+    to: &[String],
+    mail: &crate::outbound::render::Rendered,
+    kind: &str,
+    clock: &crate::clock::Clock,
+) -> crate::store::StoreResult<usize> {
+    use crate::store::{outbox, StoreError};
+    let from = &desk.settings.smtp.from;
+    for address in to {
+        let message_id = crate::outbound::new_message_id(from);
+        let composed = crate::outbound::compose(&crate::outbound::Draft {
+            from,
+            to: std::slice::from_ref(address),
+            subject: &mail.subject,
+            body: &mail.body,
+            html: mail.html.as_deref(),
+            message_id: &message_id,
+            in_reply_to: None,
+            references: &[],
+            auto_submitted: "auto-generated",
+            date: clock.now(),
+            files: &[],
+        })
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        outbox::insert_all(
+            conn,
+            &[outbox::NewOutgoing {
+                ticket_id: None,
+                kind,
+                message_id: &message_id,
+                sender: from.email.as_ref(),
+                recipients: address,
+                subject: &mail.subject,
+                raw: &composed.raw,
+                state: outbox::state::PENDING,
+                attempts: 0,
+                next_attempt_at: clock.now_naive(),
+                created_at: clock.now_naive(),
+                last_error: None,
+            }],
+        )?;
+    }
+    Ok(to.len())
+}

@@ -10,7 +10,7 @@ const TYPE_COLOURS: [RGBColor; 3] = [
     RGBColor(0xd9, 0x4f, 0x2b),
     RGBColor(0x5a, 0x9e, 0x4b),
 ];
-const BAR: RGBColor = RGBColor(0x2b, 0x6c, 0xb0);
+const BAR: RGBColor = TYPE_COLOURS[0];
 const FONT: &str = "sans-serif";
 
 /// A chart that could not be drawn (plotters' error, as text).
@@ -35,10 +35,37 @@ pub fn stacked(
     labels: &[String],
     series: &[(String, Vec<usize>)],
 ) -> Result<String, ChartError> {
+    columns(title, None, labels, series, true)
+}
+
+/// Vertical bars over ordered classes (a distribution).
+pub fn histogram(
+    title: &str,
+    x_desc: &str,
+    classes: &[String],
+    counts: &[usize],
+) -> Result<String, ChartError> {
+    columns(
+        title,
+        Some(x_desc),
+        classes,
+        &[("tickets".to_string(), counts.to_vec())],
+        false,
+    )
+}
+
+/// Vertical bars, one per label, each a stack of the series' values.
+fn columns(
+    title: &str,
+    x_desc: Option<&str>,
+    labels: &[String],
+    series: &[(String, Vec<usize>)],
+    legend: bool,
+) -> Result<String, ChartError> {
     let mut svg = String::new();
     let err = failed(title);
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (900, 400)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let n = labels.len().max(1) as u32;
         let top = (0..labels.len())
@@ -46,25 +73,29 @@ pub fn stacked(
             .max()
             .unwrap_or(0)
             .max(1) as u32;
+        // Room above the highest bar for the legend.
+        let headroom = if legend { top / 4 } else { top / 8 };
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d((0..n - 1).into_segmented(), 0..top + top / 4 + 1)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0..top + headroom + 1)
             .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
+        let label = |v: &SegmentValue<u32>| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.disable_x_mesh()
             .light_line_style(WHITE)
             .x_labels(labels.len())
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
+            .x_label_formatter(&label)
             .y_desc("tickets")
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
+            .label_style((FONT, 13));
+        if let Some(x_desc) = x_desc {
+            mesh.x_desc(x_desc);
+        }
+        mesh.draw().map_err(|e| err(e.to_string()))?;
         let mut base = vec![0u32; labels.len()];
         for (k, (name, values)) in series.iter().enumerate() {
             let colour = TYPE_COLOURS[k % TYPE_COLOURS.len()];
@@ -95,14 +126,16 @@ pub fn stacked(
                     Rectangle::new([(x, y - 6), (x + 12, y + 6)], colour.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
+        if legend {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.3))
+                .label_font((FONT, 13))
+                .draw()
+                .map_err(|e| err(e.to_string()))?;
+        }
         root.present().map_err(|e| err(e.to_string()))?;
     }
     Ok(svg)
@@ -156,59 +189,6 @@ pub fn bars(title: &str, x_desc: &str, rows: &[(String, usize)]) -> Result<Strin
                     BAR.filled(),
                 );
                 bar.set_margin(5, 5, 0, 0);
-                bar
-            }))
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    Ok(svg)
-}
-
-/// Vertical bars over ordered classes (a distribution).
-pub fn histogram(
-    title: &str,
-    x_desc: &str,
-    classes: &[String],
-    counts: &[usize],
-) -> Result<String, ChartError> {
-    let mut svg = String::new();
-    let err = failed(title);
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 380)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let n = classes.len().max(1) as u32;
-        let top = counts.iter().copied().max().unwrap_or(0).max(1) as u32;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d((0..n - 1).into_segmented(), 0..top + top / 4 + 1)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .light_line_style(WHITE)
-            .x_labels(classes.len())
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => classes.get(*i as usize).cloned().unwrap_or_default(),
-                _ => String::new(),
-            })
-            .x_desc(x_desc)
-            .y_desc("tickets")
-            .label_style((FONT, 13))
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .draw_series(counts.iter().enumerate().map(|(i, c)| {
-                let i = i as u32;
-                let mut bar = Rectangle::new(
-                    [
-                        (SegmentValue::Exact(i), 0),
-                        (SegmentValue::Exact(i + 1), *c as u32),
-                    ],
-                    BAR.filled(),
-                );
-                bar.set_margin(0, 0, 10, 10);
                 bar
             }))
             .map_err(|e| err(e.to_string()))?;
