@@ -117,14 +117,22 @@ pub fn send_if_due(conn: &mut AnyConnection, desk: &Desk, clock: &Clock) -> Stor
     if !business || local.time() < at {
         return Ok(0);
     }
-    // Composed before the day is claimed: a digest that cannot be
-    // rendered is tried again at the next cycle, not lost for the day.
-    let readers = readers(conn, desk)?;
-    let digests = compose(conn, desk, &readers, now)?;
-    if !store::claim_day(conn, LAST_DIGEST_DAY, i64::from(local.num_days_from_ce()))? {
+    let day = i64::from(local.num_days_from_ce());
+    // Once sent, nothing is composed again that day.
+    if store::day_claimed(conn, LAST_DIGEST_DAY, day)? {
         return Ok(0);
     }
-    let queued = enqueue(conn, desk, &digests, false, clock)?;
+    // Composed before the day is claimed: a digest that cannot be
+    // rendered is tried again at the next cycle. The claim and the mails
+    // are written together: a failure loses neither.
+    let readers = readers(conn, desk)?;
+    let digests = compose(conn, desk, &readers, now)?;
+    let queued = conn.transaction(|conn| -> StoreResult<usize> {
+        if !store::claim_day(conn, LAST_DIGEST_DAY, day)? {
+            return Ok(0);
+        }
+        enqueue(conn, desk, &digests, false, clock)
+    })?;
     tracing::info!(mails = queued, "agents' digest queued");
     Ok(queued)
 }

@@ -98,7 +98,7 @@ pub(super) fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let period = Period { from, to };
+    let period = Period { from, to, now };
     let measured = measure(store::rows(&mut conn, period)?, calendar);
     let report = build(&measured, period, &by, zone);
     let text = match args.format.as_str() {

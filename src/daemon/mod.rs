@@ -120,6 +120,7 @@ pub async fn run_once(desk: Arc<Desk>, clock: Clock) -> anyhow::Result<()> {
         reminded = scheduled.reminded,
         closed = scheduled.closed,
         sla_alerts = scheduled.sla_alerts,
+        digests = scheduled.digests,
         "scheduler done"
     );
     let transport = app::oauth::transport(&desk)?;
@@ -448,7 +449,7 @@ async fn scheduler_loop(
                 }
             }
             match db(|| app::scheduler::run_scheduler(c, &desk, &clock)) {
-                Ok(r) if r.reminded + r.closed + r.sla_alerts > 0 || r.alerted => {
+                Ok(r) if r.reminded + r.closed + r.sla_alerts + r.digests > 0 || r.alerted => {
                     wake_dispatcher.notify_one()
                 }
                 Ok(_) => {}

@@ -149,6 +149,10 @@ impl Presentation {
     }
 }
 
+/// A digest lists at most this many tickets per section, then says how
+/// many more there are.
+const DIGEST_LISTED: usize = 50;
+
 impl Presentation {
     /// What the `digest` template is told: the desk, the date, and each
     /// non-empty section's tickets, with what a reply link needs.
@@ -231,7 +235,17 @@ impl Presentation {
                 "sections": sections
                     .into_iter()
                     .filter(|(_, tickets)| !tickets.is_empty())
-                    .map(|(name, tickets)| json!({ "name": name, "tickets": tickets }))
+                    .map(|(name, mut tickets)| {
+                        // A mail to read, not the whole backlog.
+                        let count = tickets.len();
+                        tickets.truncate(DIGEST_LISTED);
+                        json!({
+                            "name": name,
+                            "count": count,
+                            "tickets": tickets,
+                            "more": count - tickets.len(),
+                        })
+                    })
                     .collect::<Vec<_>>(),
             },
         })

@@ -318,9 +318,21 @@ pub fn lock_for_write(conn: &mut AnyConnection) -> StoreResult<()> {
     Ok(())
 }
 
+/// Whether the daily job was already claimed for `day` (or a later day).
+pub fn day_claimed(conn: &mut AnyConnection, job: &str, day: i64) -> StoreResult<bool> {
+    use schema::counters;
+    let last: Option<i64> = native!(conn, |c| counters::table
+        .find(job)
+        .select(counters::value)
+        .first(c)
+        .optional())?;
+    Ok(last.is_some_and(|d| d >= day))
+}
+
 /// Claims a daily job for `day` (a day number): true for the first
 /// caller of that day, across restarts and daemons (under the write lock,
-/// in its own transaction), false for every other.
+/// in a transaction of its own, or a savepoint of the caller's: then the
+/// claim stands only if the caller's work commits), false for every other.
 pub fn claim_day(conn: &mut AnyConnection, job: &str, day: i64) -> StoreResult<bool> {
     use diesel::Connection;
     use schema::counters;

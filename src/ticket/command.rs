@@ -101,7 +101,6 @@ const NAMES: &[&str] = &[
     "requester",
     "demandeur",
     "kb",
-    "article",
     "digest",
 ];
 
@@ -238,7 +237,7 @@ pub fn parse(body: &str) -> Option<Parsed> {
                 .ok_or_else(|| error("merge_usage"));
             (command, join_text(rest))
         }
-        "kb" | "article" => match args.first() {
+        "kb" => match args.first() {
             Some(id) => (
                 Ok(Command::Kb(id.trim_end_matches(".md").to_lowercase())),
                 join_text(&args[1..]),

@@ -1825,3 +1825,27 @@ fn an_agents_digest_is_asked_by_a_new_mail_and_only_by_an_agent() {
         "digest_on_ticket"
     );
 }
+
+#[test]
+fn a_solution_on_a_closed_ticket_reopens_it_first() {
+    let p = desk_with_kb();
+    let mut s = snapshot(Status::Closed);
+    s.ticket.close_reason = Some(CloseReason::Validated);
+    s.ticket.closed_at = Some(at("2026-11-30 10:00"));
+    for body in ["#kb vpn", "#solution Redémarrez le poste."] {
+        let given = Given::from(person("bob@agents.example"), body);
+        let plan = run_with(&given, Some(&s), &p);
+        let t = plan.ticket().unwrap();
+        assert_eq!(
+            (t.status, t.close_reason, t.closed_at, t.reopened),
+            (Status::Solved, None, None, 1),
+            "{body}"
+        );
+        assert!(
+            plan.letters.iter().any(
+                |l| l.template == Template::AgentFollowUp && l.situation == Situation::Reopened
+            ),
+            "{body}: the agents are told it was reopened"
+        );
+    }
+}

@@ -174,21 +174,29 @@ pub fn decision_in(body: &str, policy: &Policy) -> Option<Decided> {
     super::answer::read(body, &policy.validate_keywords, &policy.refuse_keywords)
 }
 
-/// A solution proposed: the requester validates or refuses it.
+/// A solution proposed: the requester validates or refuses it. On a
+/// closed ticket, the ticket is reopened first, and the agents told so.
 fn propose(mut t: Ticket, solution: String, now: NaiveDateTime) -> Decision {
+    let mut notices = vec![Notice::new(
+        Template::Solution,
+        &[Audience::Requester, Audience::Watchers, Audience::Agents],
+    )];
+    if t.status == Status::Closed {
+        reopen(&mut t, now);
+        notices[0].to.retain(|a| *a != Audience::Agents);
+        notices.push(
+            Notice::new(Template::AgentFollowUp, &[Audience::Agents])
+                .situation(Situation::Reopened),
+        );
+    }
     t.status = Status::Solved;
-    t.close_reason = None;
-    t.closed_at = None;
     t.solved_at = Some(now);
     t.reminded_at = None;
     touch(&mut t, now);
     Decision {
         ticket: t,
         record: Record::mail(MessageKind::Solution, solution),
-        notices: vec![Notice::new(
-            Template::Solution,
-            &[Audience::Requester, Audience::Watchers, Audience::Agents],
-        )],
+        notices,
     }
 }
 

@@ -63,16 +63,24 @@ impl Row {
     }
 }
 
-/// From `from` (included) to `to` (excluded), in UTC.
+/// From `from` (included) to `to` (excluded), in UTC, as known at `now`:
+/// nothing after `now` has happened yet (a target due later is neither met
+/// nor missed, the backlog of a month to come is not counted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Period {
     pub from: NaiveDateTime,
     pub to: NaiveDateTime,
+    pub now: NaiveDateTime,
 }
 
 impl Period {
     pub fn contains(&self, t: NaiveDateTime) -> bool {
         self.from <= t && t < self.to
+    }
+
+    /// Whether `t` is in the period and already past.
+    fn passed(&self, t: NaiveDateTime) -> bool {
+        self.from <= t && t < self.to.min(self.now)
     }
 
     /// Its first and last days in `zone` (the last one included).
@@ -111,7 +119,8 @@ impl Stats {
     }
 }
 
-/// How often a service level was met: `met` of `due`.
+/// How often a service level was met: `met` of `due`, over the targets
+/// that fell due in the period (each counted once, when it fell due).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Met {
     pub met: usize,
@@ -308,16 +317,8 @@ fn accumulate(tickets: &[Timed], period: Period, by: &[By], zone: Tz) -> BTreeMa
             if let Some(took) = timed.first_answer {
                 acc.first_answer.push(took);
             }
-            if let Some(due) = row.first_answer_due {
-                match row.first_answered_at {
-                    Some(a) => acc.line.first_answer_met.count(a <= due),
-                    // Not answered yet: missed once its time has passed.
-                    None if due < period.to => acc.line.first_answer_met.count(false),
-                    None => {}
-                }
-            }
         }
-        if let (Some(closed), Some(resolved)) = (row.closed_at, row.resolved_at()) {
+        if let Some(closed) = row.closed_at {
             if period.contains(closed) {
                 let acc = slot(&mut groups, key(row, closed));
                 match row.close_reason {
@@ -326,20 +327,24 @@ fn accumulate(tickets: &[Timed], period: Period, by: &[By], zone: Tz) -> BTreeMa
                     Some(CloseReason::Agent) | None => acc.line.by_agent += 1,
                 }
                 acc.resolution.extend(timed.resolution);
-                if let Some(due) = row.resolution_due {
-                    acc.line.resolution_met.count(resolved <= due);
-                }
             }
         }
-        // Still open past its resolution target, which fell in the period.
-        if let Some(due) = row.resolution_due {
-            let open_then = row.closed_at.is_none_or(|c| c >= period.to);
-            if open_then && period.contains(due) && row.created_at < period.to {
-                slot(&mut groups, key(row, due))
-                    .line
-                    .resolution_met
-                    .count(false);
-            }
+        // Each target where it fell due: met if answered (resolved: a
+        // solution given, or the closure) by then.
+        if let Some(due) = row.first_answer_due.filter(|d| period.passed(*d)) {
+            let met = row.first_answered_at.is_some_and(|a| a <= due);
+            slot(&mut groups, key(row, due))
+                .line
+                .first_answer_met
+                .count(met);
+        }
+        if let Some(due) = row.resolution_due.filter(|d| period.passed(*d)) {
+            let met =
+                row.solved_at.is_some_and(|s| s <= due) || row.closed_at.is_some_and(|c| c <= due);
+            slot(&mut groups, key(row, due))
+                .line
+                .resolution_met
+                .count(met);
         }
         for &end in &ends {
             let open = row.created_at < end && row.closed_at.is_none_or(|c| c >= end);
@@ -354,9 +359,10 @@ fn accumulate(tickets: &[Timed], period: Period, by: &[By], zone: Tz) -> BTreeMa
 }
 
 /// The instants the backlog is counted at: the end of each month or year
-/// of the period when the report is by month or year (the period's end
-/// for the last one), else the period's end.
+/// of the period when the report is by month or year (the period's end,
+/// or now, for the last one), else the period's end (or now).
 fn bucket_ends(period: Period, by: &[By], zone: Tz) -> Vec<NaiveDateTime> {
+    let end = period.to.min(period.now);
     let step: Option<fn(NaiveDate) -> NaiveDate> = if by.contains(&By::Month) {
         Some(|d| {
             let (y, m) = if d.month() == 12 {
@@ -372,21 +378,21 @@ fn bucket_ends(period: Period, by: &[By], zone: Tz) -> Vec<NaiveDateTime> {
         None
     };
     let Some(step) = step else {
-        return vec![period.to];
+        return vec![end];
     };
     let mut ends = Vec::new();
     let mut day = local(period.from, zone).date();
     // At most 1,200 months (a century of a report by month).
     for _ in 0..1_200 {
         let next = step(day);
-        let end = utc(next, zone);
-        if end >= period.to {
+        let month_end = utc(next, zone);
+        if month_end >= end {
             break;
         }
-        ends.push(end);
+        ends.push(month_end);
         day = next;
     }
-    ends.push(period.to);
+    ends.push(end);
     ends
 }
 
@@ -470,10 +476,12 @@ mod tests {
 
     const PARIS: Tz = chrono_tz::Europe::Paris;
 
+    /// The year 2026, reported on in 2027.
     fn year_2026() -> Period {
         Period {
             from: utc(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), PARIS),
             to: utc(NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(), PARIS),
+            now: at("2027-01-05 09:00"),
         }
     }
 
@@ -672,5 +680,35 @@ mod tests {
             first_answer_distribution(&measure(desk(), &Calendar::Always), year_2026(), &limits);
         // a: 1 h, b: 4 h, c: 30 min; d was opened in 2025, e unanswered.
         assert_eq!(counts, [2, 1, 0, 0]);
+    }
+
+    #[test]
+    fn what_has_not_happened_yet_is_not_counted() {
+        // The year 2026 as known on 4 May at 8:00: e's first answer (due at
+        // 9:00) is neither met nor missed, its resolution is not due, and
+        // the months to come have no backlog.
+        let mut period = year_2026();
+        period.now = at("2026-05-04 08:00");
+        let r = build(
+            &measure(desk(), &Calendar::Always),
+            period,
+            &[By::Month],
+            PARIS,
+        );
+        assert_eq!(r.total.first_answer_met, Met { met: 1, due: 2 });
+        assert_eq!(r.total.resolution_met, Met { met: 1, due: 2 });
+        let months: Vec<_> = r.lines.iter().filter_map(|l| l.key[0].clone()).collect();
+        assert_eq!(months.last().map(String::as_str), Some("2026-05"));
+        // A solution given in time counts as met before the ticket closes.
+        let mut solved = row("2026-06-01 08:00");
+        solved.resolution_due = Some(at("2026-06-03 08:00"));
+        solved.solved_at = Some(at("2026-06-02 08:00"));
+        let r = build(
+            &measure(vec![solved], &Calendar::Always),
+            year_2026(),
+            &[],
+            PARIS,
+        );
+        assert_eq!(r.total.resolution_met, Met { met: 1, due: 1 });
     }
 }
