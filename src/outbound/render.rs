@@ -68,8 +68,12 @@ pub enum RenderError {
     Overrides(Vec<String>),
 }
 
+/// The templates, each parsed the first time it is rendered: a desk's
+/// process renders a few of the fifty (`guichet ingest` from an MTA, one
+/// process per mail, spent three quarters of its time parsing them all).
+/// The desk's overrides are parsed, and tried, when the renderer is made.
 pub struct Renderer {
-    tera: Tera,
+    tera: std::sync::RwLock<Tera>,
 }
 
 /// A rendered mail: subject, plain-text body, and an HTML alternative for
@@ -114,7 +118,7 @@ impl Renderer {
     /// The built-in templates, with the desk's overrides from `dir` when
     /// given, each checked first (see [`super::overrides`]).
     pub fn with_overrides(dir: Option<&std::path::Path>) -> Result<Renderer, RenderError> {
-        let mut renderer = Renderer::new()?;
+        let renderer = Renderer::new()?;
         let Some(dir) = dir else {
             return Ok(renderer);
         };
@@ -132,7 +136,7 @@ impl Renderer {
         let overrides = super::overrides::read_dir(dir, &known).map_err(RenderError::Overrides)?;
         let mut problems = Vec::new();
         for o in &overrides {
-            if let Err(e) = renderer.tera.add_raw_template(&o.name, &o.source) {
+            if let Err(e) = renderer.tera_mut().add_raw_template(&o.name, &o.source) {
                 problems.push(format!("{}: {}", o.path.display(), chain(&e)));
             }
         }
@@ -144,7 +148,7 @@ impl Renderer {
                 let checked = Context::from_serialize(&sample)
                     .and_then(|mut ctx| {
                         ctx.insert("reply_subject", "RE: sample");
-                        renderer.tera.render(&o.name, &ctx)
+                        renderer.tera().render(&o.name, &ctx)
                     })
                     .map_err(|e| chain(&e))
                     .and_then(|text| {
@@ -177,12 +181,50 @@ impl Renderer {
         // HTML templates escape what they insert; text ones must not.
         tera.autoescape_on(vec![".html"]);
         tera.register_filter("urlencode", urlencode);
-        tera.add_raw_templates(TEMPLATES.iter().chain(HTML_TEMPLATES).copied())
-            .map_err(|e| RenderError::Template {
-                name: "(all)".into(),
-                detail: chain(&e),
-            })?;
-        Ok(Renderer { tera })
+        Ok(Renderer {
+            tera: std::sync::RwLock::new(tera),
+        })
+    }
+
+    fn tera(&self) -> std::sync::RwLockReadGuard<'_, Tera> {
+        self.tera.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tera_mut(&self) -> std::sync::RwLockWriteGuard<'_, Tera> {
+        self.tera.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether template `name` exists (an override, or a built-in one,
+    /// parsed now if it was not yet).
+    fn ensure(&self, name: &str) -> Result<bool, RenderError> {
+        if self.tera().get_template_names().any(|n| n == name) {
+            return Ok(true);
+        }
+        let Some((_, source)) = TEMPLATES
+            .iter()
+            .chain(HTML_TEMPLATES)
+            .find(|(n, _)| *n == name)
+        else {
+            return Ok(false);
+        };
+        let mut tera = self.tera_mut();
+        // Another thread may have parsed it meanwhile: parsed once.
+        if !tera.get_template_names().any(|n| n == name) {
+            tera.add_raw_template(name, source)
+                .map_err(|e| RenderError::Template {
+                    name: name.to_string(),
+                    detail: chain(&e),
+                })?;
+        }
+        Ok(true)
+    }
+
+    /// Parses every built-in template (the tests check they all do).
+    pub fn parse_all(&self) -> Result<(), RenderError> {
+        for (name, _) in TEMPLATES.iter().chain(HTML_TEMPLATES) {
+            self.ensure(name)?;
+        }
+        Ok(())
     }
 
     pub fn render(
@@ -196,8 +238,9 @@ impl Renderer {
             name: full.clone(),
             detail: chain(&e),
         })?;
+        self.ensure(&full)?;
         let text = self
-            .tera
+            .tera()
             .render(&full, &ctx)
             .map_err(|e| RenderError::Template {
                 name: full.clone(),
@@ -211,11 +254,11 @@ impl Renderer {
             .to_string();
         let body = rest.trim_start_matches('\n').trim_end().to_string() + "\n";
         let html_name = format!("{}/{}.html", language.as_str(), name);
-        let html = if self.tera.get_template_names().any(|n| n == html_name) {
+        let html = if self.ensure(&html_name)? {
             let mut ctx = ctx;
             ctx.insert("reply_subject", &format!("RE: {subject}"));
             Some(
-                self.tera
+                self.tera()
                     .render(&html_name, &ctx)
                     .map_err(|e| RenderError::Template {
                         name: html_name.clone(),
@@ -239,9 +282,8 @@ mod tests {
     use crate::ticket::notice::Template;
 
     /// The files compiled in are the domain's templates, the alert and the
-    /// digest,
-    /// each in both languages: the list above is written out only because
-    /// `include_str!` needs literal paths.
+    /// digest, each in both languages: the list above is written out only
+    /// because `include_str!` needs literal paths.
     #[test]
     fn every_template_of_the_domain_is_compiled_in() {
         let mut want: Vec<String> = Template::ALL
@@ -254,5 +296,11 @@ mod tests {
         want.sort();
         have.sort();
         assert_eq!(have, want);
+    }
+
+    /// Each is parsed when first rendered: all of them must parse.
+    #[test]
+    fn every_built_in_template_parses() {
+        super::Renderer::new().unwrap().parse_all().unwrap();
     }
 }
