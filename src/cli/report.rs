@@ -10,10 +10,9 @@ use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use super::{load_settings, open_db, Cli};
 use crate::clock::Clock;
 use crate::config::system_zone;
-use crate::report::{self, Charts};
+use crate::report;
 use crate::store::report as store;
-use crate::ticket::report::{build, first_answer_distribution, measure, utc, By, Period};
-use crate::ticket::TicketType;
+use crate::ticket::report::{build, measure, utc, By, Period};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
@@ -51,15 +50,6 @@ fn date(s: &str) -> anyhow::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .with_context(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
 }
-
-/// First answers are shown in these classes (business time with hours).
-const ANSWER_LIMITS: [(i64, &str); 5] = [
-    (1, "≤ 1 h"),
-    (4, "1–4 h"),
-    (8, "4–8 h"),
-    (24, "8–24 h"),
-    (72, "24–72 h"),
-];
 
 pub(super) fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let settings = load_settings(cli)?;
@@ -105,70 +95,7 @@ pub(super) fn run(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         "csv" => report::csv(&report),
         "json" => serde_json::to_string_pretty(&report::json(&report))? + "\n",
         "html" => {
-            // Months while they fit a chart, else years.
-            let months = (to - from).num_days() <= 2 * 366;
-            let time = if months { By::Month } else { By::Year };
-            let per_time = build(&measured, period, &[time, By::Type], zone);
-            let mut labels: Vec<String> = per_time
-                .lines
-                .iter()
-                .filter_map(|l| l.key[0].clone())
-                .collect();
-            labels.dedup();
-            let by_type = TicketType::ALL
-                .iter()
-                .map(|t| {
-                    let counts = labels
-                        .iter()
-                        .map(|m| {
-                            per_time
-                                .lines
-                                .iter()
-                                .filter(|l| {
-                                    l.key[0].as_deref() == Some(m)
-                                        && l.key[1].as_deref() == Some(t.as_str())
-                                })
-                                .map(|l| l.opened)
-                                .sum()
-                        })
-                        .collect();
-                    (t.as_str().to_string(), counts)
-                })
-                .collect();
-            let per_org = build(&measured, period, &[By::Organisation], zone);
-            let mut organisations: Vec<(String, usize)> = per_org
-                .lines
-                .iter()
-                .filter(|l| l.opened > 0)
-                .map(|l| {
-                    let name = l.key[0].clone().unwrap_or_else(|| "(none)".into());
-                    (name, l.opened)
-                })
-                .collect();
-            organisations.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            organisations.truncate(20);
-            let limits: Vec<Duration> = ANSWER_LIMITS
-                .iter()
-                .map(|(h, _)| Duration::hours(*h))
-                .collect();
-            let mut classes: Vec<String> =
-                ANSWER_LIMITS.iter().map(|(_, l)| l.to_string()).collect();
-            classes.push("> 72 h".into());
-            let charts = Charts {
-                titles: [
-                    format!(
-                        "Tickets opened per {}, by type",
-                        if months { "month" } else { "year" }
-                    ),
-                    "Tickets opened per organisation".into(),
-                    "Time to first answer".into(),
-                ],
-                months: labels,
-                by_type,
-                organisations,
-                answers: first_answer_distribution(&measured, period, &limits),
-                answer_classes: classes,
-            };
+            let charts = report::charts(&measured, period, zone);
             let from = &settings.smtp.from;
             let desk = from.name.clone().unwrap_or_else(|| from.email.to_string());
             report::html(&report, &charts, &desk)?

@@ -10,7 +10,12 @@ use std::fmt::Write as _;
 use chrono::Duration;
 use serde_json::{json, Value};
 
-use crate::ticket::report::{By, Line, Met, Report, Stats};
+use chrono_tz::Tz;
+
+use crate::ticket::report::{
+    build, first_answer_distribution, By, Line, Measured, Met, Period, Report, Stats,
+};
+use crate::ticket::TicketType;
 
 /// The columns after the group's keys, as the table, CSV and JSON name
 /// them.
@@ -247,6 +252,84 @@ pub struct Charts {
     /// First answers per class of duration.
     pub answer_classes: Vec<String>,
     pub answers: Vec<usize>,
+}
+
+/// First answers are shown in these classes (business time with hours).
+const ANSWER_LIMITS: [(i64, &str); 5] = [
+    (1, "≤ 1 h"),
+    (4, "1–4 h"),
+    (8, "4–8 h"),
+    (24, "8–24 h"),
+    (72, "24–72 h"),
+];
+
+/// The HTML page's charts, from the measured tickets of `period`: opened
+/// per month (per year beyond two years) by type, per organisation (the
+/// twenty first), and the first answers' distribution.
+pub fn charts(measured: &Measured, period: Period, zone: Tz) -> Charts {
+    // Months while they fit a chart, else years.
+    let months = (period.to - period.from).num_days() <= 2 * 366;
+    let time = if months { By::Month } else { By::Year };
+    let per_time = build(measured, period, &[time, By::Type], zone);
+    let mut labels: Vec<String> = per_time
+        .lines
+        .iter()
+        .filter_map(|l| l.key[0].clone())
+        .collect();
+    labels.dedup();
+    let by_type = TicketType::ALL
+        .iter()
+        .map(|t| {
+            let counts = labels
+                .iter()
+                .map(|m| {
+                    per_time
+                        .lines
+                        .iter()
+                        .filter(|l| {
+                            l.key[0].as_deref() == Some(m)
+                                && l.key[1].as_deref() == Some(t.as_str())
+                        })
+                        .map(|l| l.opened)
+                        .sum()
+                })
+                .collect();
+            (t.as_str().to_string(), counts)
+        })
+        .collect();
+    let per_org = build(measured, period, &[By::Organisation], zone);
+    let mut organisations: Vec<(String, usize)> = per_org
+        .lines
+        .iter()
+        .filter(|l| l.opened > 0)
+        .map(|l| {
+            let name = l.key[0].clone().unwrap_or_else(|| "(none)".into());
+            (name, l.opened)
+        })
+        .collect();
+    organisations.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    organisations.truncate(20);
+    let limits: Vec<Duration> = ANSWER_LIMITS
+        .iter()
+        .map(|(h, _)| Duration::hours(*h))
+        .collect();
+    let mut classes: Vec<String> = ANSWER_LIMITS.iter().map(|(_, l)| l.to_string()).collect();
+    classes.push("> 72 h".into());
+    Charts {
+        titles: [
+            format!(
+                "Tickets opened per {}, by type",
+                if months { "month" } else { "year" }
+            ),
+            "Tickets opened per organisation".into(),
+            "Time to first answer".into(),
+        ],
+        months: labels,
+        by_type,
+        organisations,
+        answers: first_answer_distribution(measured, period, &limits),
+        answer_classes: classes,
+    }
 }
 
 fn escape(s: &str) -> String {

@@ -174,21 +174,29 @@ pub fn decision_in(body: &str, policy: &Policy) -> Option<Decided> {
     super::answer::read(body, &policy.validate_keywords, &policy.refuse_keywords)
 }
 
-/// A solution proposed: the requester validates or refuses it. On a
-/// closed ticket, the ticket is reopened first, and the agents told so.
-fn propose(mut t: Ticket, solution: String, now: NaiveDateTime) -> Decision {
+/// What an agent writes to the requester, the watchers and the agents.
+/// On a closed ticket, the ticket is reopened first, and the agents are
+/// told that instead of getting the copy.
+fn to_everyone_reopening(t: &mut Ticket, template: Template, now: NaiveDateTime) -> Vec<Notice> {
     let mut notices = vec![Notice::new(
-        Template::Solution,
+        template,
         &[Audience::Requester, Audience::Watchers, Audience::Agents],
     )];
     if t.status == Status::Closed {
-        reopen(&mut t, now);
+        reopen(t, now);
         notices[0].to.retain(|a| *a != Audience::Agents);
         notices.push(
             Notice::new(Template::AgentFollowUp, &[Audience::Agents])
                 .situation(Situation::Reopened),
         );
     }
+    notices
+}
+
+/// A solution proposed: the requester validates or refuses it. On a
+/// closed ticket, the ticket is reopened first, and the agents told so.
+fn propose(mut t: Ticket, solution: String, now: NaiveDateTime) -> Decision {
+    let notices = to_everyone_reopening(&mut t, Template::Solution, now);
     t.status = Status::Solved;
     t.solved_at = Some(now);
     t.reminded_at = None;
@@ -580,18 +588,7 @@ fn agent_mail(
             if text.is_empty() {
                 return command_error(t, needs_text("question"));
             }
-            let mut notices = vec![Notice::new(
-                Template::AgentReply,
-                &[Audience::Requester, Audience::Watchers, Audience::Agents],
-            )];
-            if t.status == Status::Closed {
-                reopen(&mut t, now);
-                notices[0].to.retain(|a| *a != Audience::Agents);
-                notices.push(
-                    Notice::new(Template::AgentFollowUp, &[Audience::Agents])
-                        .situation(Situation::Reopened),
-                );
-            }
+            let notices = to_everyone_reopening(&mut t, Template::AgentReply, now);
             t.status = Status::Waiting;
             t.solved_at = None;
             touch(&mut t, now);
