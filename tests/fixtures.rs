@@ -264,12 +264,14 @@ agent_notify = ["sau@example.test"]
         guichet(&config, &["ingest", seed.to_str().unwrap()]);
         for id in given["ours"].as_array().into_iter().flatten() {
             sql(&format!(
-                "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, subject, raw, \
+                "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, subject, \
                  state, attempts, next_attempt_at, created_at) \
-                 SELECT ticket_id, kind, '{}', sender, recipients, subject, raw, 'sent', 1, \
+                 SELECT ticket_id, kind, '{}', sender, recipients, subject, 'sent', 1, \
                  next_attempt_at, created_at FROM outbox WHERE id = 1",
                 id.as_str().unwrap()
             ));
+            sql("INSERT INTO outbox_bodies (outbox_id, raw) \
+                 SELECT (SELECT max(id) FROM outbox), raw FROM outbox_bodies WHERE outbox_id = 1");
         }
         sql("UPDATE outbox SET state = 'sent'");
     }

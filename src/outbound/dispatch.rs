@@ -200,12 +200,12 @@ fn send_claimed(
     let untried = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             let (tell, told) = std::sync::mpsc::channel::<(Sent, Permit)>();
-            let (hand, mut handed) = tokio::sync::mpsc::unbounded_channel::<outbox::Outgoing>();
+            let (hand, mut handed) = tokio::sync::mpsc::unbounded_channel::<outbox::Claimed>();
             let keeper = scope.spawn(move || keep(conn, clock, keep_going, on_refused, hand, told));
             let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(UNRECORDED));
             let rows = futures::stream::poll_fn(|cx| handed.poll_recv(cx));
             let mut sends = rows
-                .map(|row| {
+                .map(|outbox::Claimed { row, raw }| {
                     let permits = permits.clone();
                     async move {
                         let permit = permits
@@ -213,7 +213,7 @@ fn send_claimed(
                             .await
                             .expect("the semaphore is never closed");
                         let result = match envelope(&row) {
-                            Ok(envelope) => relay.send(&envelope, &row.raw).await,
+                            Ok(envelope) => relay.send(&envelope, &raw).await,
                             Err(why) => Err(RelayError::Config(why)),
                         };
                         (row, result, permit)
@@ -281,7 +281,7 @@ fn keep(
     clock: &Clock,
     keep_going: &(impl Fn() -> bool + Sync),
     on_refused: OnRefused<'_>,
-    hand: tokio::sync::mpsc::UnboundedSender<outbox::Outgoing>,
+    hand: tokio::sync::mpsc::UnboundedSender<outbox::Claimed>,
     told: std::sync::mpsc::Receiver<(Sent, Permit)>,
 ) -> StoreResult<Vec<i64>> {
     // Each claimed row's size, until its outcome is recorded.
@@ -314,7 +314,7 @@ fn keep(
                 last = claimed.is_empty();
             }
             for row in rows {
-                claimed.insert(row.id, row.raw.len());
+                claimed.insert(row.row.id, row.raw.len());
                 if hand.send(row).is_err() {
                     more = false;
                     last = true;

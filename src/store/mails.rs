@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::raw_mails;
+use super::schema::{raw_mail_bodies, raw_mails};
 use super::{native, AnyConnection, StoreResult};
 
 /// What became of a raw mail.
@@ -28,6 +28,8 @@ pub struct RawMail {
     pub uid: Option<i64>,
     pub message_id: Option<String>,
     pub sha256: String,
+    /// In `raw_mail_bodies`, apart from the row whose state changes.
+    #[diesel(select_expression = raw_mail_bodies::raw)]
     pub raw: Vec<u8>,
     pub received_at: NaiveDateTime,
     pub state: String,
@@ -45,6 +47,8 @@ pub struct NewRawMail<'a> {
     pub uid: Option<i64>,
     pub message_id: Option<&'a str>,
     pub sha256: &'a str,
+    /// Written to `raw_mail_bodies`.
+    #[diesel(skip_insertion)]
     pub raw: &'a [u8],
     pub received_at: NaiveDateTime,
     pub state: &'a str,
@@ -68,16 +72,56 @@ pub fn find_by_key(
     .pop())
 }
 
+/// Stores a mail: its row, and its bytes in `raw_mail_bodies`. On
+/// PostgreSQL both in one statement (one round trip); SQLite has none to
+/// save.
 pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<i64> {
-    Ok(native!(conn, |c| diesel::insert_into(raw_mails::table)
-        .values(mail)
-        .returning(raw_mails::id)
-        .get_result(c))?)
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
+            #[derive(QueryableByName)]
+            struct Id {
+                #[diesel(sql_type = BigInt)]
+                id: i64,
+            }
+            let id: Id = diesel::sql_query(
+                "WITH row AS (INSERT INTO raw_mails \
+                 (source, uidvalidity, uid, message_id, sha256, received_at, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) \
+                 INSERT INTO raw_mail_bodies (raw_mail_id, raw) \
+                 SELECT id, $8 FROM row RETURNING raw_mail_id AS id",
+            )
+            .bind::<Text, _>(mail.source)
+            .bind::<Nullable<BigInt>, _>(mail.uidvalidity)
+            .bind::<Nullable<BigInt>, _>(mail.uid)
+            .bind::<Nullable<Text>, _>(mail.message_id)
+            .bind::<Text, _>(mail.sha256)
+            .bind::<Timestamp, _>(mail.received_at)
+            .bind::<Text, _>(mail.state)
+            .bind::<Binary, _>(mail.raw)
+            .get_result(c)?;
+            Ok(id.id)
+        }
+        AnyConnection::Sqlite(c) => {
+            let id = diesel::insert_into(raw_mails::table)
+                .values(mail)
+                .returning(raw_mails::id)
+                .get_result(c)?;
+            diesel::insert_into(raw_mail_bodies::table)
+                .values((
+                    raw_mail_bodies::raw_mail_id.eq(id),
+                    raw_mail_bodies::raw.eq(mail.raw),
+                ))
+                .execute(c)?;
+            Ok(id)
+        }
+    }
 }
 
 pub fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<RawMail> {
     Ok(native!(conn, |c| raw_mails::table
-        .find(id)
+        .inner_join(raw_mail_bodies::table)
+        .filter(raw_mails::id.eq(id))
         .select(RawMail::as_select())
         .first(c))?)
 }

@@ -472,6 +472,62 @@ fn create_private(path: &std::path::Path) -> StoreResult<()> {
 mod tests {
     use super::*;
 
+    /// Migration 000015 moves the bytes of stored mail and of the outbox
+    /// into tables of their own, and back when reverted: a database of
+    /// an earlier version keeps every mail.
+    #[test]
+    fn the_bodies_migration_keeps_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let AnyConnection::Sqlite(mut c) = connect(&url).unwrap() else {
+            unreachable!()
+        };
+        let count = |c: &mut diesel::SqliteConnection| c.applied_migrations().unwrap().len();
+        while count(&mut c) < 14 {
+            c.run_next_migration(SQLITE_MIGRATIONS).unwrap();
+        }
+        c.batch_execute(
+            "INSERT INTO raw_mails (source, sha256, raw, received_at, state) \
+             VALUES ('INBOX', 'x', X'0d0a00ff', '2026-12-07 08:00:00', 'processed'); \
+             INSERT INTO outbox (kind, message_id, sender, recipients, subject, raw, state, \
+             attempts, next_attempt_at, created_at) VALUES ('alert', 'a@b', 's@b', 'r@b', \
+             'Objet', X'48656c6c6f', 'sent', 1, '2026-12-07 08:00:00', '2026-12-07 08:00:00');",
+        )
+        .unwrap();
+        c.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        let mut conn = AnyConnection::Sqlite(c);
+        let stored = mails::get(&mut conn, 1).unwrap();
+        assert_eq!(stored.raw, b"\r\n\0\xff");
+        assert_eq!(stored.state, "processed");
+        let AnyConnection::Sqlite(mut c) = conn else {
+            unreachable!()
+        };
+        let body: Vec<Vec<u8>> = schema::outbox_bodies::table
+            .select(schema::outbox_bodies::raw)
+            .load(&mut c)
+            .unwrap();
+        assert_eq!(body, [b"Hello".to_vec()]);
+        // Deleting a mail deletes its bytes.
+        diesel::delete(schema::outbox::table)
+            .execute(&mut c)
+            .unwrap();
+        let left: i64 = schema::outbox_bodies::table
+            .count()
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(left, 0);
+        c.revert_last_migration(SQLITE_MIGRATIONS).unwrap();
+        #[derive(QueryableByName)]
+        struct Raw {
+            #[diesel(sql_type = diesel::sql_types::Binary)]
+            raw: Vec<u8>,
+        }
+        let back: Raw = diesel::sql_query("SELECT raw FROM raw_mails")
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(back.raw, b"\r\n\0\xff");
+    }
+
     #[test]
     fn passwords_never_printed() {
         assert_eq!(

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{outbox, relay_holds};
+use super::schema::{outbox, outbox_bodies, relay_holds};
 use super::{native, AnyConnection, StoreResult};
 
 /// Delivery state of an outbox row.
@@ -30,6 +30,8 @@ pub struct NewOutgoing<'a> {
     /// Comma-separated envelope recipients.
     pub recipients: &'a str,
     pub subject: &'a str,
+    /// Written to `outbox_bodies`, apart from the row whose state changes.
+    #[diesel(skip_insertion)]
     pub raw: &'a [u8],
     pub state: &'a str,
     pub attempts: i32,
@@ -49,7 +51,6 @@ pub struct Outgoing {
     pub sender: String,
     pub recipients: String,
     pub subject: String,
-    pub raw: Vec<u8>,
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
@@ -59,31 +60,62 @@ pub struct Outgoing {
     pub claimed_by: Option<String>,
 }
 
-/// Rows written in one PostgreSQL statement, at most (12 values each:
+/// A row claimed for sending, and its mail's bytes.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub row: Outgoing,
+    pub raw: Vec<u8>,
+}
+
+/// Rows written in one PostgreSQL statement, at most (11 values each:
 /// well under its limit on bound values).
 const INSERT_CHUNK: usize = 256;
 
-/// Writes rows in the order given (their ids follow that order). On
-/// PostgreSQL one statement for a whole batch's mail, a round trip saved
-/// per mail; chunks of a power of two rows, so that only a few sizes of
-/// the statement are ever prepared. On SQLite one compiled statement run
-/// per row: with no round trip to save, a statement of hundreds of rows
-/// was no faster and held 20 MiB more at the peak of a backlog.
+/// Writes rows in the order given (their ids follow that order), and
+/// their bytes. On PostgreSQL two statements for a whole batch's mail
+/// (the rows, then their bytes), round trips saved per mail; chunks of a
+/// power of two rows, so that only a few sizes of the statement are ever
+/// prepared. On SQLite compiled statements run per row: with no round
+/// trip to save, a statement of hundreds of rows was no faster and held
+/// 20 MiB more at the peak of a backlog.
 pub fn insert_all(conn: &mut AnyConnection, mut rows: &[NewOutgoing<'_>]) -> StoreResult<()> {
     match conn {
         AnyConnection::Postgresql(c) => {
             while !rows.is_empty() {
                 let n = INSERT_CHUNK.min(1 << rows.len().ilog2());
                 let (chunk, rest) = rows.split_at(n);
-                diesel::insert_into(outbox::table)
+                let ids: Vec<i64> = diesel::insert_into(outbox::table)
                     .values(chunk)
+                    .returning(outbox::id)
+                    .get_results(c)?;
+                let bodies: Vec<_> = ids
+                    .iter()
+                    .zip(chunk)
+                    .map(|(id, row)| {
+                        (
+                            outbox_bodies::outbox_id.eq(*id),
+                            outbox_bodies::raw.eq(row.raw),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(outbox_bodies::table)
+                    .values(&bodies)
                     .execute(c)?;
                 rows = rest;
             }
         }
         AnyConnection::Sqlite(c) => {
             for row in rows {
-                diesel::insert_into(outbox::table).values(row).execute(c)?;
+                let id: i64 = diesel::insert_into(outbox::table)
+                    .values(row)
+                    .returning(outbox::id)
+                    .get_result(c)?;
+                diesel::insert_into(outbox_bodies::table)
+                    .values((
+                        outbox_bodies::outbox_id.eq(id),
+                        outbox_bodies::raw.eq(row.raw),
+                    ))
+                    .execute(c)?;
             }
         }
     }
@@ -111,7 +143,7 @@ pub fn claim_due(
     limit: i64,
     max_bytes: i64,
     claimant: &str,
-) -> StoreResult<Vec<Outgoing>> {
+) -> StoreResult<Vec<Claimed>> {
     conn.transaction(|conn| claim_in_tx(conn, now, limit, max_bytes, claimant))
 }
 
@@ -121,7 +153,7 @@ fn claim_in_tx(
     limit: i64,
     max_bytes: i64,
     claimant: &str,
-) -> StoreResult<Vec<Outgoing>> {
+) -> StoreResult<Vec<Claimed>> {
     // SQLite: the write lock first, or the read below could not become a
     // write while the fetcher writes (SQLITE_BUSY, which no busy timeout
     // waits out).
@@ -129,13 +161,16 @@ fn claim_in_tx(
         super::lock_for_write(conn)?;
     }
     let due = outbox::table
+        .inner_join(outbox_bodies::table)
         .filter(outbox::state.eq(state::PENDING))
         .filter(outbox::next_attempt_at.le(now))
         .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
         .limit(limit)
         .select((
             outbox::id,
-            diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(length(raw) AS BIGINT)"),
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "CAST(length(outbox_bodies.raw) AS BIGINT)",
+            ),
         ));
     let due: Vec<(i64, i64)> = match conn {
         AnyConnection::Postgresql(c) => due.for_update().skip_locked().load(c)?,
@@ -165,7 +200,21 @@ fn claim_in_tx(
         .returning(Outgoing::as_returning())
         .get_results(c))?;
     rows.sort_by_key(|r| r.id);
-    Ok(rows)
+    let claimed: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut bodies: std::collections::HashMap<i64, Vec<u8>> =
+        native!(conn, |c| outbox_bodies::table
+            .filter(outbox_bodies::outbox_id.eq_any(&claimed))
+            .select((outbox_bodies::outbox_id, outbox_bodies::raw))
+            .load::<(i64, Vec<u8>)>(c))?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| Claimed {
+            raw: bodies.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect())
 }
 
 /// Gives back at once the claims of daemons that are known to be dead
@@ -370,16 +419,12 @@ pub fn mark_failed(
     Ok(())
 }
 
-/// Every row, newest first, without the raw bytes.
+/// Every row, newest first, without the mails' bytes.
 pub fn list(conn: &mut AnyConnection) -> StoreResult<Vec<Outgoing>> {
-    let mut rows: Vec<Outgoing> = outbox::table
+    Ok(outbox::table
         .order(outbox::id.desc())
         .select(Outgoing::as_select())
-        .load(conn)?;
-    for r in &mut rows {
-        r.raw.clear();
-    }
-    Ok(rows)
+        .load(conn)?)
 }
 
 /// The ticket of one of our Message-IDs.

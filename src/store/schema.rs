@@ -8,7 +8,6 @@ diesel::table! {
         uid -> Nullable<BigInt>,
         message_id -> Nullable<Text>,
         sha256 -> Text,
-        raw -> Binary,
         received_at -> Timestamp,
         state -> Text,
         error -> Nullable<Text>,
@@ -118,7 +117,6 @@ diesel::table! {
         sender -> Text,
         recipients -> Text,
         subject -> Text,
-        raw -> Binary,
         state -> Text,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
@@ -145,6 +143,24 @@ diesel::table! {
     }
 }
 
+// The bytes of a received mail and of an outgoing one, apart from the
+// rows whose state changes (migration 000015).
+diesel::table! {
+    raw_mail_bodies (raw_mail_id) {
+        raw_mail_id -> BigInt,
+        raw -> Binary,
+    }
+}
+
+diesel::table! {
+    outbox_bodies (outbox_id) {
+        outbox_id -> BigInt,
+        raw -> Binary,
+    }
+}
+
+diesel::joinable!(raw_mail_bodies -> raw_mails (raw_mail_id));
+diesel::joinable!(outbox_bodies -> outbox (outbox_id));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(watchers -> tickets (ticket_id));
@@ -162,6 +178,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     mailbox_cursors,
     counters,
+    raw_mail_bodies,
+    outbox_bodies,
 );
 
 diesel::table! {

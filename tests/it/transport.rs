@@ -480,9 +480,12 @@ fn a_pipelined_mail_with_one_recipient_refused_is_not_half_sent() {
     let app = TestApp::start(Db::Sqlite);
     app.ok(&["migrate"]);
     let raw = "From: Support informatique <support@example.test>\r\nTo: a@mairie-exemple.fr, b@mairie-exemple.fr\r\nSubject: Deux destinataires\r\nMessage-ID: <two.guichet@example.test>\r\n\r\nBonjour.\r\n";
+    app.sql(
+        "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, subject, state, attempts, next_attempt_at, created_at) \
+         VALUES (NULL, 'alert', 'two.guichet@example.test', 'support@example.test', 'a@mairie-exemple.fr,b@mairie-exemple.fr', 'Deux destinataires', 'pending', 0, '2026-11-23 08:00:00', '2026-11-23 08:00:00')",
+    );
     app.sql(&format!(
-        "INSERT INTO outbox (ticket_id, kind, message_id, sender, recipients, subject, raw, state, attempts, next_attempt_at, created_at) \
-         VALUES (NULL, 'alert', 'two.guichet@example.test', 'support@example.test', 'a@mairie-exemple.fr,b@mairie-exemple.fr', 'Deux destinataires', X'{}', 'pending', 0, '2026-11-23 08:00:00', '2026-11-23 08:00:00')",
+        "INSERT INTO outbox_bodies (outbox_id, raw) SELECT max(id), X'{}' FROM outbox",
         raw.bytes().map(|b| format!("{b:02X}")).collect::<String>()
     ));
     app.mailbed("smtp-reject", &["550", "rcpt", "a@mairie-exemple.fr"]);
