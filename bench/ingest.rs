@@ -162,10 +162,28 @@ fn write_config(bed: &Bed, database_url: &str) -> PathBuf {
     path
 }
 
+/// guichet as systemd/guichet.service runs it: mimalloc told to give
+/// freed memory back at once.
 fn guichet(config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_guichet"));
-    c.arg("--config").arg(config).env("RUST_LOG", "warn");
+    c.arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .envs(unit_environment());
     c
+}
+
+/// The `Environment=` settings of systemd/guichet.service but the
+/// configuration's path.
+fn unit_environment() -> Vec<(String, String)> {
+    let unit = std::fs::read_to_string(repo().join("systemd/guichet.service")).unwrap();
+    unit.lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .flat_map(str::split_whitespace)
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k != "GUICHET_CONFIG")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Runs a command to its end; returns (seconds, peak RSS in KiB), the
@@ -491,7 +509,12 @@ fn pipe_mode(config: &Path, backlog: &Backlog) -> (f64, f64) {
     settle();
     let start = Instant::now();
     for file in &files {
-        let status = guichet(config)
+        // As an MTA runs it: without the unit's environment.
+        let mut cmd = guichet(config);
+        for (k, _) in unit_environment() {
+            cmd.env_remove(k);
+        }
+        let status = cmd
             .arg("ingest")
             .arg(file)
             .stdout(Stdio::null())
