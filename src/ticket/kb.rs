@@ -254,6 +254,11 @@ impl KnowledgeBase {
     /// Every article that shares a word with the request, best first
     /// (ties by name), whatever its score and readers.
     pub fn rank(&self, subject: &str, body: &str) -> Vec<Suggestion> {
+        // No article, nothing to read the request for (a desk without
+        // `[kb]`).
+        if self.articles.is_empty() {
+            return Vec::new();
+        }
         let mut query: HashMap<String, f64> = HashMap::new();
         for term in terms(cut(subject)) {
             let w = query.entry(term).or_default();
@@ -405,6 +410,10 @@ fn index(a: &Article) -> Doc {
 /// Words that say nothing of what a request is about: articles,
 /// pronouns, courtesy, the words of every request ("problème",
 /// "besoin"), in French and English, folded.
+/// [`STOP_WORDS`] to look up: each word of a request is.
+static STOP: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| STOP_WORDS.iter().copied().collect());
+
 const STOP_WORDS: &[&str] = &[
     // French
     "alors",
@@ -597,7 +606,7 @@ fn terms(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3)
         .map(fold)
-        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .filter(|w| !STOP.contains(w.as_str()))
         .map(stem)
 }
 

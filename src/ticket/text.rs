@@ -10,6 +10,11 @@
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
+        // Most of a mail's letters: no table to look them up in.
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
         if is_combining_mark(c) {
             continue;
         }
