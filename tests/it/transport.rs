@@ -502,3 +502,33 @@ fn a_pipelined_mail_with_one_recipient_refused_is_not_half_sent() {
     app.run_at("2026-11-23T09:01:00Z");
     assert_eq!(app.sent().len(), 2);
 }
+
+/// Lines that start with a dot (a file name, an ellipsis, a lone dot)
+/// come through the relay as written: SMTP's DATA doubles them on the
+/// way and the relay takes the second away, and a lone dot does not end
+/// the mail early.
+#[test]
+fn lines_starting_with_a_dot_arrive_as_written() {
+    let app = TestApp::start(Db::Sqlite);
+    app.append(&mail(
+        JEANNE,
+        "Fichier .bashrc effacé",
+        "dots",
+        "",
+        "Bonjour,\n.bashrc a disparu après la mise à jour.\n.\n...\nMerci.",
+    ));
+    app.run_at("2026-11-23T09:00:00Z");
+    let sent = app.sent();
+    assert_eq!(sent.len(), 2, "acknowledgement and agents' notice");
+    for m in &sent {
+        let lines: Vec<&str> = m.body.lines().collect();
+        for expected in [
+            ".bashrc a disparu après la mise à jour.",
+            ".",
+            "...",
+            "Merci.",
+        ] {
+            assert!(lines.contains(&expected), "{expected:?} in {}", m.body);
+        }
+    }
+}
