@@ -59,26 +59,30 @@ enum Stored {
     Existing(i64, String),
 }
 
-/// Stores a raw mail unless it is stored already; `message_id` is the
-/// mail's own, when it has been read already.
+/// What is known of a mail read before it is stored.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    message_id: Option<&'a str>,
+    /// Its fingerprint, when it has a Message-ID (what
+    /// [`mails::find_processed_twin`] compares).
+    fingerprint: Option<&'a str>,
+}
+
+/// Stores a raw mail unless it is stored already under its IMAP key (one
+/// statement either way when it is new).
 fn store_raw_in_tx(
     conn: &mut AnyConnection,
     source: Source<'_>,
     raw: &[u8],
     sha256: &str,
-    message_id: Option<Option<&str>>,
+    known: Option<Known<'_>>,
     clock: &Clock,
 ) -> StoreResult<Stored> {
-    if let (Some(v), Some(u)) = (source.uidvalidity, source.uid) {
-        if let Some((id, state)) = mails::find_by_key(conn, source.name, v.into(), u.into())? {
-            return Ok(Stored::Existing(id, state));
-        }
-    }
-    let message_id = match message_id {
-        Some(known) => known.map(str::to_string),
+    let message_id = match known {
+        Some(k) => k.message_id.map(str::to_string),
         None => inbound::peek_message_id(raw),
     };
-    let id = mails::insert(
+    let inserted = mails::insert(
         conn,
         &mails::NewRawMail {
             source: source.name,
@@ -89,9 +93,25 @@ fn store_raw_in_tx(
             raw,
             received_at: clock.now_naive(),
             state: mails::state::RECEIVED,
+            fingerprint: known.and_then(|k| k.fingerprint),
         },
     )?;
-    Ok(Stored::New(id))
+    if let Some(id) = inserted {
+        return Ok(Stored::New(id));
+    }
+    // Only a mail with an IMAP key can be stored already.
+    let (Some(v), Some(u)) = (source.uidvalidity, source.uid) else {
+        return Err(crate::store::StoreError::Invalid(
+            "a mail without IMAP key was not stored".into(),
+        ));
+    };
+    match mails::find_by_key(conn, source.name, v.into(), u.into())? {
+        Some((id, state)) => Ok(Stored::Existing(id, state)),
+        None => Err(crate::store::StoreError::Invalid(format!(
+            "mail {} of {} neither stored nor found",
+            u, source.name
+        ))),
+    }
 }
 
 /// Stores and processes a batch of fetched mails in one transaction: one
@@ -122,18 +142,30 @@ pub fn ingest_batch(
             for ((source, raw), parsed) in mails.iter().zip(reader) {
                 progress();
                 let sha256 = inbound::sha256_hex(raw);
-                let message_id = parsed.as_ref().ok().map(|m| m.message_id.as_deref());
-                let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, message_id, clock)?
-                {
+                let fingerprint = parsed
+                    .as_ref()
+                    .ok()
+                    .filter(|m| m.message_id.is_some())
+                    .map(InboundMessage::fingerprint);
+                let known = parsed.as_ref().ok().map(|m| Known {
+                    message_id: m.message_id.as_deref(),
+                    fingerprint: fingerprint.as_deref(),
+                });
+                let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, known, clock)? {
                     Stored::Existing(_, state) if state != mails::state::RECEIVED => {
                         Outcome::AlreadyDone(state)
                     }
-                    Stored::New(id) | Stored::Existing(id, _) => {
+                    stored @ (Stored::New(id) | Stored::Existing(id, _)) => {
                         let stored = StoredMail {
                             id,
                             raw,
                             sha256: &sha256,
                             source: source.name,
+                            // Stored with the row when the mail is new.
+                            fingerprint: match stored {
+                                Stored::New(_) => fingerprint.as_deref(),
+                                Stored::Existing(..) => None,
+                            },
                         };
                         guarded(|| {
                             process_parsed(conn, desk, &agents, stored, parsed, clock, post)
@@ -268,6 +300,7 @@ fn process_stored(
         raw,
         sha256,
         source,
+        fingerprint: None,
     };
     let agents = apply::agents(conn)?;
     process_parsed(conn, desk, &agents, stored, parsed, clock, &mut Post::Now)
@@ -282,6 +315,8 @@ struct StoredMail<'a> {
     /// Where it was fetched: the `[[mailbox]]` it came from gives its
     /// ticket's queue.
     source: &'a str,
+    /// Its fingerprint, when stored with it.
+    fingerprint: Option<&'a str>,
 }
 
 /// One mail: the snapshot loaded, the plan decided and applied, the raw
@@ -304,10 +339,16 @@ fn process_parsed(
             return Ok(Outcome::Failed(why));
         }
     };
-    let fingerprint = msg.fingerprint();
-    if msg.message_id.is_some() {
-        mails::set_fingerprint(conn, raw_id, &fingerprint)?;
-    }
+    let fingerprint = match stored.fingerprint {
+        Some(f) => f.to_string(),
+        None => {
+            let f = msg.fingerprint();
+            if msg.message_id.is_some() {
+                mails::set_fingerprint(conn, raw_id, &f)?;
+            }
+            f
+        }
+    };
     let twin = mails::find_processed_twin(
         conn,
         raw_id,

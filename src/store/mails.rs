@@ -52,6 +52,9 @@ pub struct NewRawMail<'a> {
     pub raw: &'a [u8],
     pub received_at: NaiveDateTime,
     pub state: &'a str,
+    /// What the mail says, when it was read before being stored (see
+    /// [`find_processed_twin`]).
+    pub fingerprint: Option<&'a str>,
 }
 
 /// The raw mail already stored under this (source, UIDVALIDITY, UID).
@@ -72,10 +75,11 @@ pub fn find_by_key(
     .pop())
 }
 
-/// Stores a mail: its row, and its bytes in `raw_mail_bodies`. On
-/// PostgreSQL both in one statement (one round trip); SQLite has none to
-/// save.
-pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<i64> {
+/// Stores a mail: its row, and its bytes in `raw_mail_bodies`; `None`
+/// when a mail is stored already under the same (source, UIDVALIDITY,
+/// UID), then left as it is. On PostgreSQL one statement (one round
+/// trip); SQLite has none to save.
+pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Option<i64>> {
     match conn {
         AnyConnection::Postgresql(c) => {
             use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
@@ -84,12 +88,13 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<i6
                 #[diesel(sql_type = BigInt)]
                 id: i64,
             }
-            let id: Id = diesel::sql_query(
+            let id: Option<Id> = diesel::sql_query(
                 "WITH row AS (INSERT INTO raw_mails \
-                 (source, uidvalidity, uid, message_id, sha256, received_at, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id) \
+                 (source, uidvalidity, uid, message_id, sha256, received_at, state, fingerprint) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (source, uidvalidity, uid) DO NOTHING RETURNING id) \
                  INSERT INTO raw_mail_bodies (raw_mail_id, raw) \
-                 SELECT id, $8 FROM row RETURNING raw_mail_id AS id",
+                 SELECT id, $9 FROM row RETURNING raw_mail_id AS id",
             )
             .bind::<Text, _>(mail.source)
             .bind::<Nullable<BigInt>, _>(mail.uidvalidity)
@@ -98,22 +103,30 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<i6
             .bind::<Text, _>(mail.sha256)
             .bind::<Timestamp, _>(mail.received_at)
             .bind::<Text, _>(mail.state)
+            .bind::<Nullable<Text>, _>(mail.fingerprint)
             .bind::<Binary, _>(mail.raw)
-            .get_result(c)?;
-            Ok(id.id)
+            .get_result(c)
+            .optional()?;
+            Ok(id.map(|i| i.id))
         }
         AnyConnection::Sqlite(c) => {
-            let id = diesel::insert_into(raw_mails::table)
+            let Some(id) = diesel::insert_into(raw_mails::table)
                 .values(mail)
+                .on_conflict((raw_mails::source, raw_mails::uidvalidity, raw_mails::uid))
+                .do_nothing()
                 .returning(raw_mails::id)
-                .get_result(c)?;
+                .get_result(c)
+                .optional()?
+            else {
+                return Ok(None);
+            };
             diesel::insert_into(raw_mail_bodies::table)
                 .values((
                     raw_mail_bodies::raw_mail_id.eq(id),
                     raw_mail_bodies::raw.eq(mail.raw),
                 ))
                 .execute(c)?;
-            Ok(id)
+            Ok(Some(id))
         }
     }
 }
