@@ -30,23 +30,55 @@ static HEADER_NEXT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// An attribution line: "Le … a écrit :", "On … wrote:", "Am … schrieb …:".
-/// Gmail folds long ones, so it is matched on one line or two joined.
+/// Gmail folds long ones, so it is matched on one line or two joined. What
+/// follows the verb is at most [`ATTRIBUTION_TAIL`] characters, counted
+/// in [`is_attribution`]: a bounded repetition of any character is an
+/// automaton of hundreds of states, built again by every `guichet ingest`
+/// process (a sixth of one's instructions).
 static ATTRIBUTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*(
-            (le|on|am|el|il)\s.{4,}\s(a\s+écrit|wrote|schrieb|escribió|ha\s+scritto)\s?.{0,80}:
+            (le|on|am|el|il)\s.{4,}\s(a\s+écrit|wrote|schrieb|escribió|ha\s+scritto)\s?(?P<tail>.*):
         )\s*$",
     )
     .expect("static regex")
 });
 
-/// Sign-offs added by phone clients.
+/// The longest text between an attribution's verb and its colon ("wrote
+/// on behalf of …:").
+const ATTRIBUTION_TAIL: usize = 80;
+
+/// Whether a line is an attribution. The greedy `.{4,}` takes the last
+/// verb of the line, so the tail is the shortest any reading gives.
+fn is_attribution(line: &str) -> bool {
+    ATTRIBUTION.captures(line).is_some_and(|c| {
+        c.name("tail")
+            .is_some_and(|t| t.as_str().chars().count() <= ATTRIBUTION_TAIL)
+    })
+}
+
+/// Sign-offs added by phone clients; the device's name is at most
+/// [`DEVICE_NAME`] characters, counted in [`is_mobile_signoff`] (see
+/// [`ATTRIBUTION`] for why).
 static MOBILE_SIGNOFF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(envoyé\s+(de|depuis)\s+mon\s+.{1,40}|sent\s+from\s+my\s+.{1,40}|(obtenir|télécharger|get)\s+outlook\s+(pour|for)\s+(ios|android))\s*(<[^<>\s]*>)?\s*$",
+        r"(?i)^\s*(envoyé\s+(de|depuis)\s+mon\s+(?P<fr>.+?)|sent\s+from\s+my\s+(?P<en>.+?)|(obtenir|télécharger|get)\s+outlook\s+(pour|for)\s+(ios|android))\s*(<[^<>\s]*>)?\s*$",
     )
     .expect("static regex")
 });
+
+/// The longest device name of a sign-off ("Envoyé de mon iPhone").
+const DEVICE_NAME: usize = 40;
+
+/// Whether a line is a phone client's sign-off. The lazy `.+?` takes the
+/// device's name alone, without the spaces or link after it.
+fn is_mobile_signoff(line: &str) -> bool {
+    MOBILE_SIGNOFF.captures(line).is_some_and(|c| {
+        c.name("fr")
+            .or(c.name("en"))
+            .is_none_or(|d| d.as_str().chars().count() <= DEVICE_NAME)
+    })
+}
 
 fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
@@ -94,12 +126,12 @@ pub fn starts_history(lines: &[&str], i: usize) -> bool {
 /// Whether the attribution at `i` spans one line or two; returns the number
 /// of lines it covers.
 fn attribution_at(lines: &[&str], i: usize) -> Option<usize> {
-    if ATTRIBUTION.is_match(lines[i]) {
+    if is_attribution(lines[i]) {
         return Some(1);
     }
     if let Some(next) = lines.get(i + 1) {
         let joined = format!("{} {}", lines[i].trim_end(), next.trim());
-        if !is_quoted(lines[i]) && !is_quoted(next) && ATTRIBUTION.is_match(&joined) {
+        if !is_quoted(lines[i]) && !is_quoted(next) && is_attribution(&joined) {
             return Some(2);
         }
     }
@@ -152,7 +184,7 @@ pub fn strip(text: &str) -> String {
 
     // Drop a phone sign-off when it is the last thing written.
     while let Some(last) = kept.iter().rposition(|l| !l.trim().is_empty()) {
-        if MOBILE_SIGNOFF.is_match(kept[last]) {
+        if is_mobile_signoff(kept[last]) {
             kept.truncate(last);
         } else {
             break;
@@ -191,7 +223,58 @@ fn collapse_blank_lines(lines: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::strip;
+    use super::{is_attribution, is_mobile_signoff, strip};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The lengths counted in code say what the bounded repetitions
+        /// said, on lines made to sit near both bounds.
+        #[test]
+        fn the_counted_bounds_read_as_the_repetitions_did(
+            line in "(On|Le|on) [a-zé<>@. ]{0,12}( wrote| a écrit| Wrote)[ xé:]{0,90}( wrote| a écrit)?[ xé:]{0,8}",
+            device in "(Envoyé de mon|Sent from my|sent from my) [a-zé ]{0,45}( <http://x>)?[ ]{0,2}",
+        ) {
+            let attribution = regex::Regex::new(
+                r"(?ix)^\s*((le|on|am|el|il)\s.{4,}\s(a\s+écrit|wrote|schrieb|escribió|ha\s+scritto)\s?.{0,80}:)\s*$",
+            ).unwrap();
+            let signoff = regex::Regex::new(
+                r"(?i)^\s*(envoyé\s+(de|depuis)\s+mon\s+.{1,40}|sent\s+from\s+my\s+.{1,40}|(obtenir|télécharger|get)\s+outlook\s+(pour|for)\s+(ios|android))\s*(<[^<>\s]*>)?\s*$",
+            ).unwrap();
+            prop_assert_eq!(is_attribution(&line), attribution.is_match(&line), "{:?}", line);
+            prop_assert_eq!(is_mobile_signoff(&device), signoff.is_match(&device), "{:?}", device);
+        }
+    }
+
+    /// The bounds on what follows an attribution's verb and on a device's
+    /// name, counted in characters, each side of the limit.
+    #[test]
+    fn attribution_and_signoff_bounds() {
+        let tail = |n: usize| format!("On Mon, 23 Nov 2026, Support wrote {}:", "é".repeat(n));
+        assert!(is_attribution(&tail(0)));
+        assert!(is_attribution(&tail(80)));
+        assert!(!is_attribution(&tail(81)));
+        assert!(is_attribution(
+            "Le lun. 23 nov. 2026 à 09:20, Support <s@x.fr> a écrit :"
+        ));
+        // The last verb of the line counts: "wrote" in the name is not it.
+        assert!(is_attribution(&format!(
+            "On Mon, Jo Wrote-Smith <j@x.org> wrote {}:",
+            "x".repeat(70)
+        )));
+        assert!(!is_attribution("Le client a écrit : merci"));
+        let device = |n: usize| format!("Envoyé de mon {}", "é".repeat(n));
+        assert!(is_mobile_signoff(&device(40)));
+        assert!(!is_mobile_signoff(&device(41)));
+        assert!(is_mobile_signoff("Sent from my iPhone  "));
+        assert!(is_mobile_signoff(
+            "Envoyé depuis mon Galaxy <https://aka.ms/x>"
+        ));
+        assert!(is_mobile_signoff("Télécharger Outlook pour Android"));
+        assert!(!is_mobile_signoff(
+            "Envoyé de mon bureau, le dossier est prêt à signer pour la réunion de lundi matin"
+        ));
+    }
 
     #[test]
     fn gmail_french_attribution_on_two_lines() {

@@ -84,10 +84,13 @@ pub fn insert_all(conn: &mut AnyConnection, mut rows: &[NewOutgoing<'_>]) -> Sto
             while !rows.is_empty() {
                 let n = INSERT_CHUNK.min(1 << rows.len().ilog2());
                 let (chunk, rest) = rows.split_at(n);
-                let ids: Vec<i64> = diesel::insert_into(outbox::table)
+                let mut ids: Vec<i64> = diesel::insert_into(outbox::table)
                     .values(chunk)
                     .returning(outbox::id)
                     .get_results(c)?;
+                // The ids follow the rows' order; RETURNING's order is not
+                // promised.
+                ids.sort_unstable();
                 let bodies: Vec<_> = ids
                     .iter()
                     .zip(chunk)
