@@ -84,10 +84,15 @@ impl Bed {
         self.dir.path().to_str().unwrap()
     }
 
-    fn sink_count(&self) -> usize {
+    /// The files of the sink, one per mail it took.
+    fn sink_files(&self) -> HashSet<PathBuf> {
         std::fs::read_dir(Path::new(&self.env["SINK_DIR"]).join("new"))
-            .map(|d| d.count())
-            .unwrap_or(0)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    }
+
+    fn sink_count(&self) -> usize {
+        self.sink_files().len()
     }
 }
 
@@ -165,11 +170,15 @@ fn write_config(bed: &Bed, database_url: &str) -> PathBuf {
 /// guichet as systemd/guichet.service runs it: mimalloc told to give
 /// freed memory back at once.
 fn guichet(config: &Path) -> Command {
+    let mut c = as_an_mta_runs_it(config);
+    c.envs(unit_environment());
+    c
+}
+
+/// guichet without the unit's environment, as an MTA runs `guichet ingest`.
+fn as_an_mta_runs_it(config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_guichet"));
-    c.arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .envs(unit_environment());
+    c.arg("--config").arg(config).env("RUST_LOG", "warn");
     c
 }
 
@@ -296,19 +305,29 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// A folder of mails, ready to seed.
+/// A folder of mails, ready to seed, and its files with their sizes, by
+/// name.
 struct Backlog {
     dir: PathBuf,
+    files: Vec<(PathBuf, u64)>,
     mails: usize,
     bytes: u64,
 }
 
 impl Backlog {
     fn read(dir: PathBuf) -> Backlog {
-        let sizes = file_sizes(&dir);
+        let mut files: Vec<(PathBuf, u64)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.path(), e.metadata().unwrap().len())
+            })
+            .collect();
+        files.sort();
         Backlog {
-            mails: sizes.len(),
-            bytes: sizes.iter().map(|(_, s)| s).sum(),
+            mails: files.len(),
+            bytes: files.iter().map(|(_, s)| s).sum(),
+            files,
             dir,
         }
     }
@@ -318,7 +337,7 @@ impl Backlog {
     }
 
     fn describe(&self) -> String {
-        let mut sizes: Vec<u64> = file_sizes(&self.dir).into_iter().map(|(_, s)| s).collect();
+        let mut sizes: Vec<u64> = self.files.iter().map(|(_, s)| *s).collect();
         sizes.sort_unstable();
         format!(
             "{} mails, {:.1} MiB, median {:.1} KB",
@@ -327,19 +346,6 @@ impl Backlog {
             sizes.get(sizes.len() / 2).copied().unwrap_or(0) as f64 / 1000.0
         )
     }
-}
-
-/// The files of a folder with their sizes, by name.
-fn file_sizes(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut files: Vec<(PathBuf, u64)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.path(), e.metadata().unwrap().len())
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// `n` mails from `bench/mix.py`, numbered from `start`: the mix a support
@@ -374,9 +380,9 @@ fn by_size(backlog: &Backlog, into: &Path) -> Vec<(&'static str, Backlog)> {
     for (i, (label, upper)) in CLASSES.iter().enumerate() {
         let dir = into.join(format!("class{i}"));
         std::fs::create_dir_all(&dir).unwrap();
-        for (path, size) in file_sizes(&backlog.dir) {
-            if size > lower && size <= *upper {
-                std::fs::hard_link(&path, dir.join(path.file_name().unwrap())).unwrap();
+        for (path, size) in &backlog.files {
+            if *size > lower && size <= upper {
+                std::fs::hard_link(path, dir.join(path.file_name().unwrap())).unwrap();
             }
         }
         lower = *upper;
@@ -461,13 +467,6 @@ fn print_ingest(what: &str, i: &Ingest, target: &str) {
     );
 }
 
-/// The sink's files.
-fn sink_files(bed: &Bed) -> HashSet<PathBuf> {
-    std::fs::read_dir(Path::new(&bed.env["SINK_DIR"]).join("new"))
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default()
-}
-
 /// The outbox drained into the sink by `outbox retry`, then the very
 /// mails it received sent again by smtplib on one connection, in the same
 /// order. Returns (mails, guichet's rate, smtplib's rate).
@@ -482,11 +481,12 @@ fn drain(bed: &Bed, config: &Path) -> (usize, f64, f64) {
         .count();
     mailbed(&["smtp-start", bed.path()]);
     settle();
-    let before = sink_files(bed);
+    let before = bed.sink_files();
     let mut retry = guichet(config);
     retry.args(["outbox", "retry"]);
     let (seconds, _) = timed(retry);
-    let mut sent: Vec<(std::time::SystemTime, PathBuf)> = sink_files(bed)
+    let mut sent: Vec<(std::time::SystemTime, PathBuf)> = bed
+        .sink_files()
         .difference(&before)
         .map(|p| (std::fs::metadata(p).unwrap().modified().unwrap(), p.clone()))
         .collect();
@@ -502,19 +502,11 @@ fn drain(bed: &Bed, config: &Path) -> (usize, f64, f64) {
 /// an MTA delivers; beside the same number of starts of the binary doing
 /// nothing (`--version`). Returns both rates.
 fn pipe_mode(config: &Path, backlog: &Backlog) -> (f64, f64) {
-    let files: Vec<PathBuf> = file_sizes(&backlog.dir)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
+    let files: Vec<&PathBuf> = backlog.files.iter().map(|(p, _)| p).collect();
     settle();
     let start = Instant::now();
     for file in &files {
-        // As an MTA runs it: without the unit's environment.
-        let mut cmd = guichet(config);
-        for (k, _) in unit_environment() {
-            cmd.env_remove(k);
-        }
-        let status = cmd
+        let status = as_an_mta_runs_it(config)
             .arg("ingest")
             .arg(file)
             .stdout(Stdio::null())
@@ -606,7 +598,7 @@ fn idle_pickup(bed: &Bed, config: &Path, backlog: &Backlog) {
     // it delays by about half a second, then guichet and the sink).
     let mut appends = Vec::new();
     let mut after_append = Vec::new();
-    for (file, _) in file_sizes(&backlog.dir) {
+    for (file, _) in &backlog.files {
         let raw = std::fs::read(file).unwrap();
         let before = bed.sink_count();
         let start = Instant::now();

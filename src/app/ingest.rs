@@ -155,14 +155,14 @@ pub fn ingest_batch(
                     Stored::Existing(_, state) if state != mails::state::RECEIVED => {
                         Outcome::AlreadyDone(state)
                     }
-                    stored @ (Stored::New(id) | Stored::Existing(id, _)) => {
+                    was @ (Stored::New(id) | Stored::Existing(id, _)) => {
                         let stored = StoredMail {
                             id,
                             raw,
                             sha256: &sha256,
                             source: source.name,
                             // Stored with the row when the mail is new.
-                            fingerprint: match stored {
+                            fingerprint: match was {
                                 Stored::New(_) => fingerprint.as_deref(),
                                 Stored::Existing(..) => None,
                             },

@@ -313,9 +313,9 @@ fn keep(
                 more = false;
                 last = claimed.is_empty();
             }
-            for row in rows {
-                claimed.insert(row.row.id, row.raw.len());
-                if hand.send(row).is_err() {
+            for claim in rows {
+                claimed.insert(claim.row.id, claim.raw.len());
+                if hand.send(claim).is_err() {
                     more = false;
                     last = true;
                 }
