@@ -47,6 +47,9 @@ fn mailbed(args: &[&str]) -> String {
 struct Bed {
     dir: tempfile::TempDir,
     env: HashMap<String, String>,
+    /// Postfix's smtp-sink runs (not aiosmtpd): the drain's baseline reads
+    /// its files back.
+    smtp_sink: bool,
 }
 
 impl Bed {
@@ -77,7 +80,11 @@ impl Bed {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Bed { dir, env }
+        Bed {
+            dir,
+            env,
+            smtp_sink: have_smtp_sink,
+        }
     }
 
     fn path(&self) -> &str {
@@ -567,11 +574,17 @@ fn bench_database(label: &str, database_url: &str, work: &Path) {
     let target = if sqlite { "target >= 0.5" } else { "no target" };
     print_ingest("3.6 KB plain requests", &plain, target);
 
-    let (n, rate, smtplib) = drain(&bed, &config);
-    println!(
-        "outbox drain {rate:>8.0} mail/s   smtplib, one connection, the same {n} mails {smtplib:>6.0} mail/s   ratio {:.2} (target >= 2.0)",
-        rate / smtplib
-    );
+    if bed.smtp_sink {
+        let (n, rate, smtplib) = drain(&bed, &config);
+        println!(
+            "outbox drain {rate:>8.0} mail/s   smtplib, one connection, the same {n} mails {smtplib:>6.0} mail/s   ratio {:.2} (target >= 2.0)",
+            rate / smtplib
+        );
+    } else {
+        println!(
+            "outbox drain not measured: its baseline re-sends smtp-sink's files (bench/run installs smtp-sink)"
+        );
+    }
 
     let (pipe, starts) = pipe_mode(&config, &Backlog::read(work.join("pipe")));
     println!(

@@ -194,6 +194,10 @@ pub fn connect(url: &str) -> StoreResult<AnyConnection> {
                 "PRAGMA busy_timeout = {};",
                 SQLITE_BUSY_TIMEOUT.as_millis()
             ))?;
+            // A new database's pages: mail is mostly large values, which
+            // SQLite chains across pages; the setting takes effect only
+            // before the first table exists (an existing file keeps its own).
+            conn.batch_execute("PRAGMA page_size = 16384;")?;
             wal_mode(&mut conn)?;
             // temp_store: statement and savepoint journals in memory, not
             // in temporary files written for every mail.
@@ -526,6 +530,41 @@ mod tests {
             .get_result(&mut c)
             .unwrap();
         assert_eq!(back.raw, b"\r\n\0\xff");
+    }
+
+    /// A new database is made of 16 KiB pages; one made earlier keeps
+    /// the 4 KiB pages it was created with, and opens as before.
+    #[test]
+    fn new_databases_get_larger_pages_and_old_ones_keep_theirs() {
+        #[derive(QueryableByName)]
+        struct PageSize {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            page_size: i64,
+        }
+        let page_size = |url: &str| {
+            let AnyConnection::Sqlite(mut c) = connect(url).unwrap() else {
+                unreachable!()
+            };
+            diesel::sql_query("PRAGMA page_size")
+                .get_result::<PageSize>(&mut c)
+                .unwrap()
+                .page_size
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let new = format!("sqlite://{}", dir.path().join("new.db").display());
+        migrate(&mut connect(&new).unwrap()).unwrap();
+        assert_eq!(page_size(&new), 16384);
+
+        let old_path = dir.path().join("old.db");
+        let mut old = diesel::SqliteConnection::establish(old_path.to_str().unwrap()).unwrap();
+        old.batch_execute(
+            "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
+        )
+        .unwrap();
+        drop(old);
+        let old = format!("sqlite://{}", old_path.display());
+        assert!(migrate(&mut connect(&old).unwrap()).unwrap() > 0);
+        assert_eq!(page_size(&old), 4096);
     }
 
     #[test]
