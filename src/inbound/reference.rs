@@ -23,14 +23,17 @@ impl SubjectTagger {
     pub fn with_tags(tags: &[&str]) -> SubjectTagger {
         let tag = tags.first().copied().unwrap_or("SUPPORT");
         let alternatives: Vec<String> = tags.iter().map(|t| regex::escape(t)).collect();
+        // Ticket numbers are written in ASCII digits; Unicode's `\d`
+        // (hundreds of ranges, twelve times over) made this regex, built
+        // at every start, five times longer to build.
         let find = Regex::new(&format!(
-            r"(?i)\[\s*(?:{})\s*#\s*0*(\d{{1,12}})\s*\]",
+            r"(?i)\[\s*(?:{})\s*#\s*0*([0-9]{{1,12}})\s*\]",
             alternatives.join("|")
         ))
         .expect("escaped tags make a valid regex");
         // RE:, RE :, Réf., TR:, Fwd:, FW:, AW:, WG:, SV:, VS:, Antw:, R:, I:
         let prefixes = Regex::new(
-            r"(?i)^\s*((re|ré|ref|réf|tr|fwd?|aw|wg|sv|vs|antw|rif|r|i)\s*(\[\d+\])?\s*:\s*)+",
+            r"(?i)^\s*((re|ré|ref|réf|tr|fwd?|aw|wg|sv|vs|antw|rif|r|i)\s*(\[[0-9]+\])?\s*:\s*)+",
         )
         .expect("static regex");
         SubjectTagger {
@@ -95,6 +98,13 @@ mod tests {
         assert_eq!(t.find("[OTHER #000123] x"), None);
         assert_eq!(t.find("[SUPPORT #000000] x"), None);
         assert_eq!(t.find("SUPPORT 123"), None);
+        // Digits of another script are not a number of ours, and do not
+        // hide the reference that follows them.
+        assert_eq!(t.find("[SUPPORT #١٢٣] x"), None);
+        assert_eq!(
+            t.find("RE: [SUPPORT #١٢٣] [SUPPORT #000123] x"),
+            Some(TicketRef(123))
+        );
     }
 
     #[test]
