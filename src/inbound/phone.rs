@@ -20,17 +20,22 @@ use regex::Regex;
 /// side, made this regex four times longer to build, and it is built in
 /// every one-mail `guichet ingest` whose signature holds nine digits.
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    Regex::new(&format!(
         r"(?x)
-        (?:^|[^+0-9A-Za-z_\u{AA}\u{B5}\u{BA}\u{C0}-\u{D6}\u{D8}-\u{F6}\u{F8}-\u{24F}\u{300}-\u{36F}\u{1E00}-\u{1EFF}])
+        (?:^|[^+{WORD}])
         (
-            (?:\+|00)[0-9]{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?(?:\(?[0-9]{1,4}\)?[\s.\-]?){2,5}[0-9]{2,4}
-          | 0[1-9](?:[\s.\-]?[0-9]{2}){4}
+            (?:\+|00)[0-9]{{1,3}}[\s.\-]?(?:\(0\)[\s.\-]?)?(?:\(?[0-9]{{1,4}}\)?[\s.\-]?){{2,5}}[0-9]{{2,4}}
+          | 0[1-9](?:[\s.\-]?[0-9]{{2}}){{4}}
         )
-        (?:$|[^0-9A-Za-z_\u{AA}\u{B5}\u{BA}\u{C0}-\u{D6}\u{D8}-\u{F6}\u{F8}-\u{24F}\u{300}-\u{36F}\u{1E00}-\u{1EFF}])",
-    )
+        (?:$|[^{WORD}])"
+    ))
     .expect("static regex")
 });
+
+/// What a number must not touch, as the inside of a character class:
+/// digits, `_`, and the letters of the Latin scripts (Latin-1, Extended-A
+/// and -B, combining accents, Extended Additional).
+const WORD: &str = r"0-9A-Za-z_\u{AA}\u{B5}\u{BA}\u{C0}-\u{D6}\u{D8}-\u{F6}\u{F8}-\u{24F}\u{300}-\u{36F}\u{1E00}-\u{1EFF}";
 
 /// A label before a phone number.
 static LABEL: LazyLock<Regex> = LazyLock::new(|| {
