@@ -1,7 +1,5 @@
 //! What the relay's answers do to tickets.
 
-use diesel::Connection;
-
 use super::apply;
 use super::post::Post;
 use super::Desk;
@@ -29,10 +27,9 @@ pub fn relay_refused(
     if !decide::refusal_matters(&row.recipients, template, &desk.policy) {
         return Ok(());
     }
-    conn.transaction(|conn| {
-        // A ticket change: committed to disk, whatever the sending
-        // connection's own records do (outbound::dispatch::send_due).
-        crate::store::durable_commit(conn)?;
+    // A ticket change: committed to disk, whatever the sending
+    // connection's own records do (outbound::dispatch::send_due).
+    crate::store::durable_transaction(conn, |conn| {
         crate::store::lock_for_write(conn)?;
         let (id, ticket) = tickets::get_by_id(conn, ticket_id)?;
         let post = &mut Post::Now;

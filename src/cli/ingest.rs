@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use super::Cli;
 use crate::app::{self, Desk, Outcome, Source};
@@ -61,42 +62,57 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    for (name, raw) in inputs {
-        let source = Source {
-            name: "ingest",
-            uidvalidity: None,
-            uid: None,
-        };
-        let id = match app::store_raw(&mut conn, source, &raw, &clock) {
-            Ok(id) => id,
+    // Each mail is stored and processed in the same transaction, in
+    // batches bounded like the fetcher's: exit 0 means stored and
+    // committed to disk (the MTA then forgets the mail); a failure that
+    // retrying can fix leaves the batch unstored, and the MTA keeps it.
+    let sized: Vec<(u32, Option<u32>)> = (0u32..)
+        .zip(&inputs)
+        .map(|(i, (_, raw))| (i, u32::try_from(raw.len()).ok()))
+        .collect();
+    for batch in crate::imap::batches(&sized, crate::imap::BATCH, crate::imap::BATCH_BYTES) {
+        let mails: Vec<(Source<'_>, Arc<[u8]>)> = batch
+            .iter()
+            .map(|&i| (SOURCE, Arc::from(std::mem::take(&mut inputs[i as usize].1))))
+            .collect();
+        let outcomes = match app::ingest_batch(&mut conn, &desk, &mails, &clock, &|| {}) {
+            Ok(o) => o,
             Err(e) => {
-                eprintln!("guichet: {name}: mail not stored: {e}");
+                for &i in &batch {
+                    eprintln!("guichet: {}: mail not stored: {e}", inputs[i as usize].0);
+                }
                 return Ok(ExitCode::from(EX_TEMPFAIL));
             }
         };
-        // Stored: from here on nothing is lost, whatever happens.
-        match app::process(&mut conn, &desk, id, &clock) {
-            Ok(Outcome::Created(n)) => {
-                println!("{name}: new ticket {}", n.display(desk.tagger.tag()))
-            }
-            Ok(Outcome::Added(n, kind)) => {
-                println!("{name}: {kind} on ticket {}", n.display(desk.tagger.tag()))
-            }
-            Ok(Outcome::CommandRefused(n)) => println!(
-                "{name}: agent command not understood on {}; the agent was told",
-                n.display(desk.tagger.tag())
-            ),
-            Ok(Outcome::Duplicate) => println!("{name}: duplicate, already processed"),
-            Ok(Outcome::Ignored(why)) => println!("{name}: not answered: {why}"),
-            Ok(Outcome::AlreadyDone(state)) => println!("{name}: already handled ({state})"),
-            Ok(Outcome::Failed(why)) => {
-                println!("{name}: could not be processed, kept as raw mail #{id} (guichet failed list): {why}");
-            }
-            Err(e) => {
-                // Stored but not processed: the daemon resumes it.
-                eprintln!("guichet: {name}: stored as raw mail #{id}, processing deferred: {e}");
-            }
+        for (&i, outcome) in batch.iter().zip(outcomes) {
+            report(&inputs[i as usize].0, outcome, &desk);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where piped mail comes from: no IMAP position.
+const SOURCE: Source<'static> = Source {
+    name: "ingest",
+    uidvalidity: None,
+    uid: None,
+};
+
+/// One line on stdout: what became of the mail read from `name`.
+fn report(name: &str, outcome: Outcome, desk: &Desk) {
+    let tag = desk.tagger.tag();
+    match outcome {
+        Outcome::Created(n) => println!("{name}: new ticket {}", n.display(tag)),
+        Outcome::Added(n, kind) => println!("{name}: {kind} on ticket {}", n.display(tag)),
+        Outcome::CommandRefused(n) => println!(
+            "{name}: agent command not understood on {}; the agent was told",
+            n.display(tag)
+        ),
+        Outcome::Duplicate => println!("{name}: duplicate, already processed"),
+        Outcome::Ignored(why) => println!("{name}: not answered: {why}"),
+        Outcome::AlreadyDone(state) => println!("{name}: already handled ({state})"),
+        Outcome::Failed(why) => println!(
+            "{name}: could not be processed, kept as raw mail (guichet failed list): {why}"
+        ),
+    }
 }

@@ -199,10 +199,14 @@ pub fn connect(url: &str) -> StoreResult<AnyConnection> {
             // before the first table exists (an existing file keeps its own).
             conn.batch_execute("PRAGMA page_size = 16384;")?;
             wal_mode(&mut conn)?;
-            // temp_store: statement and savepoint journals in memory, not
-            // in temporary files written for every mail.
+            // synchronous = FULL: each commit is on disk (the log synced)
+            // before it returns, as on PostgreSQL, so that a mail taken
+            // from an MTA or moved away on the IMAP server survives a
+            // power cut; [`relaxed_commits`] lifts it. temp_store:
+            // statement and savepoint journals in memory, not in
+            // temporary files written for every mail.
             conn.batch_execute(
-                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                  PRAGMA temp_store = MEMORY;",
             )?;
             Ok(AnyConnection::Sqlite(conn))
@@ -277,13 +281,13 @@ pub fn is_migrated(conn: &mut AnyConnection) -> StoreResult<bool> {
     pending.map_err(|e| StoreError::Migrate(e.to_string()))
 }
 
-/// On PostgreSQL, this session's commits stop waiting for the disk
-/// (`synchronous_commit = off`): for the connection that records what the
-/// relay said of each mail. A PostgreSQL crash can then forget the last
-/// instant of those records, and those mails are sent again with their
-/// Message-IDs, as after a daemon killed between the relay's answer and
-/// the record; nothing is lost. SQLite (WAL, `synchronous = NORMAL`)
-/// already commits without waiting.
+/// This session's commits stop waiting for the disk (PostgreSQL:
+/// `synchronous_commit = off`; SQLite: `synchronous = NORMAL`, the log
+/// synced at checkpoints only): for the connection that records what the
+/// relay said of each mail. A crash of the machine can then forget the
+/// last instant of those records, and those mails are sent again with
+/// their Message-IDs, as after a daemon killed between the relay's answer
+/// and the record; nothing is lost.
 ///
 /// The session's statements are also planned once for any values
 /// (`plan_cache_mode = force_generic_plan`): planned for the values of the
@@ -292,21 +296,50 @@ pub fn is_migrated(conn: &mut AnyConnection) -> StoreResult<bool> {
 /// against 2 ms along the index in due order, which the generic plan
 /// takes); a backlog is exactly when statistics lag.
 pub fn relaxed_commits(conn: &mut AnyConnection) -> StoreResult<()> {
-    if let AnyConnection::Postgresql(c) = conn {
-        c.batch_execute(
+    match conn {
+        AnyConnection::Postgresql(c) => c.batch_execute(
             "SET synchronous_commit TO off; SET plan_cache_mode TO force_generic_plan",
-        )?;
+        )?,
+        AnyConnection::Sqlite(c) => c.batch_execute("PRAGMA synchronous = NORMAL")?,
     }
     Ok(())
 }
 
-/// Within a transaction on PostgreSQL: this one's commit waits for the
-/// disk even on a connection with [`relaxed_commits`] (a ticket change).
-pub fn durable_commit(conn: &mut AnyConnection) -> StoreResult<()> {
-    if let AnyConnection::Postgresql(c) = conn {
-        c.batch_execute("SET LOCAL synchronous_commit TO on")?;
+/// Runs `work` in a transaction whose commit waits for the disk even on a
+/// connection with [`relaxed_commits`] (a ticket change). SQLite allows
+/// the setting only between transactions: it is raised for this one and
+/// put back after.
+pub fn durable_transaction<T>(
+    conn: &mut AnyConnection,
+    work: impl FnOnce(&mut AnyConnection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    if let AnyConnection::Sqlite(c) = conn {
+        let before = sqlite_synchronous(c)?;
+        c.batch_execute("PRAGMA synchronous = FULL")?;
+        let done = conn.transaction(work);
+        if let AnyConnection::Sqlite(c) = conn {
+            c.batch_execute(&format!("PRAGMA synchronous = {before}"))?;
+        }
+        return done;
     }
-    Ok(())
+    conn.transaction(|conn| {
+        if let AnyConnection::Postgresql(c) = conn {
+            c.batch_execute("SET LOCAL synchronous_commit TO on")?;
+        }
+        work(conn)
+    })
+}
+
+/// SQLite's `synchronous` setting of a connection (1 NORMAL, 2 FULL).
+fn sqlite_synchronous(c: &mut diesel::SqliteConnection) -> StoreResult<i32> {
+    #[derive(diesel::QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+    Ok(diesel::sql_query("PRAGMA synchronous")
+        .get_result::<Synchronous>(c)?
+        .synchronous)
 }
 
 /// Takes the database-wide write lock for the current transaction: the
@@ -565,6 +598,34 @@ mod tests {
         let old = format!("sqlite://{}", old_path.display());
         assert!(migrate(&mut connect(&old).unwrap()).unwrap() > 0);
         assert_eq!(page_size(&old), 4096);
+    }
+
+    /// On SQLite, a commit waits for the disk (`synchronous = FULL`, 2)
+    /// unless the connection is relaxed (`NORMAL`, 1); a durable
+    /// transaction on a relaxed connection waits for it, and the
+    /// connection is relaxed again after.
+    #[test]
+    fn sqlite_commits_wait_for_the_disk_unless_relaxed() {
+        let level = |conn: &mut AnyConnection| {
+            let AnyConnection::Sqlite(c) = conn else {
+                unreachable!()
+            };
+            sqlite_synchronous(c).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let mut conn = connect(&url).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(level(&mut conn), 2);
+        relaxed_commits(&mut conn).unwrap();
+        assert_eq!(level(&mut conn), 1);
+        let inside = durable_transaction(&mut conn, |c| {
+            lock_for_write(c)?;
+            Ok(level(c))
+        })
+        .unwrap();
+        assert_eq!(inside, 2);
+        assert_eq!(level(&mut conn), 1, "relaxed again after");
     }
 
     #[test]
