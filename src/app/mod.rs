@@ -41,9 +41,7 @@ use crate::store::{mails, StoreError, StoreResult};
 use crate::ticket::policy::Policy;
 use crate::ticket::{MessageKind, TicketRef};
 
-pub use ingest::{
-    ingest_batch, mark_failed, process, resume_unprocessed, store_raw, Progress, Source,
-};
+pub use ingest::{ingest_batch, mark_failed, process, resume_unprocessed, Progress, Source};
 
 /// Everything needed to turn mail into tickets, built once from settings.
 pub struct Desk {

@@ -22,6 +22,7 @@ on_both_databases!(
     a_robot_answering_our_mail_never_loops,
     the_daily_cap_holds_across_hours,
     a_mail_the_database_refuses_does_not_hold_its_batch,
+    piped_mail_the_database_refuses_is_kept_and_the_others_taken,
     our_own_mail_coming_back_is_not_answered,
     requests_without_a_real_subject_are_never_merged,
 );
@@ -699,6 +700,65 @@ fn a_mail_the_database_refuses_does_not_hold_its_batch(db: Db) {
     assert!(failed.is_empty(), "{failed:?}");
     app.run_once();
     assert_eq!(app.sent_to("agent1@mairie-exemple.fr").len(), 1);
+}
+
+/// The same through the MTA's pipe, three files in one `guichet ingest`:
+/// the refused mail is kept as failed, the two others become tickets,
+/// and the MTA is told all three were taken (exit 0: nothing to deliver
+/// again).
+fn piped_mail_the_database_refuses_is_kept_and_the_others_taken(db: Db) {
+    let app = TestApp::start(db);
+    app.ok(&["migrate"]);
+    app.sql(match db {
+        Db::Sqlite => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
+             WHEN NEW.subject LIKE '%poison%' \
+             BEGIN SELECT RAISE(ABORT, 'refused by a rule of this database'); END;"
+        }
+        Db::Postgres => {
+            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
+             IF NEW.subject LIKE '%poison%' THEN \
+             RAISE EXCEPTION 'refused by a rule of this database'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
+        }
+    });
+    let files: Vec<String> = ["Clavier cassé", "Un sujet poison", "Écran noir"]
+        .iter()
+        .enumerate()
+        .map(|(i, subject)| {
+            let path = app.path().join(format!("piped{i}.eml"));
+            let raw = mail(
+                &format!("agent{i}@mairie-exemple.fr"),
+                subject,
+                &format!("piped{i}@mairie-exemple.fr"),
+                "",
+                "Bonjour, merci de regarder.",
+            );
+            std::fs::write(&path, raw).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    let mut args = vec!["ingest"];
+    args.extend(files.iter().map(String::as_str));
+    let out = app.ok(&args);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].ends_with("new ticket [SUPPORT #000001]"), "{out}");
+    assert!(
+        lines[1].contains("could not be processed, kept as raw mail")
+            && lines[1].contains("refused by a rule of this database"),
+        "{out}"
+    );
+    assert!(lines[2].contains("new ticket [SUPPORT #"), "{out}");
+    let failed: Vec<serde_json::Value> =
+        serde_json::from_str(&app.ok(&["failed", "list", "--json"])).unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    app.run_once();
+    assert_eq!(app.sent_to("agent0@mairie-exemple.fr").len(), 1);
+    assert_eq!(app.sent_to("agent1@mairie-exemple.fr").len(), 0);
+    assert_eq!(app.sent_to("agent2@mairie-exemple.fr").len(), 1);
 }
 
 /// Every fixture of `fixtures/` appended to the real mailbox and run
