@@ -506,6 +506,26 @@ fn drain(bed: &Bed, config: &Path) -> (usize, f64, f64) {
     (pending, pending as f64 / seconds, smtplib)
 }
 
+/// `guichet run`, the daemon, given two seconds to log in and idle.
+fn start_daemon(config: &Path) -> std::process::Child {
+    let daemon = guichet(config)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    daemon
+}
+
+/// Stops the daemon as systemd does (SIGTERM) and waits for its end.
+fn stop_daemon(mut daemon: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+}
+
 /// Pipe mode: one `guichet ingest FILE` process per mail, in sequence, as
 /// an MTA delivers: half of the mails with guichet alone on the database,
 /// half beside the daemon running as a desk runs it (it sends what the
@@ -530,18 +550,9 @@ fn pipe_mode(config: &Path, backlog: &Backlog) -> PipeMode {
         files.len() as f64 / start.elapsed().as_secs_f64()
     };
     let alone = one_by_one(alone);
-    let mut daemon = guichet(config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let daemon = start_daemon(config);
     let beside_the_daemon = one_by_one(beside);
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    let _ = daemon.wait();
+    stop_daemon(daemon);
     let starts = files.len() / 2;
     let start = Instant::now();
     for _ in 0..starts {
@@ -631,13 +642,7 @@ fn bench_database(label: &str, database_url: &str, work: &Path) {
 /// Pickup latency with IDLE: each mail APPENDed, then timed until its
 /// acknowledgement and the agents' notice reach the sink.
 fn idle_pickup(bed: &Bed, config: &Path, backlog: &Backlog) {
-    let mut daemon = guichet(config)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let daemon = start_daemon(config);
     let mut latencies = Vec::new();
     // Where the time goes: the APPEND client (a Python process logging in),
     // and what follows its return (Dovecot telling the IDLE session, which
@@ -657,10 +662,7 @@ fn idle_pickup(bed: &Bed, config: &Path, backlog: &Backlog) {
         after_append.push((start.elapsed() - appended).as_secs_f64() * 1000.0);
         appends.push(appended.as_secs_f64() * 1000.0);
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    let _ = daemon.wait();
+    stop_daemon(daemon);
     for v in [&mut latencies, &mut appends, &mut after_append] {
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     }

@@ -630,13 +630,9 @@ fn failed_mail_is_listed_and_retrying_it_does_not_loop() {
     assert_eq!(app.count("Failed"), 1);
 }
 
-/// A mail the database itself refuses (here a rule of the database's own,
-/// as a constraint would) is set aside in the failed mailbox; the mails
-/// fetched in the same batch, before and after it, become tickets. Once
-/// the rule is gone, `failed retry` makes its ticket.
-fn a_mail_the_database_refuses_does_not_hold_its_batch(db: Db) {
-    let app = TestApp::start(db);
-    app.ok(&["migrate"]);
+/// A rule of the database that refuses every ticket whose subject holds
+/// "poison", as a constraint of a desk's own would.
+fn refuse_poison(app: &TestApp, db: Db) {
     app.sql(match db {
         Db::Sqlite => {
             "CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
@@ -652,6 +648,16 @@ fn a_mail_the_database_refuses_does_not_hold_its_batch(db: Db) {
              FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
         }
     });
+}
+
+/// A mail the database itself refuses (here a rule of the database's own,
+/// as a constraint would) is set aside in the failed mailbox; the mails
+/// fetched in the same batch, before and after it, become tickets. Once
+/// the rule is gone, `failed retry` makes its ticket.
+fn a_mail_the_database_refuses_does_not_hold_its_batch(db: Db) {
+    let app = TestApp::start(db);
+    app.ok(&["migrate"]);
+    refuse_poison(&app, db);
     for (i, subject) in ["Clavier cassé", "Un sujet poison", "Écran noir"]
         .iter()
         .enumerate()
@@ -709,21 +715,7 @@ fn a_mail_the_database_refuses_does_not_hold_its_batch(db: Db) {
 fn piped_mail_the_database_refuses_is_kept_and_the_others_taken(db: Db) {
     let app = TestApp::start(db);
     app.ok(&["migrate"]);
-    app.sql(match db {
-        Db::Sqlite => {
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
-             WHEN NEW.subject LIKE '%poison%' \
-             BEGIN SELECT RAISE(ABORT, 'refused by a rule of this database'); END;"
-        }
-        Db::Postgres => {
-            "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
-             IF NEW.subject LIKE '%poison%' THEN \
-             RAISE EXCEPTION 'refused by a rule of this database'; END IF; \
-             RETURN NEW; END $$ LANGUAGE plpgsql; \
-             CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
-             FOR EACH ROW EXECUTE FUNCTION refuse_poison();"
-        }
-    });
+    refuse_poison(&app, db);
     let files: Vec<String> = ["Clavier cassé", "Un sujet poison", "Écran noir"]
         .iter()
         .enumerate()
