@@ -12,8 +12,9 @@
 //!   sink, in the same order;
 //! - pickup latency with IDLE, from APPEND to the acknowledgement received;
 //! - pipe mode: one `guichet ingest` process per mail, as an MTA runs it,
-//!   beside the daemon and alone, against the start of the same binary
-//!   doing nothing;
+//!   handed to the daemon over its socket, against the same process
+//!   storing the mail itself (beside the daemon, and alone) and the start
+//!   of the same binary doing nothing;
 //! - peak RSS on the mix, and on a backlog of 10 MiB mails.
 //!
 //! `cargo bench --bench ingest` (BENCH_MAILS, default 10000; BENCH_DB =
@@ -170,6 +171,20 @@ fn write_config(bed: &Bed, database_url: &str) -> PathBuf {
             "[database]\nurl = \"{database_url}\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{}\"\npassword = \"{}\"\npoll_interval = \"10m\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Support informatique <support@example.test>\"\n[tickets]\nagent_notify = [\"sau@example.test\"]\n",
             bed.env["IMAP_PORT"], bed.env["IMAP_USER"], bed.env["IMAP_PASSWORD"], bed.env["SMTP_PORT"]
         ),
+    )
+    .unwrap();
+    path
+}
+
+/// The configuration at `config` with the daemon taking piped mail on a
+/// socket beside it (`[ingest] socket`), written beside it.
+fn with_socket(config: &Path) -> PathBuf {
+    let path = config.with_file_name("guichet-socket.toml");
+    let socket = config.with_file_name("ingest.sock");
+    let text = std::fs::read_to_string(config).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}[ingest]\nsocket = \"{}\"\n", socket.display()),
     )
     .unwrap();
     path
@@ -526,36 +541,45 @@ fn stop_daemon(mut daemon: std::process::Child) {
     let _ = daemon.wait();
 }
 
-/// Pipe mode: one `guichet ingest FILE` process per mail, in sequence, as
-/// an MTA delivers: half of the mails with guichet alone on the database,
-/// half beside the daemon running as a desk runs it (it sends what the
-/// pipe queues; on SQLite, a process that is not the database's last
-/// connection does not checkpoint the log as it closes). Beside them, the
-/// same number of starts of the binary doing nothing (`--version`).
-fn pipe_mode(config: &Path, backlog: &Backlog) -> PipeMode {
+/// Pipe mode: one `guichet ingest` process per mail, its mail on stdin,
+/// in sequence, as an MTA delivers. A third of the mails handed to the
+/// daemon over `[ingest] socket` (`socket_config`), as a desk runs it; the
+/// baselines, each on a third: each process storing its mail itself
+/// beside the same daemon without the socket (on SQLite, a process that
+/// is not the database's last connection does not checkpoint the log as
+/// it closes), and alone on the database. Beside them, the same number of
+/// starts of the binary doing nothing (`--version`).
+fn pipe_mode(config: &Path, socket_config: &Path, backlog: &Backlog) -> PipeMode {
     let files: Vec<&PathBuf> = backlog.files.iter().map(|(p, _)| p).collect();
-    let (alone, beside) = files.split_at(files.len() / 2);
-    let one_by_one = |files: &[&PathBuf]| {
+    let third = files.len() / 3;
+    let one_by_one = |config: &Path, files: &[&PathBuf]| {
         settle();
         let start = Instant::now();
         for file in files {
-            let status = as_an_mta_runs_it(config)
+            let out = as_an_mta_runs_it(config)
                 .arg("ingest")
-                .arg(file)
-                .stdout(Stdio::null())
-                .status()
+                .stdin(std::fs::File::open(file).unwrap())
+                .output()
                 .unwrap();
-            assert!(status.success(), "guichet ingest {}", file.display());
+            assert!(
+                out.status.success(),
+                "guichet ingest < {}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.stdout.starts_with(b"stdin: new ticket"));
         }
         files.len() as f64 / start.elapsed().as_secs_f64()
     };
-    let alone = one_by_one(alone);
+    let alone = one_by_one(config, &files[..third]);
     let daemon = start_daemon(config);
-    let beside_the_daemon = one_by_one(beside);
+    let beside_the_daemon = one_by_one(config, &files[third..2 * third]);
     stop_daemon(daemon);
-    let starts = files.len() / 2;
+    let daemon = start_daemon(socket_config);
+    let handed_over = one_by_one(socket_config, &files[2 * third..3 * third]);
+    stop_daemon(daemon);
     let start = Instant::now();
-    for _ in 0..starts {
+    for _ in 0..third {
         let status = Command::new(env!("CARGO_BIN_EXE_guichet"))
             .arg("--version")
             .stdout(Stdio::null())
@@ -564,16 +588,18 @@ fn pipe_mode(config: &Path, backlog: &Backlog) -> PipeMode {
         assert!(status.success());
     }
     PipeMode {
-        alone,
+        handed_over,
         beside_the_daemon,
-        starts: starts as f64 / start.elapsed().as_secs_f64(),
+        alone,
+        starts: third as f64 / start.elapsed().as_secs_f64(),
     }
 }
 
 /// The rates of [`pipe_mode`], in mails or starts per second.
 struct PipeMode {
-    alone: f64,
+    handed_over: f64,
     beside_the_daemon: f64,
+    alone: f64,
     starts: f64,
 }
 
@@ -629,10 +655,11 @@ fn bench_database(label: &str, database_url: &str, work: &Path) {
         );
     }
 
-    let pipe = pipe_mode(&config, &Backlog::read(work.join("pipe")));
+    let socket_config = with_socket(&config);
+    let pipe = pipe_mode(&config, &socket_config, &Backlog::read(work.join("pipe")));
     println!(
-        "pipe mode    {:>8.0} mail/s, one `guichet ingest` per mail, beside the daemon; alone {:.0} mail/s   the binary's start alone {:>6.0}/s (target >= 100 mail/s)",
-        pipe.beside_the_daemon, pipe.alone, pipe.starts
+        "pipe mode    {:>8.0} mail/s, one `guichet ingest` per mail handed to the daemon   storing it itself beside the daemon {:.0} mail/s, alone {:.0} mail/s   the binary's start alone {:>6.0}/s (target >= 100 mail/s)",
+        pipe.handed_over, pipe.beside_the_daemon, pipe.alone, pipe.starts
     );
 
     idle_pickup(&bed, &config, &Backlog::read(work.join("idle")));
@@ -754,7 +781,7 @@ fn main() {
     mix(&w.join("mix"), mails, 0, false);
     mix(&w.join("second"), mails.div_ceil(2), mails, false);
     mix(&w.join("plain"), mails.min(3000), 10_000_000, true);
-    mix(&w.join("pipe"), 400, 20_000_000, true);
+    mix(&w.join("pipe"), 600, 20_000_000, true);
     mix(&w.join("idle"), 40, 30_000_000, true);
     if which == "sqlite" || which == "both" {
         let db = w.join("bench.db");

@@ -35,6 +35,14 @@ pub struct Source<'a> {
     pub uid: Option<u32>,
 }
 
+/// Where piped mail comes from (`guichet ingest`, by itself or through the
+/// daemon): no IMAP position.
+pub const PIPED: Source<'static> = Source {
+    name: "ingest",
+    uidvalidity: None,
+    uid: None,
+};
+
 /// Stores the raw bytes alone; returns the row id. A mail already stored
 /// under the same IMAP key is not stored twice. (Mail is stored and
 /// processed together by [`ingest_batch`]; tests store it alone to

@@ -41,7 +41,7 @@ use crate::store::{mails, StoreError, StoreResult};
 use crate::ticket::policy::Policy;
 use crate::ticket::{MessageKind, TicketRef};
 
-pub use ingest::{ingest_batch, mark_failed, process, resume_unprocessed, Progress, Source};
+pub use ingest::{ingest_batch, mark_failed, process, resume_unprocessed, Progress, Source, PIPED};
 
 /// Everything needed to turn mail into tickets, built once from settings.
 pub struct Desk {
@@ -107,6 +107,25 @@ impl Outcome {
     pub fn is_failed(&self) -> bool {
         matches!(self, Outcome::Failed(_))
             || matches!(self, Outcome::AlreadyDone(s) if s == mails::state::FAILED)
+    }
+
+    /// What became of the mail, in a few words for the one who gave it
+    /// (`guichet ingest`'s line); `tag` is the desk's subject tag.
+    pub fn describe(&self, tag: &str) -> String {
+        match self {
+            Outcome::Created(n) => format!("new ticket {}", n.display(tag)),
+            Outcome::Added(n, kind) => format!("{kind} on ticket {}", n.display(tag)),
+            Outcome::CommandRefused(n) => format!(
+                "agent command not understood on {}; the agent was told",
+                n.display(tag)
+            ),
+            Outcome::Duplicate => "duplicate, already processed".into(),
+            Outcome::Ignored(why) => format!("not answered: {why}"),
+            Outcome::AlreadyDone(state) => format!("already handled ({state})"),
+            Outcome::Failed(why) => {
+                format!("could not be processed, kept as raw mail (guichet failed list): {why}")
+            }
+        }
     }
 }
 

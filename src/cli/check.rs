@@ -1,5 +1,6 @@
 //! `guichet check`: the configuration, the database, the IMAP login and the
-//! SMTP relay, each on its own line; non-zero exit if any fails.
+//! SMTP relay, each on its own line; non-zero exit if any fails. And
+//! whether a daemon takes piped mail on `[ingest] socket`.
 
 use std::process::ExitCode;
 
@@ -118,6 +119,20 @@ pub(super) fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         Err(e) => {
             ok = false;
             println!("smtp: FAILED: {}:{}: {e}", smtp.host, smtp.port);
+        }
+    }
+    // Not a failure: `check` usually runs before the daemon starts, and
+    // without it each `guichet ingest` stores its mail itself.
+    if let Some(socket) = &settings.ingest_socket {
+        match std::os::unix::net::UnixStream::connect(socket) {
+            Ok(_) => println!(
+                "ingest: ok (a daemon takes piped mail on {})",
+                socket.display()
+            ),
+            Err(e) => println!(
+                "ingest: no daemon answers on {} ({e}): until `guichet run` listens there, each guichet ingest stores its mail itself",
+                socket.display()
+            ),
         }
     }
     Ok(if ok {

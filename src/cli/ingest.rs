@@ -1,6 +1,7 @@
 //! `guichet ingest [FILE…]`: the pipe mode for an MTA. Exits 75
 //! (EX_TEMPFAIL) when a message could not be stored, so the MTA keeps it
-//! and tries again.
+//! and tries again. With `[ingest] socket`, the mail read from stdin is
+//! handed to the running daemon, which stores it.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -8,8 +9,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::Cli;
-use crate::app::{self, Desk, Outcome, Source};
+use crate::app::{self, Desk, Outcome, Source, PIPED};
 use crate::clock::Clock;
+use crate::daemon::handover;
 
 /// sysexits.h: temporary failure, the MTA retries later.
 const EX_TEMPFAIL: u8 = 75;
@@ -25,21 +27,6 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("guichet: {}", super::one_line(&e));
-            return Ok(ExitCode::from(EX_TEMPFAIL));
-        }
-    };
-    let clock = Clock::System;
-    let desk = match Desk::new(settings) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("guichet: mail not stored: {}", super::one_line(&e));
-            return Ok(ExitCode::from(EX_TEMPFAIL));
-        }
-    };
-    let mut conn = match super::open_db(&desk.settings) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("guichet: mail not stored: {}", super::one_line(&e));
             return Ok(ExitCode::from(EX_TEMPFAIL));
         }
     };
@@ -62,6 +49,35 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // The MTA's one mail goes to the running daemon, which has the desk
+    // and the database ready; without an answer from it, the mail is
+    // stored here as it would be without a daemon.
+    if let (Some(socket), [(name, raw)]) = (&settings.ingest_socket, &inputs[..]) {
+        if args.files.is_empty() && raw.len() as u64 <= settings.tickets.max_message_size {
+            match handover::hand_over(socket, raw) {
+                Ok(text) => {
+                    println!("{name}: {text}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => eprintln!("guichet: {e}; storing the mail here"),
+            }
+        }
+    }
+    let clock = Clock::System;
+    let desk = match Desk::new(settings) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("guichet: mail not stored: {}", super::one_line(&e));
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+    };
+    let mut conn = match super::open_db(&desk.settings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("guichet: mail not stored: {}", super::one_line(&e));
+            return Ok(ExitCode::from(EX_TEMPFAIL));
+        }
+    };
     // Each mail is stored and processed in the same transaction, in
     // batches bounded like the fetcher's: exit 0 means stored and
     // committed to disk (the MTA then forgets the mail); a failure that
@@ -73,7 +89,7 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     for batch in crate::imap::batches(&sized, crate::imap::BATCH, crate::imap::BATCH_BYTES) {
         let mails: Vec<(Source<'_>, Arc<[u8]>)> = batch
             .iter()
-            .map(|&i| (SOURCE, Arc::from(std::mem::take(&mut inputs[i as usize].1))))
+            .map(|&i| (PIPED, Arc::from(std::mem::take(&mut inputs[i as usize].1))))
             .collect();
         let outcomes = match app::ingest_batch(&mut conn, &desk, &mails, &clock, &|| {}) {
             Ok(o) => o,
@@ -91,28 +107,7 @@ pub(super) fn run(cli: &Cli, args: &IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where piped mail comes from: no IMAP position.
-const SOURCE: Source<'static> = Source {
-    name: "ingest",
-    uidvalidity: None,
-    uid: None,
-};
-
 /// One line on stdout: what became of the mail read from `name`.
 fn report(name: &str, outcome: Outcome, desk: &Desk) {
-    let tag = desk.tagger.tag();
-    match outcome {
-        Outcome::Created(n) => println!("{name}: new ticket {}", n.display(tag)),
-        Outcome::Added(n, kind) => println!("{name}: {kind} on ticket {}", n.display(tag)),
-        Outcome::CommandRefused(n) => println!(
-            "{name}: agent command not understood on {}; the agent was told",
-            n.display(tag)
-        ),
-        Outcome::Duplicate => println!("{name}: duplicate, already processed"),
-        Outcome::Ignored(why) => println!("{name}: not answered: {why}"),
-        Outcome::AlreadyDone(state) => println!("{name}: already handled ({state})"),
-        Outcome::Failed(why) => println!(
-            "{name}: could not be processed, kept as raw mail (guichet failed list): {why}"
-        ),
-    }
+    println!("{name}: {}", outcome.describe(desk.tagger.tag()));
 }

@@ -100,6 +100,10 @@ pub struct OAuth2Settings {
     pub scopes: Vec<String>,
 }
 
+/// The longest path a local socket's address holds (Linux's `sun_path`
+/// is 108 bytes, its terminating NUL included; a little room is kept).
+const MAX_SOCKET_PATH: usize = 100;
+
 /// Microsoft's endpoints for a tenant (its id or domain, or "organizations").
 fn microsoft(tenant: &str) -> (String, String) {
     let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
@@ -323,6 +327,9 @@ pub struct Settings {
     /// `[metrics] listen`: where Prometheus text metrics are served (a
     /// loopback address).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `[ingest] socket`: where the daemon takes mail piped to `guichet
+    /// ingest`, which stores it itself when no daemon answers there.
+    pub ingest_socket: Option<PathBuf>,
     pub log: LogFormat,
     pub hours: HoursSettings,
     pub sla: Option<crate::ticket::sla::Sla>,
@@ -700,6 +707,28 @@ impl Settings {
         });
         metrics.finish();
 
+        let mut ingest = root.section("ingest");
+        let ingest_socket = ingest.opt_string("socket").and_then(|text| {
+            if !text.starts_with('/') {
+                ingest.problem(
+                    "socket",
+                    "must be an absolute path, such as \"/run/guichet/ingest.sock\"",
+                );
+                None
+            } else if text.len() > MAX_SOCKET_PATH {
+                ingest.problem(
+                    "socket",
+                    &format!(
+                        "must be at most {MAX_SOCKET_PATH} bytes long (a limit of local sockets)"
+                    ),
+                );
+                None
+            } else {
+                Some(PathBuf::from(text))
+            }
+        });
+        ingest.finish();
+
         let mut templates = root.section("templates");
         let templates_dir = templates.existing_dir("dir");
         templates.finish();
@@ -797,6 +826,7 @@ impl Settings {
             retention: RetentionSettings { closed_tickets },
             templates_dir,
             metrics_listen,
+            ingest_socket,
             log: log_format,
             hours,
             sla,
@@ -1235,6 +1265,33 @@ mailbox = "INBOX"
             all.contains("templates.dir: directory /nonexistent/tpl does not exist"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn the_ingest_socket_is_an_absolute_path_a_socket_can_have() {
+        assert_eq!(Settings::parse(GOOD).unwrap().ingest_socket, None);
+        let set = format!("{GOOD}\n[ingest]\nsocket = \"/run/guichet/ingest.sock\"\n");
+        assert_eq!(
+            Settings::parse(&set).unwrap().ingest_socket,
+            Some(PathBuf::from("/run/guichet/ingest.sock"))
+        );
+        let long = format!("/run/{}/ingest.sock", "d".repeat(90));
+        for (socket, problem) in [
+            ("ingest.sock", "ingest.socket: must be an absolute path"),
+            ("", "ingest.socket: must be an absolute path"),
+            (
+                long.as_str(),
+                "ingest.socket: must be at most 100 bytes long",
+            ),
+        ] {
+            let bad = format!("{GOOD}\n[ingest]\nsocket = \"{socket}\"\nport = 25\n");
+            let all = Settings::parse(&bad).unwrap_err().join("\n");
+            assert!(all.contains(problem), "{socket}: {all}");
+            assert!(
+                all.contains("ingest.port"),
+                "unknown key not reported: {all}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! SIGTERM/SIGINT.
 
 pub mod fetcher;
+pub mod handover;
 pub mod lease;
+pub mod listener;
 pub mod progress;
 
 use std::path::PathBuf;
@@ -315,6 +317,29 @@ fn start_tasks(desk: &Arc<Desk>, clock: Clock, beats: &Arc<Heartbeats>) -> anyho
             transport,
         ),
     ));
+    // Piped mail handed over by `guichet ingest`. Without the socket, each
+    // `guichet ingest` stores its mail itself: slower, as safe.
+    if let Some(path) = &desk.settings.ingest_socket {
+        match listener::Listening::bind(path) {
+            Ok(listening) => {
+                tasks.spawn(named(
+                    listener::TASK,
+                    listener::listener_loop(
+                        Arc::clone(desk),
+                        clock,
+                        stop_rx.clone(),
+                        Arc::clone(&wake_dispatcher),
+                        Arc::clone(beats),
+                        listening,
+                    ),
+                ));
+            }
+            Err(e @ listener::BindError::AlreadyServed(_)) => {
+                tracing::info!("{e}: it takes the piped mail")
+            }
+            Err(e) => tracing::error!("{e}: each guichet ingest stores its mail itself"),
+        }
+    }
     tasks.spawn(named(
         "scheduler",
         scheduler_loop(

@@ -8,6 +8,7 @@ mod app;
 mod core_loop;
 mod desk;
 mod digest;
+mod handover;
 mod knowledge;
 mod lifecycle;
 mod monitoring;

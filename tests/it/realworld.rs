@@ -632,7 +632,7 @@ fn failed_mail_is_listed_and_retrying_it_does_not_loop() {
 
 /// A rule of the database that refuses every ticket whose subject holds
 /// "poison", as a constraint of a desk's own would.
-fn refuse_poison(app: &TestApp, db: Db) {
+pub fn refuse_poison(app: &TestApp, db: Db) {
     app.sql(match db {
         Db::Sqlite => {
             "CREATE TRIGGER refuse_poison BEFORE INSERT ON tickets \
