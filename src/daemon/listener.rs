@@ -32,6 +32,8 @@ const MAX_CLIENTS: usize = 64;
 const RECEIVE_WAIT: Duration = Duration::from_secs(60);
 /// On stop, the mails in hand get this long to be stored and answered.
 const STOP_GRACE: Duration = Duration::from_secs(15);
+/// How long after a mail is stored its answers are sent, at most.
+const DISPATCH_AFTER: Duration = Duration::from_millis(200);
 /// What a client that closes without sending a byte is told.
 const NOTHING_SENT: &str = "nothing was sent";
 /// The store loop beats at least this often while no mail comes.
@@ -260,6 +262,22 @@ async fn store_loop(
     wake_dispatcher: Arc<Notify>,
     beats: Arc<Heartbeats>,
 ) {
+    // The dispatcher is woken a moment after a mail is stored, once for
+    // the mails stored meanwhile: it sends their answers in one pass, and
+    // its writes do not come between each of the store's transactions
+    // (SQLite then reads the pages it had again).
+    let stored = Arc::new(Notify::new());
+    let waker = tokio::spawn({
+        let stored = Arc::clone(&stored);
+        async move {
+            loop {
+                stored.notified().await;
+                tokio::time::sleep(DISPATCH_AFTER).await;
+                wake_dispatcher.notify_one();
+            }
+        }
+    });
+    let _stop_waking = AbortOnDrop(waker);
     let mut conn: Option<AnyConnection> = None;
     loop {
         beats.beat(TASK, IDLE_BEAT + WORK_BUDGET);
@@ -284,7 +302,7 @@ async fn store_loop(
         beats.beat(TASK, WORK_BUDGET);
         let answers = store_batch(&mut conn, &desk, &clock, &batch, &beats);
         if answers.iter().any(|a| matches!(a, Answer::Taken(_))) {
-            wake_dispatcher.notify_one();
+            stored.notify_one();
         }
         for (piped, answer) in batch.into_iter().zip(answers) {
             let _ = piped.answer.send(answer);
@@ -341,5 +359,14 @@ fn log_outcome(outcome: &Outcome, text: &str) {
         tracing::error!(source = PIPED.name, "piped mail {text}");
     } else {
         tracing::info!(source = PIPED.name, "piped mail: {text}");
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
