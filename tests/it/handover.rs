@@ -62,9 +62,32 @@ fn piped_ok(app: &TestApp, raw: &[u8]) -> (String, String) {
     (stdout, stderr)
 }
 
+/// A daemon started by a test, killed if the test fails before stopping
+/// it, so that it does not outlive the test.
+struct Daemon(Option<Child>);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Daemon {
+    fn start(app: &TestApp, log: &Path) -> Daemon {
+        Daemon(Some(app.daemon_command(log).spawn().unwrap()))
+    }
+
+    fn child(&self) -> &Child {
+        self.0.as_ref().expect("running")
+    }
+}
+
 /// Starts the daemon and waits until it listens.
-fn daemon(app: &TestApp, log: &Path, socket: &Path) -> Child {
-    let child = app.daemon_command(log).spawn().unwrap();
+fn daemon(app: &TestApp, log: &Path, socket: &Path) -> Daemon {
+    let child = Daemon::start(app, log);
     assert!(
         app.wait_for(Duration::from_secs(20), || std::fs::read_to_string(log)
             .is_ok_and(|l| l.contains("taking piped mail"))),
@@ -84,7 +107,8 @@ fn signal(child: &Child, sig: &str) {
 }
 
 /// SIGTERM, then a clean exit; returns the log.
-fn stop(mut child: Child, log: &Path) -> String {
+fn stop(mut daemon: Daemon, log: &Path) -> String {
+    let mut child = daemon.0.take().expect("running");
     signal(&child, "-TERM");
     let status = child.wait().unwrap();
     let text = std::fs::read_to_string(log).unwrap();
@@ -137,7 +161,7 @@ fn piped_mail_is_stored_by_the_running_daemon(db: Db) {
     assert_eq!(app.tickets().len(), 1);
 
     // Reloaded, it listens again.
-    signal(&first, "-HUP");
+    signal(first.child(), "-HUP");
     assert!(
         app.wait_for(Duration::from_secs(20), || std::fs::read_to_string(&log)
             .is_ok_and(|l| l.matches("taking piped mail").count() == 2))
@@ -149,7 +173,7 @@ fn piped_mail_is_stored_by_the_running_daemon(db: Db) {
     // Another daemon with the same configuration leaves the socket to
     // the first.
     let log2 = app.path().join("second.log");
-    let second = app.daemon_command(&log2).spawn().unwrap();
+    let second = Daemon::start(&app, &log2);
     assert!(
         app.wait_for(Duration::from_secs(20), || std::fs::read_to_string(&log2)
             .is_ok_and(|l| l.contains("another daemon already listens")))
@@ -179,8 +203,9 @@ fn piped_mail_is_stored_by_the_running_daemon(db: Db) {
 
     // Killed: its socket stays, nobody answers on it.
     let mut killed = daemon(&app, &log, &socket);
-    signal(&killed, "-KILL");
-    killed.wait().unwrap();
+    let mut child = killed.0.take().expect("running");
+    signal(&child, "-KILL");
+    child.wait().unwrap();
     assert!(socket.exists());
     let (stdout, stderr) = piped_ok(&app, &request(5, "Souris"));
     assert_eq!(stdout, "stdin: new ticket [SUPPORT #000005]\n");
