@@ -578,23 +578,15 @@ fn pipe_mode(config: &Path, socket_config: &Path, backlog: &Backlog) -> PipeMode
     stop_daemon(daemon);
     let daemon = start_daemon(socket_config);
     let handed_over = one_by_one(socket_config, &files[2 * part..3 * part]);
-    // The daemon's side alone: the same exchange from this process, on
-    // as many other mails.
+    // The daemon's side alone: the same client, called from this process,
+    // on as many other mails.
     let socket = socket_config.with_file_name("ingest.sock");
     settle();
     let start = Instant::now();
     for file in &files[3 * part..] {
         let raw = std::fs::read(file).unwrap();
-        let mut stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
-        std::io::Write::write_all(
-            &mut stream,
-            format!("GUICHET-INGEST/1 {}\n", raw.len()).as_bytes(),
-        )
-        .unwrap();
-        std::io::Write::write_all(&mut stream, &raw).unwrap();
-        let mut answer = String::new();
-        std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
-        assert!(answer.starts_with("OK new ticket"), "{answer}");
+        let answer = guichet::daemon::handover::hand_over(&socket, &raw).unwrap();
+        assert!(answer.starts_with("new ticket"), "{answer}");
     }
     let daemon_side = (files.len() - 3 * part) as f64 / start.elapsed().as_secs_f64();
     stop_daemon(daemon);

@@ -319,17 +319,15 @@ fn store_batch(
     beats: &Heartbeats,
 ) -> Vec<Answer> {
     let all = |answer: Answer| vec![answer; batch.len()];
-    if conn.is_none() {
-        match db(|| store::connect(&desk.settings.database_url)) {
-            Ok(c) => *conn = Some(c),
+    let c = match conn {
+        Some(c) => c,
+        None => match db(|| store::connect(&desk.settings.database_url)) {
+            Ok(c) => conn.insert(c),
             Err(e) => {
                 tracing::error!("piped mail: {e}");
                 return all(Answer::NotTaken(e.to_string()));
             }
-        }
-    }
-    let Some(c) = conn.as_mut() else {
-        return all(Answer::NotTaken("no database connection".into()));
+        },
     };
     let mails: Vec<_> = batch.iter().map(|p| (PIPED, Arc::clone(&p.raw))).collect();
     let progress = || beats.beat(TASK, WORK_BUDGET);

@@ -329,18 +329,16 @@ agent_notify = ["sau@example.test"]
     /// APPENDs a mail to a folder of the account (created when missing):
     /// the INBOX, or a second mailbox of the desk.
     pub fn append_to(&self, folder: &str, raw: &[u8]) {
-        let mut child = Command::new(mailbed())
-            .arg("append")
-            .arg(self.path())
-            .arg("-")
-            .env("MAILBED_APPEND_TO", folder)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(raw).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = spawn_with_stdin(
+            Command::new(mailbed())
+                .arg("append")
+                .arg(self.path())
+                .arg("-")
+                .env("MAILBED_APPEND_TO", folder),
+            raw,
+        )
+        .wait_with_output()
+        .unwrap();
         assert!(
             out.status.success(),
             "append to {folder}: {}",
@@ -570,6 +568,19 @@ fn parse_env(text: &str) -> HashMap<String, String> {
 }
 
 /// Standard base64 (RFC 4648), in lines of 76 characters.
+/// `command` started with `input` written to its stdin (then closed), its
+/// stdout and stderr piped.
+pub fn spawn_with_stdin(command: &mut Command, input: &[u8]) -> std::process::Child {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child
+}
+
 pub fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();

@@ -7,10 +7,10 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::app::{mail, Db, TestApp};
+use crate::app::{mail, spawn_with_stdin, Db, TestApp};
 
 /// A desk whose daemon listens on a socket in the test's directory.
 fn desk_with_socket(db: Db) -> (TestApp, PathBuf) {
@@ -36,16 +36,7 @@ fn request(i: usize, subject: &str) -> Vec<u8> {
 
 /// `guichet ingest` started with `raw` on stdin, as an MTA's pipe runs it.
 fn start_pipe(app: &TestApp, raw: &[u8]) -> Child {
-    let mut child = app
-        .command()
-        .arg("ingest")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    child
+    spawn_with_stdin(app.command().arg("ingest"), raw)
 }
 
 /// `guichet ingest` with `raw` on stdin, to its end.
