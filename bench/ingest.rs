@@ -200,7 +200,7 @@ fn guichet(config: &Path) -> Command {
 
 /// guichet without the unit's environment, as an MTA runs `guichet ingest`.
 fn as_an_mta_runs_it(config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_guichet"));
+    let mut c = Command::new(guichet_exe());
     c.arg("--config").arg(config).env("RUST_LOG", "warn");
     c
 }
@@ -592,7 +592,7 @@ fn pipe_mode(config: &Path, socket_config: &Path, backlog: &Backlog) -> PipeMode
     stop_daemon(daemon);
     let start = Instant::now();
     for _ in 0..part {
-        let status = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        let status = Command::new(guichet_exe())
             .arg("--version")
             .stdout(Stdio::null())
             .status()
@@ -776,6 +776,12 @@ for i in range(n):
         peak_kib as f64 / small_peak_kib as f64,
         mib(small_peak_kib)
     );
+}
+
+/// The binary measured: this build's, or `BENCH_GUICHET` (another build
+/// of guichet, to compare two versions on the same bed and mails).
+fn guichet_exe() -> String {
+    std::env::var("BENCH_GUICHET").unwrap_or_else(|_| env!("CARGO_BIN_EXE_guichet").into())
 }
 
 fn main() {

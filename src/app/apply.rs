@@ -2,9 +2,6 @@
 //! written, its thread's records, and its letters posted, all in the
 //! caller's transaction.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use super::post::{Letters, Post};
 use super::Desk;
 use crate::clock::Clock;
@@ -80,6 +77,9 @@ pub(super) fn apply(
         post.flush(conn, desk, clock)?;
         join_thread(conn, id, join, &desk_person, now)?;
     }
+    // The files in `blobs`: those recorded with the entries, then those
+    // the letters name (the outbox takes them from there).
+    let mut in_blobs: Vec<&str> = Vec::new();
     for entry in &plan.entries {
         let by_sender = mail.filter(|_| entry.author == Author::Sender);
         let files: Vec<NewAttachment<'_>> = match by_sender {
@@ -96,6 +96,7 @@ pub(super) fn apply(
                 .collect(),
             _ => Vec::new(),
         };
+        in_blobs.extend(files.iter().map(|f| f.sha256));
         tickets::insert_message(
             conn,
             &NewMessage {
@@ -114,23 +115,31 @@ pub(super) fn apply(
             &files,
         )?;
     }
-    // Each file's contents shared by the letters that carry it.
-    let mut contents: HashMap<usize, Arc<[u8]>> = HashMap::new();
+    for letter in &plan.letters {
+        let Some(m) = mail else { break };
+        for a in letter
+            .attached
+            .iter()
+            .filter_map(|&j| plan.kept.get(j))
+            .filter_map(|&i| m.message.attachments.get(i))
+        {
+            if !in_blobs.contains(&a.sha256.as_str()) {
+                tickets::store_file(conn, &a.sha256, &a.content)?;
+                in_blobs.push(&a.sha256);
+            }
+        }
+    }
     for letter in plan.letters {
         let files = match mail {
             Some(m) => letter
                 .attached
                 .iter()
                 .filter_map(|&j| plan.kept.get(j))
-                .filter_map(|&i| Some((i, m.message.attachments.get(i)?)))
-                .map(|(i, a)| outbound::File {
+                .filter_map(|&i| m.message.attachments.get(i))
+                .map(|a| outbound::File {
                     filename: a.filename.clone(),
                     content_type: a.content_type.clone(),
-                    content: Arc::clone(
-                        contents
-                            .entry(i)
-                            .or_insert_with(|| Arc::from(a.content.as_slice())),
-                    ),
+                    sha256: a.sha256.clone(),
                     inline: a.inline,
                     content_id: a.content_id.clone(),
                 })

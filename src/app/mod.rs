@@ -179,6 +179,7 @@ pub(crate) fn queue_unthreaded(
                 recipients: address,
                 subject: &mail.subject,
                 raw: &composed.raw,
+                files: &[],
                 state: outbox::state::PENDING,
                 attempts: 0,
                 next_attempt_at: clock.now_naive(),

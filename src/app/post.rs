@@ -29,19 +29,29 @@ pub(super) struct Letters {
     pub ticket: Ticket,
     pub letter: Letter,
     pub date: DateTime<Utc>,
-    /// The files it carries (`letter.attached`, with their contents).
+    /// The files it carries (`letter.attached`), already in `blobs`: the
+    /// outbox names them.
     pub files: Vec<outbound::File>,
 }
 
 /// A notice rendered, all that is left of it to write to the outbox
 /// (what it was made from is dropped at once, so that a batch holds only
-/// this until its end): its subject, and the recipient, Message-ID and
-/// bytes of each of its mails.
+/// this until its end): its subject, the files its mails carry, and the
+/// recipient, Message-ID and bytes of each of its mails, with where its
+/// files go in them.
 struct Written {
     ticket_id: i64,
     template: Template,
     subject: String,
-    mails: Vec<(String, String, Vec<u8>)>,
+    files: Vec<String>,
+    mails: Vec<Mail>,
+}
+
+struct Mail {
+    to: String,
+    message_id: String,
+    raw: Vec<u8>,
+    files_at: Vec<usize>,
 }
 
 /// How a change's mails are posted.
@@ -104,9 +114,7 @@ impl Post {
     }
 
     /// Posts one notice's mails: written now, or handed to the composing
-    /// thread. A notice that carries files is written now, after those
-    /// handed before it: its mails are as large as the files, and a batch
-    /// would otherwise hold all of them until its end.
+    /// thread.
     pub(super) fn send(
         &mut self,
         conn: &mut AnyConnection,
@@ -114,11 +122,6 @@ impl Post {
         clock: &Clock,
         letters: Letters,
     ) -> StoreResult<()> {
-        if !letters.files.is_empty() {
-            self.flush(conn, desk, clock)?;
-            let written = write_out(desk, letters)?;
-            return record(conn, desk, clock, &[written]);
-        }
         match self {
             Post::Now => {
                 let written = write_out(desk, letters)?;
@@ -213,12 +216,18 @@ fn write_out(desk: &Desk, letters: Letters) -> StoreResult<Written> {
         })
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
         subject.get_or_insert_with(|| r.subject.clone());
-        mails.push((a.to.clone(), a.message_id.clone(), composed.raw));
+        mails.push(Mail {
+            to: a.to.clone(),
+            message_id: a.message_id.clone(),
+            raw: composed.raw,
+            files_at: composed.files_at,
+        });
     }
     Ok(Written {
         ticket_id,
         template,
         subject: subject.unwrap_or_default(),
+        files: files.into_iter().map(|f| f.sha256).collect(),
         mails,
     })
 }
@@ -239,13 +248,13 @@ fn record(
     let mails = || {
         notices
             .iter()
-            .flat_map(|w| w.mails.iter().map(move |(to, id, raw)| (w, to, id, raw)))
+            .flat_map(|w| w.mails.iter().map(move |m| (w, &m.to, m)))
     };
-    let all: Vec<&str> = mails().map(|(_, to, ..)| to.as_str()).collect();
+    let all: Vec<&str> = mails().map(|(_, to, _)| to.as_str()).collect();
     let bounced = addresses::undeliverable_among(conn, &all)?;
     let guarded: Vec<&str> = mails()
-        .filter(|(w, to, ..)| limits::is_guarded(w.template, to, policy))
-        .map(|(_, to, ..)| to.as_str())
+        .filter(|(w, to, _)| limits::is_guarded(w.template, to, policy))
+        .map(|(_, to, _)| to.as_str())
         .collect();
     // The automatic answers of the last day to each guarded address.
     let mut answered: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
@@ -258,7 +267,7 @@ fn record(
     }
     let sender = desk.settings.smtp.from.email.to_string();
     let mut reasons: Vec<Option<String>> = Vec::with_capacity(all.len());
-    for (w, to, ..) in mails() {
+    for (w, to, _) in mails() {
         let sent = answered.entry(to.clone()).or_default();
         let is_bounced = bounced.contains(&to.to_lowercase());
         let held = limits::hold_reason(w.template, to, is_bounced, sent, now, policy);
@@ -270,16 +279,27 @@ fn record(
         }
         reasons.push(held);
     }
+    let files: Vec<Vec<outbox::FileAt<'_>>> = mails()
+        .map(|(w, _, m)| {
+            m.files_at
+                .iter()
+                .zip(&w.files)
+                .map(|(&at, sha256)| outbox::FileAt { at, sha256 })
+                .collect()
+        })
+        .collect();
     let rows: Vec<outbox::NewOutgoing<'_>> = mails()
         .zip(&reasons)
-        .map(|((w, to, message_id, raw), held)| outbox::NewOutgoing {
+        .zip(&files)
+        .map(|(((w, to, m), held), files)| outbox::NewOutgoing {
             ticket_id: Some(w.ticket_id),
             kind: w.template.as_str(),
-            message_id,
+            message_id: &m.message_id,
             sender: &sender,
             recipients: to,
             subject: &w.subject,
-            raw,
+            raw: &m.raw,
+            files,
             state: if held.is_some() {
                 outbox::state::HELD
             } else {

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{outbox, outbox_bodies, relay_holds};
+use super::schema::{blobs, outbox, outbox_bodies, outbox_files, relay_holds};
 use super::{native, AnyConnection, StoreResult};
 
 /// Delivery state of an outbox row.
@@ -33,6 +33,10 @@ pub struct NewOutgoing<'a> {
     /// Written to `outbox_bodies`, apart from the row whose state changes.
     #[diesel(skip_insertion)]
     pub raw: &'a [u8],
+    /// The files `raw` carries, written to `outbox_files`: their parts are
+    /// empty in `raw`, and filled from `blobs` when the mail is claimed.
+    #[diesel(skip_insertion)]
+    pub files: &'a [FileAt<'a>],
     pub state: &'a str,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
@@ -58,6 +62,14 @@ pub struct Outgoing {
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
     pub claimed_by: Option<String>,
+}
+
+/// A file an outgoing mail carries: where its contents go in the mail's
+/// stored bytes, and the file (already in `blobs`).
+#[derive(Clone, Copy, Debug)]
+pub struct FileAt<'a> {
+    pub at: usize,
+    pub sha256: &'a str,
 }
 
 /// A row claimed for sending, and its mail's bytes.
@@ -104,6 +116,17 @@ pub fn insert_all(conn: &mut AnyConnection, mut rows: &[NewOutgoing<'_>]) -> Sto
                 diesel::insert_into(outbox_bodies::table)
                     .values(&bodies)
                     .execute(c)?;
+                let files: Vec<_> = ids
+                    .iter()
+                    .zip(chunk)
+                    .flat_map(|(id, row)| file_rows(*id, row.files))
+                    .collect();
+                // Bounded like the rows: a mail carries few files.
+                for files in files.chunks(INSERT_CHUNK * 4) {
+                    diesel::insert_into(outbox_files::table)
+                        .values(files)
+                        .execute(c)?;
+                }
                 rows = rest;
             }
         }
@@ -119,10 +142,33 @@ pub fn insert_all(conn: &mut AnyConnection, mut rows: &[NewOutgoing<'_>]) -> Sto
                         outbox_bodies::raw.eq(row.raw),
                     ))
                     .execute(c)?;
+                if !row.files.is_empty() {
+                    diesel::insert_into(outbox_files::table)
+                        .values(file_rows(id, row.files).collect::<Vec<_>>())
+                        .execute(c)?;
+                }
             }
         }
     }
     Ok(())
+}
+
+type FileRow<'a> = (
+    diesel::dsl::Eq<outbox_files::outbox_id, i64>,
+    diesel::dsl::Eq<outbox_files::position, i32>,
+    diesel::dsl::Eq<outbox_files::at, i64>,
+    diesel::dsl::Eq<outbox_files::sha256, &'a str>,
+);
+
+fn file_rows<'a>(id: i64, files: &'a [FileAt<'a>]) -> impl Iterator<Item = FileRow<'a>> + 'a {
+    files.iter().enumerate().map(move |(position, f)| {
+        (
+            outbox_files::outbox_id.eq(id),
+            outbox_files::position.eq(position as i32),
+            outbox_files::at.eq(f.at as i64),
+            outbox_files::sha256.eq(f.sha256),
+        )
+    })
 }
 
 /// How long a claimed row is reserved for the daemon sending it; past
@@ -171,8 +217,11 @@ fn claim_in_tx(
         .limit(limit)
         .select((
             outbox::id,
+            // Its files count in base64 (a third larger), as it is sent.
             diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "CAST(length(outbox_bodies.raw) AS BIGINT)",
+                "CAST(length(outbox_bodies.raw) + COALESCE((SELECT SUM(blobs.size) \
+                 FROM outbox_files JOIN blobs ON blobs.sha256 = outbox_files.sha256 \
+                 WHERE outbox_files.outbox_id = outbox.id), 0) * 4 / 3 AS BIGINT)",
             ),
         ));
     let due: Vec<(i64, i64)> = match conn {
@@ -211,13 +260,71 @@ fn claim_in_tx(
             .load::<(i64, Vec<u8>)>(c))?
         .into_iter()
         .collect();
-    Ok(rows
+    let mut files = files_of(conn, &claimed)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let raw = bodies.remove(&row.id).unwrap_or_default();
+        let Some(placed) = files.placed.remove(&row.id) else {
+            out.push(Claimed { raw, row });
+            continue;
+        };
+        let contents: Option<Vec<(usize, &[u8])>> = placed
+            .iter()
+            .map(|(at, sha256)| Some((*at, files.contents.get(sha256)?.as_slice())))
+            .collect();
+        match contents.and_then(|c| crate::outbound::compose::splice(&raw, &c)) {
+            Some(raw) => out.push(Claimed { raw, row }),
+            None => {
+                // Only a database changed by hand gets here: the row is
+                // kept, failed, with why, and the others go.
+                let why = "its files cannot be put back in it (missing or misplaced)";
+                tracing::error!(id = row.id, to = %row.recipients, "outgoing mail not sent: {why}");
+                mark_failed(conn, row.id, why, None)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The files of claimed rows: where each goes in its row's bytes, in
+/// order, and each file's contents once, however many rows carry it.
+struct Files {
+    placed: std::collections::HashMap<i64, Vec<(usize, String)>>,
+    contents: std::collections::HashMap<String, Vec<u8>>,
+}
+
+fn files_of(conn: &mut AnyConnection, ids: &[i64]) -> StoreResult<Files> {
+    let rows: Vec<(i64, i64, String)> = native!(conn, |c| outbox_files::table
+        .filter(outbox_files::outbox_id.eq_any(ids))
+        .order((outbox_files::outbox_id.asc(), outbox_files::position.asc()))
+        .select((
+            outbox_files::outbox_id,
+            outbox_files::at,
+            outbox_files::sha256
+        ))
+        .load(c))?;
+    let mut placed: std::collections::HashMap<i64, Vec<(usize, String)>> = Default::default();
+    let mut hashes: Vec<&str> = Vec::new();
+    for (id, at, sha256) in &rows {
+        if !hashes.contains(&sha256.as_str()) {
+            hashes.push(sha256);
+        }
+        placed
+            .entry(*id)
+            .or_default()
+            .push((usize::try_from(*at).unwrap_or(usize::MAX), sha256.clone()));
+    }
+    let contents = if hashes.is_empty() {
+        Default::default()
+    } else {
+        native!(conn, |c| blobs::table
+            .filter(blobs::sha256.eq_any(&hashes))
+            .select((blobs::sha256, blobs::content))
+            .load::<(String, Vec<u8>)>(c))?
         .into_iter()
-        .map(|row| Claimed {
-            raw: bodies.remove(&row.id).unwrap_or_default(),
-            row,
-        })
-        .collect())
+        .collect()
+    };
+    Ok(Files { placed, contents })
 }
 
 /// Gives back at once the claims of daemons that are known to be dead
@@ -496,4 +603,131 @@ pub fn retry(conn: &mut AnyConnection, ids: &[i64], now: NaiveDateTime) -> Store
         .set(changes)
         .execute(conn)?
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::compose::{compose, Draft, File};
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    /// A notice naming one file, composed as the outbox keeps it.
+    fn notice(message_id: &str, to: &[String], sha256: &str) -> crate::outbound::Composed {
+        let from = "Support <sau@example.test>".parse().unwrap();
+        compose(&Draft {
+            from: &from,
+            to,
+            subject: "[SUPPORT #000001] Imprimante",
+            body: "Nouvelle demande, fichier joint.",
+            html: None,
+            message_id,
+            in_reply_to: None,
+            references: &[],
+            auto_submitted: "auto-generated",
+            date: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            files: &[File {
+                filename: "journal.zip".into(),
+                content_type: "application/zip".into(),
+                sha256: sha256.into(),
+                inline: false,
+                content_id: None,
+            }],
+        })
+        .unwrap()
+    }
+
+    /// Mails naming a file keep it once, outside their bytes; each is
+    /// claimed with the file put back whole; the claim's bound counts the
+    /// files; a row whose file cannot be put back is failed, with why,
+    /// and the others still go.
+    #[test]
+    fn outgoing_mail_names_its_files_and_is_claimed_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let mut conn = crate::store::connect(&url).unwrap();
+        crate::store::migrate(&mut conn).unwrap();
+        let zip: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 253) as u8).collect();
+        crate::store::tickets::store_file(&mut conn, "h1", &zip).unwrap();
+        let now = at("2026-12-08 08:00");
+        let to: Vec<[String; 1]> = ["marc@example.test", "lea@example.test", "paul@example.test"]
+            .map(|a| [a.to_string()])
+            .into();
+        let ids = [
+            "a1.guichet@example.test",
+            "a2.guichet@example.test",
+            "a3.guichet@example.test",
+        ];
+        let mails: Vec<_> = ids
+            .iter()
+            .zip(&to)
+            .map(|(id, to)| notice(id, to, "h1"))
+            .collect();
+        let files: Vec<[FileAt<'_>; 1]> = mails
+            .iter()
+            .map(|m| {
+                [FileAt {
+                    at: m.files_at[0],
+                    sha256: "h1",
+                }]
+            })
+            .collect();
+        let rows: Vec<NewOutgoing<'_>> = (0..3)
+            .map(|i| NewOutgoing {
+                ticket_id: None,
+                kind: "new_ticket_agents",
+                message_id: ids[i],
+                sender: "sau@example.test",
+                recipients: &to[i][0],
+                subject: "[SUPPORT #000001] Imprimante",
+                raw: &mails[i].raw,
+                files: &files[i],
+                state: state::PENDING,
+                attempts: 0,
+                next_attempt_at: now,
+                created_at: now,
+                last_error: None,
+            })
+            .collect();
+        insert_all(&mut conn, &rows).unwrap();
+        let stored: Vec<i64> = outbox_bodies::table
+            .select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "CAST(length(raw) AS BIGINT)",
+            ))
+            .load(&mut conn)
+            .unwrap();
+        assert!(stored.iter().all(|&n| n < 2_000), "{stored:?}");
+        // The third row's file is misplaced, as a hand-made change would.
+        diesel::update(outbox_files::table.filter(outbox_files::outbox_id.eq(3)))
+            .set(outbox_files::at.eq(1_000_000))
+            .execute(&mut conn)
+            .unwrap();
+
+        // 300 KB of file is 400 KB sent: two rows pass 600 KB.
+        let first = claim_due(&mut conn, now, 10, 600_000, "me").unwrap();
+        assert_eq!(first.len(), 1);
+        let rest = claim_due(&mut conn, now, 10, 10_000_000, "me").unwrap();
+        assert_eq!(rest.len(), 1, "the misplaced one is not claimed");
+        for c in first.iter().chain(&rest) {
+            let m = mail_parser::MessageParser::default().parse(&c.raw).unwrap();
+            let got: Vec<&[u8]> = m.attachments().map(|a| a.contents()).collect();
+            assert_eq!(got, [zip.as_slice()], "{}", c.row.recipients);
+            assert!(c.raw.len() > 400_000);
+        }
+        let failed = list(&mut conn)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == 3)
+            .unwrap();
+        assert_eq!(failed.state, state::FAILED);
+        assert!(failed
+            .last_error
+            .unwrap()
+            .contains("files cannot be put back"));
+        // A file named by outgoing mail cannot be deleted from under it.
+        let deleted = diesel::delete(blobs::table).execute(&mut conn);
+        assert!(deleted.is_err(), "{deleted:?}");
+    }
 }

@@ -9,7 +9,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::schema::{
-    attachments, blobs, messages, outbox, participants, raw_mails, tickets, watchers,
+    attachments, blobs, messages, outbox, outbox_files, participants, raw_mails, tickets, watchers,
 };
 use super::{AnyConnection, StoreResult};
 
@@ -127,11 +127,22 @@ fn purge_batch(
             .filter(messages::ticket_id.eq_any(&ids))
             .select(messages::id)
             .load(conn)?;
-        let files: Vec<String> = attachments::table
+        let mut files: Vec<String> = attachments::table
             .filter(attachments::message_id.eq_any(&message_ids))
             .select(attachments::sha256)
             .distinct()
             .load(conn)?;
+        // And those their outgoing mail names (deleted with it).
+        files.extend(
+            outbox_files::table
+                .inner_join(outbox::table)
+                .filter(outbox::ticket_id.eq_any(&ids))
+                .select(outbox_files::sha256)
+                .distinct()
+                .load::<String>(conn)?,
+        );
+        files.sort_unstable();
+        files.dedup();
         let raw_ids: Vec<i64> = messages::table
             .filter(messages::id.eq_any(&message_ids))
             .filter(messages::raw_mail_id.is_not_null())
@@ -178,13 +189,21 @@ fn purge_batch(
     })
 }
 
-/// The files among `candidates` that no attachment uses any more.
+/// The files among `candidates` that no attachment and no outgoing mail
+/// uses any more.
 fn delete_unused_blobs(conn: &mut AnyConnection, candidates: &[String]) -> StoreResult<u64> {
-    let used: Vec<String> = attachments::table
+    let mut used: Vec<String> = attachments::table
         .filter(attachments::sha256.eq_any(candidates))
         .select(attachments::sha256)
         .distinct()
         .load(conn)?;
+    used.extend(
+        outbox_files::table
+            .filter(outbox_files::sha256.eq_any(candidates))
+            .select(outbox_files::sha256)
+            .distinct()
+            .load::<String>(conn)?,
+    );
     let deleted = diesel::delete(
         blobs::table
             .filter(blobs::sha256.eq_any(candidates))

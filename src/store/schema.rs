@@ -159,8 +159,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox_files (outbox_id, position) {
+        outbox_id -> BigInt,
+        position -> Integer,
+        at -> BigInt,
+        sha256 -> Text,
+    }
+}
+
 diesel::joinable!(raw_mail_bodies -> raw_mails (raw_mail_id));
 diesel::joinable!(outbox_bodies -> outbox (outbox_id));
+diesel::joinable!(outbox_files -> outbox (outbox_id));
+diesel::joinable!(outbox_files -> blobs (sha256));
 diesel::joinable!(messages -> tickets (ticket_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(watchers -> tickets (ticket_id));
@@ -180,6 +191,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     counters,
     raw_mail_bodies,
     outbox_bodies,
+    outbox_files,
 );
 
 diesel::table! {

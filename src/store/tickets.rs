@@ -435,17 +435,7 @@ pub fn insert_message(
         .returning(messages::id)
         .get_result(c))?;
     for (position, f) in files.iter().enumerate() {
-        // Stored once: a file already known (a signature's logo) is left
-        // as it is, in the same statement (one round trip, not two).
-        native!(conn, |c| diesel::insert_into(blobs::table)
-            .values((
-                blobs::sha256.eq(f.sha256),
-                blobs::size.eq(f.content.len() as i64),
-                blobs::content.eq(f.content),
-            ))
-            .on_conflict(blobs::sha256)
-            .do_nothing()
-            .execute(c))?;
+        store_file(conn, f.sha256, f.content)?;
         native!(conn, |c| diesel::insert_into(attachments::table)
             .values((
                 attachments::message_id.eq(id),
@@ -458,6 +448,22 @@ pub fn insert_message(
             .execute(c))?;
     }
     Ok(id)
+}
+
+/// Stores a file's contents under its SHA-256, once: a file already known
+/// (a signature's logo) is left as it is, in the same statement (one
+/// round trip, not two).
+pub fn store_file(conn: &mut AnyConnection, sha256: &str, content: &[u8]) -> StoreResult<()> {
+    native!(conn, |c| diesel::insert_into(blobs::table)
+        .values((
+            blobs::sha256.eq(sha256),
+            blobs::size.eq(content.len() as i64),
+            blobs::content.eq(content),
+        ))
+        .on_conflict(blobs::sha256)
+        .do_nothing()
+        .execute(c))?;
+    Ok(())
 }
 
 /// The ticket a Message-ID belongs to, among the mails of its thread.
