@@ -117,12 +117,15 @@ fn imap_cut_repeatedly_during_a_backlog() {
     let done = app.wait_for(Duration::from_secs(120), || {
         app.count("INBOX") == 0 && app.tickets().len() == mails
     });
-    // Let the last acknowledgements go out.
-    app.wait_for(Duration::from_secs(30), || {
+    // Let the last acknowledgements go out: thousands of mails, sent
+    // beside the other tests on two cores (30 s was too short there).
+    let drained = app.wait_for(Duration::from_secs(180), || {
         app.outbox().iter().all(|r| r["state"] == "sent")
     });
     let text = stop(child, &log);
     assert!(done, "backlog not done after {cuts} cuts: {text}");
+    let unsent = app.outbox().iter().filter(|r| r["state"] != "sent").count();
+    assert!(drained, "{unsent} mails not sent after 180 s: {text}");
     assert_eq!(cuts, 4, "sessions cut while mail was waiting");
     assert!(
         text.matches("connected to the mailbox").count() >= 5,
