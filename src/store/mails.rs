@@ -110,16 +110,17 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Op
             Ok(id.map(|i| i.id))
         }
         AnyConnection::Sqlite(c) => {
-            let Some(id) = diesel::insert_into(raw_mails::table)
+            // Without RETURNING, which SQLite runs as a trigger, with a
+            // statement journal (`store::insert_id!`).
+            let inserted = diesel::insert_into(raw_mails::table)
                 .values(mail)
                 .on_conflict((raw_mails::source, raw_mails::uidvalidity, raw_mails::uid))
                 .do_nothing()
-                .returning(raw_mails::id)
-                .get_result(c)
-                .optional()?
-            else {
+                .execute(c)?;
+            if inserted == 0 {
                 return Ok(None);
-            };
+            }
+            let id = crate::store::last_insert_rowid(c)?;
             diesel::insert_into(raw_mail_bodies::table)
                 .values((
                     raw_mail_bodies::raw_mail_id.eq(id),

@@ -121,21 +121,25 @@ pub fn insert_all(conn: &mut AnyConnection, mut rows: &[NewOutgoing<'_>]) -> Sto
                     .zip(chunk)
                     .flat_map(|(id, row)| file_rows(*id, row.files))
                     .collect();
-                // Bounded like the rows: a mail carries few files.
-                for files in files.chunks(INSERT_CHUNK * 4) {
+                // In chunks of a power of two rows too.
+                let mut files = files.as_slice();
+                while !files.is_empty() {
+                    let n = INSERT_CHUNK.min(1 << files.len().ilog2());
+                    let (chunk, rest) = files.split_at(n);
                     diesel::insert_into(outbox_files::table)
-                        .values(files)
+                        .values(chunk)
                         .execute(c)?;
+                    files = rest;
                 }
                 rows = rest;
             }
         }
         AnyConnection::Sqlite(c) => {
             for row in rows {
-                let id: i64 = diesel::insert_into(outbox::table)
-                    .values(row)
-                    .returning(outbox::id)
-                    .get_result(c)?;
+                // Without RETURNING, which SQLite runs as a trigger, with a
+                // statement journal (`store::insert_id!`).
+                diesel::insert_into(outbox::table).values(row).execute(c)?;
+                let id = crate::store::last_insert_rowid(c)?;
                 diesel::insert_into(outbox_bodies::table)
                     .values((
                         outbox_bodies::outbox_id.eq(id),

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{attachments, blobs, messages, participants, tickets, watchers};
-use super::{native, AnyConnection, StoreError, StoreResult};
+use super::{insert_id, native, AnyConnection, StoreError, StoreResult};
 use crate::config::Language;
 use crate::ticket::sla::{Deadlines, Stage};
 use crate::ticket::{
@@ -153,8 +153,9 @@ impl diesel::query_builder::Query for Bump<'_> {
 impl<C> RunQueryDsl<C> for Bump<'_> {}
 
 pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
-    Ok(native!(conn, |c| diesel::insert_into(tickets::table)
-        .values((
+    Ok(insert_id!(
+        conn,
+        diesel::insert_into(tickets::table).values((
             tickets::number.eq(t.number.0),
             tickets::subject.eq(&t.subject),
             tickets::status.eq(t.status.as_str()),
@@ -183,9 +184,9 @@ pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
             tickets::channel.eq(t.channel.as_str()),
             tickets::opened_by.eq(&t.opened_by),
             tickets::reopened.eq(i32::try_from(t.reopened).unwrap_or(i32::MAX)),
-        ))
-        .returning(tickets::id)
-        .get_result(c))?)
+        )),
+        tickets::id
+    )?)
 }
 
 /// Writes back the fields the state machine may change.
@@ -421,8 +422,9 @@ pub fn insert_message(
     m: &NewMessage<'_>,
     files: &[NewAttachment<'_>],
 ) -> StoreResult<i64> {
-    let id: i64 = native!(conn, |c| diesel::insert_into(messages::table)
-        .values((
+    let id = insert_id!(
+        conn,
+        diesel::insert_into(messages::table).values((
             messages::ticket_id.eq(m.ticket_id),
             messages::raw_mail_id.eq(m.raw_mail_id),
             messages::kind.eq(m.kind.as_str()),
@@ -431,9 +433,9 @@ pub fn insert_message(
             messages::at.eq(m.at),
             messages::body.eq(m.body),
             messages::message_id.eq(m.message_id),
-        ))
-        .returning(messages::id)
-        .get_result(c))?;
+        )),
+        messages::id
+    )?;
     for (position, f) in files.iter().enumerate() {
         store_file(conn, f.sha256, f.content)?;
         native!(conn, |c| diesel::insert_into(attachments::table)
