@@ -19,6 +19,10 @@ use crate::ticket::{MessageKind, Person, Status, Ticket};
 pub(super) struct Received<'a> {
     pub message: &'a InboundMessage,
     pub raw_id: i64,
+    /// Whether its sender is marked undeliverable, when that was looked
+    /// up as it was stored: a sender known not to be is not cleared (a
+    /// statement, on PostgreSQL a round trip, saved per mail).
+    pub sender_undeliverable: Option<bool>,
 }
 
 /// Writes a plan; returns the ticket it wrote (its row and state), if any.
@@ -36,7 +40,10 @@ pub(super) fn apply(
     for change in &plan.addresses {
         match change {
             AddressChange::Deliverable(address) => {
-                if addresses::clear_undeliverable(conn, address)? {
+                let known_clear = mail.is_some_and(|m| {
+                    m.sender_undeliverable == Some(false) && *address == m.message.from.email
+                });
+                if !known_clear && addresses::clear_undeliverable(conn, address)? {
                     tracing::info!(address = %address, "address writes again: mail to it resumes");
                 }
             }

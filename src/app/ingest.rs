@@ -58,7 +58,7 @@ fn store_raw(
         crate::store::lock_for_write(conn)?;
         let sha256 = inbound::sha256_hex(raw);
         match store_raw_in_tx(conn, source, raw, &sha256, None, clock)? {
-            Stored::New(id) | Stored::Existing(id, _) => Ok(id),
+            Stored::New(mails::Inserted { id, .. }) | Stored::Existing(id, _) => Ok(id),
         }
     })
 }
@@ -66,7 +66,7 @@ fn store_raw(
 /// A raw mail once stored: its row, and whether an earlier run already
 /// took it past `received`.
 enum Stored {
-    New(i64),
+    New(mails::Inserted),
     Existing(i64, String),
 }
 
@@ -77,6 +77,8 @@ struct Known<'a> {
     /// Its fingerprint, when it has a Message-ID (what
     /// [`mails::find_processed_twin`] compares).
     fingerprint: Option<&'a str>,
+    /// Its sender's address.
+    sender: &'a str,
 }
 
 /// Stores a raw mail unless it is stored already under its IMAP key (one
@@ -105,10 +107,11 @@ fn store_raw_in_tx(
             received_at: clock.now_naive(),
             state: mails::state::RECEIVED,
             fingerprint: known.and_then(|k| k.fingerprint),
+            sender: known.map(|k| k.sender),
         },
     )?;
-    if let Some(id) = inserted {
-        return Ok(Stored::New(id));
+    if let Some(new) = inserted {
+        return Ok(Stored::New(new));
     }
     // Only a mail with an IMAP key can be stored already.
     let (Some(v), Some(u)) = (source.uidvalidity, source.uid) else {
@@ -161,22 +164,23 @@ pub fn ingest_batch(
                 let known = parsed.as_ref().ok().map(|m| Known {
                     message_id: m.message_id.as_deref(),
                     fingerprint: fingerprint.as_deref(),
+                    sender: &m.from.email,
                 });
                 let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, known, clock)? {
                     Stored::Existing(_, state) if state != mails::state::RECEIVED => {
                         Outcome::AlreadyDone(state)
                     }
-                    was @ (Stored::New(id) | Stored::Existing(id, _)) => {
-                        let stored = StoredMail {
-                            id,
-                            raw,
-                            sha256: &sha256,
-                            source: source.name,
-                            // Stored with the row when the mail is new.
-                            fingerprint: match was {
-                                Stored::New(_) => fingerprint.as_deref(),
-                                Stored::Existing(..) => None,
+                    was @ (Stored::New(mails::Inserted { id, .. }) | Stored::Existing(id, _)) => {
+                        let stored = match was {
+                            // Stored with the row when the mail is new,
+                            // with what was looked up with it.
+                            Stored::New(new) => StoredMail {
+                                fingerprint: fingerprint.as_deref(),
+                                twin: new.twin,
+                                sender_undeliverable: new.sender_undeliverable,
+                                ..StoredMail::new(id, raw, &sha256, source.name)
                             },
+                            Stored::Existing(..) => StoredMail::new(id, raw, &sha256, source.name),
                         };
                         guarded(|| {
                             process_parsed(conn, desk, &agents, stored, parsed, clock, post)
@@ -214,7 +218,7 @@ fn ingest_one_by_one(
             progress();
             let sha256 = inbound::sha256_hex(raw);
             let (id, stored) = match store_raw_in_tx(conn, *source, raw, &sha256, None, clock)? {
-                Stored::New(id) => (id, None),
+                Stored::New(new) => (new.id, None),
                 Stored::Existing(id, state) => (id, Some(state)),
             };
             let outcome = match stored {
@@ -306,13 +310,7 @@ fn process_stored(
     clock: &Clock,
 ) -> StoreResult<Outcome> {
     let parsed = inbound::parse_within(raw, &desk.policy.desk_address, PARSE_LIMIT);
-    let stored = StoredMail {
-        id: raw_id,
-        raw,
-        sha256,
-        source,
-        fingerprint: None,
-    };
+    let stored = StoredMail::new(raw_id, raw, sha256, source);
     let agents = apply::agents(conn)?;
     process_parsed(conn, desk, &agents, stored, parsed, clock, &mut Post::Now)
 }
@@ -328,6 +326,27 @@ struct StoredMail<'a> {
     source: &'a str,
     /// Its fingerprint, when stored with it.
     fingerprint: Option<&'a str>,
+    /// [`mails::find_processed_twin`]'s answer, when looked up as it was
+    /// stored.
+    twin: Option<Option<i64>>,
+    /// Whether its sender is marked undeliverable, when looked up as it
+    /// was stored.
+    sender_undeliverable: Option<bool>,
+}
+
+impl<'a> StoredMail<'a> {
+    /// A stored mail nothing was looked up for yet.
+    fn new(id: i64, raw: &'a [u8], sha256: &'a str, source: &'a str) -> StoredMail<'a> {
+        StoredMail {
+            id,
+            raw,
+            sha256,
+            source,
+            fingerprint: None,
+            twin: None,
+            sender_undeliverable: None,
+        }
+    }
 }
 
 /// One mail: the snapshot loaded, the plan decided and applied, the raw
@@ -360,13 +379,16 @@ fn process_parsed(
             f
         }
     };
-    let twin = mails::find_processed_twin(
-        conn,
-        raw_id,
-        msg.message_id.as_deref(),
-        &fingerprint,
-        stored.sha256,
-    )?;
+    let twin = match stored.twin {
+        Some(twin) => twin,
+        None => mails::find_processed_twin(
+            conn,
+            raw_id,
+            msg.message_id.as_deref(),
+            &fingerprint,
+            stored.sha256,
+        )?,
+    };
     if twin.is_some() {
         mails::set_state(conn, raw_id, mails::state::DUPLICATE, None, None)?;
         return Ok(Outcome::Duplicate);
@@ -506,6 +528,7 @@ fn process_parsed(
         Some(Received {
             message: &msg,
             raw_id,
+            sender_undeliverable: stored.sender_undeliverable,
         }),
         clock,
         post,

@@ -55,6 +55,9 @@ pub struct NewRawMail<'a> {
     /// What the mail says, when it was read before being stored (see
     /// [`find_processed_twin`]).
     pub fingerprint: Option<&'a str>,
+    /// Its sender's address, when it was read before being stored.
+    #[diesel(skip_insertion)]
+    pub sender: Option<&'a str>,
 }
 
 /// The raw mail already stored under this (source, UIDVALIDITY, UID).
@@ -75,39 +78,48 @@ pub fn find_by_key(
     .pop())
 }
 
+/// A mail just stored, and what the statement that stored it looked up
+/// too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inserted {
+    pub id: i64,
+    /// [`find_processed_twin`]'s answer, when looked up with the INSERT.
+    pub twin: Option<Option<i64>>,
+    /// Whether the sender ([`NewRawMail::sender`]) is marked undeliverable,
+    /// when looked up with the INSERT.
+    pub sender_undeliverable: Option<bool>,
+}
+
 /// Stores a mail: its row, and its bytes in `raw_mail_bodies`; `None`
 /// when a mail is stored already under the same (source, UIDVALIDITY,
-/// UID), then left as it is. On PostgreSQL one statement (one round
-/// trip); SQLite has none to save.
-pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Option<i64>> {
+/// UID), then left as it is.
+///
+/// On PostgreSQL one statement, one round trip. For a mail read before
+/// being stored (its fingerprint and sender given), the same statement
+/// also looks up its processed twin and whether its sender is marked
+/// undeliverable, two round trips the processing of a new mail would
+/// otherwise make. SQLite has no round trip to save: the caller looks
+/// them up itself.
+pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Option<Inserted>> {
     match conn {
         AnyConnection::Postgresql(c) => {
-            use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
-            #[derive(QueryableByName)]
-            struct Id {
-                #[diesel(sql_type = BigInt)]
-                id: i64,
+            let looked_up = mail.fingerprint.is_some() && mail.sender.is_some();
+            let sender = mail.sender.map(str::to_lowercase);
+            let row: Option<(i64, Option<i64>, Option<bool>)> = StoreMail {
+                mail,
+                sender: sender.as_deref(),
             }
-            let id: Option<Id> = diesel::sql_query(
-                "WITH row AS (INSERT INTO raw_mails \
-                 (source, uidvalidity, uid, message_id, sha256, received_at, state, fingerprint) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (source, uidvalidity, uid) DO NOTHING RETURNING id) \
-                 INSERT INTO raw_mail_bodies (raw_mail_id, raw) \
-                 SELECT id, $9 FROM row RETURNING raw_mail_id AS id",
-            )
-            .bind::<Text, _>(mail.source)
-            .bind::<Nullable<BigInt>, _>(mail.uidvalidity)
-            .bind::<Nullable<BigInt>, _>(mail.uid)
-            .bind::<Nullable<Text>, _>(mail.message_id)
-            .bind::<Text, _>(mail.sha256)
-            .bind::<Timestamp, _>(mail.received_at)
-            .bind::<Text, _>(mail.state)
-            .bind::<Nullable<Text>, _>(mail.fingerprint)
-            .bind::<Binary, _>(mail.raw)
             .get_result(c)
             .optional()?;
-            Ok(id.map(|i| i.id))
+            Ok(row.map(|(id, twin, sender_undeliverable)| Inserted {
+                id,
+                twin: looked_up.then_some(twin),
+                sender_undeliverable: if looked_up {
+                    sender_undeliverable
+                } else {
+                    None
+                },
+            }))
         }
         AnyConnection::Sqlite(c) => {
             // Without RETURNING, which SQLite runs as a trigger, with a
@@ -127,10 +139,99 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Op
                     raw_mail_bodies::raw.eq(mail.raw),
                 ))
                 .execute(c)?;
-            Ok(Some(id))
+            Ok(Some(Inserted {
+                id,
+                twin: None,
+                sender_undeliverable: None,
+            }))
         }
     }
 }
+
+/// PostgreSQL's statement of [`insert`], written out so that it is
+/// prepared once per connection and kept (a `sql_query` is parsed and
+/// planned anew at each run, which cost more than the round trips it
+/// saved). Without a fingerprint and a sender the lookups find nothing
+/// and [`insert`] leaves them unanswered.
+struct StoreMail<'a> {
+    mail: &'a NewRawMail<'a>,
+    /// The sender's address, lowercased as `undeliverable` keeps it.
+    sender: Option<&'a str>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for StoreMail<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
+        let m = self.mail;
+        // Each value is bound once, in `p`, read by the rest. The
+        // statement's own row is not seen by its lookups (they read the
+        // snapshot taken before it), as `id != self` does in
+        // `find_processed_twin`; LEAST passes over a lookup that found
+        // nothing (NULL).
+        out.push_sql("WITH p AS (SELECT ");
+        out.push_bind_param::<Text, _>(m.source)?;
+        out.push_sql(" AS source, ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&m.uidvalidity)?;
+        out.push_sql(" AS uidvalidity, ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&m.uid)?;
+        out.push_sql(" AS uid, ");
+        out.push_bind_param::<Nullable<Text>, _>(&m.message_id)?;
+        out.push_sql(" AS message_id, ");
+        out.push_bind_param::<Text, _>(m.sha256)?;
+        out.push_sql(" AS sha256, ");
+        out.push_bind_param::<Timestamp, _>(&m.received_at)?;
+        out.push_sql(" AS received_at, ");
+        out.push_bind_param::<Text, _>(m.state)?;
+        out.push_sql(" AS state, ");
+        out.push_bind_param::<Nullable<Text>, _>(&m.fingerprint)?;
+        out.push_sql(" AS fingerprint, ");
+        out.push_bind_param::<Binary, _>(m.raw)?;
+        out.push_sql(" AS raw, ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.sender)?;
+        out.push_sql(" AS sender, ");
+        out.push_bind_param::<Text, _>(state::PROCESSED)?;
+        out.push_sql(" AS processed, ");
+        out.push_bind_param::<Text, _>(state::IGNORED)?;
+        out.push_sql(
+            " AS ignored), \
+             row AS (INSERT INTO raw_mails \
+             (source, uidvalidity, uid, message_id, sha256, received_at, state, fingerprint) \
+             SELECT source, uidvalidity, uid, message_id, sha256, received_at, state, fingerprint \
+             FROM p ON CONFLICT (source, uidvalidity, uid) DO NOTHING RETURNING id), \
+             body AS (INSERT INTO raw_mail_bodies (raw_mail_id, raw) \
+             SELECT row.id, p.raw FROM row, p RETURNING raw_mail_id) \
+             SELECT raw_mail_id, \
+             LEAST((SELECT min(id) FROM raw_mails \
+                    WHERE message_id = (SELECT message_id FROM p) \
+                    AND state IN ((SELECT processed FROM p), (SELECT ignored FROM p)) \
+                    AND (fingerprint = (SELECT fingerprint FROM p) OR fingerprint IS NULL)), \
+                   (SELECT min(id) FROM raw_mails \
+                    WHERE sha256 = (SELECT sha256 FROM p) \
+                    AND state IN ((SELECT processed FROM p), (SELECT ignored FROM p)))), \
+             EXISTS (SELECT 1 FROM undeliverable WHERE email = (SELECT sender FROM p)) \
+             FROM body",
+        );
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for StoreMail<'_> {
+    type QueryId = StoreMail<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for StoreMail<'_> {
+    type SqlType = (
+        diesel::sql_types::BigInt,
+        diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    );
+}
+
+impl RunQueryDsl<diesel::PgConnection> for StoreMail<'_> {}
 
 pub fn get(conn: &mut AnyConnection, id: i64) -> StoreResult<RawMail> {
     Ok(native!(conn, |c| raw_mails::table
