@@ -122,37 +122,29 @@ pub(super) fn apply(
             &files,
         )?;
     }
-    for letter in &plan.letters {
-        let Some(m) = mail else { break };
-        for a in letter
-            .attached
-            .iter()
-            .filter_map(|&j| plan.kept.get(j))
-            .filter_map(|&i| m.message.attachments.get(i))
-        {
-            if !in_blobs.contains(&a.sha256.as_str()) {
-                tickets::store_file(conn, &a.sha256, &a.content)?;
-                in_blobs.push(&a.sha256);
-            }
-        }
-    }
     for letter in plan.letters {
-        let files = match mail {
-            Some(m) => letter
+        // The files it carries, each stored first if no entry stored it.
+        let mut files = Vec::new();
+        if let Some(m) = mail {
+            for a in letter
                 .attached
                 .iter()
                 .filter_map(|&j| plan.kept.get(j))
                 .filter_map(|&i| m.message.attachments.get(i))
-                .map(|a| outbound::File {
+            {
+                if !in_blobs.contains(&a.sha256.as_str()) {
+                    tickets::store_file(conn, &a.sha256, &a.content)?;
+                    in_blobs.push(&a.sha256);
+                }
+                files.push(outbound::File {
                     filename: a.filename.clone(),
                     content_type: a.content_type.clone(),
                     sha256: a.sha256.clone(),
                     inline: a.inline,
                     content_id: a.content_id.clone(),
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+                });
+            }
+        }
         let letters = Letters {
             ticket_id: id,
             ticket: ticket.clone(),

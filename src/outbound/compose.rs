@@ -216,7 +216,7 @@ const BASE64_LINE: usize = 76;
 const BASE64_LINE_BYTES: usize = BASE64_LINE / 4 * 3;
 
 /// How many bytes `len` bytes of a file take in a composed mail.
-pub fn base64_len(len: usize) -> usize {
+pub(crate) fn base64_len(len: usize) -> usize {
     let chars = len.div_ceil(3) * 4;
     chars + chars.saturating_sub(1) / BASE64_LINE * 2
 }
