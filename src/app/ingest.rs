@@ -170,7 +170,7 @@ pub fn ingest_batch(
                     Stored::Existing(_, state) if state != mails::state::RECEIVED => {
                         Outcome::AlreadyDone(state)
                     }
-                    was @ (Stored::New(mails::Inserted { id, .. }) | Stored::Existing(id, _)) => {
+                    was => {
                         let stored = match was {
                             // Stored with the row when the mail is new,
                             // with what was looked up with it.
@@ -178,9 +178,11 @@ pub fn ingest_batch(
                                 fingerprint: fingerprint.as_deref(),
                                 twin: new.twin,
                                 sender_undeliverable: new.sender_undeliverable,
-                                ..StoredMail::new(id, raw, &sha256, source.name)
+                                ..StoredMail::new(new.id, raw, &sha256, source.name)
                             },
-                            Stored::Existing(..) => StoredMail::new(id, raw, &sha256, source.name),
+                            Stored::Existing(id, _) => {
+                                StoredMail::new(id, raw, &sha256, source.name)
+                            }
                         };
                         guarded(|| {
                             process_parsed(conn, desk, &agents, stored, parsed, clock, post)

@@ -114,11 +114,7 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Op
             Ok(row.map(|(id, twin, sender_undeliverable)| Inserted {
                 id,
                 twin: looked_up.then_some(twin),
-                sender_undeliverable: if looked_up {
-                    sender_undeliverable
-                } else {
-                    None
-                },
+                sender_undeliverable: sender_undeliverable.filter(|_| looked_up),
             }))
         }
         AnyConnection::Sqlite(c) => {
