@@ -152,6 +152,7 @@ pub fn ingest_batch(
         conn.transaction(|conn| {
             crate::store::lock_for_write(conn)?;
             let agents = apply::agents(conn)?;
+            let mut unwritten = Unwritten::default();
             let mut outcomes = Vec::with_capacity(mails.len());
             for ((source, raw), parsed) in mails.iter().zip(reader) {
                 progress();
@@ -184,14 +185,19 @@ pub fn ingest_batch(
                                 StoredMail::new(id, raw, &sha256, source.name)
                             }
                         };
-                        guarded(|| {
-                            process_parsed(conn, desk, &agents, stored, parsed, clock, post)
-                        })?
+                        let with = Processing {
+                            desk,
+                            agents: &agents,
+                            clock,
+                        };
+                        let states = &mut States::Batch(&mut unwritten);
+                        guarded(|| process_parsed(conn, with, stored, parsed, post, states))?
                     }
                 };
                 outcomes.push(outcome);
             }
             post.flush(conn, desk, clock)?;
+            unwritten.write(conn)?;
             Ok(outcomes)
         })
     });
@@ -314,7 +320,12 @@ fn process_stored(
     let parsed = inbound::parse_within(raw, &desk.policy.desk_address, PARSE_LIMIT);
     let stored = StoredMail::new(raw_id, raw, sha256, source);
     let agents = apply::agents(conn)?;
-    process_parsed(conn, desk, &agents, stored, parsed, clock, &mut Post::Now)
+    let with = Processing {
+        desk,
+        agents: &agents,
+        clock,
+    };
+    process_parsed(conn, with, stored, parsed, &mut Post::Now, &mut States::Now)
 }
 
 /// A stored mail waiting to be processed.
@@ -351,23 +362,128 @@ impl<'a> StoredMail<'a> {
     }
 }
 
+/// What a mail is processed with: the desk, its agents (read once for a
+/// batch) and the clock.
+#[derive(Clone, Copy)]
+struct Processing<'a> {
+    desk: &'a Desk,
+    agents: &'a Agents,
+    clock: &'a Clock,
+}
+
+/// Where a processed mail's state goes: set at once, or kept with those
+/// of its batch and written at the batch's end ([`mails::set_states`]:
+/// on PostgreSQL one round trip for the batch instead of one per mail).
+enum States<'s> {
+    Now,
+    Batch(&'s mut Unwritten),
+}
+
+/// A batch's states not written yet, and what tells a later mail of the
+/// batch that it is the twin of one of them: the store's lookups read
+/// only the states written.
+#[derive(Default)]
+struct Unwritten {
+    changes: Vec<mails::StateChange>,
+    handled: Vec<TwinKey>,
+}
+
+/// What [`mails::find_processed_twin`] compares.
+struct TwinKey {
+    message_id: Option<String>,
+    fingerprint: String,
+    sha256: String,
+}
+
+impl TwinKey {
+    fn is_twin_of(&self, other: &TwinKey) -> bool {
+        let same_message = self.message_id.is_some()
+            && self.message_id == other.message_id
+            && self.fingerprint == other.fingerprint;
+        same_message || self.sha256 == other.sha256
+    }
+}
+
+impl States<'_> {
+    /// Sets a mail's state; `key` is what makes a processed or ignored
+    /// mail the twin of a later one.
+    fn set(
+        &mut self,
+        conn: &mut AnyConnection,
+        change: mails::StateChange,
+        key: Option<TwinKey>,
+    ) -> StoreResult<()> {
+        match self {
+            States::Now => mails::set_state(
+                conn,
+                change.id,
+                change.state,
+                change.error.as_deref(),
+                change.ticket_id,
+            ),
+            States::Batch(unwritten) => {
+                let handled = [mails::state::PROCESSED, mails::state::IGNORED];
+                if let Some(key) = key.filter(|_| handled.contains(&change.state)) {
+                    unwritten.handled.push(key);
+                }
+                unwritten.changes.push(change);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a mail of the batch not written yet is this one's twin.
+    fn twin_unwritten(&self, key: &TwinKey) -> bool {
+        match self {
+            States::Now => false,
+            States::Batch(unwritten) => unwritten.handled.iter().any(|h| h.is_twin_of(key)),
+        }
+    }
+
+    /// Writes the states kept so far: before a change that reads them.
+    fn write(&mut self, conn: &mut AnyConnection) -> StoreResult<()> {
+        match self {
+            States::Now => Ok(()),
+            States::Batch(unwritten) => unwritten.write(conn),
+        }
+    }
+}
+
+impl Unwritten {
+    fn write(&mut self, conn: &mut AnyConnection) -> StoreResult<()> {
+        mails::set_states(conn, &self.changes)?;
+        self.changes.clear();
+        Ok(())
+    }
+}
+
 /// One mail: the snapshot loaded, the plan decided and applied, the raw
 /// mail's state set.
 fn process_parsed(
     conn: &mut AnyConnection,
-    desk: &Desk,
-    agents: &Agents,
+    with: Processing<'_>,
     stored: StoredMail<'_>,
     parsed: Result<InboundMessage, inbound::ParseError>,
-    clock: &Clock,
     post: &mut Post,
+    states: &mut States<'_>,
 ) -> StoreResult<Outcome> {
+    let Processing {
+        desk,
+        agents,
+        clock,
+    } = with;
     let raw_id = stored.id;
+    let change = |state, error: Option<&str>, ticket_id| mails::StateChange {
+        id: raw_id,
+        state,
+        error: error.map(str::to_string),
+        ticket_id,
+    };
     let msg = match parsed {
         Ok(m) => m,
         Err(e) => {
             let why = e.to_string();
-            mails::set_state(conn, raw_id, mails::state::FAILED, Some(&why), None)?;
+            states.set(conn, change(mails::state::FAILED, Some(&why), None), None)?;
             return Ok(Outcome::Failed(why));
         }
     };
@@ -391,8 +507,13 @@ fn process_parsed(
             stored.sha256,
         )?,
     };
-    if twin.is_some() {
-        mails::set_state(conn, raw_id, mails::state::DUPLICATE, None, None)?;
+    let key = TwinKey {
+        message_id: msg.message_id.clone(),
+        fingerprint,
+        sha256: stored.sha256.to_string(),
+    };
+    if twin.is_some() || states.twin_unwritten(&key) {
+        states.set(conn, change(mails::state::DUPLICATE, None, None), None)?;
         return Ok(Outcome::Duplicate);
     }
     #[cfg(test)]
@@ -522,6 +643,10 @@ fn process_parsed(
         _ => None,
     };
     let outcome = plan.outcome.clone();
+    if plan.joins.is_some() {
+        // A thread that moves takes its mails' rows with it.
+        states.write(conn)?;
+    }
     let written = apply::apply(
         conn,
         desk,
@@ -554,10 +679,12 @@ fn process_parsed(
             PlanOutcome::Ignored(why) => why,
             other => format!("{other:?}"),
         };
-        mails::set_state(conn, raw_id, mails::state::IGNORED, Some(&why), None)?;
+        let ignored = change(mails::state::IGNORED, Some(&why), None);
+        states.set(conn, ignored, Some(key))?;
         return Ok(Outcome::Ignored(why));
     };
-    mails::set_state(conn, raw_id, mails::state::PROCESSED, None, Some(ticket_id))?;
+    let processed = change(mails::state::PROCESSED, None, Some(ticket_id));
+    states.set(conn, processed, Some(key))?;
     let number = ticket.number;
     Ok(match outcome {
         PlanOutcome::Opened => Outcome::Created(number),
@@ -656,6 +783,26 @@ agent_notify = ["sau@example.test"]
              Date: Mon, 23 Nov 2026 09:00:00 +0100\r\n\r\nHello {n}\r\n"
         )
         .into_bytes()
+    }
+
+    /// A mail of a batch is the twin of one handled before it in the batch
+    /// as the store's lookup would say once their states are written.
+    #[test]
+    fn a_twin_within_a_batch_is_told_as_the_store_tells_it() {
+        let key = |message_id: Option<&str>, fingerprint: &str, sha256: &str| TwinKey {
+            message_id: message_id.map(str::to_string),
+            fingerprint: fingerprint.to_string(),
+            sha256: sha256.to_string(),
+        };
+        let first = key(Some("a@example.org"), "f1", "s1");
+        // Delivered again through another address: other headers.
+        assert!(key(Some("a@example.org"), "f1", "s2").is_twin_of(&first));
+        // The same Message-ID on another text: not the same mail.
+        assert!(!key(Some("a@example.org"), "f2", "s2").is_twin_of(&first));
+        // The same bytes.
+        assert!(key(None, "f9", "s1").is_twin_of(&first));
+        // Without Message-ID, only the bytes tell.
+        assert!(!key(None, "f1", "s3").is_twin_of(&key(None, "f1", "s4")));
     }
 
     #[test]

@@ -301,6 +301,88 @@ pub fn set_state(
     Ok(())
 }
 
+/// A mail's state as its processing leaves it, written with others by
+/// [`set_states`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    pub id: i64,
+    pub state: &'static str,
+    pub error: Option<String>,
+    pub ticket_id: Option<i64>,
+}
+
+/// Sets the states of several mails (a batch's, at its end). On
+/// PostgreSQL one statement, one round trip for the batch instead of one
+/// per mail; on SQLite, which has no round trip to save, the compiled
+/// UPDATE of [`set_state`] for each.
+pub fn set_states(conn: &mut AnyConnection, changes: &[StateChange]) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            SetStates {
+                ids: changes.iter().map(|s| s.id).collect(),
+                states: changes.iter().map(|s| s.state).collect(),
+                errors: changes.iter().map(|s| s.error.as_deref()).collect(),
+                tickets: changes.iter().map(|s| s.ticket_id).collect(),
+            }
+            .execute(c)?;
+        }
+        AnyConnection::Sqlite(c) => {
+            for s in changes {
+                SetState {
+                    id: s.id,
+                    state: s.state,
+                    error: s.error.as_deref(),
+                    ticket_id: s.ticket_id,
+                }
+                .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL's statement of [`set_states`]: the changes bound as four
+/// arrays, one per column, read back as rows by `unnest`; written out so
+/// that it is prepared once per connection whatever the batch's size.
+struct SetStates<'a> {
+    ids: Vec<i64>,
+    states: Vec<&'a str>,
+    errors: Vec<Option<&'a str>>,
+    tickets: Vec<Option<i64>>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for SetStates<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Nullable, Text};
+        out.push_sql(
+            "UPDATE raw_mails SET state = v.state, error = v.error, ticket_id = v.ticket_id \
+             FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(&self.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.states)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.errors)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.tickets)?;
+        out.push_sql(") AS v (id, state, error, ticket_id) WHERE raw_mails.id = v.id");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for SetStates<'_> {
+    type QueryId = SetStates<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for SetStates<'_> {}
+
 /// `UPDATE raw_mails SET state, error, ticket_id WHERE id`, written out so
 /// that it is compiled once per connection and kept: diesel compiles each
 /// UPDATE of its query builder anew at every run (the text of one may

@@ -50,6 +50,7 @@ on_both_databases!(
     people_in_copy_become_watchers_when_the_desk_says_so,
     an_agent_who_answered_directly_sends_no_second_copy,
     another_address_opens_apart_and_an_agent_merges,
+    a_followup_and_a_merge_in_one_batch_move_together,
     files_travel_with_the_conversation,
 );
 
@@ -185,6 +186,48 @@ fn files_of(sent: &crate::app::Sent) -> Vec<(String, usize, bool)> {
 /// and tells her why; Marc's `#merge 1` joins it to ticket 1, whose
 /// thread then holds her refusal, and her later answers in that thread
 /// are follow-ups on ticket 1.
+/// The requester's follow-up on a ticket and an agent's `#merge` of it
+/// arrive in one batch: the follow-up's mail goes with the thread to the
+/// ticket it joins, so that purging the closed ticket later leaves it to
+/// the open one. (A batch writes its mails' states at its end, and before
+/// a thread moves.)
+fn a_followup_and_a_merge_in_one_batch_move_together(db: Db) {
+    const OTHER: &str = "J. Martin <j.martin@mairie-exemple.fr>";
+    const OTHER_ADDR: &str = "j.martin@mairie-exemple.fr";
+    let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
+    app.append(&mail(
+        OTHER,
+        "Imprimante toujours hors ligne",
+        "req2@mairie-exemple.fr",
+        "",
+        "Bonjour,\nj'écris de mon autre adresse : l'imprimante est toujours hors ligne.",
+    ));
+    app.run_at("2026-11-23T08:30:00Z");
+    assert_eq!(app.tickets().len(), 2);
+    let ack = last_to(&app, OTHER_ADDR);
+    let notice = last_to(&app, DESK);
+    assert!(notice.subject.contains("#000002"), "{}", notice.subject);
+
+    app.reply(&ack, OTHER, "Précision : le voyant orange clignote.", "");
+    app.reply(&notice, MARC, "#merge 1 même personne, autre adresse", "");
+    app.run_at("2026-11-23T09:00:00Z");
+    assert_eq!(app.ticket(2)["status"], "closed");
+    let one = app.ticket(1);
+    assert!(
+        one["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"].as_str().unwrap().contains("voyant orange")),
+        "{one}"
+    );
+    // Ticket 2 keeps only the agent's #merge mail; the requester's three
+    // mails are ticket 1's.
+    let dry = app.ok(&["purge", "--closed-before", "2026-12-01", "--dry-run"]);
+    assert!(dry.starts_with("would delete: 1 ticket(s)"), "{dry}");
+    assert!(dry.contains(", 1 received mail(s)"), "{dry}");
+}
+
 fn another_address_opens_apart_and_an_agent_merges(db: Db) {
     let app = desk_with_ticket(db, "2026-11-23T08:00:00Z");
     app.reply(
