@@ -56,8 +56,7 @@ pub(super) fn apply(
     let (id, ticket) = match plan.ticket {
         TicketChange::None => return Ok(None),
         TicketChange::Open(mut ticket) => {
-            ticket.number = tickets::next_number(conn)?;
-            let id = tickets::insert(conn, &ticket)?;
+            let id = tickets::open(conn, &mut ticket)?;
             for w in &ticket.watchers {
                 tickets::add_watcher(conn, id, w, now)?;
             }

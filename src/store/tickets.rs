@@ -107,20 +107,126 @@ impl TicketRow {
     }
 }
 
-/// The next ticket number. The counter row is updated in the caller's
-/// transaction, so PostgreSQL serialises concurrent daemons on it.
-pub fn next_number(conn: &mut AnyConnection) -> StoreResult<TicketRef> {
-    let bump = Bump {
-        name: "ticket_number",
-    };
-    let value: i64 = native!(conn, |c| bump.get_result(c))?;
-    Ok(TicketRef(value))
+/// The name of the counter of ticket numbers.
+const TICKET_NUMBER: &str = "ticket_number";
+
+/// The values of a new ticket's row, its number given as an expression
+/// (a bound value, or what the statement reads from the counter).
+macro_rules! ticket_row {
+    ($t:expr, $number:expr) => {{
+        let t: &Ticket = $t;
+        (
+            tickets::number.eq($number),
+            tickets::subject.eq(&t.subject),
+            tickets::status.eq(t.status.as_str()),
+            tickets::close_reason.eq(t.close_reason.map(CloseReason::as_str)),
+            tickets::ticket_type.eq(t.ticket_type.as_str()),
+            tickets::impact.eq(t.impact.map(Impact::as_str)),
+            tickets::category.eq(&t.category),
+            tickets::organisation.eq(&t.organisation),
+            tickets::requester_email.eq(&t.requester.email),
+            tickets::requester_name.eq(&t.requester.name),
+            tickets::language.eq(t.language.as_str()),
+            tickets::created_at.eq(t.created_at),
+            tickets::updated_at.eq(t.updated_at),
+            tickets::solved_at.eq(t.solved_at),
+            tickets::closed_at.eq(t.closed_at),
+            tickets::reminded_at.eq(t.reminded_at),
+            tickets::first_answer_due.eq(t.sla.first_answer_due),
+            tickets::resolution_due.eq(t.sla.resolution_due),
+            tickets::first_answered_at.eq(t.sla.first_answered_at),
+            tickets::first_answer_told.eq(t.sla.first_answer_told.map(Stage::as_str)),
+            tickets::resolution_told.eq(t.sla.resolution_told.map(Stage::as_str)),
+            tickets::queue.eq(&t.queue),
+            tickets::assignee_email.eq(t.assignee.as_ref().map(|a| &a.email)),
+            tickets::assignee_name.eq(t.assignee.as_ref().and_then(|a| a.name.as_ref())),
+            tickets::requester_phone.eq(&t.requester_phone),
+            tickets::channel.eq(t.channel.as_str()),
+            tickets::opened_by.eq(&t.opened_by),
+            tickets::reopened.eq(i32::try_from(t.reopened).unwrap_or(i32::MAX)),
+        )
+    }};
 }
+
+/// Opens a ticket: its row inserted under the next number, which is set in
+/// `t`; returns the row's id. The counter row is updated in the caller's
+/// transaction, so PostgreSQL serialises concurrent daemons on it, and a
+/// number is never skipped nor given twice.
+///
+/// On PostgreSQL one statement, one round trip: the counter's UPDATE in a
+/// CTE that the INSERT reads its number from. SQLite, which has no round
+/// trip to save, runs the two.
+pub fn open(conn: &mut AnyConnection, t: &mut Ticket) -> StoreResult<i64> {
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            let from_counter =
+                diesel::dsl::sql::<diesel::sql_types::BigInt>("(SELECT value FROM n)");
+            let insert = diesel::insert_into(tickets::table)
+                .values(ticket_row!(t, from_counter))
+                .returning((tickets::id, tickets::number));
+            let (id, number): (i64, i64) = Numbered { insert }.get_result(c)?;
+            t.number = TicketRef(number);
+            Ok(id)
+        }
+        AnyConnection::Sqlite(c) => {
+            let number: i64 = Bump {
+                name: TICKET_NUMBER,
+            }
+            .get_result(c)?;
+            t.number = TicketRef(number);
+            diesel::insert_into(tickets::table)
+                .values(ticket_row!(t, number))
+                .execute(c)?;
+            Ok(crate::store::last_insert_rowid(c)?)
+        }
+    }
+}
+
+/// PostgreSQL's statement of [`open`]: the ticket's INSERT preceded by
+/// the CTE `n` that bumps the counter. Its text is the same at every run
+/// (only [`open`] builds one), so it is declared static and safe to keep,
+/// to be prepared once per connection; diesel would otherwise prepare it
+/// anew at each run, for the SQL literal it holds.
+struct Numbered<Q> {
+    insert: Q,
+}
+
+impl<Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Numbered<Q>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH n AS (UPDATE counters SET value = value + 1 WHERE name = ");
+        out.push_bind_param::<diesel::sql_types::Text, str>(TICKET_NUMBER)?;
+        out.push_sql(" RETURNING value) ");
+        self.insert.walk_ast(out.reborrow())
+    }
+
+    /// The SQL literal it holds makes diesel take it for a text that may
+    /// change; this one does not.
+    fn is_safe_to_cache_prepared(&self, _: &diesel::pg::Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Numbered<Q> {
+    type QueryId = Numbered<()>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Numbered<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> RunQueryDsl<diesel::PgConnection> for Numbered<Q> {}
 
 /// `UPDATE counters SET value = value + 1 WHERE name RETURNING value`,
 /// written out so that it is compiled once per connection and kept:
 /// diesel compiles each UPDATE of its query builder anew at every run, and
-/// this one runs for every new ticket.
+/// this one runs for every new ticket (on SQLite; see [`open`]).
 struct Bump<'a> {
     name: &'a str,
 }
@@ -151,43 +257,6 @@ impl diesel::query_builder::Query for Bump<'_> {
 }
 
 impl<C> RunQueryDsl<C> for Bump<'_> {}
-
-pub fn insert(conn: &mut AnyConnection, t: &Ticket) -> StoreResult<i64> {
-    Ok(insert_id!(
-        conn,
-        diesel::insert_into(tickets::table).values((
-            tickets::number.eq(t.number.0),
-            tickets::subject.eq(&t.subject),
-            tickets::status.eq(t.status.as_str()),
-            tickets::close_reason.eq(t.close_reason.map(CloseReason::as_str)),
-            tickets::ticket_type.eq(t.ticket_type.as_str()),
-            tickets::impact.eq(t.impact.map(Impact::as_str)),
-            tickets::category.eq(&t.category),
-            tickets::organisation.eq(&t.organisation),
-            tickets::requester_email.eq(&t.requester.email),
-            tickets::requester_name.eq(&t.requester.name),
-            tickets::language.eq(t.language.as_str()),
-            tickets::created_at.eq(t.created_at),
-            tickets::updated_at.eq(t.updated_at),
-            tickets::solved_at.eq(t.solved_at),
-            tickets::closed_at.eq(t.closed_at),
-            tickets::reminded_at.eq(t.reminded_at),
-            tickets::first_answer_due.eq(t.sla.first_answer_due),
-            tickets::resolution_due.eq(t.sla.resolution_due),
-            tickets::first_answered_at.eq(t.sla.first_answered_at),
-            tickets::first_answer_told.eq(t.sla.first_answer_told.map(Stage::as_str)),
-            tickets::resolution_told.eq(t.sla.resolution_told.map(Stage::as_str)),
-            tickets::queue.eq(&t.queue),
-            tickets::assignee_email.eq(t.assignee.as_ref().map(|a| &a.email)),
-            tickets::assignee_name.eq(t.assignee.as_ref().and_then(|a| a.name.as_ref())),
-            tickets::requester_phone.eq(&t.requester_phone),
-            tickets::channel.eq(t.channel.as_str()),
-            tickets::opened_by.eq(&t.opened_by),
-            tickets::reopened.eq(i32::try_from(t.reopened).unwrap_or(i32::MAX)),
-        )),
-        tickets::id
-    )?)
-}
 
 /// Writes back the fields the state machine may change.
 pub fn update(conn: &mut AnyConnection, id: i64, t: &Ticket) -> StoreResult<()> {
