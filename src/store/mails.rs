@@ -95,15 +95,18 @@ pub struct Inserted {
 /// UID), then left as it is.
 ///
 /// On PostgreSQL one statement, one round trip. For a mail read before
-/// being stored (its fingerprint and sender given), the same statement
-/// also looks up its processed twin and whether its sender is marked
-/// undeliverable, two round trips the processing of a new mail would
-/// otherwise make. SQLite has no round trip to save: the caller looks
+/// being stored (its sender given, and its fingerprint when it has a
+/// Message-ID), the same statement also looks up its processed twin and
+/// whether its sender is marked undeliverable, two round trips the
+/// processing of a new mail would otherwise make. SQLite has no round trip to save: the caller looks
 /// them up itself.
 pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Option<Inserted>> {
     match conn {
         AnyConnection::Postgresql(c) => {
-            let looked_up = mail.fingerprint.is_some() && mail.sender.is_some();
+            // A mail read first has a fingerprint when it has a
+            // Message-ID; without one, only its bytes are looked up.
+            let looked_up =
+                mail.sender.is_some() && (mail.fingerprint.is_some() || mail.message_id.is_none());
             let sender = mail.sender.map(str::to_lowercase);
             let row: Option<(i64, Option<i64>, Option<bool>)> = StoreMail {
                 mail,
@@ -147,8 +150,8 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Op
 /// PostgreSQL's statement of [`insert`], written out so that it is
 /// prepared once per connection and kept (a `sql_query` is parsed and
 /// planned anew at each run, which cost more than the round trips it
-/// saved). Without a fingerprint and a sender the lookups find nothing
-/// and [`insert`] leaves them unanswered.
+/// saved). Without a sender, or with a Message-ID but no fingerprint,
+/// [`insert`] leaves the answers of its lookups aside.
 struct StoreMail<'a> {
     mail: &'a NewRawMail<'a>,
     /// The sender's address, lowercased as `undeliverable` keeps it.
