@@ -79,6 +79,9 @@ struct Known<'a> {
     fingerprint: Option<&'a str>,
     /// Its sender's address.
     sender: &'a str,
+    /// Since when a ticket of the sender's with the same subject takes
+    /// the mail in (the desk's duplicate window).
+    open_since: chrono::NaiveDateTime,
 }
 
 /// Stores a raw mail unless it is stored already under its IMAP key (one
@@ -108,6 +111,7 @@ fn store_raw_in_tx(
             state: mails::state::RECEIVED,
             fingerprint: known.and_then(|k| k.fingerprint),
             sender: known.map(|k| k.sender),
+            open_since: known.map(|k| k.open_since),
         },
     )?;
     if let Some(new) = inserted {
@@ -166,23 +170,25 @@ pub fn ingest_batch(
                     message_id: m.message_id.as_deref(),
                     fingerprint: fingerprint.as_deref(),
                     sender: &m.from.email,
+                    open_since: clock.now_naive() - desk.policy.duplicate_window,
                 });
                 let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, known, clock)? {
                     Stored::Existing(_, state) if state != mails::state::RECEIVED => {
                         Outcome::AlreadyDone(state)
                     }
                     was => {
-                        let stored = match was {
+                        let stored = match &was {
                             // Stored with the row when the mail is new,
                             // with what was looked up with it.
                             Stored::New(new) => StoredMail {
                                 fingerprint: fingerprint.as_deref(),
                                 twin: new.twin,
                                 sender_undeliverable: new.sender_undeliverable,
+                                open_tickets: new.open_tickets.as_deref(),
                                 ..StoredMail::new(new.id, raw, &sha256, source.name)
                             },
                             Stored::Existing(id, _) => {
-                                StoredMail::new(id, raw, &sha256, source.name)
+                                StoredMail::new(*id, raw, &sha256, source.name)
                             }
                         };
                         let with = Processing {
@@ -345,6 +351,9 @@ struct StoredMail<'a> {
     /// Whether its sender is marked undeliverable, when looked up as it
     /// was stored.
     sender_undeliverable: Option<bool>,
+    /// Its sender's open tickets in the duplicate window, when looked up
+    /// as it was stored ([`mails::Inserted::open_tickets`]).
+    open_tickets: Option<&'a [(i64, String)]>,
 }
 
 impl<'a> StoredMail<'a> {
@@ -358,6 +367,7 @@ impl<'a> StoredMail<'a> {
             fingerprint: None,
             twin: None,
             sender_undeliverable: None,
+            open_tickets: None,
         }
     }
 }
@@ -593,8 +603,14 @@ fn process_parsed(
     };
     let same_subject =
         if !ours && decide::may_merge(&mail, matched.as_ref().map(|(_, s)| s), threaded, agents) {
-            let since = clock.now_naive() - desk.policy.duplicate_window;
-            match tickets::open_with_subject(conn, &msg.from.email, &subject, since)? {
+            let found = match stored.open_tickets {
+                Some(candidates) => tickets::with_subject_among(conn, candidates, &subject)?,
+                None => {
+                    let since = clock.now_naive() - desk.policy.duplicate_window;
+                    tickets::open_with_subject(conn, &msg.from.email, &subject, since)?
+                }
+            };
+            match found {
                 Some((id, ticket)) => Some((id, apply::snapshot(conn, id, ticket, post, false)?)),
                 None => None,
             }

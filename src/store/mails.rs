@@ -58,6 +58,10 @@ pub struct NewRawMail<'a> {
     /// Its sender's address, when it was read before being stored.
     #[diesel(skip_insertion)]
     pub sender: Option<&'a str>,
+    /// With a sender: the sender's open tickets created since then are
+    /// looked up too (see [`Inserted::open_tickets`]).
+    #[diesel(skip_insertion)]
+    pub open_since: Option<NaiveDateTime>,
 }
 
 /// The raw mail already stored under this (source, UIDVALIDITY, UID).
@@ -80,7 +84,7 @@ pub fn find_by_key(
 
 /// A mail just stored, and what the statement that stored it looked up
 /// too.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inserted {
     pub id: i64,
     /// [`find_processed_twin`]'s answer, when looked up with the INSERT.
@@ -88,6 +92,13 @@ pub struct Inserted {
     /// Whether the sender ([`NewRawMail::sender`]) is marked undeliverable,
     /// when looked up with the INSERT.
     pub sender_undeliverable: Option<bool>,
+    /// The sender's tickets not closed and created since
+    /// [`NewRawMail::open_since`], newest first, with their subjects (what
+    /// [`tickets::open_with_subject`] reads), when looked up with the
+    /// INSERT.
+    ///
+    /// [`tickets::open_with_subject`]: super::tickets::open_with_subject
+    pub open_tickets: Option<Vec<(i64, String)>>,
 }
 
 /// Stores a mail: its row, and its bytes in `raw_mail_bodies`; `None`
@@ -97,8 +108,9 @@ pub struct Inserted {
 /// On PostgreSQL one statement, one round trip. For a mail read before
 /// being stored (its sender given, and its fingerprint when it has a
 /// Message-ID), the same statement also looks up its processed twin and
-/// whether its sender is marked undeliverable, two round trips the
-/// processing of a new mail would otherwise make. SQLite has no round trip to save: the caller looks
+/// whether its sender is marked undeliverable, and, given
+/// [`NewRawMail::open_since`], the sender's open tickets: three round
+/// trips the processing of a new mail would otherwise make. SQLite has no round trip to save: the caller looks
 /// them up itself.
 pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Option<Inserted>> {
     match conn {
@@ -108,17 +120,21 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Op
             let looked_up =
                 mail.sender.is_some() && (mail.fingerprint.is_some() || mail.message_id.is_none());
             let sender = mail.sender.map(str::to_lowercase);
-            let row: Option<(i64, Option<i64>, Option<bool>)> = StoreMail {
+            let open_looked_up = mail.sender.is_some() && mail.open_since.is_some();
+            let row: Option<StoreMailRow> = StoreMail {
                 mail,
                 sender: sender.as_deref(),
             }
             .get_result(c)
             .optional()?;
-            Ok(row.map(|(id, twin, sender_undeliverable)| Inserted {
-                id,
-                twin: looked_up.then_some(twin),
-                sender_undeliverable: sender_undeliverable.filter(|_| looked_up),
-            }))
+            Ok(
+                row.map(|(id, twin, sender_undeliverable, ids, subjects)| Inserted {
+                    id,
+                    twin: looked_up.then_some(twin),
+                    sender_undeliverable: sender_undeliverable.filter(|_| looked_up),
+                    open_tickets: open_looked_up.then(|| ids.into_iter().zip(subjects).collect()),
+                }),
+            )
         }
         AnyConnection::Sqlite(c) => {
             // Without RETURNING, which SQLite runs as a trigger, with a
@@ -142,6 +158,7 @@ pub fn insert(conn: &mut AnyConnection, mail: &NewRawMail<'_>) -> StoreResult<Op
                 id,
                 twin: None,
                 sender_undeliverable: None,
+                open_tickets: None,
             }))
         }
     }
@@ -194,14 +211,22 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for StoreMail<'_> {
         out.push_bind_param::<Text, _>(state::PROCESSED)?;
         out.push_sql(" AS processed, ");
         out.push_bind_param::<Text, _>(state::IGNORED)?;
+        out.push_sql(" AS ignored, ");
+        out.push_bind_param::<Nullable<Timestamp>, _>(&m.open_since)?;
+        out.push_sql(" AS open_since, ");
+        out.push_bind_param::<Text, _>(crate::ticket::Status::Closed.as_str())?;
         out.push_sql(
-            " AS ignored), \
+            " AS closed), \
              row AS (INSERT INTO raw_mails \
              (source, uidvalidity, uid, message_id, sha256, received_at, state, fingerprint) \
              SELECT source, uidvalidity, uid, message_id, sha256, received_at, state, fingerprint \
              FROM p ON CONFLICT (source, uidvalidity, uid) DO NOTHING RETURNING id), \
              body AS (INSERT INTO raw_mail_bodies (raw_mail_id, raw) \
-             SELECT row.id, p.raw FROM row, p RETURNING raw_mail_id) \
+             SELECT row.id, p.raw FROM row, p RETURNING raw_mail_id), \
+             open AS (SELECT id, subject FROM tickets \
+                      WHERE requester_email = (SELECT sender FROM p) \
+                      AND status <> (SELECT closed FROM p) \
+                      AND created_at >= (SELECT open_since FROM p)) \
              SELECT raw_mail_id, \
              LEAST((SELECT min(id) FROM raw_mails \
                     WHERE message_id = (SELECT message_id FROM p) \
@@ -210,7 +235,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for StoreMail<'_> {
                    (SELECT min(id) FROM raw_mails \
                     WHERE sha256 = (SELECT sha256 FROM p) \
                     AND state IN ((SELECT processed FROM p), (SELECT ignored FROM p)))), \
-             EXISTS (SELECT 1 FROM undeliverable WHERE email = (SELECT sender FROM p)) \
+             EXISTS (SELECT 1 FROM undeliverable WHERE email = (SELECT sender FROM p)), \
+             ARRAY(SELECT id FROM open ORDER BY id DESC), \
+             ARRAY(SELECT subject FROM open ORDER BY id DESC) \
              FROM body",
         );
         Ok(())
@@ -227,8 +254,14 @@ impl diesel::query_builder::Query for StoreMail<'_> {
         diesel::sql_types::BigInt,
         diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
         diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+        diesel::sql_types::Array<diesel::sql_types::BigInt>,
+        diesel::sql_types::Array<diesel::sql_types::Text>,
     );
 }
+
+/// What [`StoreMail`] answers: the row's id, the twin, the sender's
+/// bounce mark, and the ids and subjects of the sender's open tickets.
+type StoreMailRow = (i64, Option<i64>, Option<bool>, Vec<i64>, Vec<String>);
 
 impl RunQueryDsl<diesel::PgConnection> for StoreMail<'_> {}
 

@@ -811,12 +811,20 @@ pub fn open_with_subject(
         .order(tickets::id.desc())
         .select((tickets::id, tickets::subject))
         .load(c))?;
+    with_subject_among(conn, &candidates, subject)
+}
+
+/// The first of `candidates` (ticket ids and subjects, newest first, as
+/// [`open_with_subject`] reads them) with this subject, compared without
+/// case.
+pub fn with_subject_among(
+    conn: &mut AnyConnection,
+    candidates: &[(i64, String)],
+    subject: &str,
+) -> StoreResult<Option<(i64, Ticket)>> {
     let wanted = subject.to_lowercase();
-    match candidates
-        .into_iter()
-        .find(|(_, s)| s.to_lowercase() == wanted)
-    {
-        Some((id, _)) => get_by_id(conn, id).map(Some),
+    match candidates.iter().find(|(_, s)| s.to_lowercase() == wanted) {
+        Some(&(id, _)) => get_by_id(conn, id).map(Some),
         None => Ok(None),
     }
 }
