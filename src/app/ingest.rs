@@ -170,7 +170,7 @@ pub fn ingest_batch(
                     message_id: m.message_id.as_deref(),
                     fingerprint: fingerprint.as_deref(),
                     sender: &m.from.email,
-                    open_since: clock.now_naive() - desk.policy.duplicate_window,
+                    open_since: desk.policy.duplicate_since(clock.now_naive()),
                 });
                 let outcome = match store_raw_in_tx(conn, *source, raw, &sha256, known, clock)? {
                     Stored::Existing(_, state) if state != mails::state::RECEIVED => {
@@ -606,7 +606,7 @@ fn process_parsed(
             let found = match stored.open_tickets {
                 Some(candidates) => tickets::with_subject_among(conn, candidates, &subject)?,
                 None => {
-                    let since = clock.now_naive() - desk.policy.duplicate_window;
+                    let since = desk.policy.duplicate_since(clock.now_naive());
                     tickets::open_with_subject(conn, &msg.from.email, &subject, since)?
                 }
             };

@@ -1,7 +1,7 @@
 //! The desk's rules, as the configuration sets them (`config` converts its
 //! settings into a [`Policy`]; the domain never reads the configuration).
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 
 use super::calendar::Calendar;
 use super::sla::Sla;
@@ -131,6 +131,12 @@ const PUBLIC_PROVIDERS: &[&str] = &[
 ];
 
 impl Policy {
+    /// Since when an open ticket of a requester's with a mail's subject
+    /// takes that mail in, at `now` ([`Policy::duplicate_window`]).
+    pub fn duplicate_since(&self, now: NaiveDateTime) -> NaiveDateTime {
+        now - self.duplicate_window
+    }
+
     /// The organisation of a requester: the `[[organisation]]` whose
     /// domain is the most specific one of the address's; with none
     /// configured, the address's domain itself, unless it is a public mail
